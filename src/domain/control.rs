@@ -1,0 +1,92 @@
+//! Assignment control modes (contract A9).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlMode {
+    #[default]
+    Enabled,
+    Paused,
+    Draining,
+    Maintenance,
+}
+
+impl ControlMode {
+    pub const ALL: [ControlMode; 4] = [
+        ControlMode::Enabled,
+        ControlMode::Paused,
+        ControlMode::Draining,
+        ControlMode::Maintenance,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ControlMode::Enabled => "enabled",
+            ControlMode::Paused => "paused",
+            ControlMode::Draining => "draining",
+            ControlMode::Maintenance => "maintenance",
+        }
+    }
+
+    /// New assignment decisions, claims, scheduled ticks and dispatch.
+    pub fn allows_new_work(self) -> bool {
+        self == ControlMode::Enabled
+    }
+
+    /// Lease renewals by heartbeat, and the expiry of leases that were not
+    /// renewed: both stop together so a pause never expires work it froze.
+    pub fn allows_lease_renewal(self) -> bool {
+        matches!(self, ControlMode::Enabled | ControlMode::Draining)
+    }
+}
+
+impl fmt::Display for ControlMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ControlMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ControlMode::ALL
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown control mode '{s}' (expected enabled, paused, draining or maintenance)"
+                )
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a9_table() {
+        use ControlMode::*;
+        let table = [
+            (Enabled, true, true),
+            (Paused, false, false),
+            (Draining, false, true),
+            (Maintenance, false, false),
+        ];
+        for (mode, new_work, renewals) in table {
+            assert_eq!(mode.allows_new_work(), new_work, "{mode}");
+            assert_eq!(mode.allows_lease_renewal(), renewals, "{mode}");
+        }
+    }
+
+    #[test]
+    fn parse_modes_and_name_the_bad_one() {
+        assert_eq!("Draining".parse::<ControlMode>(), Ok(ControlMode::Draining));
+        let err = "off".parse::<ControlMode>().unwrap_err();
+        assert!(err.contains("'off'"));
+    }
+}

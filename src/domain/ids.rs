@@ -1,0 +1,184 @@
+//! Ids and idempotency keys (contract A3). Every key is a pure function of
+//! the logical event, never of the moment it is sent, so a retry can never
+//! create a second event.
+
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+const UNKNOWN: &str = "unknown";
+
+fn sha256_prefix(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// `assign.assignment.decision:{task}:{candidate status}:{canonical or unknown}`.
+pub fn decision_key(task_id: &str, candidate_status: &str, canonical: Option<&str>) -> String {
+    format!(
+        "assign.assignment.decision:{task_id}:{candidate_status}:{}",
+        canonical.unwrap_or(UNKNOWN)
+    )
+}
+
+/// `assign_` + the first 16 hex of sha256(`{task}::{canonical or unknown}`).
+pub fn assignment_id(task_id: &str, canonical: Option<&str>) -> String {
+    format!(
+        "assign_{}",
+        sha256_prefix(&format!("{task_id}::{}", canonical.unwrap_or(UNKNOWN)))
+    )
+}
+
+/// `decision_` + the first 16 hex of sha256(`{key}::{revision}`).
+pub fn decision_id(idempotency_key: &str, router_revision: Option<&str>) -> String {
+    format!(
+        "decision_{}",
+        sha256_prefix(&format!(
+            "{idempotency_key}::{}",
+            router_revision.unwrap_or("no-router-revision")
+        ))
+    )
+}
+
+/// UUIDv5 in the URL namespace of `auto-assign/{kind}/{id}`: the correlation
+/// id of everything about one task (or node).
+pub fn correlation_id(kind: &str, id: &str) -> String {
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        format!("auto-assign/{kind}/{id}").as_bytes(),
+    )
+    .to_string()
+}
+
+pub fn task_correlation_id(task_id: &str) -> String {
+    correlation_id("task", task_id)
+}
+
+/// `evt_` + 32 lowercase hex.
+pub fn new_event_id() -> String {
+    format!("evt_{}", Uuid::new_v4().simple())
+}
+
+/// True for a string AssistX accepts as a correlation id.
+pub fn is_uuid(text: &str) -> bool {
+    Uuid::parse_str(text).is_ok()
+}
+
+/// Python's `str(bool)`, which the old service wrote into keys.
+pub fn py_bool(value: bool) -> &'static str {
+    if value { "True" } else { "False" }
+}
+
+/// Python's `str(None)` for absent key parts.
+pub fn py_opt(value: Option<&str>) -> &str {
+    value.unwrap_or("None")
+}
+
+pub fn approved_key(assignment_id: &str, approved_by: &str, reason: &str) -> String {
+    format!("assign.assignment.approved:{assignment_id}:{approved_by}:{reason}")
+}
+
+pub fn released_key(assignment_id: &str, reason: &str, retryable: bool) -> String {
+    format!(
+        "assign.assignment.released:{assignment_id}:{reason}:{}",
+        py_bool(retryable)
+    )
+}
+
+pub fn claimed_key(assignment_id: &str, worker_id: &str, correlation_id: &str) -> String {
+    format!("assignment.claimed:{assignment_id}:{worker_id}:{correlation_id}")
+}
+
+pub fn heartbeat_key(
+    node_id: Option<&str>,
+    worker_id: Option<&str>,
+    assignment_id: Option<&str>,
+    heartbeat_id: Option<&str>,
+) -> String {
+    format!(
+        "assignment.heartbeat:{}:{}:{}:{}",
+        py_opt(node_id),
+        py_opt(worker_id),
+        py_opt(assignment_id),
+        py_opt(heartbeat_id)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decision_key_defaults_unknown_canonical() {
+        assert_eq!(
+            decision_key("T1", "ready", None),
+            "assign.assignment.decision:T1:ready:unknown"
+        );
+        assert_eq!(
+            decision_key("T1", "READY", Some("DONE")),
+            "assign.assignment.decision:T1:READY:DONE"
+        );
+    }
+
+    #[test]
+    fn assignment_id_contract_vector() {
+        assert_eq!(assignment_id("T1", None), "assign_7f4e620a70c33afa");
+    }
+
+    #[test]
+    fn decision_id_contract_vector() {
+        let key = decision_key("T1", "ready", None);
+        assert_eq!(
+            decision_id(&key, Some("rev-1")),
+            "decision_19cae20fb9019307"
+        );
+        assert_ne!(decision_id(&key, None), decision_id(&key, Some("rev-1")));
+    }
+
+    #[test]
+    fn correlation_id_contract_vectors() {
+        assert_eq!(
+            task_correlation_id("T1"),
+            "42998393-fc6c-55a0-aafd-eaa9672a3d15"
+        );
+        assert_eq!(
+            task_correlation_id("ASS-claim"),
+            "8c1773de-5e84-534a-a3c3-178378778d20"
+        );
+    }
+
+    #[test]
+    fn event_id_shape() {
+        let id = new_event_id();
+        assert!(id.starts_with("evt_"));
+        assert_eq!(id.len(), 36);
+        assert!(
+            id[4..]
+                .chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+    }
+
+    #[test]
+    fn lifecycle_keys_use_python_spelling() {
+        assert_eq!(
+            released_key("assign_1", "stale", true),
+            "assign.assignment.released:assign_1:stale:True"
+        );
+        assert_eq!(
+            released_key("assign_1", "done", false),
+            "assign.assignment.released:assign_1:done:False"
+        );
+        assert_eq!(
+            approved_key("assign_1", "scott", "ok"),
+            "assign.assignment.approved:assign_1:scott:ok"
+        );
+        assert_eq!(
+            claimed_key("assign_1", "w1", "c"),
+            "assignment.claimed:assign_1:w1:c"
+        );
+        assert_eq!(
+            heartbeat_key(Some("n1"), Some("w1"), None, None),
+            "assignment.heartbeat:n1:w1:None:None"
+        );
+    }
+}

@@ -1,0 +1,14 @@
+//! The pure core: every rule of the contract as plain functions over plain
+//! data. Nothing here reads a clock, a file or a socket; callers pass `now`.
+
+pub mod candidate;
+pub mod control;
+pub mod decision;
+pub mod envelope;
+pub mod ids;
+pub mod lane;
+pub mod lifecycle;
+pub mod router;
+pub mod scorer;
+pub mod time;
+pub mod truthy;

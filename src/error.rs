@@ -1,0 +1,90 @@
+//! The library's error type. Callers must tell apart bad input (the caller can
+//! fix it), refusals (the state does not allow it) and faults (ours or the
+//! machine's), so each is its own variant; the CLI maps them to exit codes.
+
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum Error {
+    /// Input from outside (a file, a flag, a message) that is not acceptable.
+    #[error("invalid {what}: {message}")]
+    BadInput { what: String, message: String },
+
+    /// A lifecycle transition the state machine does not allow.
+    #[error("illegal transition for {assignment_id}: {from} -> {event}: {why}")]
+    IllegalTransition {
+        assignment_id: String,
+        from: String,
+        event: String,
+        why: String,
+    },
+
+    /// The row the caller acted on changed since the caller read it.
+    #[error("stale version for {assignment_id}: you saw version {seen}, it is now {current}")]
+    StaleVersion {
+        assignment_id: String,
+        seen: i64,
+        current: i64,
+    },
+
+    /// Something named by the caller does not exist.
+    #[error("{what} not found: {id}")]
+    NotFound { what: &'static str, id: String },
+
+    /// The current control mode forbids the action.
+    #[error("assignment control mode is {mode}; {action} is not allowed")]
+    ControlMode { mode: String, action: String },
+
+    /// A worker acted on an assignment it does not hold.
+    #[error("worker {worker_id} does not hold assignment {assignment_id}")]
+    NotHeld {
+        assignment_id: String,
+        worker_id: String,
+    },
+
+    #[error("database error: {0}")]
+    Store(#[from] rusqlite::Error),
+
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The engine task is gone (shut down or crashed).
+    #[error("the engine is not running")]
+    EngineGone,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn bad_input(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::BadInput {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
+
+    /// True when the caller sent something that can never succeed as sent;
+    /// the CLI answers these with exit code 2.
+    pub fn is_caller_fault(&self) -> bool {
+        !matches!(self, Error::Store(_) | Error::Io { .. } | Error::EngineGone)
+    }
+
+    /// A short stable code for machine readers (CLI JSON, later the socket).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::BadInput { .. } => "bad_input",
+            Error::IllegalTransition { .. } => "illegal_transition",
+            Error::StaleVersion { .. } => "stale_version",
+            Error::NotFound { .. } => "not_found",
+            Error::ControlMode { .. } => "control_mode",
+            Error::NotHeld { .. } => "assignment_not_held",
+            Error::Store(_) => "store",
+            Error::Io { .. } => "io",
+            Error::EngineGone => "engine_gone",
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! auto-assign: the assignment engine for a homelab fleet of AI agent workers.
+//!
+//! Layers, from the inside out:
+//! - [`domain`]: pure types and rules (normalization, scoring, ids, envelopes,
+//!   the assignment state machine). No I/O.
+//! - [`store`]: the SQLite cache, outbox and audit. The only code that talks SQL.
+//! - [`engine`]: one task that owns the store, applies commands and publishes
+//!   snapshots.
+//! - [`cli`]: the command line, the only place errors become exit codes.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod error;
+pub mod store;
+
+pub use error::{Error, Result};
