@@ -4,6 +4,7 @@
 pub mod candidate;
 pub mod control;
 pub mod decision;
+pub mod delivery;
 pub mod envelope;
 pub mod ids;
 pub mod lane;
@@ -12,3 +13,4 @@ pub mod router;
 pub mod scorer;
 pub mod time;
 pub mod truthy;
+pub mod worker;

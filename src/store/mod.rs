@@ -1,1 +1,197 @@
+//! The SQLite cache, outbox and audit: the only code that speaks SQL.
+//!
+//! One [`Store`] is one connection, owned by the engine task: the single
+//! writer. Every engine command runs in one transaction, so a crash leaves
+//! either all of a command or none of it.
 
+pub mod approvals;
+pub mod assignments;
+pub mod audit;
+pub mod candidates;
+pub mod control;
+pub mod events;
+pub mod outbox;
+pub mod runs;
+mod schema;
+pub mod workers;
+
+use crate::error::{Error, Result};
+use rusqlite::{Connection, OpenFlags, Transaction};
+use std::path::Path;
+
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (or creates) the database at `path` and brings its schema up
+    /// to date. A file that is not a database, or one written by a newer
+    /// version, is refused and left untouched.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+                context: format!("cannot create the database folder {}", dir.display()),
+                source,
+            })?;
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags)?;
+        let mut store = Store { conn };
+        store.configure().map_err(|e| match e {
+            Error::Store(inner) => Error::bad_input(
+                "database",
+                format!(
+                    "{} cannot be used as an auto-assign database: {inner}",
+                    path.display()
+                ),
+            ),
+            other => other,
+        })?;
+        Ok(store)
+    }
+
+    /// A private in-memory database (tests and `evaluate`-style dry runs).
+    pub fn in_memory() -> Result<Store> {
+        let mut store = Store {
+            conn: Connection::open_in_memory()?,
+        };
+        store.configure()?;
+        Ok(store)
+    }
+
+    fn configure(&mut self) -> Result<()> {
+        // WAL keeps readers off the writer's back; NORMAL sync is durable
+        // against a killed process (the WAL is in the OS page cache), which is
+        // the crash this program must survive.
+        self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        self.migrate()
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let current: usize = self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if current > schema::MIGRATIONS.len() {
+            return Err(Error::bad_input(
+                "database",
+                format!(
+                    "schema version {current} is newer than this program knows ({}); upgrade auto-assign or point it at another file",
+                    schema::MIGRATIONS.len()
+                ),
+            ));
+        }
+        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(current) {
+            let tx = self.conn.transaction()?;
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", index + 1)?;
+            tx.commit()?;
+        }
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<usize> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |row| row.get(0))?)
+    }
+
+    /// Runs `work` in one transaction: committed when it returns `Ok`,
+    /// rolled back otherwise.
+    pub fn write<T>(&mut self, work: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction()?;
+        let value = work(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// JSON text of a value that is always serializable (our own types).
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|e| format!("\"unserializable: {e}\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn creates_file_and_folder_and_migrates() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/cache.sqlite3");
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len());
+        drop(store);
+        // Reopening is a no-op migration.
+        assert!(Store::open(&path).is_ok());
+    }
+
+    #[test]
+    fn deleted_file_is_rebuilt() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite3");
+        drop(Store::open(&path).unwrap());
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        assert!(Store::open(&path).is_ok());
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_database_is_refused_and_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notes.txt");
+        std::fs::write(
+            &path,
+            b"these are my notes, not a database, and they are long enough",
+        )
+        .unwrap();
+        let err = Store::open(&path).err().unwrap().to_string();
+        assert!(err.contains("notes.txt"), "{err}");
+        assert_eq!(
+            std::fs::read(&path).unwrap(),
+            b"these are my notes, not a database, and they are long enough"
+        );
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cache.sqlite3");
+        let store = Store::open(&path).unwrap();
+        store
+            .conn()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+        drop(store);
+        let err = Store::open(&path).err().unwrap().to_string();
+        assert!(err.contains("newer"), "{err}");
+    }
+
+    #[test]
+    fn the_audit_is_append_only() {
+        let store = Store::in_memory().unwrap();
+        store
+            .conn()
+            .execute(
+                "INSERT INTO audit (at, actor, action, outcome) VALUES ('t', 'a', 'x', 'ok')",
+                [],
+            )
+            .unwrap();
+        assert!(
+            store
+                .conn()
+                .execute("UPDATE audit SET actor = 'b'", [])
+                .is_err()
+        );
+        assert!(store.conn().execute("DELETE FROM audit", []).is_err());
+    }
+}

@@ -1,0 +1,160 @@
+//! Workers as they announce themselves by heartbeat (contract C).
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum WorkerStatus {
+    #[default]
+    Ready,
+    Sleeping,
+    Busy,
+    Degraded,
+    Draining,
+    Offline,
+}
+
+impl WorkerStatus {
+    pub const ALL: [WorkerStatus; 6] = [
+        WorkerStatus::Ready,
+        WorkerStatus::Sleeping,
+        WorkerStatus::Busy,
+        WorkerStatus::Degraded,
+        WorkerStatus::Draining,
+        WorkerStatus::Offline,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WorkerStatus::Ready => "ready",
+            WorkerStatus::Sleeping => "sleeping",
+            WorkerStatus::Busy => "busy",
+            WorkerStatus::Degraded => "degraded",
+            WorkerStatus::Draining => "draining",
+            WorkerStatus::Offline => "offline",
+        }
+    }
+}
+
+impl fmt::Display for WorkerStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WorkerStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        WorkerStatus::ALL
+            .into_iter()
+            .find(|w| w.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown worker status '{s}' (expected ready, sleeping, busy, degraded, draining or offline)")
+            })
+    }
+}
+
+/// One heartbeat from a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    pub node_id: String,
+    pub worker_id: String,
+    #[serde(default)]
+    pub assignment_id: Option<String>,
+    #[serde(default)]
+    pub correlation_id: Option<String>,
+    #[serde(default)]
+    pub heartbeat_id: Option<String>,
+    #[serde(default)]
+    pub status: WorkerStatus,
+    #[serde(default)]
+    pub lanes: Vec<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    #[serde(default)]
+    pub owner: Option<String>,
+    #[serde(default = "one")]
+    pub max_concurrent: u32,
+    /// Free-form numbers such as success_rate, latency_ms, load.
+    #[serde(default)]
+    pub metrics: BTreeMap<String, f64>,
+    #[serde(default)]
+    pub services: Vec<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+impl Heartbeat {
+    /// A heartbeat with only its identity; the rest at defaults.
+    pub fn new(node_id: &str, worker_id: &str) -> Heartbeat {
+        Heartbeat {
+            node_id: node_id.into(),
+            worker_id: worker_id.into(),
+            assignment_id: None,
+            correlation_id: None,
+            heartbeat_id: None,
+            status: WorkerStatus::Ready,
+            lanes: Vec::new(),
+            capabilities: Vec::new(),
+            owner: None,
+            max_concurrent: 1,
+            metrics: BTreeMap::new(),
+            services: Vec::new(),
+        }
+    }
+
+    /// Checks what serde cannot: non-empty ids and sane numbers.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if self.node_id.trim().is_empty() {
+            return Err(("node_id", "node_id must not be empty".into()));
+        }
+        if self.worker_id.trim().is_empty() {
+            return Err(("worker_id", "worker_id must not be empty".into()));
+        }
+        if self.max_concurrent == 0 {
+            return Err(("max_concurrent", "max_concurrent must be at least 1".into()));
+        }
+        if let Some((name, _)) = self.metrics.iter().find(|(_, v)| !v.is_finite()) {
+            return Err(("metrics", format!("metric {name} is not a finite number")));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn heartbeat_defaults_and_validation() {
+        let hb: Heartbeat =
+            serde_json::from_value(json!({"node_id": "n1", "worker_id": "w1"})).unwrap();
+        assert_eq!(hb.status, WorkerStatus::Ready);
+        assert_eq!(hb.max_concurrent, 1);
+        assert!(hb.validate().is_ok());
+        let mut bad = hb.clone();
+        bad.worker_id = " ".into();
+        assert_eq!(bad.validate().unwrap_err().0, "worker_id");
+        let mut bad = hb;
+        bad.max_concurrent = 0;
+        assert_eq!(bad.validate().unwrap_err().0, "max_concurrent");
+    }
+
+    #[test]
+    fn statuses_parse() {
+        assert_eq!("Busy".parse::<WorkerStatus>(), Ok(WorkerStatus::Busy));
+        assert!(
+            "asleep"
+                .parse::<WorkerStatus>()
+                .unwrap_err()
+                .contains("'asleep'")
+        );
+    }
+}

@@ -1,0 +1,322 @@
+//! Assignments: the latest decision per assignment and where it stands in
+//! its lifecycle.
+
+use super::to_json;
+use crate::domain::decision::Decision;
+use crate::domain::lifecycle::Status;
+use crate::domain::time::rfc3339;
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use serde::Serialize;
+use std::collections::HashMap;
+
+/// What a pass needs to know about an existing assignment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct State {
+    pub status: Status,
+    pub version: i64,
+    pub requeue: bool,
+    pub retry_count: u32,
+    pub decision_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Assignment {
+    pub assignment_id: String,
+    pub task_id: String,
+    pub status: Status,
+    pub version: i64,
+    pub requeue: bool,
+    pub retry_count: u32,
+    pub lane: String,
+    pub priority: String,
+    pub decision: Decision,
+    pub worker_id: Option<String>,
+    pub node_id: Option<String>,
+    pub correlation_id: Option<String>,
+    pub lease_seconds: Option<u64>,
+    pub lease_expires_at: Option<String>,
+    pub claimed_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+const COLUMNS: &str = "assignment_id, task_id, status, version, requeue, retry_count, lane, priority, \
+     decision, worker_id, node_id, correlation_id, lease_seconds, lease_expires_at, claimed_at, \
+     created_at, updated_at";
+
+fn status_of(text: String) -> rusqlite::Result<Status> {
+    text.parse().map_err(|e: String| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, e.into())
+    })
+}
+
+fn from_row(row: &Row) -> rusqlite::Result<Assignment> {
+    let decision: String = row.get(8)?;
+    let decision: Decision = serde_json::from_str(&decision).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, e.into())
+    })?;
+    Ok(Assignment {
+        assignment_id: row.get(0)?,
+        task_id: row.get(1)?,
+        status: status_of(row.get(2)?)?,
+        version: row.get(3)?,
+        requeue: row.get(4)?,
+        retry_count: row.get(5)?,
+        lane: row.get(6)?,
+        priority: row.get(7)?,
+        decision,
+        worker_id: row.get(9)?,
+        node_id: row.get(10)?,
+        correlation_id: row.get(11)?,
+        lease_seconds: row.get(12)?,
+        lease_expires_at: row.get(13)?,
+        claimed_at: row.get(14)?,
+        created_at: row.get(15)?,
+        updated_at: row.get(16)?,
+    })
+}
+
+fn state_from_row(row: &Row) -> rusqlite::Result<State> {
+    Ok(State {
+        status: status_of(row.get(0)?)?,
+        version: row.get(1)?,
+        requeue: row.get(2)?,
+        retry_count: row.get(3)?,
+        decision_id: row.get(4)?,
+    })
+}
+
+const STATE_COLUMNS: &str = "status, version, requeue, retry_count, decision_id";
+
+pub fn state(conn: &Connection, assignment_id: &str) -> Result<Option<State>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {STATE_COLUMNS} FROM assignments WHERE assignment_id = ?1"
+    ))?;
+    Ok(stmt.query_row([assignment_id], state_from_row).optional()?)
+}
+
+/// Every assignment's state, for a pass over many candidates at once.
+pub fn all_states(conn: &Connection) -> Result<HashMap<String, State>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT assignment_id, {STATE_COLUMNS} FROM assignments"
+    ))?;
+    let rows = stmt.query_map([], |row| {
+        Ok((
+            row.get::<_, String>(0)?,
+            State {
+                status: status_of(row.get(1)?)?,
+                version: row.get(2)?,
+                requeue: row.get(3)?,
+                retry_count: row.get(4)?,
+                decision_id: row.get(5)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn get(conn: &Connection, assignment_id: &str) -> Result<Assignment> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM assignments WHERE assignment_id = ?1"
+    ))?;
+    stmt.query_row([assignment_id], from_row)
+        .optional()?
+        .ok_or_else(|| Error::NotFound {
+            what: "assignment",
+            id: assignment_id.into(),
+        })
+}
+
+/// Assignments, newest change first, optionally of one status.
+pub fn list(conn: &Connection, status: Option<Status>, limit: usize) -> Result<Vec<Assignment>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM assignments WHERE ?1 IS NULL OR status = ?1 \
+         ORDER BY updated_at DESC, assignment_id LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![status.map(Status::as_str), limit as i64], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Assignments a worker holds a lease on.
+pub fn held_by(conn: &Connection, node_id: &str, worker_id: &str) -> Result<Vec<Assignment>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM assignments WHERE node_id = ?1 AND worker_id = ?2 \
+         AND status IN ('claimed', 'running') ORDER BY assignment_id"
+    ))?;
+    let rows = stmt.query_map([node_id, worker_id], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Leases that ran out strictly before `cutoff`.
+pub fn leases_ended_before(conn: &Connection, cutoff: DateTime<Utc>) -> Result<Vec<Assignment>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM assignments WHERE status IN ('claimed', 'running') \
+         AND lease_expires_at < ?1 ORDER BY lease_expires_at"
+    ))?;
+    let rows = stmt.query_map([rfc3339(cutoff)], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Writes a new decision (insert, or replace the previous decision of the
+/// same assignment). Returns the new version.
+pub fn save_decision(
+    conn: &Connection,
+    decision: &Decision,
+    priority: &str,
+    retry_count: u32,
+    requeue: bool,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO assignments (assignment_id, task_id, status, version, requeue, retry_count, \
+             lane, priority, decision_id, decision, lease_expires_at, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9, NULL, ?10, ?10) \
+         ON CONFLICT (assignment_id) DO UPDATE SET status = excluded.status, \
+             version = version + 1, requeue = excluded.requeue, retry_count = excluded.retry_count, \
+             lane = excluded.lane, priority = excluded.priority, decision_id = excluded.decision_id, \
+             decision = excluded.decision, worker_id = NULL, node_id = NULL, lease_seconds = NULL, \
+             lease_expires_at = NULL, claimed_at = NULL, updated_at = excluded.updated_at \
+         RETURNING version",
+    )?;
+    let version = stmt.query_row(
+        params![
+            decision.assignment_id,
+            decision.task_id,
+            decision.status.as_str(),
+            requeue,
+            retry_count,
+            decision.selected_lane.as_str(),
+            priority,
+            decision.decision_id,
+            to_json(decision),
+            rfc3339(now),
+        ],
+        |row| row.get(0),
+    )?;
+    Ok(version)
+}
+
+/// Replaces the decision of an assignment while keeping its status (an
+/// approval picking a lane).
+pub fn replace_decision(conn: &Connection, decision: &Decision, now: DateTime<Utc>) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE assignments SET decision = ?2, decision_id = ?3, lane = ?4, version = version + 1, \
+             updated_at = ?5 WHERE assignment_id = ?1 RETURNING version",
+    )?;
+    Ok(stmt.query_row(
+        params![
+            decision.assignment_id,
+            to_json(decision),
+            decision.decision_id,
+            decision.selected_lane.as_str(),
+            rfc3339(now)
+        ],
+        |row| row.get(0),
+    )?)
+}
+
+/// Moves an assignment to `status`, in the column and in the stored
+/// decision at once. Leaving a leased status ends the lease.
+pub fn set_status(
+    conn: &Connection,
+    assignment_id: &str,
+    status: Status,
+    requeue: bool,
+    retry_count: u32,
+    now: DateTime<Utc>,
+) -> Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE assignments SET status = ?2, decision = json_set(decision, '$.status', ?2), \
+             requeue = ?3, retry_count = ?4, version = version + 1, updated_at = ?5, \
+             lease_expires_at = CASE WHEN ?2 IN ('claimed', 'running') THEN lease_expires_at END \
+         WHERE assignment_id = ?1 RETURNING version",
+    )?;
+    Ok(stmt.query_row(
+        params![
+            assignment_id,
+            status.as_str(),
+            requeue,
+            retry_count,
+            rfc3339(now)
+        ],
+        |row| row.get(0),
+    )?)
+}
+
+pub struct Claim<'a> {
+    pub assignment_id: &'a str,
+    pub worker_id: &'a str,
+    pub node_id: &'a str,
+    pub correlation_id: &'a str,
+    pub lease_seconds: u64,
+}
+
+pub fn claim(conn: &Connection, claim: &Claim, now: DateTime<Utc>) -> Result<i64> {
+    let expires = now + chrono::Duration::seconds(claim.lease_seconds as i64);
+    let mut stmt = conn.prepare_cached(
+        "UPDATE assignments SET status = 'claimed', decision = json_set(decision, '$.status', 'claimed'), \
+             worker_id = ?2, node_id = ?3, correlation_id = ?4, lease_seconds = ?5, \
+             lease_expires_at = ?6, claimed_at = ?7, version = version + 1, updated_at = ?7 \
+         WHERE assignment_id = ?1 RETURNING version",
+    )?;
+    Ok(stmt.query_row(
+        params![
+            claim.assignment_id,
+            claim.worker_id,
+            claim.node_id,
+            claim.correlation_id,
+            claim.lease_seconds,
+            rfc3339(expires),
+            rfc3339(now)
+        ],
+        |row| row.get(0),
+    )?)
+}
+
+/// Renews one lease for the length it was claimed with.
+pub fn renew_lease(conn: &Connection, assignment: &Assignment, now: DateTime<Utc>) -> Result<()> {
+    let seconds = assignment.lease_seconds.unwrap_or(0) as i64;
+    let mut stmt = conn.prepare_cached(
+        "UPDATE assignments SET lease_expires_at = ?2, updated_at = ?3 WHERE assignment_id = ?1",
+    )?;
+    stmt.execute(params![
+        assignment.assignment_id,
+        rfc3339(now + chrono::Duration::seconds(seconds)),
+        rfc3339(now)
+    ])?;
+    Ok(())
+}
+
+/// Counts by status, lane and priority of the assignments waiting for a
+/// worker or an operator.
+pub fn queue_depth(conn: &Connection) -> Result<Vec<(String, String, String, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, lane, priority, COUNT(*) FROM assignments \
+         WHERE status IN ('recommended', 'approval_required', 'approved', 'blocked') \
+         GROUP BY status, lane, priority ORDER BY status, lane, priority",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Counts per status over every assignment.
+pub fn status_counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, COUNT(*) FROM assignments GROUP BY status ORDER BY status",
+    )?;
+    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The oldest creation time of a waiting assignment.
+pub fn oldest_waiting(conn: &Connection) -> Result<Option<String>> {
+    Ok(conn.query_row(
+        "SELECT MIN(created_at) FROM assignments WHERE status IN ('recommended', 'approval_required', 'approved')",
+        [],
+        |row| row.get(0),
+    )?)
+}

@@ -1,0 +1,75 @@
+//! The append-only audit of every state transition and operator action,
+//! refused ones included.
+
+use crate::domain::time::rfc3339;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Entry {
+    pub seq: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub subject: Option<String>,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+}
+
+/// One line to append. `outcome` is `ok` or `refused`.
+#[derive(Debug, Clone, Default)]
+pub struct Record<'a> {
+    pub actor: &'a str,
+    pub action: &'a str,
+    pub subject: Option<&'a str>,
+    pub from_status: Option<&'a str>,
+    pub to_status: Option<&'a str>,
+    pub refused: bool,
+    pub detail: Option<&'a str>,
+}
+
+pub fn append(conn: &Connection, record: &Record, now: DateTime<Utc>) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO audit (at, actor, action, subject, from_status, to_status, outcome, detail) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        rfc3339(now),
+        record.actor,
+        record.action,
+        record.subject,
+        record.from_status,
+        record.to_status,
+        if record.refused { "refused" } else { "ok" },
+        record.detail
+    ])?;
+    Ok(())
+}
+
+/// The newest `limit` entries, oldest first; only operator actions when
+/// `operator_only` (transitions made by the engine itself are left out).
+pub fn recent(conn: &Connection, limit: usize, operator_only: bool) -> Result<Vec<Entry>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, at, actor, action, subject, from_status, to_status, outcome, detail FROM ( \
+             SELECT * FROM audit WHERE NOT ?2 OR actor <> 'engine' ORDER BY seq DESC LIMIT ?1) \
+         ORDER BY seq",
+    )?;
+    let rows = stmt.query_map(params![limit as i64, operator_only], |row| {
+        Ok(Entry {
+            seq: row.get(0)?,
+            at: row.get(1)?,
+            actor: row.get(2)?,
+            action: row.get(3)?,
+            subject: row.get(4)?,
+            from_status: row.get(5)?,
+            to_status: row.get(6)?,
+            outcome: row.get(7)?,
+            detail: row.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}

@@ -1,0 +1,46 @@
+//! The cached backlog: the latest normalized candidate per task, so a pass
+//! can decide a task again without asking AssistX.
+
+use super::to_json;
+use crate::domain::candidate::Candidate;
+use crate::domain::time::rfc3339;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Stores the candidate; a no-op when it is unchanged.
+pub fn put(conn: &Connection, candidate: &Candidate, now: DateTime<Utc>) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO candidates (task_id, body, updated_at) VALUES (?1, ?2, ?3) \
+         ON CONFLICT (task_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at \
+         WHERE body <> excluded.body",
+    )?;
+    stmt.execute(params![candidate.task_id, to_json(candidate), rfc3339(now)])?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, task_id: &str) -> Result<Option<Candidate>> {
+    let mut stmt = conn.prepare_cached("SELECT body FROM candidates WHERE task_id = ?1")?;
+    let body: Option<String> = stmt.query_row([task_id], |row| row.get(0)).optional()?;
+    Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+}
+
+/// Candidates whose tasks are not held, finished or rejected: what a tick
+/// without a fresh backlog decides again.
+pub fn undecided_or_waiting(conn: &Connection) -> Result<Vec<Candidate>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT c.body FROM candidates c WHERE NOT EXISTS ( \
+             SELECT 1 FROM assignments a WHERE a.task_id = c.task_id AND ( \
+                 a.status IN ('claimed', 'running', 'done', 'approved') OR \
+                 (a.status IN ('blocked', 'released', 'expired', 'failed') AND a.requeue = 0))) \
+         ORDER BY c.task_id",
+    )?;
+    let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for body in rows {
+        if let Ok(candidate) = serde_json::from_str(&body?) {
+            out.push(candidate);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,109 @@
+//! The inbound mirror: events other systems sent us, and what processing
+//! each idempotency key got. Inbound events never reach the outbox.
+
+use crate::domain::envelope::InboundEvent;
+use crate::domain::time::rfc3339;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stored {
+    pub idempotency_key: String,
+    pub event_id: Option<String>,
+    pub event_type: String,
+    pub body: String,
+    pub received_at: String,
+    pub action: Option<String>,
+    pub reason: Option<String>,
+    pub runs: u32,
+}
+
+/// What happened to an event handed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mirrored {
+    New,
+    /// The same key with the same body: nothing to do.
+    Duplicate,
+    /// The same key with another body: the first one stays.
+    Conflict,
+}
+
+pub fn mirror(conn: &Connection, event: &InboundEvent, now: DateTime<Utc>) -> Result<Mirrored> {
+    let body = event.body.to_string();
+    let existing: Option<String> = conn
+        .prepare_cached("SELECT body FROM inbound_events WHERE idempotency_key = ?1")?
+        .query_row([&event.idempotency_key], |row| row.get(0))
+        .optional()?;
+    match existing {
+        Some(old) if old == body => Ok(Mirrored::Duplicate),
+        Some(_) => Ok(Mirrored::Conflict),
+        None => {
+            conn.prepare_cached(
+                "INSERT INTO inbound_events (idempotency_key, event_id, event_type, body, received_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                event.idempotency_key,
+                event.event_id,
+                event.event_type,
+                body,
+                rfc3339(now)
+            ])?;
+            Ok(Mirrored::New)
+        }
+    }
+}
+
+/// Records (or, on an explicit replay, updates) the processing result.
+pub fn record_processing(
+    conn: &Connection,
+    key: &str,
+    action: &str,
+    reason: Option<&str>,
+    detail: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO inbound_processing (idempotency_key, action, reason, detail, processed_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (idempotency_key) DO UPDATE SET \
+             action = excluded.action, reason = excluded.reason, detail = excluded.detail, \
+             processed_at = excluded.processed_at, runs = runs + 1",
+    )?
+    .execute(params![key, action, reason, detail, rfc3339(now)])?;
+    Ok(())
+}
+
+/// Events in arrival order; only unprocessed ones unless `include_processed`.
+pub fn list(conn: &Connection, include_processed: bool, limit: usize) -> Result<Vec<Stored>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT e.idempotency_key, e.event_id, e.event_type, e.body, e.received_at, p.action, p.reason, \
+             COALESCE(p.runs, 0) \
+         FROM inbound_events e LEFT JOIN inbound_processing p USING (idempotency_key) \
+         WHERE ?1 OR p.idempotency_key IS NULL ORDER BY e.rowid LIMIT ?2",
+    )?;
+    let rows = stmt.query_map(params![include_processed, limit as i64], |row| {
+        Ok(Stored {
+            idempotency_key: row.get(0)?,
+            event_id: row.get(1)?,
+            event_type: row.get(2)?,
+            body: row.get(3)?,
+            received_at: row.get(4)?,
+            action: row.get(5)?,
+            reason: row.get(6)?,
+            runs: row.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn count_unprocessed(conn: &Connection) -> Result<u64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM inbound_events e WHERE NOT EXISTS \
+         (SELECT 1 FROM inbound_processing p WHERE p.idempotency_key = e.idempotency_key)",
+        [],
+        |row| row.get(0),
+    )?)
+}

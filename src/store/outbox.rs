@@ -1,0 +1,363 @@
+//! The outbox: authored events waiting to be written back to AssistX. The
+//! body is serialized once, at enqueue, so every retry sends the same bytes.
+
+use crate::domain::delivery::{Verdict, backoff_seconds};
+use crate::domain::envelope::Envelope;
+use crate::domain::time::rfc3339;
+use crate::error::{Error, Result};
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{Connection, Row, params};
+use serde::Serialize;
+
+pub const STATUSES: [&str; 5] = ["pending", "failed", "delivered", "conflict", "dead_letter"];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OutboxEvent {
+    pub seq: i64,
+    pub idempotency_key: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub destination: String,
+    pub subject_id: String,
+    pub body: String,
+    pub status: String,
+    pub attempts: u32,
+    pub next_attempt_at: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub delivered_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Summary {
+    pub pending: u64,
+    pub failed: u64,
+    pub delivered: u64,
+    pub conflict: u64,
+    pub dead_letter: u64,
+    /// Creation time of the oldest event not yet delivered (the write-back lag).
+    pub oldest_pending_at: Option<String>,
+    /// The most recent error of an undelivered event.
+    pub last_error: Option<String>,
+}
+
+/// Retry policy of the dispatcher.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub max_attempts: u32,
+    pub base_seconds: u64,
+    pub max_seconds: u64,
+}
+
+/// Queues an event. Returns false when its idempotency key is already
+/// queued (the first body stays; nothing is rewritten).
+pub fn enqueue(conn: &Connection, envelope: &Envelope, now: DateTime<Utc>) -> Result<bool> {
+    envelope
+        .check()
+        .map_err(|e| Error::bad_input(format!("{} envelope", envelope.event_type), e))?;
+    let body = super::to_json(envelope);
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO outbox (idempotency_key, event_id, event_type, subject_id, body, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (idempotency_key) DO NOTHING",
+    )?;
+    let inserted = stmt.execute(params![
+        envelope.idempotency_key,
+        envelope.event_id,
+        envelope.event_type,
+        envelope.subject.id,
+        body,
+        rfc3339(now)
+    ])?;
+    Ok(inserted == 1)
+}
+
+const COLUMNS: &str = "seq, idempotency_key, event_id, event_type, destination, subject_id, body, status, \
+     attempts, next_attempt_at, last_error, created_at, updated_at, delivered_at";
+
+fn from_row(row: &Row) -> rusqlite::Result<OutboxEvent> {
+    Ok(OutboxEvent {
+        seq: row.get(0)?,
+        idempotency_key: row.get(1)?,
+        event_id: row.get(2)?,
+        event_type: row.get(3)?,
+        destination: row.get(4)?,
+        subject_id: row.get(5)?,
+        body: row.get(6)?,
+        status: row.get(7)?,
+        attempts: row.get(8)?,
+        next_attempt_at: row.get(9)?,
+        last_error: row.get(10)?,
+        created_at: row.get(11)?,
+        updated_at: row.get(12)?,
+        delivered_at: row.get(13)?,
+    })
+}
+
+/// Events in queue order, optionally of one status.
+pub fn list(conn: &Connection, status: Option<&str>, limit: usize) -> Result<Vec<OutboxEvent>> {
+    if let Some(status) = status.filter(|s| !STATUSES.contains(s)) {
+        return Err(Error::bad_input(
+            "outbox status",
+            format!("'{status}' (expected one of {})", STATUSES.join(", ")),
+        ));
+    }
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE ?1 IS NULL OR status = ?1 ORDER BY seq LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![status, limit as i64], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Events due for a delivery attempt at `now`, oldest first.
+pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEvent>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox WHERE status IN ('pending', 'failed') \
+         AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY seq LIMIT ?2"
+    ))?;
+    let rows = stmt.query_map(params![rfc3339(now), limit as i64], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+pub fn summary(conn: &Connection) -> Result<Summary> {
+    let mut summary = Summary::default();
+    let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
+    let counts = stmt.query_map([], |row| {
+        Ok((row.get::<_, String>(0)?, row.get::<_, u64>(1)?))
+    })?;
+    for row in counts {
+        let (status, count) = row?;
+        match status.as_str() {
+            "pending" => summary.pending = count,
+            "failed" => summary.failed = count,
+            "delivered" => summary.delivered = count,
+            "conflict" => summary.conflict = count,
+            _ => summary.dead_letter = count,
+        }
+    }
+    let (oldest, last_error) = conn.query_row(
+        "SELECT MIN(created_at), (SELECT last_error FROM outbox WHERE status IN ('pending', 'failed', 'dead_letter') \
+             AND last_error IS NOT NULL ORDER BY updated_at DESC LIMIT 1) \
+         FROM outbox WHERE status IN ('pending', 'failed')",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    summary.oldest_pending_at = oldest;
+    summary.last_error = last_error;
+    Ok(summary)
+}
+
+/// Records one delivery attempt's verdict on an undelivered event.
+pub fn record_attempt(
+    conn: &Connection,
+    event: &OutboxEvent,
+    verdict: &Verdict,
+    policy: RetryPolicy,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let attempts = event.attempts + 1;
+    let at = rfc3339(now);
+    let (status, error, next): (&str, Option<&str>, Option<String>) = match verdict {
+        Verdict::Delivered => ("delivered", None, None),
+        Verdict::Conflict(body) => ("conflict", Some(body), None),
+        Verdict::DeadLetter(body) => ("dead_letter", Some(body), None),
+        Verdict::Unauthorized(error) => {
+            let later = now + Duration::seconds(policy.max_seconds as i64);
+            ("failed", Some(error), Some(rfc3339(later)))
+        }
+        Verdict::Retry(error) if attempts >= policy.max_attempts => {
+            ("dead_letter", Some(error), None)
+        }
+        Verdict::Retry(error) => {
+            let wait = backoff_seconds(
+                attempts,
+                policy.base_seconds,
+                policy.max_seconds,
+                &event.idempotency_key,
+            );
+            (
+                "failed",
+                Some(error),
+                Some(rfc3339(now + Duration::seconds(wait as i64))),
+            )
+        }
+    };
+    let delivered_at = matches!(status, "delivered" | "conflict").then_some(at.as_str());
+    let mut stmt = conn.prepare_cached(
+        "UPDATE outbox SET status = ?2, attempts = ?3, last_error = ?4, next_attempt_at = ?5, \
+             updated_at = ?6, delivered_at = ?7 WHERE seq = ?1 AND status IN ('pending', 'failed')",
+    )?;
+    stmt.execute(params![
+        event.seq,
+        status,
+        attempts,
+        error,
+        next,
+        at,
+        delivered_at
+    ])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+    use serde_json::json;
+
+    fn envelope(key: &str) -> Envelope {
+        Envelope::about_task(
+            "assign.assignment.recommended",
+            key.into(),
+            "T1",
+            json!({"task_id": "T1"}),
+            Utc::now(),
+        )
+    }
+
+    const POLICY: RetryPolicy = RetryPolicy {
+        max_attempts: 3,
+        base_seconds: 10,
+        max_seconds: 100,
+    };
+
+    #[test]
+    fn enqueue_is_idempotent_and_keeps_the_first_bytes() {
+        let store = Store::in_memory().unwrap();
+        let now = Utc::now();
+        let first = envelope("k1");
+        assert!(enqueue(store.conn(), &first, now).unwrap());
+        assert!(!enqueue(store.conn(), &envelope("k1"), now).unwrap());
+        let rows = list(store.conn(), None, 10).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].event_id, first.event_id);
+        assert_eq!(rows[0].body, serde_json::to_string(&first).unwrap());
+    }
+
+    #[test]
+    fn a_malformed_envelope_is_refused_before_it_is_queued() {
+        let store = Store::in_memory().unwrap();
+        let mut bad = envelope("k");
+        bad.correlation_id = "nope".into();
+        assert!(enqueue(store.conn(), &bad, Utc::now()).is_err());
+        assert!(list(store.conn(), None, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn delivered_rows_are_never_rewritten() {
+        let store = Store::in_memory().unwrap();
+        let now = Utc::now();
+        enqueue(store.conn(), &envelope("k1"), now).unwrap();
+        let row = &list(store.conn(), None, 1).unwrap()[0];
+        record_attempt(store.conn(), row, &Verdict::Delivered, POLICY, now).unwrap();
+        let delivered = &list(store.conn(), Some("delivered"), 1).unwrap()[0];
+        assert_eq!(delivered.attempts, 1);
+        assert!(delivered.delivered_at.is_some());
+        // Neither the dispatcher's update nor a raw one can touch it again.
+        record_attempt(
+            store.conn(),
+            delivered,
+            &Verdict::Retry("x".into()),
+            POLICY,
+            now,
+        )
+        .unwrap();
+        assert_eq!(
+            list(store.conn(), Some("delivered"), 1).unwrap()[0].attempts,
+            1
+        );
+        assert!(
+            store
+                .conn()
+                .execute("UPDATE outbox SET status = 'pending'", [])
+                .is_err()
+        );
+        assert!(
+            store
+                .conn()
+                .execute("UPDATE outbox SET body = 'x'", [])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn retries_back_off_then_dead_letter() {
+        let store = Store::in_memory().unwrap();
+        let now = Utc::now();
+        enqueue(store.conn(), &envelope("k1"), now).unwrap();
+        for attempt in 1..=2 {
+            let row = list(store.conn(), None, 1).unwrap().remove(0);
+            record_attempt(
+                store.conn(),
+                &row,
+                &Verdict::Retry("503".into()),
+                POLICY,
+                now,
+            )
+            .unwrap();
+            let row = list(store.conn(), None, 1).unwrap().remove(0);
+            assert_eq!((row.status.as_str(), row.attempts), ("failed", attempt));
+            assert!(row.next_attempt_at.unwrap() > rfc3339(now));
+            assert!(
+                due(store.conn(), now, 10).unwrap().is_empty(),
+                "not due before its time"
+            );
+            assert_eq!(
+                due(store.conn(), now + Duration::seconds(1000), 10)
+                    .unwrap()
+                    .len(),
+                1
+            );
+        }
+        let row = list(store.conn(), None, 1).unwrap().remove(0);
+        record_attempt(
+            store.conn(),
+            &row,
+            &Verdict::Retry("503".into()),
+            POLICY,
+            now,
+        )
+        .unwrap();
+        assert_eq!(list(store.conn(), Some("dead_letter"), 1).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn conflict_counts_delivered_but_stays_visible_and_400_dead_letters_at_once() {
+        let store = Store::in_memory().unwrap();
+        let now = Utc::now();
+        enqueue(store.conn(), &envelope("k1"), now).unwrap();
+        enqueue(store.conn(), &envelope("k2"), now).unwrap();
+        let rows = list(store.conn(), None, 2).unwrap();
+        record_attempt(
+            store.conn(),
+            &rows[0],
+            &Verdict::Conflict("other body".into()),
+            POLICY,
+            now,
+        )
+        .unwrap();
+        record_attempt(
+            store.conn(),
+            &rows[1],
+            &Verdict::DeadLetter("400: empty".into()),
+            POLICY,
+            now,
+        )
+        .unwrap();
+        let s = summary(store.conn()).unwrap();
+        assert_eq!((s.conflict, s.dead_letter, s.pending), (1, 1, 0));
+        assert_eq!(s.last_error.as_deref(), Some("400: empty"));
+        assert!(due(store.conn(), now, 10).unwrap().is_empty());
+    }
+
+    #[test]
+    fn unknown_status_filter_is_bad_input() {
+        let store = Store::in_memory().unwrap();
+        assert!(
+            list(store.conn(), Some("sent"), 1)
+                .unwrap_err()
+                .to_string()
+                .contains("'sent'")
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! Versioned migrations. The database records its version in
+//! `PRAGMA user_version`; each entry here moves it up by one.
+//!
+//! Invariants the database itself enforces, so no code path can break them:
+//! - an assignment's `status` column equals the `status` inside its stored
+//!   decision;
+//! - a delivered (or conflict) outbox row is never rewritten, and no outbox
+//!   body changes after it was queued;
+//! - the audit is append-only.
+
+pub const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE candidates (
+    task_id     TEXT PRIMARY KEY,
+    body        TEXT NOT NULL,
+    updated_at  TEXT NOT NULL
+);
+
+CREATE TABLE assignments (
+    assignment_id    TEXT PRIMARY KEY,
+    task_id          TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    requeue          INTEGER NOT NULL DEFAULT 1,
+    retry_count      INTEGER NOT NULL DEFAULT 0,
+    lane             TEXT NOT NULL,
+    priority         TEXT NOT NULL,
+    decision_id      TEXT NOT NULL,
+    decision         TEXT NOT NULL,
+    worker_id        TEXT,
+    node_id          TEXT,
+    correlation_id   TEXT,
+    lease_seconds    INTEGER,
+    lease_expires_at TEXT,
+    claimed_at       TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    CHECK (json_extract(decision, '$.status') = status)
+);
+CREATE INDEX assignments_status ON assignments(status);
+CREATE INDEX assignments_task ON assignments(task_id);
+CREATE INDEX assignments_worker ON assignments(node_id, worker_id) WHERE worker_id IS NOT NULL;
+
+CREATE TABLE approvals (
+    assignment_id TEXT PRIMARY KEY REFERENCES assignments(assignment_id),
+    gate          TEXT NOT NULL,
+    requested_at  TEXT NOT NULL,
+    decision      TEXT,
+    decided_by    TEXT,
+    reason        TEXT,
+    decided_at    TEXT,
+    expires_at    TEXT
+);
+
+CREATE TABLE inbound_events (
+    idempotency_key TEXT PRIMARY KEY,
+    event_id        TEXT,
+    event_type      TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    received_at     TEXT NOT NULL
+);
+
+CREATE TABLE inbound_processing (
+    idempotency_key TEXT PRIMARY KEY REFERENCES inbound_events(idempotency_key),
+    action          TEXT NOT NULL,
+    reason          TEXT,
+    detail          TEXT,
+    runs            INTEGER NOT NULL DEFAULT 1,
+    processed_at    TEXT NOT NULL
+);
+
+CREATE TABLE outbox (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    event_id        TEXT NOT NULL,
+    event_type      TEXT NOT NULL,
+    destination     TEXT NOT NULL DEFAULT 'assistx',
+    subject_id      TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status IN ('pending', 'failed', 'delivered', 'conflict', 'dead_letter')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    delivered_at    TEXT
+);
+CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+CREATE TRIGGER outbox_delivered_is_final BEFORE UPDATE ON outbox
+    WHEN OLD.status IN ('delivered', 'conflict')
+    BEGIN SELECT RAISE(ABORT, 'a delivered outbox event is never rewritten'); END;
+CREATE TRIGGER outbox_body_is_final BEFORE UPDATE OF body, event_id, idempotency_key ON outbox
+    BEGIN SELECT RAISE(ABORT, 'an outbox body is serialized once, at enqueue'); END;
+
+CREATE TABLE workers (
+    node_id        TEXT NOT NULL,
+    worker_id      TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    lanes          TEXT NOT NULL DEFAULT '[]',
+    capabilities   TEXT NOT NULL DEFAULT '[]',
+    owner          TEXT,
+    max_concurrent INTEGER NOT NULL DEFAULT 1,
+    metrics        TEXT NOT NULL DEFAULT '{}',
+    services       TEXT NOT NULL DEFAULT '[]',
+    first_seen     TEXT NOT NULL,
+    last_seen      TEXT NOT NULL,
+    stale          INTEGER NOT NULL DEFAULT 0,
+    drained        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (node_id, worker_id)
+);
+
+CREATE TABLE heartbeats (
+    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    node_id       TEXT NOT NULL,
+    worker_id     TEXT NOT NULL,
+    assignment_id TEXT,
+    status        TEXT NOT NULL,
+    received_at   TEXT NOT NULL,
+    body          TEXT NOT NULL
+);
+CREATE INDEX heartbeats_worker ON heartbeats(node_id, worker_id, seq);
+
+CREATE TABLE scheduler_runs (
+    run_id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    trigger           TEXT NOT NULL,
+    started_at        TEXT NOT NULL,
+    finished_at       TEXT NOT NULL,
+    candidates        INTEGER NOT NULL,
+    recommended       INTEGER NOT NULL,
+    approval_required INTEGER NOT NULL,
+    blocked           INTEGER NOT NULL,
+    unchanged         INTEGER NOT NULL,
+    expired           INTEGER NOT NULL,
+    stale_workers     INTEGER NOT NULL,
+    note              TEXT
+);
+
+CREATE TABLE control (
+    id         INTEGER PRIMARY KEY CHECK (id = 1),
+    mode       TEXT NOT NULL,
+    reason     TEXT,
+    changed_by TEXT,
+    changed_at TEXT,
+    version    INTEGER NOT NULL
+);
+INSERT INTO control (id, mode, version) VALUES (1, 'enabled', 0);
+
+CREATE TABLE audit (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    subject     TEXT,
+    from_status TEXT,
+    to_status   TEXT,
+    outcome     TEXT NOT NULL CHECK (outcome IN ('ok', 'refused')),
+    detail      TEXT
+);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
+"#];

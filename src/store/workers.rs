@@ -1,0 +1,149 @@
+//! Workers' latest heartbeat, plus a bounded history per worker.
+
+use super::to_json;
+use crate::domain::time::rfc3339;
+use crate::domain::worker::Heartbeat;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Worker {
+    pub node_id: String,
+    pub worker_id: String,
+    pub status: String,
+    pub lanes: Vec<String>,
+    pub capabilities: Vec<String>,
+    pub owner: Option<String>,
+    pub max_concurrent: u32,
+    pub metrics: serde_json::Value,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub stale: bool,
+    pub drained: bool,
+    /// Leases held right now.
+    pub active: u32,
+}
+
+/// What the worker was before this heartbeat.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Before {
+    pub status: Option<String>,
+    pub stale: bool,
+}
+
+pub fn record_heartbeat(
+    conn: &Connection,
+    hb: &Heartbeat,
+    history: u32,
+    now: DateTime<Utc>,
+) -> Result<Before> {
+    let before = conn
+        .prepare_cached("SELECT status, stale FROM workers WHERE node_id = ?1 AND worker_id = ?2")?
+        .query_row([&hb.node_id, &hb.worker_id], |row| {
+            Ok(Before {
+                status: Some(row.get(0)?),
+                stale: row.get(1)?,
+            })
+        })
+        .optional()?
+        .unwrap_or(Before {
+            status: None,
+            stale: false,
+        });
+    let at = rfc3339(now);
+    conn.prepare_cached(
+        "INSERT INTO workers (node_id, worker_id, status, lanes, capabilities, owner, max_concurrent, \
+             metrics, services, first_seen, last_seen, stale) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0) \
+         ON CONFLICT (node_id, worker_id) DO UPDATE SET status = excluded.status, lanes = excluded.lanes, \
+             capabilities = excluded.capabilities, owner = excluded.owner, \
+             max_concurrent = excluded.max_concurrent, metrics = excluded.metrics, \
+             services = excluded.services, last_seen = excluded.last_seen, stale = 0",
+    )?
+    .execute(params![
+        hb.node_id,
+        hb.worker_id,
+        hb.status.as_str(),
+        to_json(&hb.lanes),
+        to_json(&hb.capabilities),
+        hb.owner,
+        hb.max_concurrent,
+        to_json(&hb.metrics),
+        to_json(&hb.services),
+        at
+    ])?;
+    conn.prepare_cached(
+        "INSERT INTO heartbeats (node_id, worker_id, assignment_id, status, received_at, body) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        hb.node_id,
+        hb.worker_id,
+        hb.assignment_id,
+        hb.status.as_str(),
+        at,
+        to_json(hb)
+    ])?;
+    // Keep the history bounded: drop what is older than the newest `history`.
+    conn.prepare_cached(
+        "DELETE FROM heartbeats WHERE node_id = ?1 AND worker_id = ?2 AND seq <= ( \
+             SELECT seq FROM heartbeats WHERE node_id = ?1 AND worker_id = ?2 \
+             ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
+    )?
+    .execute(params![hb.node_id, hb.worker_id, history])?;
+    Ok(before)
+}
+
+/// Marks workers silent since before `cutoff` as stale, once: returns only
+/// the ones that were not stale already.
+pub fn mark_stale(conn: &Connection, cutoff: DateTime<Utc>) -> Result<Vec<(String, String)>> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE workers SET stale = 1 WHERE stale = 0 AND last_seen < ?1 RETURNING node_id, worker_id",
+    )?;
+    let rows = stmt.query_map([rfc3339(cutoff)], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let mut out: Vec<(String, String)> = rows.collect::<rusqlite::Result<_>>()?;
+    out.sort();
+    Ok(out)
+}
+
+pub fn list(conn: &Connection) -> Result<Vec<Worker>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT w.node_id, w.worker_id, w.status, w.lanes, w.capabilities, w.owner, w.max_concurrent, \
+             w.metrics, w.first_seen, w.last_seen, w.stale, w.drained, \
+             (SELECT COUNT(*) FROM assignments a WHERE a.node_id = w.node_id AND a.worker_id = w.worker_id \
+                 AND a.status IN ('claimed', 'running')) \
+         FROM workers w ORDER BY w.node_id, w.worker_id",
+    )?;
+    let rows = stmt.query_map([], |row| {
+        let json_list = |i: usize| -> rusqlite::Result<Vec<String>> {
+            Ok(serde_json::from_str(&row.get::<_, String>(i)?).unwrap_or_default())
+        };
+        Ok(Worker {
+            node_id: row.get(0)?,
+            worker_id: row.get(1)?,
+            status: row.get(2)?,
+            lanes: json_list(3)?,
+            capabilities: json_list(4)?,
+            owner: row.get(5)?,
+            max_concurrent: row.get(6)?,
+            metrics: serde_json::from_str(&row.get::<_, String>(7)?).unwrap_or_default(),
+            first_seen: row.get(8)?,
+            last_seen: row.get(9)?,
+            stale: row.get(10)?,
+            drained: row.get(11)?,
+            active: row.get(12)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Heartbeats kept for one worker, newest first.
+pub fn history(conn: &Connection, node_id: &str, worker_id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT body FROM heartbeats WHERE node_id = ?1 AND worker_id = ?2 ORDER BY seq DESC",
+    )?;
+    let rows = stmt.query_map([node_id, worker_id], |row| row.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
