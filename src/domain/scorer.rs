@@ -5,7 +5,7 @@ use super::candidate::Candidate;
 use super::control::ControlMode;
 use super::decision::{Decision, Skip};
 use super::ids;
-use super::lane::{DEFAULT_LANES, Lane};
+use super::lane::Lane;
 use super::lifecycle::Status;
 use super::router::RouterSnapshot;
 use chrono::{DateTime, Duration, Utc};
@@ -65,6 +65,8 @@ pub struct DecisionContext<'a> {
     pub control: ControlMode,
     /// Overrides the candidate's own lane list (`--lanes`).
     pub lanes: Option<&'a [Lane]>,
+    /// Lanes for a candidate that names none.
+    pub default_lanes: &'a [Lane],
     /// AssistX/Neo4j's status for the task, when known; overrides the
     /// candidate's own `canonical_status`.
     pub canonical_status: Option<&'a str>,
@@ -144,7 +146,7 @@ pub fn decide_approved(candidate: &Candidate, ctx: &DecisionContext, approval: &
 fn lanes_for<'a>(candidate: &'a Candidate, ctx: &'a DecisionContext) -> &'a [Lane] {
     ctx.lanes
         .or(candidate.allowed_lanes.as_deref())
-        .unwrap_or(&DEFAULT_LANES)
+        .unwrap_or(ctx.default_lanes)
 }
 
 /// A blocked decision with ids and keys filled in, for the caller to shape.
@@ -323,6 +325,7 @@ fn select_lane(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::lane::DEFAULT_LANES;
     use chrono::TimeZone;
     use serde_json::{Value, json};
 
@@ -365,6 +368,7 @@ mod tests {
                 router: &self.router,
                 control: self.control,
                 lanes: self.lanes.as_deref(),
+                default_lanes: &DEFAULT_LANES,
                 canonical_status: self.canonical.as_deref(),
                 now: now(),
                 lease_seconds: 900,
@@ -766,6 +770,7 @@ mod tests {
             router: &case.router,
             control: ControlMode::Enabled,
             lanes: None,
+            default_lanes: &DEFAULT_LANES,
             canonical_status: None,
             now: now(),
             lease_seconds: 60,

@@ -1,1 +1,140 @@
+//! The engine: one tokio task owns the [`Core`] (and so the store). Callers
+//! send [`Command`]s over an mpsc and get the reply on a oneshot, sent only
+//! after the change is committed; every change publishes a fresh
+//! `Arc<Snapshot>` on a watch channel.
+//!
+//! Assignment is event-driven: a command that brings a candidate, ends a
+//! lease or frees a task decides at once. The timer only does what time
+//! alone reveals: lease expiry and stale workers every second, and the
+//! scheduled tick every `tick_interval_seconds` when the scheduler is on.
 
+pub mod command;
+pub mod core;
+pub mod snapshot;
+mod work;
+
+pub use command::{Command, Reply};
+pub use core::Core;
+pub use snapshot::Snapshot;
+
+use crate::error::{Error, Result};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
+
+/// Bounded: a flood of commands waits for the engine instead of growing
+/// memory without limit.
+const QUEUE: usize = 1024;
+
+type Request = (Command, oneshot::Sender<Result<Reply>>);
+
+/// A cheap, clonable way to talk to the engine.
+#[derive(Clone)]
+pub struct EngineHandle {
+    commands: mpsc::Sender<Request>,
+    snapshots: watch::Receiver<Arc<Snapshot>>,
+}
+
+impl EngineHandle {
+    /// Sends a command and waits for its committed reply.
+    pub async fn send(&self, command: Command) -> Result<Reply> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.commands
+            .send((command, reply_tx))
+            .await
+            .map_err(|_| Error::EngineGone)?;
+        reply_rx.await.map_err(|_| Error::EngineGone)?
+    }
+
+    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshots.clone()
+    }
+}
+
+/// Recovers stored state, then runs the engine until every handle is
+/// dropped. Returns the handle and the task (which yields the core back).
+pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
+    core.recover()?;
+    let first = Arc::new(core.snapshot()?);
+    let (snapshot_tx, snapshot_rx) = watch::channel(first);
+    let (command_tx, command_rx) = mpsc::channel(QUEUE);
+    let task = tokio::task::spawn_blocking(move || run(core, command_rx, snapshot_tx));
+    Ok((
+        EngineHandle {
+            commands: command_tx,
+            snapshots: snapshot_rx,
+        },
+        task,
+    ))
+}
+
+/// The engine loop. It runs on a blocking thread because every command is
+/// SQLite work; it waits on the channel with a timeout that doubles as the
+/// housekeeping clock.
+fn run(
+    mut core: Core,
+    mut commands: mpsc::Receiver<Request>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+) -> Core {
+    let housekeeping_every = Duration::from_secs(1);
+    let tick_every = core.settings().tick_interval.max(Duration::from_secs(1));
+    let scheduler = core.settings().scheduler_enabled;
+    let runtime = tokio::runtime::Handle::current();
+    let mut next_housekeeping = tokio::time::Instant::now() + housekeeping_every;
+    let mut next_tick = tokio::time::Instant::now() + tick_every;
+    loop {
+        let deadline = if scheduler {
+            next_housekeeping.min(next_tick)
+        } else {
+            next_housekeeping
+        };
+        let received =
+            runtime.block_on(async { tokio::time::timeout_at(deadline, commands.recv()).await });
+        let mut dirty = false;
+        match received {
+            Ok(None) => break,
+            Ok(Some((command, reply))) => {
+                let result = core.apply(command);
+                dirty |= result.is_ok();
+                let _ = reply.send(result);
+                // Coalesce a burst: apply what is already queued before
+                // building one snapshot for all of it.
+                while let Ok((command, reply)) = commands.try_recv() {
+                    let result = core.apply(command);
+                    dirty |= result.is_ok();
+                    let _ = reply.send(result);
+                }
+            }
+            Err(_elapsed) => {}
+        }
+        let now = tokio::time::Instant::now();
+        if now >= next_housekeeping {
+            next_housekeeping = now + housekeeping_every;
+            match core.housekeeping() {
+                Ok(changed) => dirty |= changed,
+                Err(e) => tracing::error!("housekeeping failed: {e}"),
+            }
+        }
+        if scheduler && now >= next_tick {
+            next_tick = now + tick_every;
+            let tick = Command::Tick {
+                dry_run: false,
+                candidates: None,
+            };
+            match core.apply(tick) {
+                Ok(_) => dirty = true,
+                Err(e) => tracing::error!("scheduled tick failed: {e}"),
+            }
+        }
+        if dirty {
+            match core.snapshot() {
+                Ok(snapshot) => {
+                    snapshots.send_replace(Arc::new(snapshot));
+                }
+                Err(e) => tracing::error!("snapshot failed: {e}"),
+            }
+        }
+    }
+    core
+}

@@ -8,7 +8,7 @@ use crate::domain::time::rfc3339;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// What a pass needs to know about an existing assignment.
@@ -21,7 +21,7 @@ pub struct State {
     pub decision_id: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Assignment {
     pub assignment_id: String,
     pub task_id: String,
@@ -198,12 +198,12 @@ pub fn save_decision(
     Ok(version)
 }
 
-/// Replaces the decision of an assignment while keeping its status (an
-/// approval picking a lane).
+/// Replaces the decision of an assignment, and its status with the
+/// decision's (an approval picking a lane, a rejection saying why).
 pub fn replace_decision(conn: &Connection, decision: &Decision, now: DateTime<Utc>) -> Result<i64> {
     let mut stmt = conn.prepare_cached(
-        "UPDATE assignments SET decision = ?2, decision_id = ?3, lane = ?4, version = version + 1, \
-             updated_at = ?5 WHERE assignment_id = ?1 RETURNING version",
+        "UPDATE assignments SET status = ?6, decision = ?2, decision_id = ?3, lane = ?4, \
+             version = version + 1, updated_at = ?5 WHERE assignment_id = ?1 RETURNING version",
     )?;
     Ok(stmt.query_row(
         params![
@@ -211,7 +211,8 @@ pub fn replace_decision(conn: &Connection, decision: &Decision, now: DateTime<Ut
             to_json(decision),
             decision.decision_id,
             decision.selected_lane.as_str(),
-            rfc3339(now)
+            rfc3339(now),
+            decision.status.as_str()
         ],
         |row| row.get(0),
     )?)

@@ -5,9 +5,9 @@ use crate::domain::time::rfc3339;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct ControlState {
     pub mode: ControlMode,
     pub reason: Option<String>,

@@ -6,9 +6,9 @@ use crate::domain::time::rfc3339;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Stored {
     pub idempotency_key: String,
     pub event_id: Option<String>,
@@ -21,7 +21,7 @@ pub struct Stored {
 }
 
 /// What happened to an event handed in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Mirrored {
     New,

@@ -109,6 +109,15 @@ impl Store {
         Ok(value)
     }
 
+    /// Runs `work` in a transaction that is always rolled back: the answer
+    /// of a dry run, with nothing written.
+    pub fn dry_run<T>(&mut self, work: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+        let tx = self.conn.transaction()?;
+        let value = work(&tx);
+        tx.rollback()?;
+        value
+    }
+
     pub fn conn(&self) -> &Connection {
         &self.conn
     }

@@ -7,11 +7,11 @@ use crate::domain::time::rfc3339;
 use crate::error::{Error, Result};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, Row, params};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub const STATUSES: [&str; 5] = ["pending", "failed", "delivered", "conflict", "dead_letter"];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OutboxEvent {
     pub seq: i64,
     pub idempotency_key: String,
@@ -29,7 +29,7 @@ pub struct OutboxEvent {
     pub delivered_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     pub pending: u64,
     pub failed: u64,
