@@ -1,1 +1,226 @@
+//! The command line: flags → settings → one command. Each subcommand group
+//! has its own file; this one only declares the grammar and dispatches.
 
+mod batch;
+mod evaluate;
+mod input;
+mod ops;
+mod output;
+mod status;
+
+use crate::config::{self, Overrides};
+use crate::error::Result;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "auto-assign",
+    version,
+    about = "Assignment engine and control room for a homelab fleet of AI agent workers"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Cmd>,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Config file (default: $XDG_CONFIG_HOME/auto-assign/config.toml, optional).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// SQLite cache path or sqlite:/// URL (overrides AUTO_ASSIGN_DATABASE_URL).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub database: Option<String>,
+    /// Name recorded in the audit for operator actions.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub operator: Option<String>,
+    /// Print JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Show what the engine holds: queue, approvals, workers, outbox.
+    Status,
+    /// Decide one candidate or a backlog without writing anything.
+    Evaluate(evaluate::EvaluateArgs),
+    /// Run one scheduler pass.
+    Tick {
+        /// Decide and report, then roll everything back.
+        #[arg(long)]
+        dry_run: bool,
+        /// A backlog body to decide instead of the cached candidates.
+        #[arg(long, value_name = "FILE")]
+        task_file: Option<String>,
+        /// The auto-router bodies to decide with.
+        #[arg(long, value_name = "FILE")]
+        router: Option<String>,
+    },
+    /// Approve a gated assignment.
+    Approve {
+        id: String,
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Refuse unless the assignment is still at this version.
+        #[arg(long, value_name = "V")]
+        expected_version: Option<i64>,
+    },
+    /// Reject a gated assignment.
+    Reject {
+        id: String,
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        #[arg(long, value_name = "V")]
+        expected_version: Option<i64>,
+    },
+    /// Release an assignment; by default the task is offered again.
+    Release {
+        id: String,
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        reason: Option<String>,
+        /// Do not offer the task again.
+        #[arg(long)]
+        no_retry: bool,
+        #[arg(long, value_name = "V")]
+        expected_version: Option<i64>,
+    },
+    /// Claim an assignment for a worker.
+    Claim {
+        id: String,
+        #[arg(long)]
+        worker: String,
+        #[arg(long)]
+        node: Option<String>,
+        #[arg(long, value_name = "S")]
+        lease_seconds: Option<u64>,
+    },
+    /// Report an assignment finished.
+    Complete {
+        id: String,
+        #[arg(long)]
+        worker: String,
+        #[arg(long, value_enum, default_value = "success")]
+        status: ops::CompletionStatus,
+        #[arg(long)]
+        summary: Option<String>,
+    },
+    /// Report an assignment failed.
+    Fail {
+        id: String,
+        #[arg(long)]
+        worker: String,
+        #[arg(long)]
+        reason: Option<String>,
+        /// The failure is final: do not retry.
+        #[arg(long)]
+        no_retry: bool,
+    },
+    /// Set the assignment control mode: enabled, paused, draining, maintenance.
+    Control {
+        mode: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// The inbound event mirror.
+    #[command(subcommand)]
+    Events(EventsCmd),
+    /// The outbox of events for AssistX.
+    Outbox {
+        #[arg(value_enum, default_value = "list")]
+        view: ops::OutboxView,
+        /// Only events of this status.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Assignments, newest change first.
+    Assignments {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// The audit of transitions and operator actions.
+    Audit {
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Only operator and worker actions.
+        #[arg(long)]
+        operators: bool,
+    },
+    /// Run engine commands from JSON lines (one command per line, one reply
+    /// per line, each written after its change is committed).
+    Batch {
+        #[arg(default_value = "-")]
+        file: String,
+    },
+    /// Settings.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCmd {
+    /// Store inbound events (one envelope, a list, or JSON lines) and process them.
+    Ingest { file: String },
+    /// Process stored events that were not processed yet.
+    Process {
+        /// Process every stored event again (an explicit replay).
+        #[arg(long)]
+        include_processed: bool,
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCmd {
+    /// Print the effective settings, secrets masked, with where each came from.
+    Show,
+    /// Print a commented template of every setting.
+    Template,
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    let overrides = Overrides {
+        config_file: cli.global.config.clone(),
+        database: cli.global.database.clone(),
+        operator: cli.global.operator.clone(),
+    };
+    let json = cli.global.json;
+    if let Some(Cmd::Config(ConfigCmd::Template)) = &cli.command {
+        print!("{}", config::template());
+        return Ok(());
+    }
+    let loaded = config::load(&overrides)?;
+    let settings = loaded.settings.clone();
+    match cli.command {
+        Some(Cmd::Config(_)) => status::config_show(&loaded, json),
+        None | Some(Cmd::Status) => status::show(&settings, json),
+        Some(Cmd::Evaluate(args)) => evaluate::run(&settings, &args, json),
+        Some(Cmd::Batch { file }) => batch::run(settings, &file),
+        Some(Cmd::Events(EventsCmd::Ingest { file })) => ops::ingest(settings, &file, json),
+        Some(Cmd::Outbox {
+            view,
+            status,
+            limit,
+        }) => ops::outbox(&settings, view, status.as_deref(), limit, json),
+        Some(Cmd::Assignments { status, limit }) => {
+            ops::assignments(&settings, status.as_deref(), limit, json)
+        }
+        Some(Cmd::Audit { limit, operators }) => ops::audit(&settings, limit, operators, json),
+        Some(other) => ops::engine_command(settings, other, json),
+    }
+}

@@ -1,0 +1,99 @@
+//! `auto-assign evaluate`: the scorer alone, on a file, writing nothing.
+
+use super::input::read_json;
+use super::output;
+use crate::config::Settings;
+use crate::domain::candidate::{Candidate, backlog_items};
+use crate::domain::control::ControlMode;
+use crate::domain::lane::{Lane, parse_lane_list};
+use crate::domain::router::{RouterBodies, RouterSnapshot};
+use crate::domain::scorer::{DecisionContext, decide};
+use crate::error::{Error, Result};
+use chrono::Utc;
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// One AssistX candidate, or a backlog body; `-` reads standard input.
+    #[arg(long, value_name = "FILE|-")]
+    pub task: String,
+    /// The bodies of the five auto-router calls; without it the router
+    /// counts as unreachable.
+    #[arg(long, value_name = "FILE")]
+    pub router: Option<String>,
+    /// AssistX/Neo4j's status for the task.
+    #[arg(long, value_name = "S")]
+    pub canonical_status: Option<String>,
+    /// Lanes to try, in order (overrides the candidate's allowed_lanes).
+    #[arg(long, value_name = "a,b,...")]
+    pub lanes: Option<String>,
+}
+
+pub fn router_snapshot(path: Option<&str>) -> Result<RouterSnapshot> {
+    let Some(path) = path else {
+        return Ok(RouterSnapshot::unreachable());
+    };
+    let body = read_json(path)?;
+    if !body.is_object() {
+        return Err(Error::bad_input(
+            format!("router file {path}"),
+            "expected an object with context, quota, circuits, agent_clis, ops_summary",
+        ));
+    }
+    let bodies: RouterBodies = serde_json::from_value(body)
+        .map_err(|e| Error::bad_input(format!("router file {path}"), e.to_string()))?;
+    Ok(RouterSnapshot::from_bodies(&bodies))
+}
+
+pub fn run(settings: &Settings, args: &EvaluateArgs, json: bool) -> Result<()> {
+    let lanes: Option<Vec<Lane>> = args
+        .lanes
+        .as_deref()
+        .map(parse_lane_list)
+        .transpose()
+        .map_err(|e| Error::bad_input("--lanes", e))?;
+    let router = router_snapshot(args.router.as_deref())?;
+    let body = read_json(&args.task)?;
+    if !(body.is_object() || body.is_array()) {
+        return Err(Error::bad_input(
+            format!("file {}", args.task),
+            "expected a candidate object or a backlog body",
+        ));
+    }
+    let ctx = DecisionContext {
+        policy: &settings.scoring,
+        router: &router,
+        control: ControlMode::Enabled,
+        lanes: lanes.as_deref(),
+        default_lanes: &settings.default_lanes,
+        canonical_status: args
+            .canonical_status
+            .as_deref()
+            .filter(|s| !s.trim().is_empty()),
+        now: Utc::now(),
+        lease_seconds: settings.default_lease_seconds,
+        cache_only: !settings.dispatch_enabled,
+    };
+    let mut problems = Vec::new();
+    for (index, item) in backlog_items(&body).into_iter().enumerate() {
+        match Candidate::from_json(item) {
+            Ok(candidate) => {
+                let decision = decide(&candidate, &ctx);
+                if json {
+                    output::json_line(&decision);
+                } else {
+                    output::decision(&decision);
+                }
+            }
+            Err(e) => problems.push(format!("item {index}: {e}")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::bad_input(
+            format!("file {}", args.task),
+            problems.join("; "),
+        ))
+    }
+}

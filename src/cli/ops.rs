@@ -1,0 +1,449 @@
+//! Commands that change state go through an engine on the configured
+//! database; read-only views read the store directly.
+
+use super::input::{read_json, read_json_or_lines};
+use super::output::{self, or_dash, table};
+use super::{Cmd, EventsCmd};
+use crate::config::Settings;
+use crate::domain::control::ControlMode;
+use crate::domain::lifecycle::Status;
+use crate::engine::{self, Command, Core, Reply};
+use crate::error::{Error, Result};
+use crate::store::{Store, assignments, audit, outbox};
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CompletionStatus {
+    Success,
+    Failure,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum OutboxView {
+    List,
+    Summary,
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|source| Error::Io {
+            context: "cannot start the async runtime".into(),
+            source,
+        })
+}
+
+/// Starts an engine on the database, sends the commands in order and stops
+/// at the first refusal.
+pub fn send_all(settings: Settings, commands: Vec<Command>) -> Result<Vec<Reply>> {
+    let runtime = runtime()?;
+    runtime.block_on(async move {
+        let (handle, task) = engine::spawn(Core::open(settings)?)?;
+        let mut replies = Vec::with_capacity(commands.len());
+        for command in commands {
+            replies.push(handle.send(command).await?);
+        }
+        drop(handle);
+        let _ = task.await;
+        Ok(replies)
+    })
+}
+
+fn to_command(cmd: Cmd) -> Result<Vec<Command>> {
+    Ok(match cmd {
+        Cmd::Tick {
+            dry_run,
+            task_file,
+            router,
+        } => {
+            let mut commands = Vec::new();
+            if let Some(path) = router {
+                commands.push(Command::SetRouter {
+                    bodies: read_json(&path)?,
+                });
+            }
+            let candidates = match task_file {
+                Some(path) => {
+                    let body = read_json(&path)?;
+                    let items = crate::domain::candidate::backlog_items(&body);
+                    Some(items.into_iter().cloned().collect())
+                }
+                None => None,
+            };
+            commands.push(Command::Tick {
+                dry_run,
+                candidates,
+            });
+            commands
+        }
+        Cmd::Approve {
+            id,
+            by,
+            reason,
+            expected_version,
+        } => {
+            vec![Command::Approve {
+                assignment_id: id,
+                by,
+                reason,
+                expected_version,
+            }]
+        }
+        Cmd::Reject {
+            id,
+            by,
+            reason,
+            expected_version,
+        } => {
+            vec![Command::Reject {
+                assignment_id: id,
+                by,
+                reason,
+                expected_version,
+            }]
+        }
+        Cmd::Release {
+            id,
+            by,
+            reason,
+            no_retry,
+            expected_version,
+        } => {
+            vec![Command::Release {
+                assignment_id: id,
+                by,
+                reason,
+                retry: !no_retry,
+                expected_version,
+            }]
+        }
+        Cmd::Claim {
+            id,
+            worker,
+            node,
+            lease_seconds,
+        } => vec![Command::Claim {
+            assignment_id: id,
+            worker_id: worker,
+            node_id: node,
+            lease_seconds,
+            correlation_id: None,
+        }],
+        Cmd::Complete {
+            id,
+            worker,
+            status,
+            summary,
+        } => vec![Command::Complete {
+            assignment_id: id,
+            worker_id: worker,
+            success: Some(matches!(status, CompletionStatus::Success)),
+            summary,
+        }],
+        Cmd::Fail {
+            id,
+            worker,
+            reason,
+            no_retry,
+        } => {
+            vec![Command::Fail {
+                assignment_id: id,
+                worker_id: worker,
+                reason,
+                retryable: !no_retry,
+            }]
+        }
+        Cmd::Control { mode, reason } => {
+            let mode: ControlMode = mode
+                .parse()
+                .map_err(|e: String| Error::bad_input("control mode", e))?;
+            vec![Command::SetControl {
+                mode,
+                reason,
+                by: None,
+            }]
+        }
+        Cmd::Events(EventsCmd::Process {
+            include_processed,
+            dry_run,
+        }) => {
+            vec![Command::ProcessEvents {
+                include_processed,
+                dry_run,
+            }]
+        }
+        other => {
+            return Err(Error::bad_input(
+                "command",
+                format!("{other:?} is not an engine command"),
+            ));
+        }
+    })
+}
+
+pub fn engine_command(settings: Settings, cmd: Cmd, json: bool) -> Result<()> {
+    let commands = to_command(cmd)?;
+    for reply in send_all(settings, commands)? {
+        print_reply(&reply, json);
+    }
+    Ok(())
+}
+
+pub fn ingest(settings: Settings, file: &str, json: bool) -> Result<()> {
+    let events = read_json_or_lines(file)?;
+    let commands = events
+        .into_iter()
+        .map(|event| Command::IngestEvent { event })
+        .collect();
+    for reply in send_all(settings, commands)? {
+        print_reply(&reply, json);
+    }
+    Ok(())
+}
+
+pub fn print_reply(reply: &Reply, json: bool) {
+    if json {
+        return output::json_line(reply);
+    }
+    match reply {
+        Reply::Outcomes(outcomes) => outcomes.iter().for_each(print_outcome),
+        Reply::Tick(t) => {
+            let c = &t.counts;
+            println!(
+                "tick{}: {} candidates, {} recommended, {} approval required, {} blocked, {} unchanged, {} expired, {} stale workers",
+                if t.dry_run {
+                    " (dry run, nothing written)"
+                } else {
+                    ""
+                },
+                c.candidates,
+                c.recommended,
+                c.approval_required,
+                c.blocked,
+                c.unchanged,
+                c.expired,
+                c.stale_workers
+            );
+            if let Some(note) = &t.note {
+                println!("note: {note}");
+            }
+            t.outcomes.iter().for_each(print_outcome);
+        }
+        Reply::Router(r) => println!(
+            "router: {}, revision {}",
+            if r.reachable {
+                "reachable"
+            } else {
+                "unreachable"
+            },
+            or_dash(r.revision.as_deref())
+        ),
+        Reply::Assignment(a) => println!(
+            "{}  {}  version {}  task {}  lane {}  worker {}  retries {}",
+            a.assignment_id,
+            a.status,
+            a.version,
+            a.task_id,
+            a.lane,
+            or_dash(a.worker_id.as_deref()),
+            a.retry_count
+        ),
+        Reply::Heartbeat(h) => println!(
+            "{}/{}: {} lease(s) renewed, {} started",
+            h.node_id,
+            h.worker_id,
+            h.renewed.len(),
+            h.started.len()
+        ),
+        Reply::Control(c) => println!(
+            "control mode: {} ({})",
+            c.mode,
+            or_dash(c.reason.as_deref())
+        ),
+        Reply::Ingested(i) => println!(
+            "{}: {:?}{}",
+            i.idempotency_key,
+            i.mirrored,
+            i.processed
+                .as_ref()
+                .map(|p| format!(", {}", p.action))
+                .unwrap_or_default()
+        ),
+        Reply::Processed(list) => {
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|p| {
+                    vec![
+                        p.idempotency_key.clone(),
+                        p.event_type.clone(),
+                        p.action.clone(),
+                        or_dash(p.reason.as_deref()),
+                        or_dash(p.detail.as_deref()),
+                    ]
+                })
+                .collect();
+            table(&["KEY", "TYPE", "ACTION", "REASON", "DETAIL"], &rows);
+        }
+    }
+}
+
+fn print_outcome(o: &engine::command::Outcome) {
+    match &o.decision {
+        Some(d) => output::decision(d),
+        None => println!(
+            "{}  {}  {}",
+            o.task_id,
+            o.result,
+            or_dash(o.note.as_deref())
+        ),
+    }
+}
+
+pub fn outbox(
+    settings: &Settings,
+    view: OutboxView,
+    status: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> Result<()> {
+    let store = Store::open(&settings.database_path)?;
+    match view {
+        OutboxView::Summary => {
+            let s = outbox::summary(store.conn())?;
+            if json {
+                output::json_line(&s);
+            } else {
+                let rows = vec![vec![
+                    s.pending.to_string(),
+                    s.failed.to_string(),
+                    s.delivered.to_string(),
+                    s.conflict.to_string(),
+                    s.dead_letter.to_string(),
+                    or_dash(s.oldest_pending_at.as_deref()),
+                    or_dash(s.last_error.as_deref()),
+                ]];
+                table(
+                    &[
+                        "PENDING",
+                        "FAILED",
+                        "DELIVERED",
+                        "CONFLICT",
+                        "DEAD_LETTER",
+                        "OLDEST_PENDING",
+                        "LAST_ERROR",
+                    ],
+                    &rows,
+                );
+            }
+        }
+        OutboxView::List => {
+            let events = outbox::list(store.conn(), status, limit)?;
+            if json {
+                events.iter().for_each(output::json_line);
+            } else {
+                let rows: Vec<Vec<String>> = events
+                    .iter()
+                    .map(|e| {
+                        vec![
+                            e.seq.to_string(),
+                            e.status.clone(),
+                            e.event_type.clone(),
+                            e.subject_id.clone(),
+                            e.attempts.to_string(),
+                            e.idempotency_key.clone(),
+                        ]
+                    })
+                    .collect();
+                table(
+                    &["SEQ", "STATUS", "TYPE", "SUBJECT", "ATTEMPTS", "KEY"],
+                    &rows,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn assignments(
+    settings: &Settings,
+    status: Option<&str>,
+    limit: usize,
+    json: bool,
+) -> Result<()> {
+    let status: Option<Status> = status
+        .map(str::parse)
+        .transpose()
+        .map_err(|e: String| Error::bad_input("--status", e))?;
+    let store = Store::open(&settings.database_path)?;
+    let list = assignments::list(store.conn(), status, limit)?;
+    if json {
+        list.iter().for_each(output::json_line);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = list
+        .iter()
+        .map(|a| {
+            vec![
+                a.assignment_id.clone(),
+                a.task_id.clone(),
+                a.status.to_string(),
+                a.lane.clone(),
+                a.decision.score.to_string(),
+                or_dash(a.worker_id.as_deref()),
+                a.retry_count.to_string(),
+                a.version.to_string(),
+                a.updated_at.clone(),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "ASSIGNMENT",
+            "TASK",
+            "STATUS",
+            "LANE",
+            "SCORE",
+            "WORKER",
+            "RETRIES",
+            "VERSION",
+            "UPDATED",
+        ],
+        &rows,
+    );
+    Ok(())
+}
+
+pub fn audit(settings: &Settings, limit: usize, operators: bool, json: bool) -> Result<()> {
+    let store = Store::open(&settings.database_path)?;
+    let entries = audit::recent(store.conn(), limit, operators)?;
+    if json {
+        entries.iter().for_each(output::json_line);
+        return Ok(());
+    }
+    let rows: Vec<Vec<String>> = entries
+        .iter()
+        .map(|e| {
+            let change = match (&e.from_status, &e.to_status) {
+                (None, None) => "-".to_string(),
+                (from, to) => format!("{} -> {}", or_dash(from.as_deref()), or_dash(to.as_deref())),
+            };
+            vec![
+                e.seq.to_string(),
+                e.at.clone(),
+                e.actor.clone(),
+                e.action.clone(),
+                or_dash(e.subject.as_deref()),
+                change,
+                e.outcome.clone(),
+                or_dash(e.detail.as_deref()),
+            ]
+        })
+        .collect();
+    table(
+        &[
+            "SEQ", "AT", "ACTOR", "ACTION", "SUBJECT", "CHANGE", "OUTCOME", "DETAIL",
+        ],
+        &rows,
+    );
+    Ok(())
+}

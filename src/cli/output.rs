@@ -1,0 +1,61 @@
+//! Plain aligned tables and JSON lines for the terminal.
+
+use serde::Serialize;
+
+/// Prints rows under headers, columns padded to their widest cell.
+pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(&widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(headers.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+/// One compact JSON document on one line.
+pub fn json_line<T: Serialize>(value: &T) {
+    match serde_json::to_string(value) {
+        Ok(text) => println!("{text}"),
+        Err(e) => eprintln!("auto-assign: cannot print JSON: {e}"),
+    }
+}
+
+pub fn or_dash(value: Option<&str>) -> String {
+    value.unwrap_or("-").to_string()
+}
+
+/// A decision for a human: the verdict on one line, then why.
+pub fn decision(d: &crate::domain::decision::Decision) {
+    println!(
+        "{}  {}  lane {}  target {}  score {}  {}",
+        d.task_id,
+        d.status,
+        d.selected_lane,
+        or_dash(d.selected_target.as_deref()),
+        d.score,
+        d.assignment_id
+    );
+    for reason in &d.reasons {
+        println!("    reason: {reason}");
+    }
+    for skip in &d.skipped_lanes {
+        println!(
+            "    skipped {}: {} ({})",
+            skip.lane, skip.reason_code, skip.reason
+        );
+    }
+}
