@@ -1,0 +1,103 @@
+//! Running the built binary in isolation: its own database, its own config
+//! folder, and none of the caller's AUTO_ASSIGN_* variables.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox { dir: tempfile::tempdir().unwrap() }
+    }
+
+    pub fn db(&self) -> PathBuf {
+        self.dir.path().join("cache.sqlite3")
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// The binary with a clean environment pointing at this sandbox.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_auto-assign"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("AUTO_ASSIGN_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("AUTO_ASSIGN_DATABASE_URL", self.db())
+            .env("AUTO_ASSIGN_OPERATOR", "tester")
+            .env_remove("RUST_BACKTRACE")
+            .current_dir(self.dir.path());
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.command();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.args(args).stdin(Stdio::null()).output().unwrap()
+    }
+
+    pub fn run_stdin(&self, args: &[&str], input: &str) -> Output {
+        use std::io::Write;
+        let mut child = self
+            .command()
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child.wait_with_output().unwrap()
+    }
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Exit code 0, or a failure that shows what the binary said.
+pub fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), stdout(out), stderr(out));
+    stdout(out)
+}
+
+/// Exit code 2 with a one-line message containing `needle`, and no panic.
+pub fn bad_input(out: &Output, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(2), "stdout:\n{}\nstderr:\n{err}", stdout(out));
+    assert!(err.contains(needle), "expected {needle:?} in stderr:\n{err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected:\n{err}");
+}
+
+pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
+    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+pub fn exists(path: &Path) -> bool {
+    path.exists()
+}
