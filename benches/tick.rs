@@ -1,1 +1,64 @@
-fn main() {}
+//! A full tick of 10,000 candidates on a real SQLite file: normalize, score,
+//! store each decision, queue its outbox event, audit the transition, all
+//! committed in one transaction.
+
+#[path = "fixtures.rs"]
+mod fixtures;
+
+use auto_assign::config::{Overrides, load_with};
+use auto_assign::engine::{Command, Core, Reply};
+use auto_assign::store::Store;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use std::sync::Arc;
+
+fn fresh_core(dir: &std::path::Path, n: usize) -> Core {
+    let path = dir.join(format!("bench-{n}-{}.sqlite3", uuid_like()));
+    let overrides = Overrides {
+        database: Some(path.display().to_string()),
+        config_file: None,
+        operator: Some("bench".into()),
+    };
+    let settings = load_with(&overrides, &|_| None).unwrap().settings;
+    let store = Store::open(&settings.database_path).unwrap();
+    let mut core = Core::new(store, settings, Arc::new(chrono::Utc::now));
+    core.apply(Command::SetRouter { bodies: fixtures::router() }).unwrap();
+    core
+}
+
+fn uuid_like() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+fn tick(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let candidates = fixtures::candidates(10_000);
+    let mut group = c.benchmark_group("tick");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(candidates.len() as u64));
+    group.bench_function("full_tick_10k_new", |b| {
+        b.iter_batched(
+            || (fresh_core(dir.path(), 10_000), candidates.clone()),
+            |(mut core, items)| {
+                let reply = core.apply(Command::Tick { dry_run: false, candidates: Some(items) }).unwrap();
+                let Reply::Tick(report) = reply else { unreachable!() };
+                assert_eq!(report.counts.candidates, 10_000);
+                core
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    // The steady state: the same backlog again, every decision unchanged.
+    let mut warm = fresh_core(dir.path(), 10_000);
+    warm.apply(Command::Tick { dry_run: false, candidates: Some(candidates.clone()) }).unwrap();
+    group.bench_function("full_tick_10k_unchanged", |b| {
+        b.iter_batched(
+            || candidates.clone(),
+            |items| warm.apply(Command::Tick { dry_run: false, candidates: Some(items) }).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, tick);
+criterion_main!(benches);

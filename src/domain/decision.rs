@@ -5,13 +5,18 @@ use super::lifecycle::Status;
 use super::time::serde_utc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+
+/// Reason texts are mostly the contract's constants: borrowed, not copied,
+/// in the hot path of scoring.
+pub type Text = Cow<'static, str>;
 
 /// A lane that was not chosen, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Skip {
     pub lane: Lane,
-    pub reason_code: String,
-    pub reason: String,
+    pub reason_code: Text,
+    pub reason: Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,12 +26,12 @@ pub struct Decision {
     pub decision_id: String,
     pub status: Status,
     pub selected_lane: Lane,
-    pub selected_target: Option<String>,
+    pub selected_target: Option<Text>,
     pub score: f64,
     pub approval_required: bool,
     #[serde(with = "serde_utc::option")]
     pub lease_expires_at: Option<DateTime<Utc>>,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Text>,
     pub skipped_lanes: Vec<Skip>,
     pub context_revision: Option<String>,
     pub idempotency_key: String,
@@ -50,7 +55,7 @@ impl Decision {
     /// to "why is this task waiting".
     pub fn block_code(&self) -> Option<&str> {
         (self.selected_lane == Lane::Blocked)
-            .then(|| self.skipped_lanes.first().map(|s| s.reason_code.as_str()))
+            .then(|| self.skipped_lanes.first().map(|s| s.reason_code.as_ref()))
             .flatten()
     }
 }

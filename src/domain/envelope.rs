@@ -6,6 +6,7 @@ use super::time::rfc3339;
 use super::truthy::json_text;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value, json};
 
 pub const SCHEMA_VERSION: &str = "2026-06-08.v1";
@@ -42,7 +43,7 @@ pub struct Link {
 }
 
 /// An envelope this program writes. Field order is the contract's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
     pub event_id: String,
     pub event_type: String,
@@ -53,7 +54,9 @@ pub struct Envelope {
     pub idempotency_key: String,
     pub schema_version: String,
     pub subject: Subject,
-    pub payload: Value,
+    /// Kept as serialized JSON: a decision's payload is the decision's own
+    /// JSON, written once and reused here.
+    pub payload: Box<RawValue>,
     pub artifact_refs: Vec<Value>,
     pub metadata: Map<String, Value>,
     pub privacy: Privacy,
@@ -67,7 +70,7 @@ impl Envelope {
         event_type: &str,
         idempotency_key: String,
         subject: Subject,
-        payload: Value,
+        payload: Box<RawValue>,
         correlation_id: String,
         links: Vec<Link>,
         now: DateTime<Utc>,
@@ -92,12 +95,12 @@ impl Envelope {
         }
     }
 
-    /// An event about a task (decisions).
+    /// An event about a task (decisions), its payload already serialized.
     pub fn about_task(
         event_type: &str,
         key: String,
         task_id: &str,
-        payload: Value,
+        payload: Box<RawValue>,
         now: DateTime<Utc>,
     ) -> Self {
         let subject = Subject {
@@ -141,7 +144,7 @@ impl Envelope {
             event_type,
             key,
             subject,
-            payload,
+            raw(&payload),
             correlation,
             vec![for_task(task_id)],
             now,
@@ -164,7 +167,7 @@ impl Envelope {
             event_type,
             key,
             subject,
-            payload,
+            raw(&payload),
             ids::correlation_id("node", node_id),
             Vec::new(),
             now,
@@ -195,12 +198,13 @@ impl Envelope {
                 self.correlation_id
             ));
         }
-        if !self.payload.is_object() {
+        if !self.payload.get().starts_with('{') {
             return Err("payload must be an object".into());
         }
         if self.event_type.starts_with("assignment.") {
-            let status = self.payload.get("status").and_then(Value::as_str);
-            if json_text(self.payload.get("task_id")).is_none() {
+            let payload: Value = serde_json::from_str(self.payload.get()).unwrap_or(Value::Null);
+            let status = payload.get("status").and_then(Value::as_str);
+            if json_text(payload.get("task_id")).is_none() {
                 return Err(format!("{} payload needs task_id", self.event_type));
             }
             if status.is_none_or(|s| s != s.to_ascii_uppercase()) {
@@ -212,6 +216,12 @@ impl Envelope {
         }
         Ok(())
     }
+}
+
+/// A value as serialized JSON. A `Value` always serializes; the `null`
+/// fallback only satisfies the types (and `check` would refuse it).
+pub fn raw(value: &Value) -> Box<RawValue> {
+    RawValue::from_string(value.to_string()).unwrap_or_default()
 }
 
 fn for_task(task_id: &str) -> Link {
@@ -333,7 +343,7 @@ mod tests {
             "assign.assignment.recommended",
             "k".into(),
             "T1",
-            json!({"task_id": "T1"}),
+            raw(&json!({"task_id": "T1"})),
             now(),
         );
         let v = serde_json::to_value(&e).unwrap();
@@ -369,7 +379,7 @@ mod tests {
             json!({"status": "CLAIMED"}),
             now(),
         );
-        assert_eq!(e.payload["task_id"], "T1");
+        assert!(e.payload.get().contains(r#""task_id":"T1""#));
         assert_eq!(e.subject.kind, "assignment");
         assert!(e.check().is_ok());
         let bad = Envelope::about_assignment(

@@ -3,7 +3,7 @@
 
 use super::candidate::Candidate;
 use super::control::ControlMode;
-use super::decision::{Decision, Skip};
+use super::decision::{Decision, Skip, Text};
 use super::ids;
 use super::lane::Lane;
 use super::lifecycle::Status;
@@ -84,62 +84,58 @@ pub fn decide(candidate: &Candidate, ctx: &DecisionContext) -> Decision {
         let mode = ctx.control.as_str();
         let text =
             format!("assignment control mode is {mode}; new assignment decisions are paused");
-        let decision = skeleton(candidate, ctx, Some(mode));
-        return blocked_everywhere(
-            decision,
-            lanes,
-            &format!("assignment_control_{mode}"),
-            &text,
-        );
+        let mut decision = skeleton(candidate, ctx, Some(mode));
+        block_everywhere(&mut decision, lanes, format!("assignment_control_{mode}"), text);
+        return decision;
     }
     let canonical = ctx
         .canonical_status
         .or(candidate.canonical_status.as_deref());
-    let decision = skeleton(candidate, ctx, canonical);
-    let canonical_lower = canonical.map(str::to_ascii_lowercase);
-    if let Some(status) = canonical_lower.as_deref() {
-        let canonical = canonical.unwrap_or_default();
-        if TERMINAL.contains(&status) {
+    let mut decision = skeleton(candidate, ctx, canonical);
+    let d = &mut decision;
+    if let Some(canonical) = canonical {
+        let is = |set: &[&str]| set.iter().any(|s| s.eq_ignore_ascii_case(canonical));
+        if is(&TERMINAL) {
             let text = format!("AssistX/Neo4j reports terminal state: {canonical}");
-            return blocked_everywhere(decision, lanes, "canonical_terminal_state", &text);
+            block_everywhere(d, lanes, "canonical_terminal_state", text);
+            return decision;
         }
-        if ACTIVE.contains(&status) {
+        if is(&ACTIVE) {
             let text = format!("AssistX/Neo4j reports active assignment state: {canonical}");
-            return blocked_everywhere(decision, lanes, "duplicate_active_assignment", &text);
+            block_everywhere(d, lanes, "duplicate_active_assignment", text);
+            return decision;
         }
     }
     if candidate.awaits_review() {
         let text = "AssistX marks the task REVIEW; a human must look before it is recommended";
-        return blocked_everywhere(decision, lanes, "awaiting_review", text);
-    }
-    if candidate.approval_required || candidate.is_high_risk() {
-        let mut decision = blocked_everywhere_with(
-            decision,
+        block_everywhere(d, lanes, "awaiting_review", text);
+    } else if candidate.approval_required || candidate.is_high_risk() {
+        block_everywhere_with(
+            d,
             lanes,
             "approval_required",
             "approval is required before assignment can dispatch",
             "approval required",
         );
-        decision.status = Status::ApprovalRequired;
-        decision.approval_required = true;
-        return decision;
+        d.status = Status::ApprovalRequired;
+        d.approval_required = true;
+    } else {
+        select_lane(d, candidate, ctx, lanes);
     }
-    select_lane(decision, candidate, ctx, lanes)
+    decision
 }
 
 /// Rules 4–6 alone: the lane an approved task goes to, the gates of rules
 /// 1–3 having been answered by the operator.
 pub fn decide_approved(candidate: &Candidate, ctx: &DecisionContext, approval: &str) -> Decision {
     let lanes = lanes_for(candidate, ctx);
-    let decision = skeleton(
-        candidate,
-        ctx,
-        ctx.canonical_status
-            .or(candidate.canonical_status.as_deref()),
-    );
-    let mut decision = select_lane(decision, candidate, ctx, lanes);
+    let canonical = ctx
+        .canonical_status
+        .or(candidate.canonical_status.as_deref());
+    let mut decision = skeleton(candidate, ctx, canonical);
+    select_lane(&mut decision, candidate, ctx, lanes);
     decision.approval_required = true;
-    decision.reasons.insert(0, approval.to_string());
+    decision.reasons.insert(0, approval.to_string().into());
     decision
 }
 
@@ -172,26 +168,32 @@ fn skeleton(candidate: &Candidate, ctx: &DecisionContext, canonical: Option<&str
     }
 }
 
-fn blocked_everywhere(decision: Decision, lanes: &[Lane], code: &str, text: &str) -> Decision {
-    blocked_everywhere_with(decision, lanes, code, text, text)
+fn block_everywhere(
+    decision: &mut Decision,
+    lanes: &[Lane],
+    code: impl Into<Text>,
+    text: impl Into<Text>,
+) {
+    let text = text.into();
+    block_everywhere_with(decision, lanes, code, text.clone(), text);
 }
 
-fn blocked_everywhere_with(
-    mut decision: Decision,
+fn block_everywhere_with(
+    decision: &mut Decision,
     lanes: &[Lane],
-    code: &str,
-    reason: &str,
-    skip_text: &str,
-) -> Decision {
-    decision.reasons = vec![reason.to_string()];
+    code: impl Into<Text>,
+    reason: impl Into<Text>,
+    skip_text: impl Into<Text>,
+) {
+    let (code, skip_text) = (code.into(), skip_text.into());
+    decision.reasons = vec![reason.into()];
     decision.skipped_lanes = lanes
         .iter()
-        .map(|&lane| skip(lane, code, skip_text))
+        .map(|&lane| skip(lane, code.clone(), skip_text.clone()))
         .collect();
-    decision
 }
 
-fn skip(lane: Lane, code: &str, text: &str) -> Skip {
+fn skip(lane: Lane, code: impl Into<Text>, text: impl Into<Text>) -> Skip {
     Skip {
         lane,
         reason_code: code.into(),
@@ -199,12 +201,32 @@ fn skip(lane: Lane, code: &str, text: &str) -> Skip {
     }
 }
 
+/// What rules 4 and 5 ask of a candidate, worked out once per decision.
+struct Traits {
+    sensitive: bool,
+    local_only: bool,
+    cloud_denied: bool,
+}
+
+impl Traits {
+    fn of(candidate: &Candidate) -> Traits {
+        Traits {
+            sensitive: candidate.is_sensitive(),
+            local_only: candidate.is_local_only(),
+            cloud_denied: !candidate.allow_cloud,
+        }
+    }
+}
+
 /// Rule 4: the skips that apply to one lane, in contract order.
-fn lane_skips(lane: Lane, candidate: &Candidate, ctx: &DecisionContext) -> Vec<Skip> {
-    let local_only = candidate.is_local_only();
-    let cloud_denied = !candidate.allow_cloud;
+fn lane_skips(lane: Lane, traits: &Traits, ctx: &DecisionContext) -> Vec<Skip> {
+    let Traits {
+        sensitive,
+        local_only,
+        cloud_denied,
+    } = *traits;
     let mut skips = Vec::new();
-    if lane == Lane::FreeApi && (candidate.is_sensitive() || local_only || cloud_denied) {
+    if lane == Lane::FreeApi && (sensitive || local_only || cloud_denied) {
         skips.push(skip(
             lane,
             "privacy_cloud_denied",
@@ -250,76 +272,86 @@ fn lane_skips(lane: Lane, candidate: &Candidate, ctx: &DecisionContext) -> Vec<S
     skips
 }
 
-/// Rule 5: an eligible lane's score and the reasons that built it.
-fn lane_score(lane: Lane, candidate: &Candidate, ctx: &DecisionContext) -> (f64, Vec<String>) {
+/// Rule 5: an eligible lane's score; with `reasons`, also the reasons that
+/// built it (only the winner's are kept, so only the winner's are written).
+fn lane_score(
+    lane: Lane,
+    candidate: &Candidate,
+    traits: &Traits,
+    ctx: &DecisionContext,
+    mut reasons: Option<&mut Vec<Text>>,
+) -> f64 {
+    let mut say = |text: Text| {
+        if let Some(reasons) = reasons.as_deref_mut() {
+            reasons.push(text);
+        }
+    };
     let policy = ctx.policy;
     let mut score = policy.base_scores.get(&lane).copied().unwrap_or(0.0);
-    let mut reasons = Vec::new();
-    if lane == Lane::LocalOnly && (candidate.is_sensitive() || candidate.is_local_only()) {
+    if lane == Lane::LocalOnly && (traits.sensitive || traits.local_only) {
         score += policy.local_only_boost;
-        reasons.push("local-only lane preferred for sensitive or local-only work".to_string());
+        say("local-only lane preferred for sensitive or local-only work".into());
     }
     match lane {
-        Lane::RouterModel => {
-            reasons.push("router model lane is available for planning/drafting/review".into())
-        }
-        Lane::FreeApi => {
-            reasons.push("free API lane is eligible and does not violate reserve policy".into())
-        }
-        Lane::DirectWorker => {
-            reasons.push("direct worker lane is available for local execution".into())
-        }
+        Lane::RouterModel => say("router model lane is available for planning/drafting/review".into()),
+        Lane::FreeApi => say("free API lane is eligible and does not violate reserve policy".into()),
+        Lane::DirectWorker => say("direct worker lane is available for local execution".into()),
         _ => {}
     }
     if BOOSTED_PRIORITIES.contains(&candidate.priority.as_str()) {
         score += policy.priority_boost;
-        reasons.push(format!("priority boost applied for {}", candidate.priority));
+        say(join("priority boost applied for ", &candidate.priority));
     }
     if candidate.retry_count > 0 {
         let penalty = (policy.retry_penalty_per_attempt * f64::from(candidate.retry_count))
             .min(policy.retry_penalty_max);
         score -= penalty;
-        reasons.push(format!("retry penalty applied: {}", candidate.retry_count));
+        say(join("retry penalty applied: ", &candidate.retry_count.to_string()));
     }
     if let Some(revision) = &ctx.router.revision {
-        reasons.push(format!("router context revision used: {revision}"));
+        say(join("router context revision used: ", revision));
     }
-    (score.max(0.0), reasons)
+    score.max(0.0)
+}
+
+/// `prefix` + `value` without the formatting machinery (a hot path).
+fn join(prefix: &'static str, value: &str) -> Text {
+    let mut text = String::with_capacity(prefix.len() + value.len());
+    text.push_str(prefix);
+    text.push_str(value);
+    Text::Owned(text)
 }
 
 /// Rules 4–6 over the lane list.
-fn select_lane(
-    mut decision: Decision,
-    candidate: &Candidate,
-    ctx: &DecisionContext,
-    lanes: &[Lane],
-) -> Decision {
-    let mut best: Option<(Lane, f64, Vec<String>)> = None;
+fn select_lane(decision: &mut Decision, candidate: &Candidate, ctx: &DecisionContext, lanes: &[Lane]) {
+    let traits = Traits::of(candidate);
+    let mut best: Option<(Lane, f64)> = None;
     for &lane in lanes {
-        let skips = lane_skips(lane, candidate, ctx);
+        let skips = lane_skips(lane, &traits, ctx);
         if !skips.is_empty() {
             decision.skipped_lanes.extend(skips);
             continue;
         }
-        let (score, reasons) = lane_score(lane, candidate, ctx);
-        if best.as_ref().is_none_or(|(_, top, _)| score > *top) {
-            best = Some((lane, score, reasons));
+        let score = lane_score(lane, candidate, &traits, ctx, None);
+        if best.is_none_or(|(_, top)| score > top) {
+            best = Some((lane, score));
         }
     }
     match best {
         None => {
             decision.reasons = vec!["no eligible lane available".into()];
         }
-        Some((lane, score, reasons)) => {
+        Some((lane, score)) => {
+            let mut reasons = Vec::with_capacity(4);
+            lane_score(lane, candidate, &traits, ctx, Some(&mut reasons));
             decision.status = Status::Recommended;
             decision.selected_lane = lane;
-            decision.selected_target = lane.target().map(str::to_string);
+            decision.selected_target = lane.target().map(Text::Borrowed);
             decision.score = (score * 10_000.0).round() / 10_000.0;
             decision.reasons = reasons;
             decision.lease_expires_at = Some(ctx.now + Duration::seconds(ctx.lease_seconds as i64));
         }
     }
-    decision
 }
 
 #[cfg(test)]
@@ -381,7 +413,7 @@ mod tests {
     fn codes(d: &Decision) -> Vec<(Lane, &str)> {
         d.skipped_lanes
             .iter()
-            .map(|s| (s.lane, s.reason_code.as_str()))
+            .map(|s| (s.lane, s.reason_code.as_ref()))
             .collect()
     }
 

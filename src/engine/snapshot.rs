@@ -1,7 +1,7 @@
 //! What the control room shows, built from the store after a change and
 //! handed out as an `Arc<Snapshot>`: readers never touch the engine's state.
 
-use crate::domain::decision::Skip;
+use crate::domain::decision::{Skip, Text};
 use crate::domain::router::RouterSnapshot;
 use crate::domain::time::rfc3339;
 use crate::error::Result;
@@ -33,12 +33,12 @@ pub struct Recommendation {
     pub status: String,
     pub version: i64,
     pub lane: String,
-    pub target: Option<String>,
+    pub target: Option<Text>,
     pub worker: Option<String>,
     pub score: f64,
     pub priority: String,
     pub retry_count: u32,
-    pub reasons: Vec<String>,
+    pub reasons: Vec<Text>,
     pub skipped_lanes: Vec<Skip>,
     pub decision_id: String,
     pub idempotency_key: String,

@@ -21,9 +21,10 @@ use crate::store::assignments::{self, Assignment, State};
 use crate::store::control::{self, ControlState};
 use crate::store::events::{self, Mirrored};
 use crate::store::runs::{self, RunCounts};
-use crate::store::{approvals, audit, candidates, outbox, workers};
+use crate::store::{approvals, audit, candidates, outbox, to_json, workers};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Transaction;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 /// The actor the audit names for what the engine does on its own.
@@ -259,7 +260,7 @@ impl<'a> Work<'a> {
         if !self.control.mode.allows_new_work() {
             // The contract's blocked shape is announced; no assignment is
             // made while control is off, so nothing is stored for it.
-            self.emit_decision(&decision)?;
+            self.emit_decision(&decision, &to_json(&decision))?;
             counts.blocked += 1;
             return Ok(decided(
                 task_id,
@@ -294,9 +295,13 @@ impl<'a> Work<'a> {
                 note: None,
             });
         }
+        // Serialized once: the stored decision and the event's payload are
+        // the same bytes.
+        let json = to_json(&decision);
         assignments::save_decision(
             self.tx,
             &decision,
+            &json,
             &candidate.priority,
             candidate.retry_count,
             true,
@@ -310,7 +315,7 @@ impl<'a> Work<'a> {
             Some(to),
             None,
         )?;
-        self.emit_decision(&decision)?;
+        self.emit_decision(&decision, &json)?;
         match decision.status {
             Status::Recommended => counts.recommended += 1,
             Status::ApprovalRequired => {
@@ -327,8 +332,8 @@ impl<'a> Work<'a> {
         Ok(decided(task_id, "decided", decision, None))
     }
 
-    fn emit_decision(&self, decision: &Decision) -> Result<bool> {
-        let payload = serde_json::to_value(decision).unwrap_or(Value::Null);
+    fn emit_decision(&self, decision: &Decision, json: &str) -> Result<bool> {
+        let payload = RawValue::from_string(json.to_string()).unwrap_or_default();
         let envelope = Envelope::about_task(
             decision.event_type(),
             decision.idempotency_key.clone(),
@@ -530,7 +535,7 @@ impl<'a> Work<'a> {
         decision.selected_target = None;
         decision.score = 0.0;
         decision.lease_expires_at = None;
-        decision.reasons = vec![format!("rejected by {by}: {reason}")];
+        decision.reasons = vec![format!("rejected by {by}: {reason}").into()];
         assignments::replace_decision(self.tx, &decision, self.now)?;
         assignments::set_status(self.tx, id, to, false, a.retry_count, self.now)?;
         let answer = approvals::Answer {

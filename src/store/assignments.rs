@@ -160,10 +160,11 @@ pub fn leases_ended_before(conn: &Connection, cutoff: DateTime<Utc>) -> Result<V
 }
 
 /// Writes a new decision (insert, or replace the previous decision of the
-/// same assignment). Returns the new version.
+/// same assignment), given with its JSON. Returns the new version.
 pub fn save_decision(
     conn: &Connection,
     decision: &Decision,
+    decision_json: &str,
     priority: &str,
     retry_count: u32,
     requeue: bool,
@@ -190,7 +191,7 @@ pub fn save_decision(
             decision.selected_lane.as_str(),
             priority,
             decision.decision_id,
-            to_json(decision),
+            decision_json,
             rfc3339(now),
         ],
         |row| row.get(0),
