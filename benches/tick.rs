@@ -21,12 +21,18 @@ fn fresh_core(dir: &std::path::Path, n: usize) -> Core {
     let settings = load_with(&overrides, &|_| None).unwrap().settings;
     let store = Store::open(&settings.database_path).unwrap();
     let mut core = Core::new(store, settings, Arc::new(chrono::Utc::now));
-    core.apply(Command::SetRouter { bodies: fixtures::router() }).unwrap();
+    core.apply(Command::SetRouter {
+        bodies: fixtures::router(),
+    })
+    .unwrap();
     core
 }
 
 fn uuid_like() -> u128 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
 }
 
 fn tick(c: &mut Criterion) {
@@ -39,8 +45,15 @@ fn tick(c: &mut Criterion) {
         b.iter_batched(
             || (fresh_core(dir.path(), 10_000), candidates.clone()),
             |(mut core, items)| {
-                let reply = core.apply(Command::Tick { dry_run: false, candidates: Some(items) }).unwrap();
-                let Reply::Tick(report) = reply else { unreachable!() };
+                let reply = core
+                    .apply(Command::Tick {
+                        dry_run: false,
+                        candidates: Some(items),
+                    })
+                    .unwrap();
+                let Reply::Tick(report) = reply else {
+                    unreachable!()
+                };
                 assert_eq!(report.counts.candidates, 10_000);
                 core
             },
@@ -49,11 +62,21 @@ fn tick(c: &mut Criterion) {
     });
     // The steady state: the same backlog again, every decision unchanged.
     let mut warm = fresh_core(dir.path(), 10_000);
-    warm.apply(Command::Tick { dry_run: false, candidates: Some(candidates.clone()) }).unwrap();
+    warm.apply(Command::Tick {
+        dry_run: false,
+        candidates: Some(candidates.clone()),
+    })
+    .unwrap();
     group.bench_function("full_tick_10k_unchanged", |b| {
         b.iter_batched(
             || candidates.clone(),
-            |items| warm.apply(Command::Tick { dry_run: false, candidates: Some(items) }).unwrap(),
+            |items| {
+                warm.apply(Command::Tick {
+                    dry_run: false,
+                    candidates: Some(items),
+                })
+                .unwrap()
+            },
             BatchSize::PerIteration,
         )
     });

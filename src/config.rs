@@ -731,3 +731,21 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::SPECS;
+
+    /// docs/configuration.md lists every setting, so it cannot fall behind.
+    #[test]
+    fn configuration_doc_names_every_setting() {
+        let doc = include_str!("../docs/configuration.md");
+        for spec in SPECS {
+            assert!(
+                doc.contains(&format!("`{}`", spec.env())),
+                "{} missing from docs/configuration.md",
+                spec.env()
+            );
+        }
+    }
+}

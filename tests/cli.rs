@@ -12,11 +12,21 @@ fn evaluate_reproduces_contract_ids_keys_and_scores() {
     let sb = Sandbox::new();
     sb.write("t1.json", r#"{"task_id": "T1"}"#);
     sb.write("router.json", ROUTER);
-    let out = ok(&sb.run(&["evaluate", "--task", "t1.json", "--router", "router.json", "--json"]));
+    let out = ok(&sb.run(&[
+        "evaluate",
+        "--task",
+        "t1.json",
+        "--router",
+        "router.json",
+        "--json",
+    ]));
     let d = &json_lines(&out)[0];
     assert_eq!(d["assignment_id"], "assign_7f4e620a70c33afa");
     assert_eq!(d["decision_id"], "decision_19cae20fb9019307");
-    assert_eq!(d["idempotency_key"], "assign.assignment.decision:T1:ready:unknown");
+    assert_eq!(
+        d["idempotency_key"],
+        "assign.assignment.decision:T1:ready:unknown"
+    );
     assert_eq!(d["status"], "recommended");
     assert_eq!(d["selected_lane"], "local_only");
     assert_eq!(d["selected_target"], "local_only");
@@ -45,13 +55,26 @@ fn evaluate_an_assistx_backlog_body_one_line_per_task() {
     });
     sb.write("backlog.json", &body.to_string());
     sb.write("router.json", ROUTER);
-    let out = ok(&sb.run(&["evaluate", "--task", "backlog.json", "--router", "router.json", "--json"]));
+    let out = ok(&sb.run(&[
+        "evaluate",
+        "--task",
+        "backlog.json",
+        "--router",
+        "router.json",
+        "--json",
+    ]));
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 3);
-    assert_eq!(lines[0]["idempotency_key"], "assign.assignment.decision:a:READY:unknown");
+    assert_eq!(
+        lines[0]["idempotency_key"],
+        "assign.assignment.decision:a:READY:unknown"
+    );
     assert_eq!(lines[0]["score"], 0.83);
     assert_eq!(lines[1]["status"], "blocked");
-    assert_eq!(lines[1]["skipped_lanes"][0]["reason_code"], "awaiting_review");
+    assert_eq!(
+        lines[1]["skipped_lanes"][0]["reason_code"],
+        "awaiting_review"
+    );
     assert_eq!(lines[2]["selected_lane"], "local_only");
     assert_eq!(lines[2]["score"], 0.88);
 }
@@ -59,24 +82,73 @@ fn evaluate_an_assistx_backlog_body_one_line_per_task() {
 #[test]
 fn evaluate_reads_stdin_and_honours_lanes_canonical_status_and_env() {
     let sb = Sandbox::new();
-    let out = sb.run_stdin(&["evaluate", "--task", "-", "--lanes", "direct_worker", "--json"], r#"{"id": "T2"}"#);
-    assert_eq!(json_lines(&ok(&out))[0]["skipped_lanes"][0]["reason_code"], "direct_workers_disabled");
+    let out = sb.run_stdin(
+        &[
+            "evaluate",
+            "--task",
+            "-",
+            "--lanes",
+            "direct_worker",
+            "--json",
+        ],
+        r#"{"id": "T2"}"#,
+    );
+    assert_eq!(
+        json_lines(&ok(&out))[0]["skipped_lanes"][0]["reason_code"],
+        "direct_workers_disabled"
+    );
     let out = sb.run_env(
-        &["evaluate", "--task", "t.json", "--lanes", "direct_worker", "--json"],
-        &[("AUTO_ASSIGN_DIRECT_WORKERS_ENABLED", "true"), ("AUTO_ASSIGN_LANE_BASE_SCORES", "direct_worker=0.9")],
+        &[
+            "evaluate",
+            "--task",
+            "t.json",
+            "--lanes",
+            "direct_worker",
+            "--json",
+        ],
+        &[
+            ("AUTO_ASSIGN_DIRECT_WORKERS_ENABLED", "true"),
+            ("AUTO_ASSIGN_LANE_BASE_SCORES", "direct_worker=0.9"),
+        ],
     );
     bad_input(&out, "t.json");
     sb.write("t.json", r#"{"id": "T2"}"#);
     let out = sb.run_env(
-        &["evaluate", "--task", "t.json", "--lanes", "direct_worker", "--json"],
-        &[("AUTO_ASSIGN_DIRECT_WORKERS_ENABLED", "true"), ("AUTO_ASSIGN_LANE_BASE_SCORES", "direct_worker=0.9")],
+        &[
+            "evaluate",
+            "--task",
+            "t.json",
+            "--lanes",
+            "direct_worker",
+            "--json",
+        ],
+        &[
+            ("AUTO_ASSIGN_DIRECT_WORKERS_ENABLED", "true"),
+            ("AUTO_ASSIGN_LANE_BASE_SCORES", "direct_worker=0.9"),
+        ],
     );
     let d = &json_lines(&ok(&out))[0];
-    assert_eq!((d["selected_lane"].as_str(), d["score"].as_f64()), (Some("direct_worker"), Some(0.9)));
-    let out = ok(&sb.run(&["evaluate", "--task", "t.json", "--canonical-status", "DONE", "--json"]));
+    assert_eq!(
+        (d["selected_lane"].as_str(), d["score"].as_f64()),
+        (Some("direct_worker"), Some(0.9))
+    );
+    let out = ok(&sb.run(&[
+        "evaluate",
+        "--task",
+        "t.json",
+        "--canonical-status",
+        "DONE",
+        "--json",
+    ]));
     let d = &json_lines(&out)[0];
-    assert_eq!(d["reasons"], json!(["AssistX/Neo4j reports terminal state: DONE"]));
-    assert_eq!(d["idempotency_key"], "assign.assignment.decision:T2:ready:DONE");
+    assert_eq!(
+        d["reasons"],
+        json!(["AssistX/Neo4j reports terminal state: DONE"])
+    );
+    assert_eq!(
+        d["idempotency_key"],
+        "assign.assignment.decision:T2:ready:DONE"
+    );
 }
 
 #[test]
@@ -84,46 +156,103 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
     let sb = Sandbox::new();
     sb.write("t.json", r#"{"id": "T"}"#);
     sb.write("broken.json", "{\"id\": ");
-    sb.write("list.json", r#"[{"id": "ok"}, {"retry_count": -3, "id": "x"}]"#);
-    bad_input(&sb.run(&["evaluate", "--task", "broken.json"]), "broken.json");
-    bad_input(&sb.run(&["evaluate", "--task", "missing.json"]), "missing.json");
-    bad_input(&sb.run(&["evaluate", "--task", "t.json", "--lanes", "moon"]), "moon");
+    sb.write(
+        "list.json",
+        r#"[{"id": "ok"}, {"retry_count": -3, "id": "x"}]"#,
+    );
+    bad_input(
+        &sb.run(&["evaluate", "--task", "broken.json"]),
+        "broken.json",
+    );
+    bad_input(
+        &sb.run(&["evaluate", "--task", "missing.json"]),
+        "missing.json",
+    );
+    bad_input(
+        &sb.run(&["evaluate", "--task", "t.json", "--lanes", "moon"]),
+        "moon",
+    );
     bad_input(&sb.run(&["evaluate", "--task", "list.json"]), "retry_count");
-    bad_input(&sb.run_env(&["evaluate", "--task", "t.json"], &[("AUTO_ASSIGN_RETRY_PENALTY_MAX", "lots")]), "AUTO_ASSIGN_RETRY_PENALTY_MAX");
+    bad_input(
+        &sb.run_env(
+            &["evaluate", "--task", "t.json"],
+            &[("AUTO_ASSIGN_RETRY_PENALTY_MAX", "lots")],
+        ),
+        "AUTO_ASSIGN_RETRY_PENALTY_MAX",
+    );
     bad_input(&sb.run(&["control", "sideways"]), "sideways");
     bad_input(&sb.run(&["approve", "assign_missing"]), "assign_missing");
     bad_input(&sb.run(&["outbox", "list", "--status", "sent"]), "sent");
     bad_input(&sb.run(&["assignments", "--status", "stuck"]), "stuck");
     std::fs::create_dir_all(sb.path("config/auto-assign")).unwrap();
-    sb.write("config/auto-assign/config.toml", "tick_interval_seconds = \"often\"\n");
+    sb.write(
+        "config/auto-assign/config.toml",
+        "tick_interval_seconds = \"often\"\n",
+    );
     bad_input(&sb.run(&["status"]), "tick_interval_seconds in");
 }
 
 #[test]
 fn a_file_that_is_not_a_database_is_refused_and_left_alone() {
     let sb = Sandbox::new();
-    let notes = sb.write("notes.sqlite3", "my precious notes, which are certainly not a SQLite database file");
+    let notes = sb.write(
+        "notes.sqlite3",
+        "my precious notes, which are certainly not a SQLite database file",
+    );
     let out = sb.run(&["--database", notes.to_str().unwrap(), "status"]);
     bad_input(&out, "notes.sqlite3");
-    assert_eq!(std::fs::read_to_string(&notes).unwrap(), "my precious notes, which are certainly not a SQLite database file");
+    assert_eq!(
+        std::fs::read_to_string(&notes).unwrap(),
+        "my precious notes, which are certainly not a SQLite database file"
+    );
 }
 
 fn ids_by_status(sb: &Sandbox, status: &str) -> Vec<String> {
     let out = ok(&sb.run(&["assignments", "--status", status, "--json"]));
-    json_lines(&out).iter().map(|a| a["assignment_id"].as_str().unwrap().to_string()).collect()
+    json_lines(&out)
+        .iter()
+        .map(|a| a["assignment_id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
 fn the_lifecycle_through_the_cli_lands_in_the_audit() {
     let sb = Sandbox::new();
-    sb.write("backlog.json", r#"{"items": [{"id": "A", "risk_level": "critical"}, {"id": "B"}]}"#);
+    sb.write(
+        "backlog.json",
+        r#"{"items": [{"id": "A", "risk_level": "critical"}, {"id": "B"}]}"#,
+    );
     let out = ok(&sb.run(&["tick", "--task-file", "backlog.json", "--json"]));
-    assert_eq!(json_lines(&out)[0]["data"]["counts"]["approval_required"], 1);
+    assert_eq!(
+        json_lines(&out)[0]["data"]["counts"]["approval_required"],
+        1
+    );
     let gated = ids_by_status(&sb, "approval_required").remove(0);
     bad_input(&sb.run(&["claim", &gated, "--worker", "w1"]), "approval");
-    ok(&sb.run(&["approve", &gated, "--by", "scott", "--reason", "reviewed", "--expected-version", "1"]));
-    bad_input(&sb.run(&["approve", &gated, "--expected-version", "1"]), "stale version");
-    ok(&sb.run(&["claim", &gated, "--worker", "w1", "--node", "n1", "--lease-seconds", "600"]));
+    ok(&sb.run(&[
+        "approve",
+        &gated,
+        "--by",
+        "scott",
+        "--reason",
+        "reviewed",
+        "--expected-version",
+        "1",
+    ]));
+    bad_input(
+        &sb.run(&["approve", &gated, "--expected-version", "1"]),
+        "stale version",
+    );
+    ok(&sb.run(&[
+        "claim",
+        &gated,
+        "--worker",
+        "w1",
+        "--node",
+        "n1",
+        "--lease-seconds",
+        "600",
+    ]));
     ok(&sb.run(&["complete", &gated, "--worker", "w1", "--summary", "done"]));
     let other = ids_by_status(&sb, "recommended").remove(0);
     ok(&sb.run(&["claim", &other, "--worker", "w2"]));
@@ -131,14 +260,40 @@ fn the_lifecycle_through_the_cli_lands_in_the_audit() {
     assert_eq!(ids_by_status(&sb, "done"), vec![gated.clone()]);
     assert_eq!(ids_by_status(&sb, "released"), vec![other.clone()]);
     let audit = json_lines(&ok(&sb.run(&["audit", "--operators", "--json"])));
-    let actions: Vec<(&str, &str)> = audit.iter().map(|e| (e["action"].as_str().unwrap(), e["outcome"].as_str().unwrap())).collect();
+    let actions: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|e| {
+            (
+                e["action"].as_str().unwrap(),
+                e["outcome"].as_str().unwrap(),
+            )
+        })
+        .collect();
     assert_eq!(
         actions,
-        vec![("claim", "refused"), ("approve", "ok"), ("approve", "refused"), ("claim", "ok"), ("complete", "ok"), ("claim", "ok"), ("release", "ok")]
+        vec![
+            ("claim", "refused"),
+            ("approve", "ok"),
+            ("approve", "refused"),
+            ("claim", "ok"),
+            ("complete", "ok"),
+            ("claim", "ok"),
+            ("release", "ok")
+        ]
     );
     let outbox = json_lines(&ok(&sb.run(&["outbox", "list", "--json"])));
-    let types: Vec<&str> = outbox.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-    for t in ["assign.assignment.approval_required", "assign.assignment.recommended", "assign.assignment.approved", "assignment.claimed", "assignment.completed", "assign.assignment.released"] {
+    let types: Vec<&str> = outbox
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    for t in [
+        "assign.assignment.approval_required",
+        "assign.assignment.recommended",
+        "assign.assignment.approved",
+        "assignment.claimed",
+        "assignment.completed",
+        "assign.assignment.released",
+    ] {
         assert!(types.contains(&t), "{t} missing from {types:?}");
     }
     let summary = json_lines(&ok(&sb.run(&["outbox", "summary", "--json"])));
@@ -167,9 +322,18 @@ fn events_ingest_accepts_assistx_loose_shapes_and_processes_once() {
     assert_eq!(reply["processed"]["action"], "evaluated");
     let out = ok(&sb.run_stdin(&["events", "ingest", "-", "--json"], loose));
     assert_eq!(json_lines(&out)[0]["data"]["mirrored"], "duplicate");
-    let out = ok(&sb.run(&["events", "process", "--include-processed", "--dry-run", "--json"]));
+    let out = ok(&sb.run(&[
+        "events",
+        "process",
+        "--include-processed",
+        "--dry-run",
+        "--json",
+    ]));
     assert_eq!(json_lines(&out)[0]["data"].as_array().unwrap().len(), 1);
-    bad_input(&sb.run_stdin(&["events", "ingest", "-"], r#"{"event_type": "x"}"#), "idempotency_key");
+    bad_input(
+        &sb.run_stdin(&["events", "ingest", "-"], r#"{"event_type": "x"}"#),
+        "idempotency_key",
+    );
     assert_eq!(ids_by_status(&sb, "recommended").len(), 1);
 }
 
@@ -197,10 +361,16 @@ fn batch_answers_every_line_and_keeps_going_after_a_bad_one() {
 #[test]
 fn config_show_masks_secrets_and_names_sources() {
     let sb = Sandbox::new();
-    let out = ok(&sb.run_env(&["config", "show", "--json"], &[("AUTO_ASSIGN_ASSISTX_AUTH_PASS", "hunter2")]));
+    let out = ok(&sb.run_env(
+        &["config", "show", "--json"],
+        &[("AUTO_ASSIGN_ASSISTX_AUTH_PASS", "hunter2")],
+    ));
     let shown = &json_lines(&out)[0];
     assert_eq!(shown["assistx_auth_pass"]["value"], "********");
-    assert_eq!(shown["assistx_auth_pass"]["source"], "env AUTO_ASSIGN_ASSISTX_AUTH_PASS");
+    assert_eq!(
+        shown["assistx_auth_pass"]["source"],
+        "env AUTO_ASSIGN_ASSISTX_AUTH_PASS"
+    );
     assert_eq!(shown["tick_interval_seconds"]["source"], "default");
     assert!(!out.contains("hunter2"));
     let template = ok(&sb.run(&["config", "template"]));

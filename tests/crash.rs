@@ -24,7 +24,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self, below: u64) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (self.0 >> 33) % below
     }
 }
@@ -33,7 +36,7 @@ impl Lcg {
 /// every third task is then claimed by a worker.
 fn command(i: usize) -> Value {
     let task = format!("T{}", i / 2);
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         json!({"op": "ingest_event", "id": i, "event": {
             "event_type": "task.candidate.created",
             "idempotency_key": format!("k{}", i / 2),
@@ -45,7 +48,7 @@ fn command(i: usize) -> Value {
 }
 
 fn is_claim(i: usize) -> bool {
-    i % 2 == 1 && (i / 2) % 3 == 0
+    !i.is_multiple_of(2) && (i / 2).is_multiple_of(3)
 }
 
 /// Runs the engine until it is killed after `kill_after`; returns the
@@ -66,13 +69,15 @@ fn run_once(sb: &Sandbox, from: usize, kill_after: Duration) -> Vec<usize> {
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
             let Ok(line) = line else { break };
-            let Ok(reply) = serde_json::from_str::<Value>(&line) else { break };
+            let Ok(reply) = serde_json::from_str::<Value>(&line) else {
+                break;
+            };
             let _ = tx.send(reply);
         }
     });
     let writer = std::thread::spawn(move || {
         for i in from.. {
-            if !(i % 2 == 0 || is_claim(i)) {
+            if !(i.is_multiple_of(2) || is_claim(i)) {
                 continue;
             }
             if writeln!(stdin, "{}", command(i)).is_err() {
@@ -89,7 +94,10 @@ fn run_once(sb: &Sandbox, from: usize, kill_after: Duration) -> Vec<usize> {
     for reply in rx.try_iter() {
         let i = reply["id"].as_u64().unwrap() as usize;
         let refused_because_done = reply["error"]["code"] == "illegal_transition";
-        assert!(reply["ok"] == true || refused_because_done, "unexpected reply {reply}");
+        assert!(
+            reply["ok"] == true || refused_because_done,
+            "unexpected reply {reply}"
+        );
         acked.push(i);
     }
     acked
@@ -103,19 +111,64 @@ fn count(store: &Store, sql: &str, param: &str) -> i64 {
 /// its outbox event; nothing else doubled.
 fn verify(sb: &Sandbox, acked: &BTreeSet<usize>) {
     let store = Store::open(&sb.db()).unwrap();
-    let integrity: String = store.conn().query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let integrity: String = store
+        .conn()
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(integrity, "ok");
     for &i in acked {
         let task = format!("T{}", i / 2);
         let id = ids::assignment_id(&task, None);
-        if i % 2 == 0 {
-            assert_eq!(count(&store, "SELECT COUNT(*) FROM inbound_events WHERE idempotency_key = ?1", &format!("k{}", i / 2)), 1);
-            assert_eq!(count(&store, "SELECT COUNT(*) FROM inbound_processing WHERE idempotency_key = ?1", &format!("k{}", i / 2)), 1);
-            assert_eq!(count(&store, "SELECT COUNT(*) FROM assignments WHERE assignment_id = ?1", &id), 1);
-            assert_eq!(count(&store, "SELECT COUNT(*) FROM outbox WHERE event_type = 'assign.assignment.recommended' AND subject_id = ?1", &task), 1);
+        if i.is_multiple_of(2) {
+            assert_eq!(
+                count(
+                    &store,
+                    "SELECT COUNT(*) FROM inbound_events WHERE idempotency_key = ?1",
+                    &format!("k{}", i / 2)
+                ),
+                1
+            );
+            assert_eq!(
+                count(
+                    &store,
+                    "SELECT COUNT(*) FROM inbound_processing WHERE idempotency_key = ?1",
+                    &format!("k{}", i / 2)
+                ),
+                1
+            );
+            assert_eq!(
+                count(
+                    &store,
+                    "SELECT COUNT(*) FROM assignments WHERE assignment_id = ?1",
+                    &id
+                ),
+                1
+            );
+            assert_eq!(
+                count(
+                    &store,
+                    "SELECT COUNT(*) FROM outbox WHERE event_type = 'assign.assignment.recommended' AND subject_id = ?1",
+                    &task
+                ),
+                1
+            );
         } else {
-            assert_eq!(count(&store, "SELECT COUNT(*) FROM assignments WHERE assignment_id = ?1 AND status = 'claimed'", &id), 1);
-            assert_eq!(count(&store, "SELECT COUNT(*) FROM outbox WHERE event_type = 'assignment.claimed' AND subject_id = ?1", &id), 1);
+            assert_eq!(
+                count(
+                    &store,
+                    "SELECT COUNT(*) FROM assignments WHERE assignment_id = ?1 AND status = 'claimed'",
+                    &id
+                ),
+                1
+            );
+            assert_eq!(
+                count(
+                    &store,
+                    "SELECT COUNT(*) FROM outbox WHERE event_type = 'assignment.claimed' AND subject_id = ?1",
+                    &id
+                ),
+                1
+            );
         }
     }
     let doubled: i64 = store
@@ -132,10 +185,19 @@ fn verify(sb: &Sandbox, acked: &BTreeSet<usize>) {
 
 #[test]
 fn killed_engine_loses_and_doubles_nothing() {
-    let iterations: usize = std::env::var("CRASH_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(50);
-    let seed: u64 = std::env::var("CRASH_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
-    });
+    let iterations: usize = std::env::var("CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(50);
+    let seed: u64 = std::env::var("CRASH_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos() as u64
+        });
     eprintln!("crash test: {iterations} kills, CRASH_SEED={seed}");
     let mut rng = Lcg(seed);
     let sb = Sandbox::new();
@@ -144,11 +206,21 @@ fn killed_engine_loses_and_doubles_nothing() {
     for _ in 0..iterations {
         // Resend from the first command not acknowledged: some of those may
         // have been committed just before the kill, and must not double.
-        let from = (0..).find(|i| (i % 2 == 0 || is_claim(*i)) && !acked.contains(i)).unwrap();
+        let from = (0..)
+            .find(|i: &usize| (i.is_multiple_of(2) || is_claim(*i)) && !acked.contains(i))
+            .unwrap();
         let kill_after = Duration::from_millis(5 + rng.next(80));
         acked.extend(run_once(&sb, from, kill_after));
         verify(&sb, &acked);
     }
-    assert!(acked.len() > iterations, "the engine made too little progress: {} acks", acked.len());
-    eprintln!("crash test: {} commands acknowledged in {:?}", acked.len(), started.elapsed());
+    assert!(
+        acked.len() > iterations,
+        "the engine made too little progress: {} acks",
+        acked.len()
+    );
+    eprintln!(
+        "crash test: {} commands acknowledged in {:?}",
+        acked.len(),
+        started.elapsed()
+    );
 }

@@ -85,7 +85,12 @@ pub fn decide(candidate: &Candidate, ctx: &DecisionContext) -> Decision {
         let text =
             format!("assignment control mode is {mode}; new assignment decisions are paused");
         let mut decision = skeleton(candidate, ctx, Some(mode));
-        block_everywhere(&mut decision, lanes, format!("assignment_control_{mode}"), text);
+        block_everywhere(
+            &mut decision,
+            lanes,
+            format!("assignment_control_{mode}"),
+            text,
+        );
         return decision;
     }
     let canonical = ctx
@@ -293,8 +298,12 @@ fn lane_score(
         say("local-only lane preferred for sensitive or local-only work".into());
     }
     match lane {
-        Lane::RouterModel => say("router model lane is available for planning/drafting/review".into()),
-        Lane::FreeApi => say("free API lane is eligible and does not violate reserve policy".into()),
+        Lane::RouterModel => {
+            say("router model lane is available for planning/drafting/review".into())
+        }
+        Lane::FreeApi => {
+            say("free API lane is eligible and does not violate reserve policy".into())
+        }
         Lane::DirectWorker => say("direct worker lane is available for local execution".into()),
         _ => {}
     }
@@ -306,7 +315,10 @@ fn lane_score(
         let penalty = (policy.retry_penalty_per_attempt * f64::from(candidate.retry_count))
             .min(policy.retry_penalty_max);
         score -= penalty;
-        say(join("retry penalty applied: ", &candidate.retry_count.to_string()));
+        say(join(
+            "retry penalty applied: ",
+            &candidate.retry_count.to_string(),
+        ));
     }
     if let Some(revision) = &ctx.router.revision {
         say(join("router context revision used: ", revision));
@@ -323,7 +335,12 @@ fn join(prefix: &'static str, value: &str) -> Text {
 }
 
 /// Rules 4–6 over the lane list.
-fn select_lane(decision: &mut Decision, candidate: &Candidate, ctx: &DecisionContext, lanes: &[Lane]) {
+fn select_lane(
+    decision: &mut Decision,
+    candidate: &Candidate,
+    ctx: &DecisionContext,
+    lanes: &[Lane],
+) {
     let traits = Traits::of(candidate);
     let mut best: Option<(Lane, f64)> = None;
     for &lane in lanes {

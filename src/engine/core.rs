@@ -91,25 +91,26 @@ impl Core {
         let subject = subject_of(&command);
         let actor = actor_of(&command, &self.settings.operator);
         let result = self.run(command);
-        if let Err(error) = &result {
-            if error.is_caller_fault() && subject.is_some() {
-                let now = self.now();
-                let detail = error.to_string();
-                self.store.write(|tx| {
-                    audit::append(
-                        tx,
-                        &audit::Record {
-                            actor: &actor,
-                            action: name,
-                            subject: subject.as_deref(),
-                            refused: true,
-                            detail: Some(&detail),
-                            ..Default::default()
-                        },
-                        now,
-                    )
-                })?;
-            }
+        if let Err(error) = &result
+            && error.is_caller_fault()
+            && subject.is_some()
+        {
+            let now = self.now();
+            let detail = error.to_string();
+            self.store.write(|tx| {
+                audit::append(
+                    tx,
+                    &audit::Record {
+                        actor: &actor,
+                        action: name,
+                        subject: subject.as_deref(),
+                        refused: true,
+                        detail: Some(&detail),
+                        ..Default::default()
+                    },
+                    now,
+                )
+            })?;
         }
         result
     }

@@ -115,6 +115,9 @@ fn run(
                 Ok(changed) => dirty |= changed,
                 Err(e) => tracing::error!("housekeeping failed: {e}"),
             }
+            if let Err(e) = core.store().checkpoint() {
+                tracing::warn!("checkpoint failed: {e}");
+            }
         }
         if scheduler && now >= next_tick {
             next_tick = now + tick_every;

@@ -384,7 +384,8 @@ fn a_lease_that_ends_expires_costs_a_retry_and_offers_the_task_again() {
     assert!(
         a.decision
             .reasons
-            .iter().any(|r| r == "retry penalty applied: 1")
+            .iter()
+            .any(|r| r == "retry penalty applied: 1")
     );
     let expired = outbox::list(h.core.store().conn(), None, 100)
         .unwrap()

@@ -206,7 +206,11 @@ mod tests {
     use serde_json::json;
 
     fn envelope(key: &str) -> Envelope {
-        Envelope::about_task("assign.assignment.recommended", key.into(), "T1", crate::domain::envelope::raw(&json!({"task_id": "T1"})),
+        Envelope::about_task(
+            "assign.assignment.recommended",
+            key.into(),
+            "T1",
+            crate::domain::envelope::raw(&json!({"task_id": "T1"})),
             Utc::now(),
         )
     }

@@ -11,7 +11,9 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub fn new() -> Self {
-        Sandbox { dir: tempfile::tempdir().unwrap() }
+        Sandbox {
+            dir: tempfile::tempdir().unwrap(),
+        }
     }
 
     pub fn db(&self) -> PathBuf {
@@ -45,7 +47,11 @@ impl Sandbox {
     }
 
     pub fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).stdin(Stdio::null()).output().unwrap()
+        self.command()
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
     }
 
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -66,7 +72,12 @@ impl Sandbox {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     }
 }
@@ -81,21 +92,45 @@ pub fn stderr(out: &Output) -> String {
 
 /// Exit code 0, or a failure that shows what the binary said.
 pub fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "exit {:?}\nstdout:\n{}\nstderr:\n{}", out.status.code(), stdout(out), stderr(out));
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        stdout(out),
+        stderr(out)
+    );
     stdout(out)
 }
 
 /// Exit code 2 with a one-line message containing `needle`, and no panic.
 pub fn bad_input(out: &Output, needle: &str) {
     let err = stderr(out);
-    assert_eq!(out.status.code(), Some(2), "stdout:\n{}\nstderr:\n{err}", stdout(out));
-    assert!(err.contains(needle), "expected {needle:?} in stderr:\n{err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line expected:\n{err}");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "stdout:\n{}\nstderr:\n{err}",
+        stdout(out)
+    );
+    assert!(
+        err.contains(needle),
+        "expected {needle:?} in stderr:\n{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected:\n{err}"
+    );
 }
 
 pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
-    text.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 pub fn exists(path: &Path) -> bool {
