@@ -10,6 +10,7 @@ use crate::domain::router::{RouterBodies, RouterSnapshot};
 use crate::error::{Error, Result};
 use crate::store::{Store, audit};
 use chrono::{DateTime, Utc};
+use rusqlite::Connection;
 use std::sync::Arc;
 
 /// Where "now" comes from; tests move it by hand.
@@ -84,69 +85,92 @@ impl Core {
         })
     }
 
-    /// Applies one command in one transaction. A refused operator or worker
-    /// action is still written to the audit, in a transaction of its own.
+    /// Applies one command (see [`Core::apply_batch`]).
     pub fn apply(&mut self, command: Command) -> Result<Reply> {
-        let name = command.name();
-        let subject = subject_of(&command);
-        let actor = actor_of(&command, &self.settings.operator);
-        let result = self.run(command);
-        if let Err(error) = &result
-            && error.is_caller_fault()
-            && subject.is_some()
-        {
-            let now = self.now();
-            let detail = error.to_string();
-            self.store.write(|tx| {
-                audit::append(
-                    tx,
-                    &audit::Record {
-                        actor: &actor,
-                        action: name,
-                        subject: subject.as_deref(),
-                        refused: true,
-                        detail: Some(&detail),
-                        ..Default::default()
-                    },
-                    now,
-                )
-            })?;
-        }
-        result
+        self.apply_batch(vec![command]).remove(0)
     }
 
-    fn run(&mut self, command: Command) -> Result<Reply> {
+    /// Applies commands in order with one commit for all of them (group
+    /// commit): each runs in a savepoint of its own, so a refused command
+    /// changes nothing, and its refusal is still written to the audit. The
+    /// results come back only after the commit.
+    pub fn apply_batch(&mut self, commands: Vec<Command>) -> Vec<Result<Reply>> {
         let now = self.now();
-        if let Command::SetRouter { bodies } = &command {
-            if !bodies.is_object() {
-                return Err(Error::bad_input(
-                    "router bodies",
-                    "expected an object with context, quota, circuits, agent_clis, ops_summary",
-                ));
+        let mut results: Vec<Option<Result<Reply>>> = Vec::with_capacity(commands.len());
+        let mut batch = Vec::new();
+        for (index, command) in commands.into_iter().enumerate() {
+            results.push(None);
+            match &command {
+                // Neither of these may commit anything.
+                Command::SetRouter { bodies } => results[index] = Some(self.set_router(bodies)),
+                Command::Tick { dry_run: true, .. }
+                | Command::ProcessEvents { dry_run: true, .. } => {
+                    results[index] = Some(self.dry_run(command, now));
+                }
+                _ => {
+                    if matches!(command, Command::Tick { .. }) {
+                        self.last_tick_at = Some(now);
+                    }
+                    let meta = Refusal {
+                        action: command.name(),
+                        subject: subject_of(&command),
+                        actor: actor_of(&command, &self.settings.operator),
+                    };
+                    batch.push(((index, meta), command));
+                }
             }
-            let bodies: RouterBodies = serde_json::from_value(bodies.clone())
-                .map_err(|e| Error::bad_input("router bodies", e.to_string()))?;
-            self.router = RouterSnapshot::from_bodies(&bodies);
-            return Ok(Reply::Router(self.router.clone()));
         }
-        let dry_run = matches!(
-            command,
-            Command::Tick { dry_run: true, .. } | Command::ProcessEvents { dry_run: true, .. }
-        );
-        if matches!(command, Command::Tick { dry_run: false, .. }) {
-            self.last_tick_at = Some(now);
+        if !batch.is_empty() {
+            let indexes: Vec<usize> = batch.iter().map(|((i, _), _)| *i).collect();
+            let started_at = self.started_at;
+            let (settings, router) = (&self.settings, &self.router);
+            let written = self.store.write_batch(
+                batch,
+                |conn, command| Work::new(conn, settings, router, now, started_at)?.apply(command),
+                |conn, (_, meta), error| record_refusal(conn, meta, error, now),
+            );
+            match written {
+                Ok(replies) => {
+                    for (index, reply) in indexes.into_iter().zip(replies) {
+                        results[index] = Some(reply);
+                    }
+                }
+                Err(error) => {
+                    // The commit itself failed: nothing in the batch happened.
+                    let message = error.to_string();
+                    for index in indexes {
+                        results[index] = Some(Err(Error::Io {
+                            context: "the batch was not committed".into(),
+                            source: std::io::Error::other(message.clone()),
+                        }));
+                    }
+                }
+            }
         }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(Error::EngineGone)))
+            .collect()
+    }
+
+    fn set_router(&mut self, bodies: &serde_json::Value) -> Result<Reply> {
+        if !bodies.is_object() {
+            return Err(Error::bad_input(
+                "router bodies",
+                "expected an object with context, quota, circuits, agent_clis, ops_summary",
+            ));
+        }
+        let bodies: RouterBodies = serde_json::from_value(bodies.clone())
+            .map_err(|e| Error::bad_input("router bodies", e.to_string()))?;
+        self.router = RouterSnapshot::from_bodies(&bodies);
+        Ok(Reply::Router(self.router.clone()))
+    }
+
+    fn dry_run(&mut self, command: Command, now: DateTime<Utc>) -> Result<Reply> {
         let started_at = self.started_at;
         let (settings, router) = (&self.settings, &self.router);
-        let work = |tx: &rusqlite::Transaction| -> Result<Reply> {
-            let mut work = Work::new(tx, settings, router, now, started_at)?;
-            work.apply(command)
-        };
-        if dry_run {
-            self.store.dry_run(work)
-        } else {
-            self.store.write(work)
-        }
+        self.store
+            .dry_run(|conn| Work::new(conn, settings, router, now, started_at)?.apply(command))
     }
 
     pub fn snapshot(&self) -> Result<Snapshot> {
@@ -157,6 +181,39 @@ impl Core {
             self.last_tick_at,
         )
     }
+}
+
+/// What the audit says of a refused command.
+struct Refusal {
+    action: &'static str,
+    subject: Option<String>,
+    actor: String,
+}
+
+/// Writes a refusal to the audit when the caller was at fault and the
+/// command acted on something (an assignment, a worker, the control mode).
+fn record_refusal(
+    conn: &Connection,
+    meta: &Refusal,
+    error: &Error,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if !error.is_caller_fault() || meta.subject.is_none() {
+        return Ok(());
+    }
+    let detail = error.to_string();
+    audit::append(
+        conn,
+        &audit::Record {
+            actor: &meta.actor,
+            action: meta.action,
+            subject: meta.subject.as_deref(),
+            refused: true,
+            detail: Some(&detail),
+            ..Default::default()
+        },
+        now,
+    )
 }
 
 /// The assignment (or worker) an operator or worker command acts on.

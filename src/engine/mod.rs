@@ -27,6 +27,9 @@ use tokio::task::JoinHandle;
 /// memory without limit.
 const QUEUE: usize = 1024;
 
+/// The most commands committed together.
+const BURST: usize = 512;
+
 type Request = (Command, oneshot::Sender<Result<Reply>>);
 
 /// A cheap, clonable way to talk to the engine.
@@ -94,15 +97,21 @@ fn run(
         let mut dirty = false;
         match received {
             Ok(None) => break,
-            Ok(Some((command, reply))) => {
-                let result = core.apply(command);
-                dirty |= result.is_ok();
-                let _ = reply.send(result);
-                // Coalesce a burst: apply what is already queued before
-                // building one snapshot for all of it.
-                while let Ok((command, reply)) = commands.try_recv() {
-                    let result = core.apply(command);
-                    dirty |= result.is_ok();
+            Ok(Some(first)) => {
+                // Group commit: what is already queued is applied with the
+                // first command and committed once; every reply waits for
+                // that commit.
+                let mut burst = vec![first];
+                while burst.len() < BURST {
+                    match commands.try_recv() {
+                        Ok(request) => burst.push(request),
+                        Err(_) => break,
+                    }
+                }
+                let (batch, replies): (Vec<Command>, Vec<_>) = burst.into_iter().unzip();
+                let results = core.apply_batch(batch);
+                dirty |= results.iter().any(Result::is_ok);
+                for (result, reply) in results.into_iter().zip(replies) {
                     let _ = reply.send(result);
                 }
             }

@@ -23,7 +23,7 @@ use crate::store::events::{self, Mirrored};
 use crate::store::runs::{self, RunCounts};
 use crate::store::{approvals, audit, candidates, outbox, to_json, workers};
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::Transaction;
+use rusqlite::Connection;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
@@ -31,7 +31,7 @@ use serde_json::{Value, json};
 const ENGINE: &str = "engine";
 
 pub struct Work<'a> {
-    tx: &'a Transaction<'a>,
+    tx: &'a Connection,
     settings: &'a Settings,
     router: &'a RouterSnapshot,
     control: ControlState,
@@ -41,7 +41,7 @@ pub struct Work<'a> {
 
 impl<'a> Work<'a> {
     pub fn new(
-        tx: &'a Transaction<'a>,
+        tx: &'a Connection,
         settings: &'a Settings,
         router: &'a RouterSnapshot,
         now: DateTime<Utc>,

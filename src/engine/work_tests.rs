@@ -819,3 +819,47 @@ fn the_router_snapshot_opens_router_lanes() {
     assert_eq!(a.decision.context_revision.as_deref(), Some("rev-1"));
     assert!(h.apply(Command::SetRouter { bodies: json!([1]) }).is_err());
 }
+
+#[test]
+fn a_refused_command_in_a_group_commit_changes_nothing_and_the_others_land() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    let results = h.core.apply_batch(vec![
+        Command::Evaluate {
+            candidates: vec![json!({"task_id": "T2"})],
+        },
+        Command::Claim {
+            assignment_id: "assign_missing".into(),
+            worker_id: "w1".into(),
+            node_id: None,
+            lease_seconds: None,
+            correlation_id: None,
+        },
+        Command::Claim {
+            assignment_id: id.clone(),
+            worker_id: "w1".into(),
+            node_id: None,
+            lease_seconds: None,
+            correlation_id: None,
+        },
+        Command::Claim {
+            assignment_id: id.clone(),
+            worker_id: "w2".into(),
+            node_id: None,
+            lease_seconds: None,
+            correlation_id: None,
+        },
+    ]);
+    let oks: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert_eq!(oks, vec![true, false, true, false]);
+    assert_eq!(
+        h.status(&crate::domain::ids::assignment_id("T2", None)),
+        Status::Recommended
+    );
+    let a = h.get(&id);
+    assert_eq!(
+        (a.status, a.worker_id.as_deref()),
+        (Status::Claimed, Some("w1"))
+    );
+    assert_eq!(h.refused_audit().len(), 2);
+}

@@ -16,7 +16,7 @@ mod schema;
 pub mod workers;
 
 use crate::error::{Error, Result};
-use rusqlite::{Connection, OpenFlags, Transaction};
+use rusqlite::{Connection, OpenFlags};
 use std::path::Path;
 
 pub struct Store {
@@ -109,16 +109,46 @@ impl Store {
 
     /// Runs `work` in one transaction: committed when it returns `Ok`,
     /// rolled back otherwise.
-    pub fn write<T>(&mut self, work: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&mut self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let tx = self.conn.transaction()?;
         let value = work(&tx)?;
         tx.commit()?;
         Ok(value)
     }
 
+    /// Group commit: runs `each` on every item inside one transaction, each
+    /// item in a savepoint of its own, so a refused item is rolled back alone
+    /// (and `refused` may record why) while the others commit together. The
+    /// results are only returned once the whole batch is committed.
+    pub fn write_batch<M, I, T>(
+        &mut self,
+        items: Vec<(M, I)>,
+        mut each: impl FnMut(&Connection, I) -> Result<T>,
+        mut refused: impl FnMut(&Connection, &M, &Error) -> Result<()>,
+    ) -> Result<Vec<Result<T>>> {
+        let mut tx = self.conn.transaction()?;
+        let mut results = Vec::with_capacity(items.len());
+        for (meta, item) in items {
+            let savepoint = tx.savepoint()?;
+            match each(&savepoint, item) {
+                Ok(value) => {
+                    savepoint.commit()?;
+                    results.push(Ok(value));
+                }
+                Err(error) => {
+                    drop(savepoint); // rolls the item back
+                    refused(&tx, &meta, &error)?;
+                    results.push(Err(error));
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+
     /// Runs `work` in a transaction that is always rolled back: the answer
     /// of a dry run, with nothing written.
-    pub fn dry_run<T>(&mut self, work: impl FnOnce(&Transaction) -> Result<T>) -> Result<T> {
+    pub fn dry_run<T>(&mut self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let tx = self.conn.transaction()?;
         let value = work(&tx);
         tx.rollback()?;
