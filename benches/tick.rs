@@ -17,6 +17,7 @@ fn fresh_core(dir: &std::path::Path, n: usize) -> Core {
         database: Some(path.display().to_string()),
         config_file: None,
         operator: Some("bench".into()),
+        socket: None,
     };
     let settings = load_with(&overrides, &|_| None).unwrap().settings;
     let store = Store::open(&settings.database_path).unwrap();

@@ -175,6 +175,22 @@ pub const SPECS: &[Spec] = &[
         "",
         "Name recorded in the audit for operator actions (default: $USER).",
     ),
+    spec(
+        "socket_path",
+        "",
+        "The engine's Unix socket (default: $XDG_RUNTIME_DIR/auto-assign/engine.sock, else ./data/engine.sock).",
+    ),
+    spec(
+        "log_file",
+        "",
+        "The daemon's log file; empty: no file (the control room always logs to a file, see docs/operations.md).",
+    ),
+    spec("log_format", "plain", "Log lines as plain text or json."),
+    spec(
+        "log_level",
+        "info",
+        "Least severe log level written: error, warn, info, debug or trace.",
+    ),
 ];
 
 /// Where an effective value came from.
@@ -213,6 +229,7 @@ pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub database: Option<String>,
     pub operator: Option<String>,
+    pub socket: Option<String>,
 }
 
 /// The effective settings, typed.
@@ -240,6 +257,10 @@ pub struct Settings {
     pub outbox_backoff_max_seconds: u64,
     pub heartbeat_history: u32,
     pub operator: String,
+    pub socket_path: PathBuf,
+    pub log_file: Option<PathBuf>,
+    pub log_json: bool,
+    pub log_level: String,
 }
 
 /// The settings and, per key, the raw value and where it came from.
@@ -256,6 +277,14 @@ pub fn default_config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathB
         .map(PathBuf::from)
         .or_else(|| env("HOME").map(|home| Path::new(&home).join(".config")))?;
     Some(base.join("auto-assign").join("config.toml"))
+}
+
+/// `$XDG_RUNTIME_DIR/auto-assign/engine.sock`, else `./data/engine.sock`.
+pub fn default_socket_path(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    match env("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => Path::new(&dir).join("auto-assign").join("engine.sock"),
+        None => PathBuf::from("./data/engine.sock"),
+    }
 }
 
 /// Loads the settings from the process environment.
@@ -287,6 +316,9 @@ pub fn load_with(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) ->
     }
     if let Some(db) = &overrides.database {
         values.insert("database_url", (db.clone(), Source::Flag("--database")));
+    }
+    if let Some(socket) = &overrides.socket {
+        values.insert("socket_path", (socket.clone(), Source::Flag("--socket")));
     }
     if let Some(op) = &overrides.operator {
         values.insert("operator", (op.clone(), Source::Flag("--operator")));
@@ -491,6 +523,22 @@ fn build(
         outbox_backoff_max_seconds: r.whole("outbox_backoff_max_seconds")?,
         heartbeat_history: r.whole("heartbeat_history")?,
         operator,
+        socket_path: Some(r.text("socket_path"))
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| default_socket_path(env)),
+        log_file: Some(r.text("log_file"))
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        log_json: match r.text("log_format").as_str() {
+            "plain" => false,
+            "json" => true,
+            _ => return r.fail("log_format", "plain or json"),
+        },
+        log_level: match r.text("log_level").to_ascii_lowercase().as_str() {
+            level @ ("error" | "warn" | "info" | "debug" | "trace") => level.to_string(),
+            _ => return r.fail("log_level", "one of error, warn, info, debug, trace"),
+        },
     })
 }
 

@@ -52,6 +52,14 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// Another engine holds the socket.
+    #[error("another engine is running on {path}{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    SocketInUse { path: String, pid: Option<u64> },
+
+    /// A running engine refused a request sent over its socket.
+    #[error("{message}")]
+    Remote { code: String, message: String },
+
     /// The engine task is gone (shut down or crashed).
     #[error("the engine is not running")]
     EngineGone,
@@ -70,10 +78,16 @@ impl Error {
     /// True when the caller sent something that can never succeed as sent;
     /// the CLI answers these with exit code 2.
     pub fn is_caller_fault(&self) -> bool {
-        !matches!(self, Error::Store(_) | Error::Io { .. } | Error::EngineGone)
+        match self {
+            Error::Remote { code, .. } => !matches!(code.as_str(), "store" | "io" | "engine_gone"),
+            Error::Store(_) | Error::Io { .. } | Error::EngineGone | Error::SocketInUse { .. } => {
+                false
+            }
+            _ => true,
+        }
     }
 
-    /// A short stable code for machine readers (CLI JSON, later the socket).
+    /// A short stable code for machine readers (CLI JSON, the socket).
     pub fn code(&self) -> &'static str {
         match self {
             Error::BadInput { .. } => "bad_input",
@@ -85,6 +99,8 @@ impl Error {
             Error::Store(_) => "store",
             Error::Io { .. } => "io",
             Error::EngineGone => "engine_gone",
+            Error::SocketInUse { .. } => "socket_in_use",
+            Error::Remote { .. } => "remote",
         }
     }
 }

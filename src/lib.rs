@@ -13,6 +13,7 @@ pub mod config;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod ingest;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -16,7 +16,7 @@ pub fn run(settings: Settings, file: &str) -> Result<()> {
         let text = input::read_text(file)?;
         Box::new(std::io::Cursor::new(text.into_bytes()))
     };
-    let runtime = super::ops::runtime()?;
+    let runtime = super::route::runtime()?;
     runtime.block_on(async move {
         let (handle, task) = engine::spawn(Core::open(settings)?)?;
         let mut out = std::io::stdout().lock();

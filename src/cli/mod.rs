@@ -2,11 +2,16 @@
 //! has its own file; this one only declares the grammar and dispatches.
 
 mod batch;
+mod daemon;
 mod evaluate;
+mod heartbeat;
 mod input;
+mod logging;
 mod ops;
 mod output;
+mod route;
 mod status;
+mod watch;
 
 use crate::config::{self, Overrides};
 use crate::error::Result;
@@ -34,6 +39,9 @@ pub struct Global {
     /// SQLite cache path or sqlite:/// URL (overrides AUTO_ASSIGN_DATABASE_URL).
     #[arg(long, global = true, value_name = "PATH")]
     pub database: Option<String>,
+    /// The engine's socket (overrides AUTO_ASSIGN_SOCKET_PATH).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<String>,
     /// Name recorded in the audit for operator actions.
     #[arg(long, global = true, value_name = "NAME")]
     pub operator: Option<String>,
@@ -168,6 +176,22 @@ pub enum Cmd {
     /// Settings.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Run the engine headless with its socket (for systemd).
+    Daemon,
+    /// Send a worker heartbeat (once, or every few seconds).
+    Heartbeat(heartbeat::HeartbeatArgs),
+    /// Report progress on an assignment a worker holds.
+    Progress {
+        id: String,
+        #[arg(long)]
+        worker: String,
+        #[arg(long)]
+        message: Option<String>,
+        #[arg(long)]
+        percent: Option<f64>,
+    },
+    /// Print the running engine's changes, one line each.
+    Watch,
 }
 
 #[derive(Debug, Subcommand)]
@@ -198,6 +222,7 @@ pub fn run(cli: Cli) -> Result<()> {
         config_file: cli.global.config.clone(),
         database: cli.global.database.clone(),
         operator: cli.global.operator.clone(),
+        socket: cli.global.socket.clone(),
     };
     let json = cli.global.json;
     if let Some(Cmd::Config(ConfigCmd::Template)) = &cli.command {
@@ -211,6 +236,9 @@ pub fn run(cli: Cli) -> Result<()> {
         None | Some(Cmd::Status) => status::show(&settings, json),
         Some(Cmd::Evaluate(args)) => evaluate::run(&settings, &args, json),
         Some(Cmd::Batch { file }) => batch::run(settings, &file),
+        Some(Cmd::Daemon) => daemon::run(settings),
+        Some(Cmd::Heartbeat(args)) => heartbeat::run(settings, &args, json),
+        Some(Cmd::Watch) => watch::run(&settings, json),
         Some(Cmd::Events(EventsCmd::Ingest { file })) => ops::ingest(settings, &file, json),
         Some(Cmd::Outbox {
             view,

@@ -3,11 +3,11 @@
 
 use super::input::{read_json, read_json_or_lines};
 use super::output::{self, or_dash, table};
-use super::{Cmd, EventsCmd};
+use super::{Cmd, EventsCmd, route};
 use crate::config::Settings;
 use crate::domain::control::ControlMode;
 use crate::domain::lifecycle::Status;
-use crate::engine::{self, Command, Core, Reply};
+use crate::engine::{self, Command, Reply};
 use crate::error::{Error, Result};
 use crate::store::{Store, assignments, audit, outbox};
 
@@ -21,32 +21,6 @@ pub enum CompletionStatus {
 pub enum OutboxView {
     List,
     Summary,
-}
-
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            context: "cannot start the async runtime".into(),
-            source,
-        })
-}
-
-/// Starts an engine on the database, sends the commands in order and stops
-/// at the first refusal.
-pub fn send_all(settings: Settings, commands: Vec<Command>) -> Result<Vec<Reply>> {
-    let runtime = runtime()?;
-    runtime.block_on(async move {
-        let (handle, task) = engine::spawn(Core::open(settings)?)?;
-        let mut replies = Vec::with_capacity(commands.len());
-        for command in commands {
-            replies.push(handle.send(command).await?);
-        }
-        drop(handle);
-        let _ = task.await;
-        Ok(replies)
-    })
 }
 
 fn to_command(cmd: Cmd) -> Result<Vec<Command>> {
@@ -112,6 +86,7 @@ fn to_command(cmd: Cmd) -> Result<Vec<Command>> {
             vec![Command::Release {
                 assignment_id: id,
                 by,
+                worker_id: None,
                 reason,
                 retry: !no_retry,
                 expected_version,
@@ -163,6 +138,17 @@ fn to_command(cmd: Cmd) -> Result<Vec<Command>> {
                 by: None,
             }]
         }
+        Cmd::Progress {
+            id,
+            worker,
+            message,
+            percent,
+        } => vec![Command::Progress {
+            assignment_id: id,
+            worker_id: worker,
+            message,
+            percent,
+        }],
         Cmd::Events(EventsCmd::Process {
             include_processed,
             dry_run,
@@ -183,7 +169,7 @@ fn to_command(cmd: Cmd) -> Result<Vec<Command>> {
 
 pub fn engine_command(settings: Settings, cmd: Cmd, json: bool) -> Result<()> {
     let commands = to_command(cmd)?;
-    for reply in send_all(settings, commands)? {
+    for reply in route::send_all(settings, commands)? {
         print_reply(&reply, json);
     }
     Ok(())
@@ -195,7 +181,7 @@ pub fn ingest(settings: Settings, file: &str, json: bool) -> Result<()> {
         .into_iter()
         .map(|event| Command::IngestEvent { event })
         .collect();
-    for reply in send_all(settings, commands)? {
+    for reply in route::send_all(settings, commands)? {
         print_reply(&reply, json);
     }
     Ok(())

@@ -3,13 +3,10 @@
 
 use super::output::{self, or_dash, table};
 use crate::config::{Loaded, Settings};
-use crate::engine::Core;
 use crate::error::Result;
 
 pub fn show(settings: &Settings, json: bool) -> Result<()> {
-    let mut core = Core::open(settings.clone())?;
-    core.recover()?;
-    let snap = core.snapshot()?;
+    let snap = super::route::snapshot(settings)?;
     if json {
         output::json_line(&snap);
         return Ok(());

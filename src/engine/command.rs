@@ -11,7 +11,7 @@ use crate::store::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
     /// Decide these candidates now and store the decisions.
@@ -52,6 +52,9 @@ pub enum Command {
         assignment_id: String,
         #[serde(default)]
         by: Option<String>,
+        /// Set when a worker gives its lease back: it must hold it.
+        #[serde(default)]
+        worker_id: Option<String>,
         #[serde(default)]
         reason: Option<String>,
         #[serde(default = "yes")]
@@ -70,6 +73,15 @@ pub enum Command {
         correlation_id: Option<String>,
     },
     Heartbeat(Heartbeat),
+    /// A worker says it is working on an assignment it holds.
+    Progress {
+        assignment_id: String,
+        worker_id: String,
+        #[serde(default)]
+        message: Option<String>,
+        #[serde(default)]
+        percent: Option<f64>,
+    },
     Complete {
         assignment_id: String,
         worker_id: String,
@@ -119,6 +131,7 @@ impl Command {
             Command::Release { .. } => "release",
             Command::Claim { .. } => "claim",
             Command::Heartbeat(_) => "heartbeat",
+            Command::Progress { .. } => "progress",
             Command::Complete { .. } => "complete",
             Command::Fail { .. } => "fail",
             Command::SetControl { .. } => "control",

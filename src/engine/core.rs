@@ -224,7 +224,8 @@ fn subject_of(command: &Command) -> Option<String> {
         | Command::Release { assignment_id, .. }
         | Command::Claim { assignment_id, .. }
         | Command::Complete { assignment_id, .. }
-        | Command::Fail { assignment_id, .. } => Some(assignment_id.clone()),
+        | Command::Fail { assignment_id, .. }
+        | Command::Progress { assignment_id, .. } => Some(assignment_id.clone()),
         Command::Heartbeat(hb) => Some(format!("{}/{}", hb.node_id, hb.worker_id)),
         Command::SetControl { mode, .. } => Some(format!("control:{mode}")),
         _ => None,
@@ -239,7 +240,8 @@ fn actor_of(command: &Command, operator: &str) -> String {
         | Command::SetControl { by, .. } => by.clone(),
         Command::Claim { worker_id, .. }
         | Command::Complete { worker_id, .. }
-        | Command::Fail { worker_id, .. } => Some(worker_id.clone()),
+        | Command::Fail { worker_id, .. }
+        | Command::Progress { worker_id, .. } => Some(worker_id.clone()),
         Command::Heartbeat(hb) => Some(hb.worker_id.clone()),
         _ => None,
     };

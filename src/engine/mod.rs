@@ -10,6 +10,7 @@
 
 pub mod command;
 pub mod core;
+pub mod counters;
 pub mod snapshot;
 mod work;
 
@@ -52,6 +53,18 @@ impl EngineHandle {
 
     pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.snapshots.clone()
+    }
+
+    /// Queues a command (waiting while the queue is full) and returns where
+    /// its committed reply will arrive. Lets a connection pipeline requests
+    /// while keeping their order.
+    pub async fn submit(&self, command: Command) -> Result<oneshot::Receiver<Result<Reply>>> {
+        let (reply_tx, reply_rx) = oneshot::channel();
+        self.commands
+            .send((command, reply_tx))
+            .await
+            .map_err(|_| Error::EngineGone)?;
+        Ok(reply_rx)
     }
 }
 

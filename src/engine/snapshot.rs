@@ -14,6 +14,7 @@ use crate::store::{assignments, events};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// How many waiting assignments the snapshot lists in full.
 const RECOMMENDATION_LIMIT: usize = 2000;
@@ -71,6 +72,10 @@ pub struct Snapshot {
     pub runs: Vec<Run>,
     pub last_tick_at: Option<String>,
     pub health: Vec<Health>,
+    /// Socket lines refused, per reason: filled in by the socket server
+    /// when it hands a snapshot out (empty without a socket).
+    #[serde(default)]
+    pub rejected_lines: BTreeMap<String, u64>,
 }
 
 pub fn build(
@@ -141,6 +146,7 @@ pub fn build(
         inbound_unprocessed: events::count_unprocessed(conn)?,
         runs: runs::recent(conn, 20)?,
         last_tick_at: last_tick_at.map(rfc3339),
+        rejected_lines: BTreeMap::new(),
         health: vec![
             unknown("assistx"),
             unknown("neo4j"),

@@ -103,16 +103,34 @@ impl<'a> Work<'a> {
             Command::Release {
                 assignment_id,
                 by: who,
+                worker_id,
                 reason,
                 retry,
                 expected_version,
-            } => self.release(
-                &assignment_id,
-                &by(who),
-                reason.as_deref().unwrap_or("released by operator"),
-                retry,
-                expected_version,
-            ),
+            } => {
+                if let Some(worker) = &worker_id {
+                    let a = self.load(&assignment_id, expected_version)?;
+                    self.holder_check(&a, worker)?;
+                }
+                let default_reason = if worker_id.is_some() {
+                    "released by worker"
+                } else {
+                    "released by operator"
+                };
+                self.release(
+                    &assignment_id,
+                    &by(who),
+                    reason.as_deref().unwrap_or(default_reason),
+                    retry,
+                    expected_version,
+                )
+            }
+            Command::Progress {
+                assignment_id,
+                worker_id,
+                message,
+                percent,
+            } => self.progress(&assignment_id, &worker_id, message, percent),
             Command::Claim {
                 assignment_id,
                 worker_id,
@@ -788,6 +806,34 @@ impl<'a> Work<'a> {
             started,
             recovered_from_stale: before.stale,
         })
+    }
+
+    /// A progress report is a heartbeat about one assignment: it renews the
+    /// worker's leases and starts the work; the message is audited.
+    fn progress(
+        &mut self,
+        id: &str,
+        worker_id: &str,
+        message: Option<String>,
+        percent: Option<f64>,
+    ) -> Result<Reply> {
+        let a = self.load(id, None)?;
+        self.holder_check(&a, worker_id)?;
+        if percent.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
+            return Err(Error::bad_input("percent", "must be between 0 and 100"));
+        }
+        let mut hb = Heartbeat::new(a.node_id.as_deref().unwrap_or("local"), worker_id);
+        hb.assignment_id = Some(id.to_string());
+        hb.status = crate::domain::worker::WorkerStatus::Busy;
+        self.heartbeat(hb)?;
+        let detail = match (percent, message) {
+            (Some(p), Some(m)) => format!("{p}%: {m}"),
+            (Some(p), None) => format!("{p}%"),
+            (None, Some(m)) => m,
+            (None, None) => String::new(),
+        };
+        self.audit(worker_id, "progress", Some(id), None, None, Some(&detail))?;
+        self.reply(id)
     }
 
     fn complete(&mut self, id: &str, worker_id: &str, summary: Option<&str>) -> Result<Reply> {

@@ -27,6 +27,7 @@ fn settings(dir: &std::path::Path, env: &[(&str, &str)]) -> Settings {
         database: Some(dir.join("cache.sqlite3").display().to_string()),
         config_file: Some(dir.join("absent-is-fine-only-when-default.toml")),
         operator: Some("op".into()),
+        socket: None,
     };
     std::fs::write(dir.join("absent-is-fine-only-when-default.toml"), "").unwrap();
     load_with(&overrides, &move |name| {
@@ -176,6 +177,7 @@ fn release(id: &str, retry: bool) -> Command {
     Command::Release {
         assignment_id: id.into(),
         by: None,
+        worker_id: None,
         reason: Some("stuck".into()),
         retry,
         expected_version: None,

@@ -1,0 +1,86 @@
+//! `auto-assign heartbeat`: a tiny worker agent for cron or a shell loop.
+
+use super::ops::print_reply;
+use super::route::{runtime, send_all_async};
+use crate::config::Settings;
+use crate::domain::worker::{Heartbeat, WorkerStatus};
+use crate::engine::Command;
+use crate::error::{Error, Result};
+use clap::Args;
+use std::time::Duration;
+
+#[derive(Debug, Args)]
+pub struct HeartbeatArgs {
+    #[arg(long)]
+    pub node: String,
+    #[arg(long)]
+    pub worker: String,
+    /// The assignment this worker is working on.
+    #[arg(long)]
+    pub assignment: Option<String>,
+    /// ready, sleeping, busy, degraded, draining or offline.
+    #[arg(long, default_value = "ready")]
+    pub status: String,
+    #[arg(long = "lane")]
+    pub lanes: Vec<String>,
+    #[arg(long = "capability")]
+    pub capabilities: Vec<String>,
+    #[arg(long)]
+    pub owner: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    pub max_concurrent: u32,
+    /// Keep sending, every SECONDS, until interrupted.
+    #[arg(long, value_name = "SECONDS")]
+    pub every: Option<f64>,
+}
+
+fn heartbeat(args: &HeartbeatArgs) -> Result<Heartbeat> {
+    let mut hb = Heartbeat::new(&args.node, &args.worker);
+    hb.assignment_id = args.assignment.clone();
+    hb.status = args
+        .status
+        .parse::<WorkerStatus>()
+        .map_err(|e| Error::bad_input("--status", e))?;
+    hb.lanes = args.lanes.clone();
+    hb.capabilities = args.capabilities.clone();
+    hb.owner = args.owner.clone();
+    hb.max_concurrent = args.max_concurrent;
+    hb.validate()
+        .map_err(|(field, message)| Error::bad_input(field, message))?;
+    Ok(hb)
+}
+
+pub fn run(settings: Settings, args: &HeartbeatArgs, json: bool) -> Result<()> {
+    let hb = heartbeat(args)?;
+    let every = match args.every {
+        None => None,
+        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(_) => {
+            return Err(Error::bad_input(
+                "--every",
+                "must be a number of seconds above 0",
+            ));
+        }
+    };
+    runtime()?.block_on(async move {
+        let Some(every) = every else {
+            let replies = send_all_async(settings, vec![Command::Heartbeat(hb)]).await?;
+            replies.iter().for_each(|r| print_reply(r, json));
+            return Ok(());
+        };
+        let mut ticker = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+            }
+            // An engine restart or a busy database is not the end of a
+            // worker: report and try again next time. A refusal is final.
+            match send_all_async(settings.clone(), vec![Command::Heartbeat(hb.clone())]).await {
+                Ok(replies) => replies.iter().for_each(|r| print_reply(r, json)),
+                Err(e) if e.is_caller_fault() => return Err(e),
+                Err(e) => eprintln!("auto-assign: heartbeat not delivered: {e}"),
+            }
+        }
+    })
+}

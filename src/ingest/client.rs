@@ -1,0 +1,98 @@
+//! The client end of the socket: one request, one reply; or a subscription.
+
+use super::protocol::request_for;
+use crate::engine::{Command, Reply};
+use crate::error::{Error, Result};
+use serde_json::{Value, json};
+use std::path::Path;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::UnixStream;
+use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
+
+pub struct Client {
+    reader: BufReader<OwnedReadHalf>,
+    writer: OwnedWriteHalf,
+    next_id: u64,
+}
+
+fn lost(source: std::io::Error) -> Error {
+    Error::Io {
+        context: "the engine's socket".into(),
+        source,
+    }
+}
+
+impl Client {
+    pub async fn connect(path: &Path) -> std::io::Result<Client> {
+        let (read, write) = UnixStream::connect(path).await?.into_split();
+        Ok(Client {
+            reader: BufReader::new(read),
+            writer: write,
+            next_id: 1,
+        })
+    }
+
+    /// Sends one request line and reads the next line back.
+    pub async fn request(&mut self, mut request: Value) -> Result<Value> {
+        if request.get("id").is_none() {
+            request["id"] = json!(self.next_id);
+            self.next_id += 1;
+        }
+        let mut line = request.to_string();
+        line.push('\n');
+        self.writer.write_all(line.as_bytes()).await.map_err(lost)?;
+        self.next_line().await?.ok_or_else(|| Error::EngineGone)
+    }
+
+    /// The next line the engine sends (a reply or a subscription update);
+    /// `None` when it closed the connection.
+    pub async fn next_line(&mut self) -> Result<Option<Value>> {
+        let mut line = String::new();
+        let n = self.reader.read_line(&mut line).await.map_err(lost)?;
+        if n == 0 {
+            return Ok(None);
+        }
+        serde_json::from_str(&line)
+            .map(Some)
+            .map_err(|e| Error::Io {
+                context: "the engine's reply".into(),
+                source: std::io::Error::other(e),
+            })
+    }
+
+    pub async fn hello(&mut self) -> Result<Value> {
+        let reply = self.request(json!({"op": "hello"})).await?;
+        unwrap(reply)
+    }
+
+    /// Sends an engine command the way the protocol spells it, and returns
+    /// the engine's reply (or its refusal as [`Error::Remote`]).
+    pub async fn send(&mut self, command: &Command, operator: &str) -> Result<Reply> {
+        let id = self.next_id;
+        self.next_id += 1;
+        let result = unwrap(self.request(request_for(command, id, operator)).await?)?;
+        serde_json::from_value(result).map_err(|e| Error::Io {
+            context: "the engine's reply".into(),
+            source: std::io::Error::other(e),
+        })
+    }
+
+    pub async fn subscribe(&mut self) -> Result<Value> {
+        unwrap(self.request(json!({"op": "subscribe"})).await?)
+    }
+}
+
+/// The `result` of an ok reply, or the refusal as an error.
+fn unwrap(reply: Value) -> Result<Value> {
+    if reply["ok"] == true {
+        return Ok(reply.get("result").cloned().unwrap_or(Value::Null));
+    }
+    let error = &reply["error"];
+    Err(Error::Remote {
+        code: error["code"].as_str().unwrap_or("unknown").to_string(),
+        message: error["message"]
+            .as_str()
+            .unwrap_or("the engine refused the request")
+            .to_string(),
+    })
+}

@@ -1,0 +1,267 @@
+//! Serving the socket: one task per connection, reading requests and
+//! writing replies in order.
+//!
+//! A connection pipelines: its reader queues each request with the engine
+//! as soon as it is parsed and hands the pending reply to its writer, which
+//! writes replies in request order. At most [`IN_FLIGHT`] replies may be
+//! pending per connection and the engine's own queue is bounded, so a client
+//! that floods is slowed down (its socket stops being read), never buffered
+//! without limit, and never has an acknowledged request dropped. Other
+//! clients keep their own turn in the engine's queue.
+
+use super::decoder::LineDecoder;
+use super::protocol::{
+    self, OPS, PROTOCOL_VERSION, Parsed, ProtocolError, Request, engine_error, error_reply,
+    ok_reply,
+};
+use crate::engine::counters::Counters;
+use crate::engine::{EngineHandle, Reply, Snapshot};
+use crate::error::Result;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::unix::OwnedWriteHalf;
+use tokio::net::{UnixListener, UnixStream};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinSet;
+
+/// Replies a connection may have pending before its reader waits.
+const IN_FLIGHT: usize = 256;
+
+/// A subscriber gets at most one snapshot per this interval.
+const SUBSCRIBE_EVERY: Duration = Duration::from_millis(250);
+
+/// How long in-flight requests get to finish once shutdown starts.
+const DRAIN: Duration = Duration::from_secs(5);
+
+enum Pending {
+    Ready(Value),
+    Snapshot(Value),
+    Subscribe(Value),
+    Engine {
+        id: Value,
+        op: String,
+        replies: Vec<oneshot::Receiver<Result<Reply>>>,
+    },
+}
+
+/// Accepts connections until `shutdown` turns true, then lets in-flight
+/// requests finish (up to [`DRAIN`]) and returns.
+pub async fn serve(
+    listener: UnixListener,
+    engine: EngineHandle,
+    rejected: Arc<Counters>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(connection(stream, engine.clone(), rejected.clone(), shutdown.clone()));
+                }
+                Err(e) => tracing::warn!("accept failed: {e}"),
+            },
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(DRAIN, async {
+        while connections.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            "{} connection(s) still open after {DRAIN:?}; closing them",
+            connections.len()
+        );
+        connections.shutdown().await;
+    }
+}
+
+async fn connection(
+    stream: UnixStream,
+    engine: EngineHandle,
+    rejected: Arc<Counters>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let (mut read, write) = stream.into_split();
+    let (pending_tx, pending_rx) = mpsc::channel(IN_FLIGHT);
+    let writer = tokio::spawn(write_replies(
+        write,
+        pending_rx,
+        engine.snapshots(),
+        rejected.clone(),
+        shutdown.clone(),
+    ));
+    let mut decoder = LineDecoder::default();
+    let mut buffer = vec![0u8; 16 * 1024];
+    let mut subscribed = false;
+    'read: loop {
+        let n = tokio::select! {
+            read = read.read(&mut buffer) => match read {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            },
+            _ = shutdown.changed() => break,
+        };
+        for frame in decoder.push(&buffer[..n]) {
+            if subscribed {
+                continue; // a subscription owns the connection until it closes
+            }
+            let parsed = protocol::parse_frame(frame);
+            let pending = match dispatch(parsed, &engine, &rejected).await {
+                Some(pending) => pending,
+                None => break 'read,
+            };
+            subscribed = matches!(pending, Pending::Subscribe(_));
+            if pending_tx.send(pending).await.is_err() {
+                break 'read;
+            }
+        }
+    }
+    drop(pending_tx);
+    let _ = writer.await;
+}
+
+/// What to write back for one parsed line; `None` when the engine is gone.
+async fn dispatch(parsed: Parsed, engine: &EngineHandle, rejected: &Counters) -> Option<Pending> {
+    let Parsed { id, op, request } = parsed;
+    Some(match request {
+        Err(error) => {
+            rejected.bump(error.code);
+            Pending::Ready(error_reply(&id, &error))
+        }
+        Ok(Request::Hello) => Pending::Ready(ok_reply(&id, "hello", hello())),
+        Ok(Request::Snapshot) => Pending::Snapshot(id),
+        Ok(Request::Subscribe) => Pending::Subscribe(id),
+        Ok(Request::Engine(commands)) => {
+            let mut replies = Vec::with_capacity(commands.len());
+            for command in commands {
+                replies.push(engine.submit(command).await.ok()?);
+            }
+            Pending::Engine { id, op, replies }
+        }
+    })
+}
+
+pub fn hello() -> Value {
+    json!({
+        "protocol": PROTOCOL_VERSION,
+        "engine_version": env!("CARGO_PKG_VERSION"),
+        "pid": std::process::id(),
+        "capabilities": OPS,
+    })
+}
+
+/// The engine's latest snapshot with the socket's own counters filled in
+/// (they change without the engine knowing).
+fn snapshot_value(snapshots: &mut watch::Receiver<Arc<Snapshot>>, rejected: &Counters) -> Value {
+    let snapshot = snapshots.borrow_and_update().clone();
+    let mut value = serde_json::to_value(&*snapshot).unwrap_or(Value::Null);
+    value["rejected_lines"] = json!(rejected.read());
+    value
+}
+
+async fn write_replies(
+    mut write: OwnedWriteHalf,
+    mut pending: mpsc::Receiver<Pending>,
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    rejected: Arc<Counters>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while let Some(item) = pending.recv().await {
+        let reply = match item {
+            Pending::Ready(reply) => reply,
+            Pending::Snapshot(id) => {
+                ok_reply(&id, "snapshot", snapshot_value(&mut snapshots, &rejected))
+            }
+            Pending::Engine { id, op, replies } => engine_reply(&id, &op, replies).await,
+            Pending::Subscribe(id) => {
+                let first = snapshot_value(&mut snapshots, &rejected);
+                let reply = ok_reply(&id, "subscribe", json!({ "snapshot": first }));
+                if send(&mut write, &reply).await.is_err() {
+                    return;
+                }
+                let mut streams = Streams {
+                    write: &mut write,
+                    pending: &mut pending,
+                    snapshots: &mut snapshots,
+                    rejected: &rejected,
+                    shutdown: &mut shutdown,
+                };
+                streams.run().await;
+                return;
+            }
+        };
+        if send(&mut write, &reply).await.is_err() {
+            return;
+        }
+    }
+}
+
+async fn engine_reply(
+    id: &Value,
+    op: &str,
+    replies: Vec<oneshot::Receiver<Result<Reply>>>,
+) -> Value {
+    let mut last = None;
+    for reply in replies {
+        match reply.await {
+            Ok(Ok(reply)) => last = Some(reply),
+            Ok(Err(error)) => return error_reply(id, &engine_error(&error)),
+            Err(_) => {
+                return error_reply(
+                    id,
+                    &ProtocolError {
+                        code: "engine_gone",
+                        message: "the engine stopped before answering".into(),
+                        field: None,
+                    },
+                );
+            }
+        }
+    }
+    ok_reply(id, op, serde_json::to_value(last).unwrap_or(Value::Null))
+}
+
+/// What a subscription streams with.
+struct Streams<'a> {
+    write: &'a mut OwnedWriteHalf,
+    pending: &'a mut mpsc::Receiver<Pending>,
+    snapshots: &'a mut watch::Receiver<Arc<Snapshot>>,
+    rejected: &'a Counters,
+    shutdown: &'a mut watch::Receiver<bool>,
+}
+
+impl Streams<'_> {
+    /// Whole snapshots, at most one per [`SUBSCRIBE_EVERY`], until the client
+    /// closes (its reader drops `pending`) or the engine shuts down.
+    async fn run(&mut self) {
+        loop {
+            tokio::select! {
+                changed = self.snapshots.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(SUBSCRIBE_EVERY).await;
+                    let snapshot = snapshot_value(self.snapshots, self.rejected);
+                    let update = json!({"event": "snapshot", "snapshot": snapshot});
+                    if send(self.write, &update).await.is_err() {
+                        return;
+                    }
+                }
+                closed = self.pending.recv() => if closed.is_none() { return },
+                _ = self.shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+async fn send(write: &mut OwnedWriteHalf, value: &Value) -> std::io::Result<()> {
+    let mut line = value.to_string();
+    line.push('\n');
+    write.write_all(line.as_bytes()).await
+}

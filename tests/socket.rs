@@ -1,0 +1,526 @@
+//! The engine's socket, end to end: a real daemon process, a real Unix
+//! socket, clients that misbehave.
+
+mod common;
+
+use common::{Sandbox, json_lines, ok, stderr};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+}
+
+impl Daemon {
+    fn start(sb: &Sandbox) -> Daemon {
+        Self::start_env(sb, &[])
+    }
+
+    fn start_env(sb: &Sandbox, env: &[(&str, &str)]) -> Daemon {
+        let socket = sb.path("run/engine.sock");
+        let mut cmd = sb.command();
+        cmd.env("AUTO_ASSIGN_SOCKET_PATH", &socket)
+            .args(["daemon"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while UnixStream::connect(&socket).is_err() {
+            assert!(Instant::now() < deadline, "the daemon did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Daemon { child, socket }
+    }
+
+    fn connect(&self) -> Conn {
+        Conn::open(&self.socket)
+    }
+
+    /// SIGTERM, then the exit status and what it logged.
+    fn terminate(mut self) -> (Option<i32>, String) {
+        send_signal(self.child.id(), "TERM");
+        let out = std::mem::replace(
+            &mut self.child,
+            std::process::Command::new("true").spawn().unwrap(),
+        )
+        .wait_with_output()
+        .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn send_signal(pid: u32, signal: &str) {
+    std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
+}
+
+struct Conn {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Conn {
+    fn open(path: &PathBuf) -> Conn {
+        let stream = UnixStream::connect(path).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Conn {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    fn read(&mut self) -> Value {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    }
+
+    fn ask(&mut self, request: Value) -> Value {
+        self.send_raw(format!("{request}\n").as_bytes());
+        self.read()
+    }
+}
+
+fn code(reply: &Value) -> &str {
+    reply["error"]["code"].as_str().unwrap_or("")
+}
+
+#[test]
+fn hello_names_the_protocol_engine_and_process() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let reply = d.connect().ask(json!({"op": "hello", "id": "h1"}));
+    assert_eq!(reply["id"], "h1");
+    assert_eq!(reply["ok"], true);
+    assert_eq!(reply["result"]["protocol"], 1);
+    assert_eq!(reply["result"]["pid"], d.child.id());
+    assert!(
+        reply["result"]["capabilities"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("subscribe"))
+    );
+}
+
+#[test]
+fn every_bad_input_gets_an_error_and_the_connection_stays_open() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut c = d.connect();
+    let mut long = vec![b'x'; 70 * 1024];
+    long.push(b'\n');
+    c.send_raw(&long);
+    assert_eq!(code(&c.read()), "line_too_long");
+    c.send_raw(b"\xff\xfe\n");
+    assert_eq!(code(&c.read()), "not_utf8");
+    c.send_raw(b"{not json\n");
+    assert_eq!(code(&c.read()), "bad_json");
+    c.send_raw(format!("{}\n", "[".repeat(200)).as_bytes());
+    assert_eq!(code(&c.read()), "too_deep");
+    assert_eq!(
+        code(&c.ask(json!({"op": "teleport", "id": 5}))),
+        "unknown_op"
+    );
+    let missing = c.ask(json!({"op": "heartbeat", "node_id": "n1"}));
+    assert_eq!(
+        (code(&missing), missing["error"]["field"].as_str()),
+        ("missing_field", Some("worker_id"))
+    );
+    let typed = c.ask(json!({"op": "claim", "assignment_id": 5, "worker_id": "w"}));
+    assert_eq!(
+        (code(&typed), typed["error"]["field"].as_str()),
+        ("bad_field", Some("assignment_id"))
+    );
+    assert_eq!(code(&c.ask(json!(["op"]))), "bad_request");
+    let unheld = c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1", "assignment_id": "assign_nope"}));
+    assert_eq!(code(&unheld), "not_found");
+    // Still open, still answering.
+    assert_eq!(c.ask(json!({"op": "hello"}))["ok"], true);
+    let snap = c.ask(json!({"op": "snapshot"}));
+    let rejected = &snap["result"]["rejected_lines"];
+    for reason in [
+        "line_too_long",
+        "not_utf8",
+        "bad_json",
+        "too_deep",
+        "unknown_op",
+        "missing_field",
+        "bad_field",
+        "bad_request",
+    ] {
+        assert_eq!(rejected[reason], 1, "{reason}: {rejected}");
+    }
+}
+
+#[test]
+fn the_socket_and_its_folder_are_private() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&d.socket), 0o600);
+    assert_eq!(mode(d.socket.parent().unwrap()), 0o700);
+}
+
+#[test]
+fn a_stale_socket_is_removed_and_a_live_one_is_refused_with_its_pid() {
+    let sb = Sandbox::new();
+    let socket = sb.path("run/engine.sock");
+    std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
+    drop(std::os::unix::net::UnixListener::bind(&socket).unwrap()); // left behind by a "dead engine"
+    let d = Daemon::start(&sb);
+    assert_eq!(d.connect().ask(json!({"op": "hello"}))["ok"], true);
+    let second = sb.run_env(
+        &["daemon"],
+        &[("AUTO_ASSIGN_SOCKET_PATH", socket.to_str().unwrap())],
+    );
+    assert_eq!(second.status.code(), Some(1));
+    let err = stderr(&second);
+    assert!(err.contains(&format!("pid {}", d.child.id())), "{err}");
+    assert_eq!(
+        d.connect().ask(json!({"op": "hello"}))["ok"],
+        true,
+        "the first engine is untouched"
+    );
+}
+
+#[test]
+fn a_file_that_is_not_a_socket_is_never_removed() {
+    let sb = Sandbox::new();
+    let path = sb.write("precious.txt", "keep me");
+    let out = sb.run_env(
+        &["daemon"],
+        &[("AUTO_ASSIGN_SOCKET_PATH", path.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not a socket"));
+    assert_eq!(std::fs::read_to_string(path).unwrap(), "keep me");
+}
+
+fn evaluate(c: &mut Conn, task: &str) -> String {
+    let reply = c.ask(json!({"op": "command", "command": "evaluate", "operator": "t", "candidates": [{"task_id": task}]}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    reply["result"]["data"][0]["decision"]["assignment_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_heartbeat_renews_the_lease_it_holds_and_workers_do_everything_through_the_socket() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut c = d.connect();
+    let id = evaluate(&mut c, "T1");
+    let claim = c.ask(json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "node_id": "n1", "lease_seconds": 60}));
+    assert_eq!(claim["result"]["data"]["status"], "claimed", "{claim}");
+    let first_expiry = claim["result"]["data"]["lease_expires_at"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(Duration::from_millis(20));
+    let hb = c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1", "assignment_id": id, "status": "busy"}));
+    assert_eq!(hb["result"]["data"]["renewed"], json!([id]));
+    let progress = c.ask(json!({"op": "progress", "assignment_id": id, "worker_id": "w1", "percent": 50, "message": "halfway"}));
+    assert_eq!(progress["result"]["data"]["status"], "running");
+    assert!(
+        progress["result"]["data"]["lease_expires_at"]
+            .as_str()
+            .unwrap()
+            > first_expiry.as_str()
+    );
+    let other =
+        c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w2", "assignment_id": id}));
+    assert_eq!(code(&other), "assignment_not_held");
+    let done =
+        c.ask(json!({"op": "complete", "assignment_id": id, "worker_id": "w1", "summary": "ok"}));
+    assert_eq!(done["result"]["data"]["status"], "done");
+    let id2 = evaluate(&mut c, "T2");
+    c.ask(json!({"op": "claim", "assignment_id": id2, "worker_id": "w1", "node_id": "n1"}));
+    let released = c.ask(
+        json!({"op": "release", "assignment_id": id2, "worker_id": "w1", "reason": "too big"}),
+    );
+    assert_eq!(
+        released["result"]["data"]["status"], "recommended",
+        "{released}"
+    );
+    let event = c.ask(json!({"op": "event", "event": {"event_type": "task.candidate.created", "idempotency_key": "k", "subject": {"task_id": "T3"}}}));
+    assert_eq!(event["result"]["data"]["processed"]["action"], "evaluated");
+    let control = c.ask(
+        json!({"op": "command", "command": "control", "operator": "scott", "mode": "draining"}),
+    );
+    assert_eq!(control["result"]["data"]["mode"], "draining");
+    let audit = json_lines(&ok(&sb.run(&["audit", "--operators", "--json"])));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "control" && e["actor"] == "scott")
+    );
+}
+
+#[test]
+fn a_silent_workers_lease_expires_and_its_task_is_offered_again() {
+    let sb = Sandbox::new();
+    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_STALE_HEARTBEAT_SECONDS", "1")]);
+    let mut c = d.connect();
+    let id = evaluate(&mut c, "T1");
+    std::thread::sleep(Duration::from_millis(1100)); // the engine has been up for the grace
+    c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1"}));
+    c.ask(json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "node_id": "n1", "lease_seconds": 3600}));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let snap = c.ask(json!({"op": "snapshot"}))["result"].clone();
+        let worker = snap["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["worker_id"] == "w1")
+            .cloned()
+            .unwrap();
+        let rec = snap["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["assignment_id"] == id.as_str())
+            .cloned()
+            .unwrap();
+        if worker["stale"] == true && rec["status"] == "recommended" {
+            assert_eq!(
+                rec["retry_count"], 0,
+                "a dead worker does not use up a retry"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not offered again: {worker} {rec}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let expired = json_lines(&ok(&sb.run(&["outbox", "list", "--json"])));
+    assert!(
+        expired
+            .iter()
+            .any(|e| e["event_type"] == "assignment.expired")
+    );
+}
+
+#[test]
+fn a_hundred_concurrent_clients_all_get_answers() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let socket = d.socket.clone();
+    let threads: Vec<_> = (0..100)
+        .map(|i| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                let mut c = Conn::open(&socket);
+                for j in 0..5 {
+                    let reply = c.ask(json!({"op": "heartbeat", "id": j, "node_id": format!("n{}", i % 4), "worker_id": format!("w{i}")}));
+                    assert_eq!(reply["ok"], true, "{reply}");
+                    assert_eq!(reply["id"], j);
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    let snap = d.connect().ask(json!({"op": "snapshot"}));
+    assert_eq!(snap["result"]["workers"].as_array().unwrap().len(), 100);
+}
+
+#[test]
+fn a_flooding_client_slows_down_alone_and_loses_nothing() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    const FLOOD: usize = 20_000;
+    let socket = d.socket.clone();
+    let flooder = std::thread::spawn(move || {
+        let stream = UnixStream::connect(&socket).unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        // Write everything without reading: the server must push back.
+        let sending = std::thread::spawn(move || {
+            let mut batch = String::new();
+            for i in 0..FLOOD {
+                batch.push_str(&format!("{{\"op\":\"heartbeat\",\"id\":{i},\"node_id\":\"flood\",\"worker_id\":\"f{}\"}}\n", i % 50));
+            }
+            writer.write_all(batch.as_bytes()).unwrap();
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut seen = 0;
+        let mut line = String::new();
+        while seen < FLOOD {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            let reply: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(reply["id"], seen, "replies come in order, none dropped");
+            assert_eq!(reply["ok"], true);
+            seen += 1;
+        }
+        sending.join().unwrap();
+        seen
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let mut other = d.connect();
+    for i in 0..20 {
+        let started = Instant::now();
+        assert_eq!(
+            other.ask(json!({"op": "heartbeat", "id": i, "node_id": "n", "worker_id": "calm"}))["ok"],
+            true
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "another client was starved"
+        );
+    }
+    assert_eq!(flooder.join().unwrap(), FLOOD);
+}
+
+#[test]
+fn a_client_killed_mid_line_loses_only_that_line() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    {
+        let mut c = d.connect();
+        c.send_raw(br#"{"op": "heartbeat", "node_id": "n1", "worker_id": "half"#);
+    } // dropped mid-line
+    let mut c = d.connect();
+    assert_eq!(c.ask(json!({"op": "hello"}))["ok"], true);
+    let workers = c.ask(json!({"op": "snapshot"}))["result"]["workers"].clone();
+    assert_eq!(workers, json!([]));
+}
+
+#[test]
+fn sigterm_finishes_cleanly_and_removes_the_socket() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut c = d.connect();
+    let id = evaluate(&mut c, "T1");
+    let socket = d.socket.clone();
+    let (code, log) = d.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("stopped cleanly"), "{log}");
+    assert!(!socket.exists());
+    let after = json_lines(&ok(&sb.run(&["assignments", "--json"])));
+    assert_eq!(
+        after[0]["assignment_id"],
+        id.as_str(),
+        "committed before the reply, kept after the stop"
+    );
+}
+
+#[test]
+fn the_cli_reaches_a_running_engine_through_its_socket() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let id = evaluate(&mut d.connect(), "T1");
+    // The CLI points at another database: only the socket can reach the daemon's.
+    let elsewhere = sb.path("other.sqlite3");
+    let env = [
+        ("AUTO_ASSIGN_SOCKET_PATH", d.socket.to_str().unwrap()),
+        ("AUTO_ASSIGN_DATABASE_URL", elsewhere.to_str().unwrap()),
+    ];
+    let out = sb.run_env(
+        &["claim", &id, "--worker", "w1", "--node", "n1", "--json"],
+        &env,
+    );
+    assert_eq!(json_lines(&ok(&out))[0]["data"]["status"], "claimed");
+    let out = sb.run_env(
+        &[
+            "heartbeat",
+            "--node",
+            "n1",
+            "--worker",
+            "w1",
+            "--assignment",
+            &id,
+            "--status",
+            "busy",
+            "--json",
+        ],
+        &env,
+    );
+    assert_eq!(json_lines(&ok(&out))[0]["data"]["started"], json!([id]));
+    let out = sb.run_env(&["approve", &id], &env);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "illegal transition comes back as a refusal"
+    );
+    let status = json_lines(&ok(&sb.run_env(&["status", "--json"], &env)));
+    assert_eq!(status[0]["workers"][0]["worker_id"], "w1");
+    assert!(
+        !elsewhere.exists()
+            || json_lines(&ok(&sb.run_env(&["assignments", "--json"], &env))).is_empty()
+    );
+}
+
+#[test]
+fn watch_prints_a_line_per_change() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut watch = sb
+        .command()
+        .env("AUTO_ASSIGN_SOCKET_PATH", &d.socket)
+        .args(["watch"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("recommended 0"), "{first}");
+    evaluate(&mut d.connect(), "T1");
+    let second = lines.next().unwrap().unwrap();
+    assert!(second.contains("recommended 1"), "{second}");
+    let _ = watch.kill();
+    let _ = watch.wait();
+}
+
+#[test]
+fn watch_without_an_engine_says_so() {
+    let sb = Sandbox::new();
+    let out = sb.run_env(
+        &["watch"],
+        &[(
+            "AUTO_ASSIGN_SOCKET_PATH",
+            sb.path("none.sock").to_str().unwrap(),
+        )],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("no engine answers"),
+        "{}",
+        stderr(&out)
+    );
+}
