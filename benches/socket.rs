@@ -1,1 +1,185 @@
-fn main() {}
+//! The socket under load, end to end: an engine and its server in this
+//! process, clients on a real Unix socket, state committed to a real SQLite
+//! file. Prints one line per figure for docs/benchmarks.md.
+//!
+//! `cargo bench --bench socket`
+
+use auto_assign::config::{Overrides, load_with};
+use auto_assign::engine::counters::Counters;
+use auto_assign::engine::{self, Core};
+use auto_assign::ingest::{protocol::REJECT_CODES, server, socket};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+fn start(
+    dir: &Path,
+    env: &'static [(&'static str, &'static str)],
+) -> (PathBuf, tokio::runtime::Runtime) {
+    let socket_path = dir.join("engine.sock");
+    let overrides = Overrides {
+        database: Some(dir.join("bench.sqlite3").display().to_string()),
+        socket: Some(socket_path.display().to_string()),
+        ..Default::default()
+    };
+    let settings = load_with(&overrides, &|name| {
+        env.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap()
+    .settings;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let listener = socket::bind(&socket_path).await.unwrap();
+        let (handle, _task) = engine::spawn(Core::open(settings).unwrap()).unwrap();
+        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let _keep = _stop;
+            server::serve(
+                listener,
+                handle,
+                Arc::new(Counters::new(&REJECT_CODES)),
+                stop_rx,
+            )
+            .await;
+        });
+    });
+    (socket_path, runtime)
+}
+
+fn heartbeat_line(id: usize, worker: usize) -> String {
+    format!(
+        "{{\"op\":\"heartbeat\",\"id\":{id},\"node_id\":\"bench\",\"worker_id\":\"w{worker}\",\"status\":\"ready\"}}\n"
+    )
+}
+
+/// Clients that pipeline heartbeats as fast as the engine commits them.
+fn sustained(socket: &Path, clients: usize, per_client: usize) -> f64 {
+    let started = Instant::now();
+    let threads: Vec<_> = (0..clients)
+        .map(|c| {
+            let socket = socket.to_path_buf();
+            std::thread::spawn(move || {
+                let stream = UnixStream::connect(&socket).unwrap();
+                let mut writer = stream.try_clone().unwrap();
+                let sender = std::thread::spawn(move || {
+                    let mut batch = String::new();
+                    for i in 0..per_client {
+                        batch.push_str(&heartbeat_line(i, c * 1000 + i % 20));
+                    }
+                    writer.write_all(batch.as_bytes()).unwrap();
+                });
+                let mut reader = BufReader::new(stream);
+                let mut line = String::new();
+                for _ in 0..per_client {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                    assert!(line.contains("\"ok\":true"), "{line}");
+                }
+                sender.join().unwrap();
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    (clients * per_client) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// One client at a steady rate; the round trip of each request.
+fn round_trips(socket: &Path, rate: u32, seconds: u32) -> Vec<Duration> {
+    let stream = UnixStream::connect(socket).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let every = Duration::from_secs(1) / rate;
+    let mut samples = Vec::new();
+    let mut line = String::new();
+    let begin = Instant::now();
+    for i in 0..(rate * seconds) as usize {
+        let due = begin + every * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let sent = Instant::now();
+        writer
+            .write_all(heartbeat_line(i, i % 10).as_bytes())
+            .unwrap();
+        line.clear();
+        reader.read_line(&mut line).unwrap();
+        samples.push(sent.elapsed());
+    }
+    samples.sort();
+    samples
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Seconds from a worker's last heartbeat until the engine shows it stale.
+fn stale_detection(socket: &Path, grace: f64) -> f64 {
+    let stream = UnixStream::connect(socket).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut ask = |request: Value| -> Value {
+        writer.write_all(format!("{request}\n").as_bytes()).unwrap();
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap()
+    };
+    // The engine only judges silence it was up to hear.
+    std::thread::sleep(Duration::from_secs_f64(grace + 0.1));
+    ask(json!({"op": "heartbeat", "node_id": "n", "worker_id": "quiet"}));
+    let last = Instant::now();
+    loop {
+        let snap = ask(json!({"op": "snapshot"}));
+        let stale = snap["result"]["workers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["worker_id"] == "quiet" && w["stale"] == true);
+        if stale {
+            return last.elapsed().as_secs_f64();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn main() {
+    // cargo bench passes --bench; cargo test --benches passes nothing useful.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (sock, runtime) = start(dir.path(), &[]);
+    let _ = sustained(&sock, 4, 2_000); // warm up
+    for clients in [1, 4, 16] {
+        let rate = sustained(&sock, clients, 50_000 / clients);
+        println!(
+            "sustained heartbeats, {clients:>2} pipelining client(s): {rate:>9.0} /s (committed)"
+        );
+    }
+    let samples = round_trips(&sock, 1_000, 10);
+    println!(
+        "round trip at 1,000 requests/s for 10 s: p50 {:?}, p99 {:?}, max {:?}",
+        percentile(&samples, 0.50),
+        percentile(&samples, 0.99),
+        samples[samples.len() - 1]
+    );
+    drop(runtime);
+    let dir = tempfile::tempdir().unwrap();
+    let (sock, runtime) = start(dir.path(), &[("AUTO_ASSIGN_STALE_HEARTBEAT_SECONDS", "2")]);
+    let delay = stale_detection(&sock, 2.0);
+    println!(
+        "stale after silence, grace 2 s: marked stale {delay:.2} s after the last heartbeat (goal: within grace + 1 s = 3 s)"
+    );
+    drop(runtime);
+}

@@ -31,6 +31,9 @@ const QUEUE: usize = 1024;
 /// The most commands committed together.
 const BURST: usize = 512;
 
+/// Snapshots are rebuilt at most this often under load.
+const PUBLISH_EVERY: Duration = Duration::from_millis(50);
+
 type Request = (Command, oneshot::Sender<Result<Reply>>);
 
 /// A cheap, clonable way to talk to the engine.
@@ -97,17 +100,21 @@ fn run(
     let tick_every = core.settings().tick_interval.max(Duration::from_secs(1));
     let scheduler = core.settings().scheduler_enabled;
     let runtime = tokio::runtime::Handle::current();
-    let mut next_housekeeping = tokio::time::Instant::now() + housekeeping_every;
-    let mut next_tick = tokio::time::Instant::now() + tick_every;
+    let start = tokio::time::Instant::now();
+    let mut next_housekeeping = start + housekeeping_every;
+    let mut next_tick = start + tick_every;
+    let mut last_publish = start;
+    let mut dirty = false;
     loop {
-        let deadline = if scheduler {
-            next_housekeeping.min(next_tick)
-        } else {
-            next_housekeeping
-        };
+        let mut deadline = next_housekeeping;
+        if scheduler {
+            deadline = deadline.min(next_tick);
+        }
+        if dirty {
+            deadline = deadline.min(last_publish + PUBLISH_EVERY);
+        }
         let received =
             runtime.block_on(async { tokio::time::timeout_at(deadline, commands.recv()).await });
-        let mut dirty = false;
         match received {
             Ok(None) => break,
             Ok(Some(first)) => {
@@ -152,13 +159,17 @@ fn run(
                 Err(e) => tracing::error!("scheduled tick failed: {e}"),
             }
         }
-        if dirty {
+        // A quiet engine publishes at once; a busy one at most every
+        // PUBLISH_EVERY, with the last change always published.
+        if dirty && now >= last_publish + PUBLISH_EVERY {
             match core.snapshot() {
                 Ok(snapshot) => {
                     snapshots.send_replace(Arc::new(snapshot));
                 }
                 Err(e) => tracing::error!("snapshot failed: {e}"),
             }
+            last_publish = now;
+            dirty = false;
         }
     }
     core

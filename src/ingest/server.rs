@@ -172,6 +172,7 @@ async fn write_replies(
     rejected: Arc<Counters>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut out = Vec::with_capacity(64 * 1024);
     while let Some(item) = pending.recv().await {
         let reply = match item {
             Pending::Ready(reply) => reply,
@@ -180,6 +181,9 @@ async fn write_replies(
             }
             Pending::Engine { id, op, replies } => engine_reply(&id, &op, replies).await,
             Pending::Subscribe(id) => {
+                if flush(&mut write, &mut out).await.is_err() {
+                    return;
+                }
                 let first = snapshot_value(&mut snapshots, &rejected);
                 let reply = ok_reply(&id, "subscribe", json!({ "snapshot": first }));
                 if send(&mut write, &reply).await.is_err() {
@@ -196,10 +200,25 @@ async fn write_replies(
                 return;
             }
         };
-        if send(&mut write, &reply).await.is_err() {
+        // Replies queue up in `out` while more are ready, and go out in one
+        // write when the connection has nothing else pending.
+        out.extend_from_slice(reply.to_string().as_bytes());
+        out.push(b'\n');
+        if (pending.is_empty() || out.len() > 60 * 1024)
+            && flush(&mut write, &mut out).await.is_err()
+        {
             return;
         }
     }
+    let _ = flush(&mut write, &mut out).await;
+}
+
+async fn flush(write: &mut OwnedWriteHalf, out: &mut Vec<u8>) -> std::io::Result<()> {
+    if !out.is_empty() {
+        write.write_all(out).await?;
+        out.clear();
+    }
+    Ok(())
 }
 
 async fn engine_reply(

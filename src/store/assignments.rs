@@ -141,12 +141,17 @@ pub fn list(conn: &Connection, status: Option<Status>, limit: usize) -> Result<V
 
 /// Assignments a worker holds a lease on.
 pub fn held_by(conn: &Connection, node_id: &str, worker_id: &str) -> Result<Vec<Assignment>> {
+    // Sorted here, not by ORDER BY: with a bound parameter and an ORDER BY
+    // to plan, SQLite re-prepares the statement on every run, and this one
+    // runs on every heartbeat.
     let mut stmt = conn.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM assignments WHERE node_id = ?1 AND worker_id = ?2 \
-         AND status IN ('claimed', 'running') ORDER BY assignment_id"
+         AND status IN ('claimed', 'running')"
     ))?;
     let rows = stmt.query_map([node_id, worker_id], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut held: Vec<Assignment> = rows.collect::<rusqlite::Result<_>>()?;
+    held.sort_by(|a, b| a.assignment_id.cmp(&b.assignment_id));
+    Ok(held)
 }
 
 /// Leases that ran out strictly before `cutoff`.

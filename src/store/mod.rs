@@ -76,6 +76,8 @@ impl Store {
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every statement the engine runs stays prepared: fewer than this.
+        self.conn.set_prepared_statement_cache_capacity(128);
         self.migrate()
     }
 
@@ -126,17 +128,20 @@ impl Store {
         mut each: impl FnMut(&Connection, I) -> Result<T>,
         mut refused: impl FnMut(&Connection, &M, &Error) -> Result<()>,
     ) -> Result<Vec<Result<T>>> {
-        let mut tx = self.conn.transaction()?;
+        let tx = self.conn.transaction()?;
         let mut results = Vec::with_capacity(items.len());
         for (meta, item) in items {
-            let savepoint = tx.savepoint()?;
-            match each(&savepoint, item) {
+            // Cached statements instead of rusqlite's savepoint guard, which
+            // parses its SQL anew each time: this runs once per command.
+            tx.prepare_cached("SAVEPOINT command")?.execute([])?;
+            match each(&tx, item) {
                 Ok(value) => {
-                    savepoint.commit()?;
+                    tx.prepare_cached("RELEASE command")?.execute([])?;
                     results.push(Ok(value));
                 }
                 Err(error) => {
-                    drop(savepoint); // rolls the item back
+                    tx.prepare_cached("ROLLBACK TO command")?.execute([])?;
+                    tx.prepare_cached("RELEASE command")?.execute([])?;
                     refused(&tx, &meta, &error)?;
                     results.push(Err(error));
                 }

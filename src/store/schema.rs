@@ -38,7 +38,9 @@ CREATE TABLE assignments (
 );
 CREATE INDEX assignments_status ON assignments(status);
 CREATE INDEX assignments_task ON assignments(task_id);
-CREATE INDEX assignments_worker ON assignments(node_id, worker_id) WHERE worker_id IS NOT NULL;
+-- Not a partial index: a partial one makes SQLite re-prepare every
+-- statement that binds worker_id, on every run.
+CREATE INDEX assignments_worker ON assignments(node_id, worker_id);
 
 CREATE TABLE approvals (
     assignment_id TEXT PRIMARY KEY REFERENCES assignments(assignment_id),
@@ -104,21 +106,25 @@ CREATE TABLE workers (
     services       TEXT NOT NULL DEFAULT '[]',
     first_seen     TEXT NOT NULL,
     last_seen      TEXT NOT NULL,
+    beats          INTEGER NOT NULL DEFAULT 0,
     stale          INTEGER NOT NULL DEFAULT 0,
     drained        INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (node_id, worker_id)
 );
 
+-- A ring per worker: heartbeat number `beats` lands in slot beats % history,
+-- so the history stays bounded with one write and no cleanup.
 CREATE TABLE heartbeats (
-    seq           INTEGER PRIMARY KEY AUTOINCREMENT,
     node_id       TEXT NOT NULL,
     worker_id     TEXT NOT NULL,
+    slot          INTEGER NOT NULL,
+    beat          INTEGER NOT NULL,
     assignment_id TEXT,
     status        TEXT NOT NULL,
     received_at   TEXT NOT NULL,
-    body          TEXT NOT NULL
+    body          TEXT NOT NULL,
+    PRIMARY KEY (node_id, worker_id, slot)
 );
-CREATE INDEX heartbeats_worker ON heartbeats(node_id, worker_id, seq);
 
 CREATE TABLE scheduler_runs (
     run_id            INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -53,46 +53,48 @@ pub fn record_heartbeat(
             stale: false,
         });
     let at = rfc3339(now);
-    conn.prepare_cached(
-        "INSERT INTO workers (node_id, worker_id, status, lanes, capabilities, owner, max_concurrent, \
-             metrics, services, first_seen, last_seen, stale) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0) \
-         ON CONFLICT (node_id, worker_id) DO UPDATE SET status = excluded.status, lanes = excluded.lanes, \
-             capabilities = excluded.capabilities, owner = excluded.owner, \
-             max_concurrent = excluded.max_concurrent, metrics = excluded.metrics, \
-             services = excluded.services, last_seen = excluded.last_seen, stale = 0",
-    )?
-    .execute(params![
-        hb.node_id,
-        hb.worker_id,
-        hb.status.as_str(),
-        to_json(&hb.lanes),
-        to_json(&hb.capabilities),
-        hb.owner,
-        hb.max_concurrent,
-        to_json(&hb.metrics),
-        to_json(&hb.services),
-        at
-    ])?;
-    conn.prepare_cached(
-        "INSERT INTO heartbeats (node_id, worker_id, assignment_id, status, received_at, body) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        hb.node_id,
-        hb.worker_id,
-        hb.assignment_id,
-        hb.status.as_str(),
-        at,
-        to_json(hb)
-    ])?;
-    // Keep the history bounded: drop what is older than the newest `history`.
-    conn.prepare_cached(
-        "DELETE FROM heartbeats WHERE node_id = ?1 AND worker_id = ?2 AND seq <= ( \
-             SELECT seq FROM heartbeats WHERE node_id = ?1 AND worker_id = ?2 \
-             ORDER BY seq DESC LIMIT 1 OFFSET ?3)",
-    )?
-    .execute(params![hb.node_id, hb.worker_id, history])?;
+    let beats: i64 = conn
+        .prepare_cached(
+            "INSERT INTO workers (node_id, worker_id, status, lanes, capabilities, owner, max_concurrent, \
+                 metrics, services, first_seen, last_seen, stale, beats) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0, 1) \
+             ON CONFLICT (node_id, worker_id) DO UPDATE SET status = excluded.status, lanes = excluded.lanes, \
+                 capabilities = excluded.capabilities, owner = excluded.owner, \
+                 max_concurrent = excluded.max_concurrent, metrics = excluded.metrics, \
+                 services = excluded.services, last_seen = excluded.last_seen, stale = 0, beats = beats + 1 \
+             RETURNING beats",
+        )?
+        .query_row(
+            params![
+                hb.node_id,
+                hb.worker_id,
+                hb.status.as_str(),
+                to_json(&hb.lanes),
+                to_json(&hb.capabilities),
+                hb.owner,
+                hb.max_concurrent,
+                to_json(&hb.metrics),
+                to_json(&hb.services),
+                at
+            ],
+            |row| row.get(0),
+        )?;
+    if history > 0 {
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO heartbeats (node_id, worker_id, slot, beat, assignment_id, status, received_at, body) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            hb.node_id,
+            hb.worker_id,
+            beats % i64::from(history),
+            beats,
+            hb.assignment_id,
+            hb.status.as_str(),
+            at,
+            to_json(hb)
+        ])?;
+    }
     Ok(before)
 }
 
@@ -139,11 +141,32 @@ pub fn list(conn: &Connection) -> Result<Vec<Worker>> {
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
-/// Heartbeats kept for one worker, newest first.
-pub fn history(conn: &Connection, node_id: &str, worker_id: &str) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT body FROM heartbeats WHERE node_id = ?1 AND worker_id = ?2 ORDER BY seq DESC",
-    )?;
-    let rows = stmt.query_map([node_id, worker_id], |row| row.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn the_history_is_a_bounded_ring_per_worker() {
+        let store = Store::in_memory().unwrap();
+        let now = Utc::now();
+        for i in 0..7 {
+            let mut hb = Heartbeat::new("n1", "w1");
+            hb.heartbeat_id = Some(format!("hb{i}"));
+            record_heartbeat(store.conn(), &hb, 3, now).unwrap();
+        }
+        record_heartbeat(store.conn(), &Heartbeat::new("n1", "w2"), 3, now).unwrap();
+        let kept: Vec<i64> = store
+            .conn()
+            .prepare("SELECT beat FROM heartbeats WHERE worker_id = 'w1' ORDER BY beat")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(kept, vec![5, 6, 7], "the newest three");
+        let workers = list(store.conn()).unwrap();
+        assert_eq!(workers.len(), 2);
+        assert_eq!(workers[0].status, "ready");
+    }
 }
