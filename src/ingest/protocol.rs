@@ -795,3 +795,17 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod doc_tests {
+    use super::{OPERATOR_COMMANDS, OPS, REJECT_CODES};
+
+    /// docs/protocol.md shows every op and command and explains every code.
+    #[test]
+    fn protocol_doc_covers_every_op_command_and_code() {
+        let doc = include_str!("../../docs/protocol.md");
+        for name in OPS.iter().chain(&OPERATOR_COMMANDS).chain(&REJECT_CODES) {
+            assert!(doc.contains(&format!("`{name}`")), "{name} missing from docs/protocol.md");
+        }
+    }
+}
