@@ -74,6 +74,9 @@ impl Store {
         // Checkpoints run from the engine's idle housekeeping instead of
         // inside whichever commit happens to cross the threshold.
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        // Each command runs in a savepoint: its sub-journal stays in memory
+        // instead of a temporary file written page by page.
+        self.conn.pragma_update(None, "temp_store", "MEMORY")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
         // Every statement the engine runs stays prepared: fewer than this.
@@ -124,10 +127,26 @@ impl Store {
     /// results are only returned once the whole batch is committed.
     pub fn write_batch<M, I, T>(
         &mut self,
-        items: Vec<(M, I)>,
+        mut items: Vec<(M, I)>,
         mut each: impl FnMut(&Connection, I) -> Result<T>,
         mut refused: impl FnMut(&Connection, &M, &Error) -> Result<()>,
     ) -> Result<Vec<Result<T>>> {
+        if items.len() == 1 {
+            // Alone, a command needs no savepoint: the transaction is its own.
+            let (meta, item) = items.remove(0);
+            let tx = self.conn.transaction()?;
+            let result = each(&tx, item);
+            match &result {
+                Ok(_) => tx.commit()?,
+                Err(error) => {
+                    drop(tx); // rolls the command back
+                    let tx = self.conn.transaction()?;
+                    refused(&tx, &meta, error)?;
+                    tx.commit()?;
+                }
+            }
+            return Ok(vec![result]);
+        }
         let tx = self.conn.transaction()?;
         let mut results = Vec::with_capacity(items.len());
         for (meta, item) in items {

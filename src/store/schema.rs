@@ -38,9 +38,8 @@ CREATE TABLE assignments (
 );
 CREATE INDEX assignments_status ON assignments(status);
 CREATE INDEX assignments_task ON assignments(task_id);
--- Not a partial index: a partial one makes SQLite re-prepare every
--- statement that binds worker_id, on every run.
-CREATE INDEX assignments_worker ON assignments(node_id, worker_id);
+-- Partial: most assignments have no worker, and need no entry.
+CREATE INDEX assignments_worker ON assignments(node_id, worker_id) WHERE worker_id IS NOT NULL;
 
 CREATE TABLE approvals (
     assignment_id TEXT PRIMARY KEY REFERENCES assignments(assignment_id),
