@@ -261,6 +261,8 @@ pub struct Settings {
     pub log_file: Option<PathBuf>,
     pub log_json: bool,
     pub log_level: String,
+    /// Control-room key overrides: action name → key (`[keymap]` in the file).
+    pub keymap: BTreeMap<String, String>,
 }
 
 /// The settings and, per key, the raw value and where it came from.
@@ -303,10 +305,13 @@ pub fn load_with(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) ->
         Some(path) => (Some(path.clone()), true),
         None => (default_config_path(env), false),
     };
+    let mut keymap = BTreeMap::new();
     if let Some(path) = path {
-        for (key, value) in read_file(&path, explicit)? {
+        let (file_values, file_keymap) = read_file(&path, explicit)?;
+        for (key, value) in file_values {
             values.insert(key, (value, Source::File(path.clone())));
         }
+        keymap = file_keymap;
     }
     for spec in SPECS {
         let var = spec.env();
@@ -323,16 +328,21 @@ pub fn load_with(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) ->
     if let Some(op) = &overrides.operator {
         values.insert("operator", (op.clone(), Source::Flag("--operator")));
     }
-    let settings = build(&values, env)?;
+    let mut settings = build(&values, env)?;
+    settings.keymap = keymap;
     Ok(Loaded { settings, values })
 }
 
 /// Reads the TOML file into raw strings per known key. A missing file is an
 /// error only when it was named explicitly.
-fn read_file(path: &Path, explicit: bool) -> Result<Vec<(&'static str, String)>> {
+type FileValues = (Vec<(&'static str, String)>, BTreeMap<String, String>);
+
+fn read_file(path: &Path, explicit: bool) -> Result<FileValues> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok((Vec::new(), BTreeMap::new()));
+        }
         Err(e) => {
             return Err(Error::bad_input(
                 "config file",
@@ -347,7 +357,26 @@ fn read_file(path: &Path, explicit: bool) -> Result<Vec<(&'static str, String)>>
         )
     })?;
     let mut out = Vec::new();
+    let mut keymap = BTreeMap::new();
     for (key, value) in table {
+        if key == "keymap" {
+            let toml::Value::Table(bindings) = value else {
+                return Err(Error::bad_input(
+                    format!("keymap in {}", path.display()),
+                    "must be a table of action = \"key\"",
+                ));
+            };
+            for (action, key) in bindings {
+                let key = key.as_str().map(str::to_string).ok_or_else(|| {
+                    Error::bad_input(
+                        format!("keymap.{action} in {}", path.display()),
+                        "must be a string such as \"A\" or \"ctrl-a\"",
+                    )
+                })?;
+                keymap.insert(action, key);
+            }
+            continue;
+        }
         let spec = SPECS.iter().find(|s| s.key == key).ok_or_else(|| {
             Error::bad_input(
                 "config file",
@@ -385,7 +414,7 @@ fn read_file(path: &Path, explicit: bool) -> Result<Vec<(&'static str, String)>>
         };
         out.push((spec.key, text));
     }
-    Ok(out)
+    Ok((out, keymap))
 }
 
 struct Reader<'a> {
@@ -539,6 +568,7 @@ fn build(
             level @ ("error" | "warn" | "info" | "debug" | "trace") => level.to_string(),
             _ => return r.fail("log_level", "one of error, warn, info, debug, trace"),
         },
+        keymap: BTreeMap::new(),
     })
 }
 

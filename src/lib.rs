@@ -6,14 +6,18 @@
 //! - [`store`]: the SQLite cache, outbox and audit. The only code that talks SQL.
 //! - [`engine`]: one task that owns the store, applies commands and publishes
 //!   snapshots.
+//! - [`ingest`]: the Unix socket, the engine's front door.
+//! - [`tui`]: the control room.
 //! - [`cli`]: the command line, the only place errors become exit codes.
 
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod ingest;
 pub mod store;
+pub mod tui;
 
 pub use error::{Error, Result};

@@ -9,6 +9,7 @@ mod input;
 mod logging;
 mod ops;
 mod output;
+mod room;
 mod route;
 mod status;
 mod watch;
@@ -48,12 +49,26 @@ pub struct Global {
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
+    /// Control room: attach to the engine on the socket (never start one).
+    #[arg(long, global = true)]
+    pub attach: bool,
+    /// Control room: show everything, change nothing.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Control room: a built-in theme (default, light, high-contrast, mono) or a TOML file.
+    #[arg(long, global = true, value_name = "NAME|PATH")]
+    pub theme: Option<String>,
+    /// Control room: capture the mouse (off by default, so text can be copied).
+    #[arg(long, global = true)]
+    pub mouse: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     /// Show what the engine holds: queue, approvals, workers, outbox.
     Status,
+    /// The control room over a simulated fleet (no outside service needed).
+    Demo,
     /// Decide one candidate or a backlog without writing anything.
     Evaluate(evaluate::EvaluateArgs),
     /// Run one scheduler pass.
@@ -231,9 +246,17 @@ pub fn run(cli: Cli) -> Result<()> {
     }
     let loaded = config::load(&overrides)?;
     let settings = loaded.settings.clone();
+    let room = crate::tui::Options {
+        attach: cli.global.attach,
+        read_only: cli.global.read_only,
+        theme: cli.global.theme.clone(),
+        mouse: cli.global.mouse,
+    };
     match cli.command {
         Some(Cmd::Config(_)) => status::config_show(&loaded, json),
-        None | Some(Cmd::Status) => status::show(&settings, json),
+        None => room::control_room(settings, &room),
+        Some(Cmd::Demo) => room::demo(settings, &room),
+        Some(Cmd::Status) => status::show(&settings, json),
         Some(Cmd::Evaluate(args)) => evaluate::run(&settings, &args, json),
         Some(Cmd::Batch { file }) => batch::run(settings, &file),
         Some(Cmd::Daemon) => daemon::run(settings),

@@ -241,6 +241,7 @@ pub fn print_reply(reply: &Reply, json: bool) {
             h.renewed.len(),
             h.started.len()
         ),
+        Reply::Recorded => println!("recorded"),
         Reply::Control(c) => println!(
             "control mode: {} ({})",
             c.mode,

@@ -108,6 +108,14 @@ pub enum Command {
     IngestEvent {
         event: Value,
     },
+    /// An action a client refused on its own (a read-only control room),
+    /// written to the audit so every refusal is on record.
+    RecordRefusal {
+        actor: String,
+        action: String,
+        subject: Option<String>,
+        reason: String,
+    },
     ProcessEvents {
         #[serde(default)]
         include_processed: bool,
@@ -136,6 +144,7 @@ impl Command {
             Command::Fail { .. } => "fail",
             Command::SetControl { .. } => "control",
             Command::IngestEvent { .. } => "ingest_event",
+            Command::RecordRefusal { .. } => "record_refusal",
             Command::ProcessEvents { .. } => "process_events",
         }
     }
@@ -202,4 +211,5 @@ pub enum Reply {
     Control(ControlState),
     Ingested(Ingested),
     Processed(Vec<Processed>),
+    Recorded,
 }

@@ -27,6 +27,8 @@ pub struct Core {
     clock: Clock,
     started_at: DateTime<Utc>,
     last_tick_at: Option<DateTime<Utc>>,
+    /// (minute, waiting assignments) for the last hour.
+    queue_history: std::collections::VecDeque<(i64, u64)>,
 }
 
 impl Core {
@@ -39,6 +41,7 @@ impl Core {
             clock,
             started_at,
             last_tick_at: None,
+            queue_history: std::collections::VecDeque::new(),
         }
     }
 
@@ -173,13 +176,30 @@ impl Core {
             .dry_run(|conn| Work::new(conn, settings, router, now, started_at)?.apply(command))
     }
 
-    pub fn snapshot(&self) -> Result<Snapshot> {
-        snapshot::build(
-            self.store.conn(),
-            &self.router,
-            self.now(),
-            self.last_tick_at,
-        )
+    pub fn snapshot(&mut self) -> Result<Snapshot> {
+        let now = self.now();
+        let mut snapshot =
+            snapshot::build(self.store.conn(), &self.router, now, self.last_tick_at)?;
+        let waiting = snapshot
+            .queue
+            .iter()
+            .filter(|q| q.status != "blocked")
+            .map(|q| q.count)
+            .sum();
+        let minute = now.timestamp() / 60;
+        match self.queue_history.back_mut() {
+            Some((m, value)) if *m == minute => *value = waiting,
+            _ => self.queue_history.push_back((minute, waiting)),
+        }
+        while self
+            .queue_history
+            .front()
+            .is_some_and(|(m, _)| *m <= minute - 60)
+        {
+            self.queue_history.pop_front();
+        }
+        snapshot.queue_history = self.queue_history.iter().map(|(_, v)| *v).collect();
+        Ok(snapshot)
     }
 }
 

@@ -10,7 +10,7 @@ use crate::store::control::{self, ControlState};
 use crate::store::outbox::{self, Summary};
 use crate::store::runs::{self, Run};
 use crate::store::workers::{self, Worker};
-use crate::store::{assignments, events};
+use crate::store::{assignments, audit, candidates, events};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -31,11 +31,15 @@ pub struct QueueRow {
 pub struct Recommendation {
     pub assignment_id: String,
     pub task_id: String,
+    #[serde(default)]
+    pub title: Option<String>,
     pub status: String,
     pub version: i64,
     pub lane: String,
     pub target: Option<Text>,
     pub worker: Option<String>,
+    #[serde(default)]
+    pub node: Option<String>,
     pub score: f64,
     pub priority: String,
     pub retry_count: u32,
@@ -57,7 +61,7 @@ pub struct Health {
     pub detail: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
     pub taken_at: String,
     pub control: ControlState,
@@ -72,6 +76,16 @@ pub struct Snapshot {
     pub runs: Vec<Run>,
     pub last_tick_at: Option<String>,
     pub health: Vec<Health>,
+    /// Operator and worker actions, newest last.
+    #[serde(default)]
+    pub audit: Vec<crate::store::audit::Entry>,
+    /// The newest outbox events, newest first.
+    #[serde(default)]
+    pub outbox_recent: Vec<crate::store::outbox::OutboxEvent>,
+    /// Waiting assignments at each of the last minutes, oldest first (kept
+    /// in memory by the engine: it starts empty after a restart).
+    #[serde(default)]
+    pub queue_history: Vec<u64>,
     /// Socket lines refused, per reason: filled in by the socket server
     /// when it hands a snapshot out (empty without a socket).
     #[serde(default)]
@@ -94,6 +108,7 @@ pub fn build(
         })
         .collect();
     let mut recommendations = Vec::new();
+    let titles = candidates::titles(conn)?;
     for a in assignments::list(conn, None, RECOMMENDATION_LIMIT)? {
         if !(a.status.is_waiting()
             || a.status.holds_lease()
@@ -102,7 +117,9 @@ pub fn build(
             continue;
         }
         recommendations.push(Recommendation {
+            title: titles.get(&a.task_id).cloned(),
             worker: a.worker_id.clone(),
+            node: a.node_id.clone(),
             assignment_id: a.assignment_id,
             task_id: a.task_id,
             status: a.status.to_string(),
@@ -146,6 +163,9 @@ pub fn build(
         inbound_unprocessed: events::count_unprocessed(conn)?,
         runs: runs::recent(conn, 20)?,
         last_tick_at: last_tick_at.map(rfc3339),
+        audit: audit::recent(conn, 200, true)?,
+        outbox_recent: outbox::list_recent(conn, 200)?,
+        queue_history: Vec::new(),
         rejected_lines: BTreeMap::new(),
         health: vec![
             unknown("assistx"),

@@ -183,6 +183,23 @@ impl<'a> Work<'a> {
                 &by(who),
             )?)),
             Command::IngestEvent { event } => Ok(Reply::Ingested(self.ingest(event)?)),
+            Command::RecordRefusal {
+                actor,
+                action,
+                subject,
+                reason,
+            } => {
+                let record = audit::Record {
+                    actor: &actor,
+                    action: &action,
+                    subject: subject.as_deref(),
+                    refused: true,
+                    detail: Some(&reason),
+                    ..Default::default()
+                };
+                audit::append(self.tx, &record, self.now)?;
+                Ok(Reply::Recorded)
+            }
             Command::ProcessEvents {
                 include_processed, ..
             } => {
@@ -826,13 +843,15 @@ impl<'a> Work<'a> {
         hb.assignment_id = Some(id.to_string());
         hb.status = crate::domain::worker::WorkerStatus::Busy;
         self.heartbeat(hb)?;
-        let detail = match (percent, message) {
-            (Some(p), Some(m)) => format!("{p}%: {m}"),
-            (Some(p), None) => format!("{p}%"),
-            (None, Some(m)) => m,
-            (None, None) => String::new(),
-        };
-        self.audit(worker_id, "progress", Some(id), None, None, Some(&detail))?;
+        // A message is worth a line in the audit; a bare percentage is not
+        // (workers send those every few seconds).
+        if let Some(message) = message {
+            let detail = match percent {
+                Some(p) => format!("{p}%: {message}"),
+                None => message,
+            };
+            self.audit(worker_id, "progress", Some(id), None, None, Some(&detail))?;
+        }
         self.reply(id)
     }
 

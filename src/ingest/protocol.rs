@@ -26,7 +26,7 @@ pub const OPS: [&str; 11] = [
     "subscribe",
 ];
 
-pub const OPERATOR_COMMANDS: [&str; 9] = [
+pub const OPERATOR_COMMANDS: [&str; 10] = [
     "approve",
     "reject",
     "release",
@@ -34,6 +34,7 @@ pub const OPERATOR_COMMANDS: [&str; 9] = [
     "control",
     "process_events",
     "evaluate",
+    "record_refusal",
     "dispatch",
     "reconcile",
 ];
@@ -312,6 +313,11 @@ pub fn fields_of(op: &str) -> &'static [(&'static str, Kind, bool)] {
             ("dry_run", Kind::Bool, OPTIONAL),
         ],
         "command:evaluate" => &[("candidates", Kind::List, REQUIRED)],
+        "command:record_refusal" => &[
+            ("action", Kind::Text, REQUIRED),
+            ("subject", Kind::Text, OPTIONAL),
+            ("reason", Kind::Text, REQUIRED),
+        ],
         _ => &[],
     }
 }
@@ -519,6 +525,12 @@ fn parse_operator_command(obj: &Map<String, Value>, f: &Fields) -> Result<Reques
             include_processed: f.flag("include_processed").unwrap_or(false),
             dry_run: f.flag("dry_run").unwrap_or(false),
         }],
+        "record_refusal" => vec![Command::RecordRefusal {
+            actor: operator.unwrap_or_default(),
+            action: f.req("action"),
+            subject: f.text("subject"),
+            reason: f.req("reason"),
+        }],
         "evaluate" => vec![Command::Evaluate {
             candidates: f
                 .value("candidates")
@@ -589,6 +601,7 @@ fn operator_of(command: &Command) -> Option<&str> {
         | Command::Reject { by, .. }
         | Command::Release { by, .. }
         | Command::SetControl { by, .. } => by.as_deref(),
+        Command::RecordRefusal { actor, .. } => Some(actor),
         _ => None,
     }
 }
@@ -805,7 +818,10 @@ mod doc_tests {
     fn protocol_doc_covers_every_op_command_and_code() {
         let doc = include_str!("../../docs/protocol.md");
         for name in OPS.iter().chain(&OPERATOR_COMMANDS).chain(&REJECT_CODES) {
-            assert!(doc.contains(&format!("`{name}`")), "{name} missing from docs/protocol.md");
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "{name} missing from docs/protocol.md"
+            );
         }
     }
 }

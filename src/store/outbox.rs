@@ -109,6 +109,15 @@ pub fn list(conn: &Connection, status: Option<&str>, limit: usize) -> Result<Vec
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// The newest `limit` events, newest first.
+pub fn list_recent(conn: &Connection, limit: usize) -> Result<Vec<OutboxEvent>> {
+    let mut stmt = conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM outbox ORDER BY seq DESC LIMIT ?1"
+    ))?;
+    let rows = stmt.query_map([limit as i64], from_row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Events due for a delivery attempt at `now`, oldest first.
 pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEvent>> {
     let mut stmt = conn.prepare_cached(&format!(

@@ -1,0 +1,238 @@
+//! `auto-assign demo`: the control room over a simulated fleet. Everything
+//! the simulation does goes through the real socket, as real workers would:
+//! heartbeats, claims, progress, completions, failures, silences.
+
+use crate::config::Settings;
+use crate::engine::Snapshot;
+use crate::error::{Error, Result};
+use crate::ingest::client::Client;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const FLEET: &str = include_str!("../../assets/demo/fleet.toml");
+const TASKS: &str = include_str!("../../assets/demo/tasks.json");
+
+/// Waiting tasks the generator keeps the queue at, at most.
+const MAX_WAITING: usize = 25;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Fleet {
+    pub node: Vec<Node>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Node {
+    pub id: String,
+    pub worker: Vec<Worker>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Worker {
+    pub id: String,
+    pub lanes: Vec<String>,
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    pub max_concurrent: u32,
+    pub work_seconds: u64,
+    pub success_rate: f64,
+    #[serde(default)]
+    pub naps: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Script {
+    pub router: Value,
+    pub tasks: Vec<Value>,
+}
+
+pub fn fleet() -> Result<Fleet> {
+    toml::from_str(FLEET)
+        .map_err(|e| Error::bad_input("assets/demo/fleet.toml", e.message().to_string()))
+}
+
+pub fn script() -> Result<Script> {
+    serde_json::from_str(TASKS)
+        .map_err(|e| Error::bad_input("assets/demo/tasks.json", e.to_string()))
+}
+
+/// Settings for a demo that leaves nothing behind: its own database, socket
+/// and log in a fresh folder.
+pub fn settings(base: &Settings) -> Result<(Settings, PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("auto-assign-demo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Io {
+        context: format!("cannot create {}", dir.display()),
+        source,
+    })?;
+    let mut settings = base.clone();
+    settings.database_path = dir.join("demo.sqlite3");
+    settings.socket_path = dir.join("engine.sock");
+    settings.log_file = Some(dir.join("control-room.log"));
+    settings.stale_heartbeat_seconds = 12;
+    settings.default_lease_seconds = 60;
+    settings.scheduler_enabled = false;
+    Ok((settings, dir))
+}
+
+/// A small deterministic generator: the demo needs variety, not security.
+struct Dice(u64);
+
+impl Dice {
+    fn roll(&mut self) -> f64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+async fn ask(client: &mut Client, request: Value) -> Option<Value> {
+    client.request(request).await.ok()
+}
+
+/// Starts the simulation: a task generator and one task per worker. They
+/// end when the socket goes away.
+pub fn simulate(socket: &Path) -> Result<()> {
+    let fleet = fleet()?;
+    let script = script()?;
+    let generator_socket = socket.to_path_buf();
+    tokio::spawn(async move { generate(&generator_socket, script).await });
+    for (n, node) in fleet.node.iter().enumerate() {
+        for (w, worker) in node.worker.iter().enumerate() {
+            let (socket, node_id, worker) = (socket.to_path_buf(), node.id.clone(), worker.clone());
+            let seed = 0x5eed + (n * 16 + w) as u64;
+            tokio::spawn(async move { work(&socket, &node_id, worker, seed).await });
+        }
+    }
+    Ok(())
+}
+
+async fn generate(socket: &Path, script: Script) {
+    let Ok(mut client) = Client::connect(socket).await else {
+        return;
+    };
+    let operator =
+        json!({"op": "command", "command": "tick", "operator": "demo", "router": script.router});
+    ask(&mut client, operator).await;
+    let mut number = 0usize;
+    loop {
+        let snapshot: Option<Snapshot> = ask(&mut client, json!({"op": "snapshot"}))
+            .await
+            .and_then(|r| serde_json::from_value(r["result"].clone()).ok());
+        let Some(snapshot) = snapshot else { return };
+        let waiting = snapshot
+            .recommendations
+            .iter()
+            .filter(|r| r.status == "recommended" || r.status == "approval_required")
+            .count();
+        if waiting < MAX_WAITING {
+            let mut task = script.tasks[number % script.tasks.len()].clone();
+            number += 1;
+            task["task_id"] = json!(format!("T{number:04}"));
+            task["status"] = json!("READY");
+            let event = json!({"op": "event", "event": {
+                "event_type": "task.candidate.created",
+                "idempotency_key": format!("demo-{}-{number}", std::process::id()),
+                "payload": task,
+            }});
+            if ask(&mut client, event).await.is_none() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+    }
+}
+
+async fn work(socket: &Path, node: &str, worker: Worker, seed: u64) {
+    let mut dice = Dice(seed);
+    let Ok(mut client) = Client::connect(socket).await else {
+        return;
+    };
+    let mut current: Vec<(String, u64)> = Vec::new(); // (assignment, seconds left)
+    let mut napping = 0u64;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if napping > 0 {
+            napping -= 1; // silent: no heartbeat, no work
+            continue;
+        }
+        if worker.naps && current.is_empty() && dice.roll() < 0.01 {
+            napping = 30;
+            continue;
+        }
+        let status = if current.is_empty() { "ready" } else { "busy" };
+        let beat = json!({"op": "heartbeat", "node_id": node, "worker_id": worker.id, "status": status,
+            "lanes": worker.lanes, "capabilities": worker.capabilities, "max_concurrent": worker.max_concurrent,
+            "metrics": {"success_rate": worker.success_rate, "load": current.len() as f64 / f64::from(worker.max_concurrent)}});
+        if ask(&mut client, beat).await.is_none() {
+            return;
+        }
+        for (assignment, left) in current.iter_mut() {
+            *left = left.saturating_sub(1);
+            if *left > 0 {
+                let percent = 50.0;
+                ask(&mut client, json!({"op": "progress", "assignment_id": assignment, "worker_id": worker.id, "percent": percent})).await;
+            }
+        }
+        let finished: Vec<String> = current
+            .iter()
+            .filter(|(_, left)| *left == 0)
+            .map(|(a, _)| a.clone())
+            .collect();
+        current.retain(|(_, left)| *left > 0);
+        for assignment in finished {
+            let request = if dice.roll() < worker.success_rate {
+                json!({"op": "complete", "assignment_id": assignment, "worker_id": worker.id, "summary": "done by the demo"})
+            } else {
+                json!({"op": "fail", "assignment_id": assignment, "worker_id": worker.id, "reason": "simulated failure", "retryable": true})
+            };
+            ask(&mut client, request).await;
+        }
+        if current.len() < worker.max_concurrent as usize {
+            let snapshot: Option<Snapshot> = ask(&mut client, json!({"op": "snapshot"}))
+                .await
+                .and_then(|r| serde_json::from_value(r["result"].clone()).ok());
+            let Some(snapshot) = snapshot else { return };
+            let offer = snapshot
+                .recommendations
+                .iter()
+                .filter(|r| {
+                    matches!(r.status.as_str(), "recommended" | "approved")
+                        && worker.lanes.contains(&r.lane)
+                })
+                .min_by_key(|r| r.created_at.clone());
+            if let Some(offer) = offer {
+                let claim = json!({"op": "claim", "assignment_id": offer.assignment_id, "worker_id": worker.id, "node_id": node, "lease_seconds": 60});
+                if ask(&mut client, claim)
+                    .await
+                    .is_some_and(|r| r["ok"] == true)
+                {
+                    let jitter = (dice.roll() * worker.work_seconds as f64 / 2.0) as u64;
+                    current.push((offer.assignment_id.clone(), worker.work_seconds + jitter));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_fleet_and_tasks_parse() {
+        let fleet = fleet().unwrap();
+        assert!(fleet.node.len() >= 3);
+        assert!(
+            fleet.node.iter().flat_map(|n| &n.worker).any(|w| w.naps),
+            "someone must go stale"
+        );
+        let script = script().unwrap();
+        assert!(
+            script.tasks.iter().any(|t| t.get("risk_level").is_some()),
+            "some tasks must need approval"
+        );
+    }
+}

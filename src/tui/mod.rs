@@ -1,0 +1,150 @@
+//! The control room: a ratatui view of the engine's snapshots, with keys
+//! that become engine commands. Data (`app`, `panes`, `rows`) is kept apart
+//! from drawing (`views`); the loop here only moves messages between the
+//! terminal, the engine and the app, and draws when something changed.
+
+pub mod app;
+#[doc(hidden)]
+pub mod fixtures;
+pub mod keymap;
+pub mod panes;
+pub mod rows;
+pub mod source;
+pub mod term;
+pub mod theme;
+pub mod views;
+
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use app::{App, Effect};
+use crossterm::event::{Event, KeyEventKind};
+use keymap::Keymap;
+use source::Source;
+use std::time::{Duration, Instant};
+use theme::Theme;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+/// At most this many frames a second, however busy the engine is.
+const FRAME: Duration = Duration::from_millis(33);
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub attach: bool,
+    pub read_only: bool,
+    pub theme: Option<String>,
+    pub mouse: bool,
+}
+
+/// Where the control room logs: the configured file, else
+/// `$XDG_STATE_HOME/auto-assign/control-room.log`, else `./data/control-room.log`.
+pub fn log_path(settings: &Settings) -> std::path::PathBuf {
+    settings
+        .log_file
+        .clone()
+        .unwrap_or_else(|| match std::env::var("XDG_STATE_HOME") {
+            Ok(dir) if !dir.is_empty() => std::path::Path::new(&dir)
+                .join("auto-assign")
+                .join("control-room.log"),
+            _ => std::path::PathBuf::from("./data/control-room.log"),
+        })
+}
+
+pub fn theme_for(options: &Options) -> Result<Theme> {
+    let no_color = std::env::var("NO_COLOR").is_ok_and(|v| !v.is_empty());
+    Theme::load(
+        options.theme.as_deref().unwrap_or("default"),
+        no_color,
+        theme::terminal_has_truecolor(),
+    )
+}
+
+/// Runs the control room until the operator quits (or a signal ends it).
+pub async fn run(source: Source, settings: &Settings, options: &Options) -> Result<()> {
+    let theme = theme_for(options)?;
+    let keymap = Keymap::new(&settings.keymap)?;
+    let mut snapshots = source.snapshots();
+    let mut link = source.link();
+    let first = snapshots.borrow_and_update().clone();
+    let mut app = App::new(
+        first,
+        keymap,
+        settings.operator.clone(),
+        options.read_only,
+        link.borrow_and_update().clone(),
+    );
+    app.log_path = log_path(settings).display().to_string();
+    let sender = source.sender();
+
+    let mut terminal = term::Terminal::enter(options.mouse)?;
+    let (key_tx, mut keys) = mpsc::channel(256);
+    std::thread::spawn(move || {
+        while let Ok(event) = crossterm::event::read() {
+            if key_tx.blocking_send(event).is_err() {
+                break;
+            }
+        }
+    });
+    let (result_tx, mut results) = mpsc::channel(16);
+    let io = |source| Error::Io {
+        context: "cannot watch signals".into(),
+        source,
+    };
+    let mut term_signal = signal(SignalKind::terminate()).map_err(io)?;
+    let mut hangup = signal(SignalKind::hangup()).map_err(io)?;
+    let mut clock = tokio::time::interval(Duration::from_secs(1));
+    let mut dirty = true;
+    let mut last_draw = Instant::now() - FRAME;
+    while !app.quit {
+        if dirty && last_draw.elapsed() >= FRAME {
+            terminal
+                .inner
+                .draw(|frame| views::draw(frame, &app, &theme))
+                .map_err(|source| Error::Io {
+                    context: "cannot draw".into(),
+                    source,
+                })?;
+            dirty = false;
+            last_draw = Instant::now();
+        }
+        let until_frame = FRAME.saturating_sub(last_draw.elapsed());
+        tokio::select! {
+            event = keys.recv() => match event {
+                Some(Event::Key(key)) if key.kind == KeyEventKind::Press => {
+                    if let Some(Effect::Send { label, commands }) = app.on_key(key) {
+                        let (sender, results) = (sender.clone(), result_tx.clone());
+                        tokio::spawn(async move {
+                            let outcome = sender.send(commands).await;
+                            let _ = results.send((label, outcome)).await;
+                        });
+                    }
+                    dirty = true;
+                }
+                Some(_) => dirty = true, // resize, focus: redraw
+                None => break,
+            },
+            Ok(()) = snapshots.changed() => {
+                app.snapshot = snapshots.borrow_and_update().clone();
+                dirty = true;
+            }
+            Ok(()) = link.changed() => {
+                app.link = link.borrow_and_update().clone();
+                dirty = true;
+            }
+            Some((label, outcome)) = results.recv() => {
+                app.on_results(&label, outcome);
+                dirty = true;
+            }
+            _ = clock.tick() => {
+                app.now = chrono::Utc::now();
+                dirty = true;
+            }
+            _ = tokio::time::sleep(until_frame), if dirty => {}
+            _ = term_signal.recv() => break,
+            _ = hangup.recv() => break,
+        }
+    }
+    drop(terminal);
+    source.stop().await;
+    Ok(())
+}

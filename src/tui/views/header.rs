@@ -1,0 +1,90 @@
+//! The header: where the engine is, its control mode and dependencies, who
+//! is operating, and the clock.
+
+use crate::tui::app::{App, Link};
+use crate::tui::rows::{format_age, seconds_since};
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let s = &app.snapshot;
+    let link = match &app.link {
+        Link::InProcess => Span::styled(" in-process ", theme.header),
+        Link::Attached { socket } => Span::styled(format!(" attached {socket} "), theme.header),
+        Link::Disconnected { socket } => Span::styled(
+            format!(" ✖ DISCONNECTED from {socket}, retrying "),
+            theme.badge,
+        ),
+    };
+    let mode = s.control.mode.to_string();
+    let mode_style = if mode == "enabled" {
+        theme.ok
+    } else {
+        theme.warn
+    };
+    let mut first = vec![
+        Span::styled(" auto-assign ", theme.title),
+        link,
+        Span::raw("  control "),
+        Span::styled(
+            if mode == "enabled" {
+                mode
+            } else {
+                format!("⚠ {}", mode.to_uppercase())
+            },
+            mode_style,
+        ),
+        Span::raw(format!("  operator {}", app.operator)),
+    ];
+    if app.read_only {
+        first.push(Span::raw("  "));
+        first.push(Span::styled(" READ-ONLY ", theme.badge));
+    }
+    first.push(Span::styled(
+        format!("  {}", app.now.format("%H:%M:%S")),
+        theme.muted,
+    ));
+    let mut second = Vec::new();
+    for h in &s.health {
+        let age = h
+            .last_success_at
+            .as_deref()
+            .and_then(|at| seconds_since(at, app.now))
+            .map(|secs| format!(" {}", format_age(secs)))
+            .unwrap_or_default();
+        let (glyph, style) = match h.state.as_str() {
+            "ok" => ("✔", theme.ok),
+            "down" => ("✖", theme.error),
+            _ => ("?", theme.muted),
+        };
+        second.push(Span::styled(format!(" {glyph} {}{age}", h.name), style));
+    }
+    let tick = s
+        .last_tick_at
+        .as_deref()
+        .and_then(|at| seconds_since(at, app.now))
+        .map(|secs| format!("{} ago", format_age(secs)))
+        .unwrap_or_else(|| "none yet".into());
+    second.push(Span::styled(format!("   last tick {tick}"), theme.muted));
+    let lag = s
+        .outbox
+        .oldest_pending_at
+        .as_deref()
+        .and_then(|at| seconds_since(at, app.now))
+        .map(|secs| format!(", oldest {}", format_age(secs)))
+        .unwrap_or_default();
+    second.push(Span::styled(
+        format!(
+            "   outbox pending {}{lag}",
+            s.outbox.pending + s.outbox.failed
+        ),
+        theme.muted,
+    ));
+    frame.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        area,
+    );
+}

@@ -1,0 +1,170 @@
+//! Rendering: a pure function of the app state (and so of the snapshot it
+//! holds) onto a frame. One file per region.
+
+mod dialog;
+mod header;
+mod help;
+mod table;
+
+use super::app::{App, Level, Mode};
+use super::panes::Pane;
+use super::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+/// Wide enough for a side column beside the active pane.
+const WIDE: (u16, u16) = (150, 40);
+
+pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
+    let area = frame.area();
+    let [header, tabs, body, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    header::draw(frame, header, app, theme);
+    draw_tabs(frame, tabs, app, theme);
+    if area.width >= WIDE.0 && area.height >= WIDE.1 && app.pane != Pane::Queue {
+        let [side, main] =
+            Layout::horizontal([Constraint::Length(56), Constraint::Min(40)]).areas(body);
+        let [queue, approvals] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(side);
+        table::draw(frame, queue, app, theme, Pane::Queue, false);
+        let other = if app.pane == Pane::Approvals {
+            Pane::Workers
+        } else {
+            Pane::Approvals
+        };
+        table::draw(frame, approvals, app, theme, other, false);
+        table::draw(frame, main, app, theme, app.pane, true);
+    } else {
+        table::draw(frame, body, app, theme, app.pane, true);
+    }
+    draw_footer(frame, footer, app, theme);
+    match &app.mode {
+        Mode::Describe { pane, id, scroll } => {
+            let lines = pane.describe(&app.snapshot, id, app.now);
+            dialog::text(
+                frame,
+                area,
+                theme,
+                &format!("{} {id}", pane.title()),
+                &lines,
+                *scroll,
+            );
+        }
+        Mode::Help => help::draw(frame, area, app, theme),
+        Mode::Reason {
+            verb: _,
+            targets,
+            input,
+        } => dialog::reason(frame, area, app, theme, targets, input),
+        Mode::Confirm {
+            verb: _,
+            targets,
+            reason,
+            yes,
+        } => dialog::confirm(frame, area, app, theme, targets, reason, *yes),
+        _ => {}
+    }
+}
+
+fn draw_tabs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = Vec::new();
+    for (i, pane) in Pane::ALL.iter().enumerate() {
+        let count = match pane {
+            Pane::Approvals => format!(" ({})", app.snapshot.approvals.len()),
+            Pane::Workers => {
+                let stale = app.snapshot.workers.iter().filter(|w| w.stale).count();
+                if stale > 0 {
+                    format!(" ({stale} stale)")
+                } else {
+                    String::new()
+                }
+            }
+            _ => String::new(),
+        };
+        // Narrow terminals get the short names, so all six tabs fit in 80.
+        let name = if area.width < 100 {
+            pane.command()
+        } else {
+            pane.title()
+        };
+        let label = format!(" {}:{}{} ", i + 1, name, count);
+        let style = if *pane == app.pane {
+            theme.selected
+        } else {
+            theme.muted
+        };
+        spans.push(Span::styled(label, style));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let line = match &app.mode {
+        Mode::Command(input) => Line::from(vec![
+            Span::styled(":", theme.accent),
+            Span::raw(input.value().to_string()),
+        ]),
+        Mode::Filter(input) => Line::from(vec![
+            Span::styled("/", theme.accent),
+            Span::raw(input.value().to_string()),
+        ]),
+        _ => match &app.flash {
+            Some((text, level)) => {
+                let style = match level {
+                    Level::Info => theme.text,
+                    Level::Warn => theme.warn,
+                    Level::Error => theme.error,
+                };
+                Line::from(Span::styled(text.clone(), style))
+            }
+            None => {
+                let k = |a| app.keymap.key_of(a);
+                use super::keymap::Action::*;
+                let mut hints = vec![
+                    format!("{} help", k(Help)),
+                    format!("{} cmd", k(Command)),
+                    format!("{} filter", k(Filter)),
+                    format!("{} describe", k(Describe)),
+                ];
+                if !app.read_only {
+                    hints.push(format!("{} approve", k(Approve)));
+                    hints.push(format!("{} reject", k(Reject)));
+                    hints.push(format!("{} release", k(Release)));
+                    hints.push(format!("{} mark", k(Mark)));
+                }
+                hints.push(format!("{} quit", k(Quit)));
+                Line::from(Span::styled(hints.join("  "), theme.muted))
+            }
+        },
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+/// A rectangle of `percent_x` by `percent_y` of `area`, centred.
+fn centered(area: Rect, percent_x: u16, percent_y: u16) -> Rect {
+    let [_, middle, _] = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Percentage((100 - percent_y) / 2),
+            Constraint::Percentage(percent_y),
+            Constraint::Percentage((100 - percent_y) / 2),
+        ])
+        .areas(area);
+    let [_, center, _] = Layout::horizontal([
+        Constraint::Percentage((100 - percent_x) / 2),
+        Constraint::Percentage(percent_x),
+        Constraint::Percentage((100 - percent_x) / 2),
+    ])
+    .areas(middle);
+    center
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+//! Every pane in meaningful states, drawn on a `TestBackend` and compared
+//! with the frames in `snapshots/` (insta). Colour-bearing states are also
+//! checked cell by cell.
+
+use crate::engine::Snapshot;
+use crate::tui::app::{App, Link, Mode};
+use crate::tui::fixtures;
+use crate::tui::keymap::Keymap;
+use crate::tui::panes::Pane;
+use crate::tui::theme::Theme;
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+fn app(snapshot: Snapshot, pane: Pane) -> App {
+    let keymap = Keymap::new(&BTreeMap::new()).unwrap();
+    let mut app = App::new(
+        Arc::new(snapshot),
+        keymap,
+        "scott".into(),
+        false,
+        Link::InProcess,
+    );
+    app.now = fixtures::now();
+    app.pane = pane;
+    app.log_path = "./data/control-room.log".into();
+    app
+}
+
+fn render(app: &App, width: u16, height: u16) -> Terminal<TestBackend> {
+    let theme = Theme::load("default", false, false).unwrap();
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| super::draw(f, app, &theme)).unwrap();
+    terminal
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
+}
+
+#[test]
+fn every_pane_empty() {
+    for pane in Pane::ALL {
+        let t = render(&app(fixtures::empty(), pane), 100, 24);
+        insta::assert_snapshot!(format!("empty_{}", pane.command()), t.backend());
+    }
+}
+
+#[test]
+fn every_pane_busy() {
+    for pane in Pane::ALL {
+        let t = render(&app(fixtures::busy(), pane), 120, 30);
+        insta::assert_snapshot!(format!("busy_{}", pane.command()), t.backend());
+    }
+}
+
+#[test]
+fn narrow_80_by_24_still_shows_the_essentials() {
+    let t = render(&app(fixtures::busy(), Pane::Workers), 80, 24);
+    let text = t.backend().to_string();
+    assert!(text.contains("STALE"), "{text}");
+    assert!(text.contains("DISCONNECTED") || text.contains("in-process"));
+    insta::assert_snapshot!("narrow_workers", t.backend());
+}
+
+#[test]
+fn wide_screens_get_a_side_column() {
+    let t = render(&app(fixtures::busy(), Pane::Recommendations), 200, 50);
+    let text = t.backend().to_string();
+    assert!(
+        text.contains("Queue (3)")
+            && text.contains("Approvals (2)")
+            && text.contains("Recommendations (12)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn stale_workers_carry_a_word_and_the_warning_colour() {
+    let theme = Theme::load("default", false, false).unwrap();
+    let t = render(&app(fixtures::busy(), Pane::Workers), 120, 30);
+    let buffer = t.backend().buffer();
+    let area = buffer.area;
+    let row = (0..area.height)
+        .find(|y| {
+            (0..area.width)
+                .map(|x| buffer[(x, *y)].symbol())
+                .collect::<String>()
+                .contains("STALE")
+        })
+        .unwrap();
+    let x = (0..area.width)
+        .find(|x| buffer[(*x, row)].symbol() == "S")
+        .unwrap();
+    assert_eq!(buffer[(x, row)].fg, theme.error.fg.unwrap());
+}
+
+#[test]
+fn degraded_dependencies_show_in_the_header() {
+    let t = render(&app(fixtures::busy(), Pane::Queue), 120, 30);
+    let header: String = t.backend().to_string().lines().nth(1).unwrap().to_string();
+    assert!(header.contains("✖ router 10m00s"), "{header}");
+    assert!(header.contains("✔ assistx 4s"), "{header}");
+}
+
+#[test]
+fn describe_shows_every_reason_skip_id_and_key() {
+    let mut a = app(fixtures::busy(), Pane::Recommendations);
+    key(&mut a, KeyCode::Char('d'));
+    assert!(matches!(a.mode, Mode::Describe { .. }));
+    let t = render(&a, 120, 40);
+    let text = t.backend().to_string();
+    for needle in [
+        "decision_0000000000000000",
+        "assign.assignment.decision:T0000:READY:unknown",
+        "privacy_cloud_denied",
+        "priority boost applied for batch",
+    ] {
+        assert!(text.contains(needle), "{needle} missing:\n{text}");
+    }
+    insta::assert_snapshot!("describe_recommendation", t.backend());
+}
+
+#[test]
+fn help_is_generated_from_the_keymap_and_hides_actions_when_read_only() {
+    let mut a = app(fixtures::busy(), Pane::Queue);
+    key(&mut a, KeyCode::Char('?'));
+    let text = render(&a, 100, 40).backend().to_string();
+    assert!(
+        text.contains("approve") && text.contains("control-room.log"),
+        "{text}"
+    );
+    let mut a = app(fixtures::busy(), Pane::Queue);
+    a.read_only = true;
+    key(&mut a, KeyCode::Char('?'));
+    let t = render(&a, 100, 40);
+    let text = t.backend().to_string();
+    assert!(!text.contains("approve (asks"), "{text}");
+    assert!(text.contains("READ-ONLY"));
+}
+
+#[test]
+fn the_confirmation_defaults_to_no() {
+    let mut a = app(fixtures::busy(), Pane::Approvals);
+    key(&mut a, KeyCode::Char('a'));
+    for c in "ok".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    let t = render(&a, 100, 30);
+    insta::assert_snapshot!("confirm_approve", t.backend());
+    // Enter on the default answer cancels.
+    assert!(
+        a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE))
+            .is_none()
+    );
+    assert!(matches!(a.mode, Mode::Normal));
+}
+
+#[test]
+fn disconnected_is_said_in_the_header() {
+    let mut a = app(fixtures::busy(), Pane::Queue);
+    a.link = Link::Disconnected {
+        socket: "/run/auto-assign/engine.sock".into(),
+    };
+    let text = render(&a, 120, 30).backend().to_string();
+    assert!(
+        text.contains("DISCONNECTED from /run/auto-assign/engine.sock, retrying"),
+        "{text}"
+    );
+}
