@@ -16,12 +16,27 @@ struct Tmux {
 impl Tmux {
     fn start(shell_command: &str) -> Tmux {
         assert!(
-            Command::new("tmux").arg("-V").output().is_ok_and(|o| o.status.success()),
+            Command::new("tmux")
+                .arg("-V")
+                .output()
+                .is_ok_and(|o| o.status.success()),
             "tmux is not installed: run scripts/test, which installs it"
         );
         let server = format!("aa-test-{}", std::process::id());
         let status = Command::new("tmux")
-            .args(["-L", &server, "new-session", "-d", "-x", "120", "-y", "32", "sh", "-c", shell_command])
+            .args([
+                "-L",
+                &server,
+                "new-session",
+                "-d",
+                "-x",
+                "120",
+                "-y",
+                "32",
+                "sh",
+                "-c",
+                shell_command,
+            ])
             .status()
             .unwrap();
         assert!(status.success());
@@ -30,13 +45,19 @@ impl Tmux {
 
     fn keys(&self, keys: &[&str]) {
         for key in keys {
-            Command::new("tmux").args(["-L", &self.server, "send-keys", key]).status().unwrap();
+            Command::new("tmux")
+                .args(["-L", &self.server, "send-keys", key])
+                .status()
+                .unwrap();
             std::thread::sleep(Duration::from_millis(150));
         }
     }
 
     fn screen(&self) -> String {
-        let out = Command::new("tmux").args(["-L", &self.server, "capture-pane", "-p"]).output().unwrap();
+        let out = Command::new("tmux")
+            .args(["-L", &self.server, "capture-pane", "-p"])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
@@ -47,7 +68,10 @@ impl Tmux {
             if screen.contains(needle) {
                 return screen;
             }
-            assert!(Instant::now() < deadline, "never saw {needle:?}; screen:\n{screen}");
+            assert!(
+                Instant::now() < deadline,
+                "never saw {needle:?}; screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -55,14 +79,19 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.server, "kill-server"]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.server, "kill-server"])
+            .status();
     }
 }
 
 #[test]
 fn approve_in_the_control_room_then_quit_and_the_terminal_is_restored() {
     let sb = Sandbox::new();
-    sb.write("backlog.json", r#"[{"task_id": "RISKY", "title": "push to prod", "risk_level": "critical"}]"#);
+    sb.write(
+        "backlog.json",
+        r#"[{"task_id": "RISKY", "title": "push to prod", "risk_level": "critical"}]"#,
+    );
     ok(&sb.run(&["tick", "--task-file", "backlog.json"]));
     let binary = env!("CARGO_BIN_EXE_auto-assign");
     let stty = sb.path("stty.txt");
@@ -82,11 +111,26 @@ fn approve_in_the_control_room_then_quit_and_the_terminal_is_restored() {
     tmux.wait_for("approve: done (1)");
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("RESTORED-0");
-    assert!(!screen.contains("Recommendations"), "the alternate screen is gone:\n{screen}");
+    assert!(
+        !screen.contains("Recommendations"),
+        "the alternate screen is gone:\n{screen}"
+    );
     let modes = std::fs::read_to_string(&stty).unwrap();
-    assert!(modes.contains(" icanon") && modes.contains(" echo"), "the terminal is back in cooked mode: {modes}");
-    let approved = json_lines(&ok(&sb.run(&["assignments", "--status", "approved", "--json"])));
+    assert!(
+        modes.contains(" icanon") && modes.contains(" echo"),
+        "the terminal is back in cooked mode: {modes}"
+    );
+    let approved = json_lines(&ok(&sb.run(&[
+        "assignments",
+        "--status",
+        "approved",
+        "--json",
+    ])));
     assert_eq!(approved.len(), 1);
     let audit = json_lines(&ok(&sb.run(&["audit", "--operators", "--json"])));
-    assert!(audit.iter().any(|e| e["action"] == "approve" && e["actor"] == "tmux-op"));
+    assert!(
+        audit
+            .iter()
+            .any(|e| e["action"] == "approve" && e["actor"] == "tmux-op")
+    );
 }

@@ -242,6 +242,7 @@ pub fn print_reply(reply: &Reply, json: bool) {
             h.started.len()
         ),
         Reply::Recorded => println!("recorded"),
+        Reply::Snapshot(s) => println!("{}", super::watch::summary(s)),
         Reply::Control(c) => println!(
             "control mode: {} ({})",
             c.mode,

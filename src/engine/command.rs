@@ -108,6 +108,8 @@ pub enum Command {
     IngestEvent {
         event: Value,
     },
+    /// A snapshot built now, after everything queued before it.
+    Snapshot,
     /// An action a client refused on its own (a read-only control room),
     /// written to the audit so every refusal is on record.
     RecordRefusal {
@@ -145,6 +147,7 @@ impl Command {
             Command::SetControl { .. } => "control",
             Command::IngestEvent { .. } => "ingest_event",
             Command::RecordRefusal { .. } => "record_refusal",
+            Command::Snapshot => "snapshot",
             Command::ProcessEvents { .. } => "process_events",
         }
     }
@@ -212,4 +215,5 @@ pub enum Reply {
     Ingested(Ingested),
     Processed(Vec<Processed>),
     Recorded,
+    Snapshot(Box<super::Snapshot>),
 }

@@ -128,11 +128,34 @@ fn run(
                         Err(_) => break,
                     }
                 }
+                // Snapshot requests are answered after the burst's commit,
+                // with a snapshot built then (and published with it).
+                let (wanting, burst): (Vec<_>, Vec<_>) = burst
+                    .into_iter()
+                    .partition(|(c, _)| matches!(c, Command::Snapshot));
                 let (batch, replies): (Vec<Command>, Vec<_>) = burst.into_iter().unzip();
                 let results = core.apply_batch(batch);
                 dirty |= results.iter().any(Result::is_ok);
                 for (result, reply) in results.into_iter().zip(replies) {
                     let _ = reply.send(result);
+                }
+                if !wanting.is_empty() {
+                    let fresh = core.snapshot().map(Arc::new);
+                    if let Ok(snapshot) = &fresh {
+                        snapshots.send_replace(snapshot.clone());
+                        last_publish = tokio::time::Instant::now();
+                        dirty = false;
+                    }
+                    for (_, reply) in wanting {
+                        let answer = match &fresh {
+                            Ok(snapshot) => Ok(Reply::Snapshot(Box::new((**snapshot).clone()))),
+                            Err(e) => Err(Error::Io {
+                                context: "cannot build a snapshot".into(),
+                                source: std::io::Error::other(e.to_string()),
+                            }),
+                        };
+                        let _ = reply.send(answer);
+                    }
                 }
             }
             Err(_elapsed) => {}

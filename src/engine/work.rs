@@ -183,6 +183,10 @@ impl<'a> Work<'a> {
                 &by(who),
             )?)),
             Command::IngestEvent { event } => Ok(Reply::Ingested(self.ingest(event)?)),
+            Command::Snapshot => Err(Error::bad_input(
+                "command",
+                "snapshot is answered by the engine loop, not inside a transaction",
+            )),
             Command::RecordRefusal {
                 actor,
                 action,
@@ -758,28 +762,7 @@ impl<'a> Work<'a> {
         }
         let before =
             workers::record_heartbeat(self.tx, &hb, self.settings.heartbeat_history, self.now)?;
-        let mut renewed = Vec::new();
-        if self.control.mode.allows_lease_renewal() {
-            for held in assignments::held_by(self.tx, &hb.node_id, &hb.worker_id)? {
-                assignments::renew_lease(self.tx, &held, self.now)?;
-                renewed.push(held.assignment_id);
-            }
-        }
-        let mut started = Vec::new();
-        if let Some(a) = named.filter(|a| a.status == Status::Claimed) {
-            self.transition_to(&a, Event::Start, &hb.worker_id, None, true, a.retry_count)?;
-            let key = ids::heartbeat_key(
-                Some(&hb.node_id),
-                Some(&hb.worker_id),
-                Some(&a.assignment_id),
-                hb.heartbeat_id.as_deref(),
-            );
-            let payload =
-                json!({"status": "RUNNING", "worker_id": hb.worker_id, "node_id": hb.node_id});
-            let correlation = hb.correlation_id.clone();
-            self.emit_with_correlation("assignment.heartbeat", key, &a, correlation, payload)?;
-            started.push(a.assignment_id);
-        }
+        let (renewed, started) = self.renew_and_start(&hb, named)?;
         let status = hb.status.as_str();
         if before.status.as_deref() != Some(status) || before.stale {
             let subject = format!("{}/{}", hb.node_id, hb.worker_id);
@@ -825,8 +808,42 @@ impl<'a> Work<'a> {
         })
     }
 
+    /// What every sign of life from a worker does to its work: renew the
+    /// leases it holds (when the control mode allows) and move a named
+    /// claimed assignment to running.
+    fn renew_and_start(
+        &mut self,
+        hb: &Heartbeat,
+        named: Option<Assignment>,
+    ) -> Result<(Vec<String>, Vec<String>)> {
+        let mut renewed = Vec::new();
+        if self.control.mode.allows_lease_renewal() {
+            for held in assignments::held_by(self.tx, &hb.node_id, &hb.worker_id)? {
+                assignments::renew_lease(self.tx, &held, self.now)?;
+                renewed.push(held.assignment_id);
+            }
+        }
+        let mut started = Vec::new();
+        if let Some(a) = named.filter(|a| a.status == Status::Claimed) {
+            self.transition_to(&a, Event::Start, &hb.worker_id, None, true, a.retry_count)?;
+            let key = ids::heartbeat_key(
+                Some(&hb.node_id),
+                Some(&hb.worker_id),
+                Some(&a.assignment_id),
+                hb.heartbeat_id.as_deref(),
+            );
+            let payload =
+                json!({"status": "RUNNING", "worker_id": hb.worker_id, "node_id": hb.node_id});
+            let correlation = hb.correlation_id.clone();
+            self.emit_with_correlation("assignment.heartbeat", key, &a, correlation, payload)?;
+            started.push(a.assignment_id);
+        }
+        Ok((renewed, started))
+    }
+
     /// A progress report is a heartbeat about one assignment: it renews the
-    /// worker's leases and starts the work; the message is audited.
+    /// worker's leases and starts the work (without touching what the
+    /// worker's own heartbeats say about it); a message is audited.
     fn progress(
         &mut self,
         id: &str,
@@ -840,9 +857,8 @@ impl<'a> Work<'a> {
             return Err(Error::bad_input("percent", "must be between 0 and 100"));
         }
         let mut hb = Heartbeat::new(a.node_id.as_deref().unwrap_or("local"), worker_id);
-        hb.assignment_id = Some(id.to_string());
-        hb.status = crate::domain::worker::WorkerStatus::Busy;
-        self.heartbeat(hb)?;
+        hb.correlation_id = a.correlation_id.clone();
+        self.renew_and_start(&hb, Some(a))?;
         // A message is worth a line in the audit; a bare percentage is not
         // (workers send those every few seconds).
         if let Some(message) = message {

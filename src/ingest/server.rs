@@ -15,7 +15,7 @@ use super::protocol::{
     ok_reply,
 };
 use crate::engine::counters::Counters;
-use crate::engine::{EngineHandle, Reply, Snapshot};
+use crate::engine::{Command, EngineHandle, Reply, Snapshot};
 use crate::error::Result;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -37,7 +37,8 @@ const DRAIN: Duration = Duration::from_secs(5);
 
 enum Pending {
     Ready(Value),
-    Snapshot(Value),
+    /// A fresh snapshot, built after everything this connection sent before.
+    Snapshot(Value, oneshot::Receiver<Result<Reply>>),
     Subscribe(Value),
     Engine {
         id: Value,
@@ -135,7 +136,9 @@ async fn dispatch(parsed: Parsed, engine: &EngineHandle, rejected: &Counters) ->
             Pending::Ready(error_reply(&id, &error))
         }
         Ok(Request::Hello) => Pending::Ready(ok_reply(&id, "hello", hello())),
-        Ok(Request::Snapshot) => Pending::Snapshot(id),
+        Ok(Request::Snapshot) => {
+            Pending::Snapshot(id, engine.submit(Command::Snapshot).await.ok()?)
+        }
         Ok(Request::Subscribe) => Pending::Subscribe(id),
         Ok(Request::Engine(commands)) => {
             let mut replies = Vec::with_capacity(commands.len());
@@ -176,9 +179,14 @@ async fn write_replies(
     while let Some(item) = pending.recv().await {
         let reply = match item {
             Pending::Ready(reply) => reply,
-            Pending::Snapshot(id) => {
-                ok_reply(&id, "snapshot", snapshot_value(&mut snapshots, &rejected))
-            }
+            Pending::Snapshot(id, reply) => match reply.await {
+                Ok(Ok(Reply::Snapshot(snapshot))) => {
+                    let mut value = serde_json::to_value(&*snapshot).unwrap_or(Value::Null);
+                    value["rejected_lines"] = json!(rejected.read());
+                    ok_reply(&id, "snapshot", value)
+                }
+                _ => ok_reply(&id, "snapshot", snapshot_value(&mut snapshots, &rejected)),
+            },
             Pending::Engine { id, op, replies } => engine_reply(&id, &op, replies).await,
             Pending::Subscribe(id) => {
                 if flush(&mut write, &mut out).await.is_err() {

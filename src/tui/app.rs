@@ -9,7 +9,9 @@ use crate::domain::control::ControlMode;
 use crate::engine::{Command, Reply, Snapshot};
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
 use std::sync::Arc;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
@@ -109,6 +111,18 @@ pub struct App {
     pub log_path: String,
     pub keymap: Keymap,
     pub quit: bool,
+    /// The last rows built per pane, valid while the snapshot, the filter
+    /// and the sort stay the same: a frame does not rebuild 10,000 rows.
+    row_cache: RefCell<BTreeMap<Pane, CachedRows>>,
+}
+
+type CachedRows = (RowsKey, Rc<Vec<Row>>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct RowsKey {
+    snapshot: usize,
+    filter: Option<(String, bool)>,
+    sort: Option<(usize, bool)>,
 }
 
 impl App {
@@ -135,18 +149,33 @@ impl App {
             log_path: String::new(),
             keymap,
             quit: false,
+            row_cache: RefCell::new(BTreeMap::new()),
         }
     }
 
-    /// The active pane's rows: filtered, then sorted.
-    pub fn rows(&self, pane: Pane) -> Vec<Row> {
-        let mut rows = pane.rows(&self.snapshot, self.now);
+    /// A pane's rows: filtered, then sorted (built once per snapshot).
+    pub fn rows(&self, pane: Pane) -> Rc<Vec<Row>> {
+        let key = RowsKey {
+            snapshot: Arc::as_ptr(&self.snapshot) as usize,
+            filter: self.filter.clone(),
+            sort: self.sort.get(&pane).copied(),
+        };
+        if let Some((cached, rows)) = self.row_cache.borrow().get(&pane)
+            && *cached == key
+        {
+            return rows.clone();
+        }
+        let mut rows = pane.rows(&self.snapshot);
         if let Some((needle, inverted)) = &self.filter {
             rows::filter(&mut rows, needle, *inverted);
         }
-        if let Some((column, descending)) = self.sort.get(&pane) {
-            rows::sort(&mut rows, *column, *descending);
+        if let Some((column, descending)) = key.sort {
+            rows::sort(&mut rows, column, descending);
         }
+        let rows = Rc::new(rows);
+        self.row_cache
+            .borrow_mut()
+            .insert(pane, (key, rows.clone()));
         rows
     }
 
@@ -161,7 +190,7 @@ impl App {
     fn selected_row(&self) -> Option<Row> {
         let rows = self.rows(self.pane);
         let index = self.selected_index(self.pane, rows.len());
-        rows.into_iter().nth(index)
+        rows.get(index).cloned()
     }
 
     pub fn set_flash(&mut self, text: impl Into<String>, level: Level) {

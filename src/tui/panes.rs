@@ -68,7 +68,7 @@ impl Pane {
         }
     }
 
-    pub fn rows(self, s: &Snapshot, now: DateTime<Utc>) -> Vec<Row> {
+    pub fn rows(self, s: &Snapshot) -> Vec<Row> {
         match self {
             Pane::Queue => s
                 .queue
@@ -103,7 +103,7 @@ impl Pane {
                         .text(r.worker.clone().unwrap_or_else(|| "-".into()))
                         .num(format!("{:.2}", r.score), r.score)
                         .text(&r.status)
-                        .age(Some(&r.created_at), now);
+                        .age(Some(&r.created_at));
                     row.version = Some(r.version);
                     row
                 })
@@ -116,7 +116,7 @@ impl Pane {
                         .text(&a.task_id)
                         .text(a.title.clone().unwrap_or_default())
                         .text(&a.gate)
-                        .age(Some(&a.requested_at), now)
+                        .age(Some(&a.requested_at))
                         .num(a.version.to_string(), a.version as f64);
                     row.version = Some(a.version);
                     row
@@ -152,7 +152,7 @@ impl Pane {
                                 format!("{}/{}", w.active, w.max_concurrent),
                                 f64::from(w.active) / f64::from(w.max_concurrent.max(1)),
                             )
-                            .age(Some(&w.last_seen), now)
+                            .age(Some(&w.last_seen))
                             .num(held.to_string(), held as f64)
                     })
                     .collect()
@@ -173,7 +173,7 @@ impl Pane {
                         .text(&e.event_type)
                         .text(&e.subject_id)
                         .num(e.attempts.to_string(), f64::from(e.attempts))
-                        .age(Some(&e.created_at), now)
+                        .age(Some(&e.created_at))
                         .text(e.last_error.clone().unwrap_or_default())
                 })
                 .collect(),
@@ -201,7 +201,7 @@ impl Pane {
                         e.outcome.clone()
                     };
                     Row::new(e.seq.to_string(), tone)
-                        .age(Some(&e.at), now)
+                        .age(Some(&e.at))
                         .text(&e.actor)
                         .text(&e.action)
                         .text(e.subject.clone().unwrap_or_default())

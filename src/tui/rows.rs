@@ -28,6 +28,9 @@ pub struct Row {
     pub version: Option<i64>,
     pub cells: Vec<String>,
     pub keys: Vec<SortKey>,
+    /// Age columns: (column, epoch seconds). Their text is written when a
+    /// row is drawn, so rows need not be rebuilt as the clock moves.
+    pub ages: Vec<(usize, i64)>,
     pub tone: Tone,
 }
 
@@ -38,6 +41,7 @@ impl Row {
             version: None,
             cells: Vec::new(),
             keys: Vec::new(),
+            ages: Vec::new(),
             tone,
         }
     }
@@ -55,11 +59,28 @@ impl Row {
         self
     }
 
-    /// An age column: shown as `12s`/`3m`/`2h`, sorted by seconds.
-    pub fn age(self, since: Option<&str>, now: DateTime<Utc>) -> Row {
-        let seconds = since.and_then(|s| seconds_since(s, now));
-        let shown = seconds.map(format_age).unwrap_or_else(|| "-".into());
-        self.num(shown, seconds.unwrap_or(-1) as f64)
+    /// An age column: shown as `12s`/`3m`/`2h` at draw time, sorted by age.
+    pub fn age(mut self, since: Option<&str>) -> Row {
+        let epoch = since
+            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+            .map(|at| at.timestamp());
+        if let Some(epoch) = epoch {
+            self.ages.push((self.cells.len(), epoch));
+        }
+        // Older first when sorted ascending by age: a larger age, a larger key.
+        let key = epoch.map_or(f64::MIN, |e| -(e as f64));
+        self.num("-", key)
+    }
+
+    /// The cells as drawn at `now`.
+    pub fn cells_at(&self, now: DateTime<Utc>) -> Vec<String> {
+        let mut cells = self.cells.clone();
+        for (column, epoch) in &self.ages {
+            if let Some(cell) = cells.get_mut(*column) {
+                *cell = format_age((now.timestamp() - epoch).max(0));
+            }
+        }
+        cells
     }
 }
 

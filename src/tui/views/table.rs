@@ -60,7 +60,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
             let marked = app.marks.contains(&row.id);
             let mut cells: Vec<Cell> = Vec::with_capacity(row.cells.len() + 1);
             cells.push(Cell::from(if marked { "●" } else { " " }));
-            cells.extend(row.cells.iter().map(|c| Cell::from(c.as_str())));
+            cells.extend(row.cells_at(app.now).into_iter().map(Cell::from));
             let mut style = tone(theme, row.tone);
             if marked {
                 style = style.patch(theme.marked);
