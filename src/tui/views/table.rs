@@ -125,7 +125,7 @@ fn widths(pane: Pane) -> Vec<Constraint> {
         ],
         Pane::Approvals => vec![Length(14), Min(10), Length(22), Length(8), Length(7)],
         Pane::Workers => vec![
-            Length(10),
+            Length(14),
             Length(14),
             Length(20),
             Min(10),
