@@ -785,6 +785,25 @@ mod tests {
     }
 
     #[test]
+    fn the_keymap_table_is_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        std::fs::write(&file, "[keymap]\napprove = \"A\"\n").unwrap();
+        let overrides = Overrides {
+            config_file: Some(file.clone()),
+            ..Default::default()
+        };
+        let loaded = load_env(&[], &overrides).unwrap();
+        assert_eq!(
+            loaded.settings.keymap.get("approve").map(String::as_str),
+            Some("A")
+        );
+        std::fs::write(&file, "[keymap]\napprove = 5\n").unwrap();
+        let err = load_env(&[], &overrides).err().unwrap().to_string();
+        assert!(err.contains("keymap.approve"), "{err}");
+    }
+
+    #[test]
     fn show_masks_secrets() {
         let loaded = load_env(
             &[("AUTO_ASSIGN_API_TOKEN", "hunter2")],

@@ -22,7 +22,10 @@ impl Tmux {
                 .is_ok_and(|o| o.status.success()),
             "tmux is not installed: run scripts/test, which installs it"
         );
-        let server = format!("aa-test-{}", std::process::id());
+        // One tmux server per test: tests run in parallel in one process.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let server = format!("aa-test-{}-{n}", std::process::id());
         let status = Command::new("tmux")
             .args([
                 "-L",
@@ -133,4 +136,88 @@ fn approve_in_the_control_room_then_quit_and_the_terminal_is_restored() {
             .iter()
             .any(|e| e["action"] == "approve" && e["actor"] == "tmux-op")
     );
+}
+
+fn room_script(sb: &Sandbox, flags: &str, stty: &std::path::Path) -> String {
+    format!(
+        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={db} AUTO_ASSIGN_SOCKET_PATH={dir}/run/e.sock AUTO_ASSIGN_LOG_FILE={dir}/room.log {binary} {flags}; stty -a > {stty}; echo RESTORED-$?; sleep 30",
+        dir = sb.dir.path().display(),
+        db = sb.db().display(),
+        binary = env!("CARGO_BIN_EXE_auto-assign"),
+        stty = stty.display(),
+    )
+}
+
+fn room_pid(sb: &Sandbox) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        // The room's own process: the binary with this sandbox's socket open.
+        let out = Command::new("sh")
+            .args(["-c", &format!("for p in $(pgrep -f '{}'); do if [ \"$(readlink /proc/$p/cwd)\" = '{}' ]; then echo $p; fi; done", env!("CARGO_BIN_EXE_auto-assign"), sb.dir.path().display())])
+            .output()
+            .unwrap();
+        let pids = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if let Some(pid) = pids.lines().last() {
+            return pid.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the control room's process was not found"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    let sb = Sandbox::new();
+    let stty = sb.path("stty.txt");
+    let tmux = Tmux::start(&room_script(&sb, "", &stty));
+    tmux.wait_for("Recommendations");
+    let pid = room_pid(&sb);
+    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let screen = tmux.wait_for("RESTORED-");
+    assert!(!screen.contains("Recommendations"), "{screen}");
+    let modes = std::fs::read_to_string(&stty).unwrap();
+    assert!(
+        modes.contains(" icanon") && modes.contains(" echo"),
+        "{modes}"
+    );
+}
+
+#[test]
+fn attached_to_a_daemon_it_shows_a_lost_daemon_and_reconnects() {
+    let sb = Sandbox::new();
+    let socket = sb.path("run/e.sock");
+    let start_daemon = || {
+        let child = sb
+            .command()
+            .env("AUTO_ASSIGN_SOCKET_PATH", &socket)
+            .args(["daemon"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+            assert!(Instant::now() < deadline, "the daemon did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child
+    };
+    let mut daemon = start_daemon();
+    let stty = sb.path("stty.txt");
+    let tmux = Tmux::start(&room_script(&sb, "--attach", &stty));
+    tmux.wait_for("attached");
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
+    tmux.wait_for("DISCONNECTED");
+    let _ = std::fs::remove_file(&socket);
+    let mut daemon = start_daemon();
+    let screen = tmux.wait_for("attached");
+    assert!(!screen.contains("DISCONNECTED"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("RESTORED-0");
+    daemon.kill().unwrap();
+    daemon.wait().unwrap();
 }

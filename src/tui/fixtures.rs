@@ -174,6 +174,7 @@ pub fn busy() -> Snapshot {
     s.outbox.delivered = 30;
     s.outbox.dead_letter = 1;
     s.outbox.oldest_pending_at = Some(ago(61));
+    s.outbox.last_error = Some("422: correlation_id is not a UUID".into());
     s.outbox_recent = (0..4)
         .map(|i| OutboxEvent {
             seq: 40 - i,

@@ -16,6 +16,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
         let [top, rest] = Layout::vertical([Constraint::Length(4), Constraint::Min(3)]).areas(area);
         queue_summary(frame, top, app, theme);
         rest
+    } else if pane == Pane::Outbox && active && area.height > 6 {
+        let [top, rest] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
+        outbox_summary(frame, top, app, theme);
+        rest
     } else {
         area
     };
@@ -184,4 +188,47 @@ fn queue_summary(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .style(theme.accent),
         spark,
     );
+}
+
+/// Counts per status, the write-back lag, and the last error (AssistX is
+/// the one destination today).
+fn outbox_summary(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let o = &app.snapshot.outbox;
+    let lag = o
+        .oldest_pending_at
+        .as_deref()
+        .and_then(|at| seconds_since(at, app.now))
+        .map(format_age)
+        .unwrap_or_else(|| "-".into());
+    let counts = Line::from(vec![
+        Span::styled(
+            format!(" pending {}  failed {}  ", o.pending, o.failed),
+            theme.text,
+        ),
+        Span::styled(
+            format!("delivered {}  conflict {}  ", o.delivered, o.conflict),
+            theme.muted,
+        ),
+        Span::styled(
+            format!("dead letter {}", o.dead_letter),
+            if o.dead_letter > 0 {
+                theme.error
+            } else {
+                theme.muted
+            },
+        ),
+        Span::styled(format!("   write-back lag {lag}"), theme.title),
+    ]);
+    let error = Line::from(Span::styled(
+        format!(
+            " last error (assistx): {}",
+            o.last_error.as_deref().unwrap_or("none")
+        ),
+        if o.last_error.is_some() {
+            theme.warn
+        } else {
+            theme.muted
+        },
+    ));
+    frame.render_widget(Paragraph::new(vec![counts, error]), area);
 }
