@@ -13,15 +13,7 @@ use tokio::sync::watch;
 
 pub fn run(settings: Settings) -> Result<()> {
     let _guard = logging::init(&settings, true)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            context: "cannot start the async runtime".into(),
-            source,
-        })?;
-    runtime.block_on(serve(settings))
+    super::route::service_runtime()?.block_on(serve(settings))
 }
 
 async fn serve(settings: Settings) -> Result<()> {

@@ -1,21 +1,11 @@
 //! `auto-assign` (no command) and `auto-assign demo`: the control room.
 
 use super::logging;
+use super::route::service_runtime;
 use crate::config::Settings;
 use crate::demo;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tui::{self, Options, source::Source};
-
-fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            context: "cannot start the async runtime".into(),
-            source,
-        })
-}
 
 /// Logs go to a file, never onto the screen the control room draws.
 fn log_to_file(settings: &Settings) -> Result<Option<tracing_appender::non_blocking::WorkerGuard>> {
@@ -30,7 +20,7 @@ pub fn control_room(settings: Settings, options: &Options) -> Result<()> {
     tui::theme_for(options)?;
     tui::keymap::Keymap::new(&settings.keymap)?;
     let _guard = log_to_file(&settings)?;
-    runtime()?.block_on(async {
+    service_runtime()?.block_on(async {
         let source = Source::start(&settings, options.attach).await?;
         tui::run(source, &settings, options).await
     })
@@ -40,7 +30,7 @@ pub fn demo(settings: Settings, options: &Options) -> Result<()> {
     tui::theme_for(options)?;
     let (settings, dir) = demo::settings(&settings)?;
     let _guard = log_to_file(&settings)?;
-    let result = runtime()?.block_on(async {
+    let result = service_runtime()?.block_on(async {
         let source = Source::start(&settings, false).await?;
         demo::simulate(source.socket())?;
         tui::run(source, &settings, options).await

@@ -6,14 +6,31 @@ use crate::engine::{self, Command, Core, Reply, Snapshot};
 use crate::error::{Error, Result};
 use crate::ingest::client::Client;
 
+fn built(built: std::io::Result<tokio::runtime::Runtime>) -> Result<tokio::runtime::Runtime> {
+    built.map_err(|source| Error::Io {
+        context: "cannot start the async runtime".into(),
+        source,
+    })
+}
+
+/// One thread: for a one-shot command.
 pub fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|source| Error::Io {
-            context: "cannot start the async runtime".into(),
-            source,
-        })
+    built(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    )
+}
+
+/// Two workers (the machine's cores): for the daemon and the control room,
+/// which serve the socket while the engine runs on its own thread.
+pub fn service_runtime() -> Result<tokio::runtime::Runtime> {
+    built(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    )
 }
 
 /// Sends the commands in order and stops at the first refusal.
