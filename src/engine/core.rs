@@ -127,9 +127,22 @@ impl Core {
             let indexes: Vec<usize> = batch.iter().map(|((i, _), _)| *i).collect();
             let started_at = self.started_at;
             let (settings, router) = (&self.settings, &self.router);
+            // The control mode is read once per batch, not once per command.
+            let mut control = None;
             let written = self.store.write_batch(
                 batch,
-                |conn, command| Work::new(conn, settings, router, now, started_at)?.apply(command),
+                |conn, command| {
+                    let state = match control.take() {
+                        Some(state) => state,
+                        None => crate::store::control::get(conn)?,
+                    };
+                    let mut work =
+                        Work::with_control(conn, settings, router, now, started_at, state);
+                    let reply = work.apply(command);
+                    // A refused command is rolled back: read the state anew.
+                    control = reply.is_ok().then(|| work.into_control());
+                    reply
+                },
                 |conn, (_, meta), error| record_refusal(conn, meta, error, now),
             );
             match written {

@@ -47,14 +47,39 @@ impl<'a> Work<'a> {
         now: DateTime<Utc>,
         started_at: DateTime<Utc>,
     ) -> Result<Self> {
-        Ok(Work {
-            control: control::get(tx)?,
+        Ok(Self::with_control(
             tx,
             settings,
             router,
             now,
             started_at,
-        })
+            control::get(tx)?,
+        ))
+    }
+
+    /// Work with a control state already read (by an earlier command of the
+    /// same batch).
+    pub fn with_control(
+        tx: &'a Connection,
+        settings: &'a Settings,
+        router: &'a RouterSnapshot,
+        now: DateTime<Utc>,
+        started_at: DateTime<Utc>,
+        control: ControlState,
+    ) -> Self {
+        Work {
+            control,
+            tx,
+            settings,
+            router,
+            now,
+            started_at,
+        }
+    }
+
+    /// The control state as this work left it.
+    pub fn into_control(self) -> ControlState {
+        self.control
     }
 
     pub fn apply(&mut self, command: Command) -> Result<Reply> {
@@ -272,29 +297,40 @@ impl<'a> Work<'a> {
         } else {
             None
         };
-        let mut outcomes = Vec::with_capacity(candidates.len());
-        for candidate in candidates {
+        let mut prepared = Vec::with_capacity(candidates.len());
+        for mut candidate in candidates {
             let id = ids::assignment_id(&candidate.task_id, candidate.canonical_status.as_deref());
             let state = match &states {
                 Some(all) => all.get(&id).cloned(),
                 None => assignments::state(self.tx, &id)?,
             };
+            // A retry the engine counted outranks the candidate's own count.
+            if let Some(state) = &state {
+                candidate.retry_count = candidate.retry_count.max(state.retry_count);
+            }
             candidates::put(self.tx, &candidate, self.now)?;
-            outcomes.push(self.decide_one(candidate, state, counts)?);
+            prepared.push((candidate, state));
+        }
+        // Scoring is pure: all of it first (on every core for a big
+        // backlog), then each decision is settled in order.
+        let to_score: Vec<&Candidate> = prepared.iter().map(|(c, _)| c).collect();
+        let decisions = scorer::decide_many(&to_score, &self.context());
+        let mut outcomes = Vec::with_capacity(prepared.len());
+        for ((candidate, state), decision) in prepared.into_iter().zip(decisions) {
+            outcomes.push(self.settle(candidate, state, decision, counts)?);
         }
         Ok(outcomes)
     }
 
-    fn decide_one(
+    /// Stores a decision, if the assignment's lifecycle lets it change, and
+    /// announces it.
+    fn settle(
         &mut self,
-        mut candidate: Candidate,
+        candidate: Candidate,
         state: Option<State>,
+        decision: Decision,
         counts: &mut RunCounts,
     ) -> Result<Outcome> {
-        if let Some(state) = &state {
-            candidate.retry_count = candidate.retry_count.max(state.retry_count);
-        }
-        let decision = scorer::decide(&candidate, &self.context());
         let task_id = candidate.task_id.clone();
         if !self.control.mode.allows_new_work() {
             // The contract's blocked shape is announced; no assignment is
@@ -390,9 +426,7 @@ impl<'a> Work<'a> {
             tracing::warn!(task_id, "no cached candidate to decide again");
             return Ok(());
         };
-        let id = ids::assignment_id(&candidate.task_id, candidate.canonical_status.as_deref());
-        let state = assignments::state(self.tx, &id)?;
-        self.decide_one(candidate, state, &mut RunCounts::default())?;
+        self.decide_all(vec![candidate], &mut RunCounts::default())?;
         Ok(())
     }
 
