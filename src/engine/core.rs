@@ -27,8 +27,6 @@ pub struct Core {
     clock: Clock,
     started_at: DateTime<Utc>,
     last_tick_at: Option<DateTime<Utc>>,
-    /// (minute, waiting assignments) for the last hour.
-    queue_history: std::collections::VecDeque<(i64, u64)>,
 }
 
 impl Core {
@@ -41,7 +39,6 @@ impl Core {
             clock,
             started_at,
             last_tick_at: None,
-            queue_history: std::collections::VecDeque::new(),
         }
     }
 
@@ -189,30 +186,24 @@ impl Core {
             .dry_run(|conn| Work::new(conn, settings, router, now, started_at)?.apply(command))
     }
 
-    pub fn snapshot(&mut self) -> Result<Snapshot> {
-        let now = self.now();
-        let mut snapshot =
-            snapshot::build(self.store.conn(), &self.router, now, self.last_tick_at)?;
-        let waiting = snapshot
-            .queue
-            .iter()
-            .filter(|q| q.status != "blocked")
-            .map(|q| q.count)
-            .sum();
-        let minute = now.timestamp() / 60;
-        match self.queue_history.back_mut() {
-            Some((m, value)) if *m == minute => *value = waiting,
-            _ => self.queue_history.push_back((minute, waiting)),
+    /// A snapshot built now on the engine's own connection (for one-shot
+    /// commands; the running engine publishes through its publisher).
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        snapshot::build(
+            self.store.conn(),
+            &self.router,
+            self.now(),
+            self.last_tick_at,
+        )
+    }
+
+    /// What a snapshot needs besides the database.
+    pub fn view(&self) -> super::publisher::View {
+        super::publisher::View {
+            router: self.router.clone(),
+            last_tick_at: self.last_tick_at,
+            now: self.now(),
         }
-        while self
-            .queue_history
-            .front()
-            .is_some_and(|(m, _)| *m <= minute - 60)
-        {
-            self.queue_history.pop_front();
-        }
-        snapshot.queue_history = self.queue_history.iter().map(|(_, v)| *v).collect();
-        Ok(snapshot)
     }
 }
 

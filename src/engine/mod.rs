@@ -5,18 +5,21 @@
 //!
 //! Assignment is event-driven: a command that brings a candidate, ends a
 //! lease or frees a task decides at once. The timer only does what time
-//! alone reveals: lease expiry and stale workers every second, and the
+//! alone reveals: lease expiry and stale workers twice a second, and the
 //! scheduled tick every `tick_interval_seconds` when the scheduler is on.
 
 pub mod command;
 pub mod core;
 pub mod counters;
+pub mod publisher;
 pub mod snapshot;
 mod work;
 
 pub use command::{Command, Reply};
 pub use core::Core;
 pub use snapshot::Snapshot;
+
+use publisher::Publisher;
 
 use crate::error::{Error, Result};
 use std::sync::Arc;
@@ -30,9 +33,6 @@ const QUEUE: usize = 1024;
 
 /// The most commands committed together.
 const BURST: usize = 512;
-
-/// Snapshots are rebuilt at most this often under load.
-const PUBLISH_EVERY: Duration = Duration::from_millis(50);
 
 type Request = (Command, oneshot::Sender<Result<Reply>>);
 
@@ -77,8 +77,9 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
     core.recover()?;
     let first = Arc::new(core.snapshot()?);
     let (snapshot_tx, snapshot_rx) = watch::channel(first);
+    let publisher = Publisher::spawn(&core.settings().database_path, snapshot_tx)?;
     let (command_tx, command_rx) = mpsc::channel(QUEUE);
-    let task = tokio::task::spawn_blocking(move || run(core, command_rx, snapshot_tx));
+    let task = tokio::task::spawn_blocking(move || run(core, command_rx, publisher));
     Ok((
         EngineHandle {
             commands: command_tx,
@@ -91,30 +92,25 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
 /// The engine loop. It runs on a blocking thread because every command is
 /// SQLite work; it waits on the channel with a timeout that doubles as the
 /// housekeeping clock.
-fn run(
-    mut core: Core,
-    mut commands: mpsc::Receiver<Request>,
-    snapshots: watch::Sender<Arc<Snapshot>>,
-) -> Core {
-    let housekeeping_every = Duration::from_secs(1);
+fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publisher) -> Core {
+    // Twice a second: a silent worker is marked stale within half a second
+    // of its grace running out.
+    let housekeeping_every = Duration::from_millis(500);
     let tick_every = core.settings().tick_interval.max(Duration::from_secs(1));
     let scheduler = core.settings().scheduler_enabled;
     let runtime = tokio::runtime::Handle::current();
     let start = tokio::time::Instant::now();
     let mut next_housekeeping = start + housekeeping_every;
     let mut next_tick = start + tick_every;
-    let mut last_publish = start;
-    let mut dirty = false;
     loop {
-        let mut deadline = next_housekeeping;
-        if scheduler {
-            deadline = deadline.min(next_tick);
-        }
-        if dirty {
-            deadline = deadline.min(last_publish + PUBLISH_EVERY);
-        }
+        let deadline = if scheduler {
+            next_housekeeping.min(next_tick)
+        } else {
+            next_housekeeping
+        };
         let received =
             runtime.block_on(async { tokio::time::timeout_at(deadline, commands.recv()).await });
+        let mut changed = false;
         match received {
             Ok(None) => break,
             Ok(Some(first)) => {
@@ -128,34 +124,19 @@ fn run(
                         Err(_) => break,
                     }
                 }
-                // Snapshot requests are answered after the burst's commit,
-                // with a snapshot built then (and published with it).
+                // Snapshot requests are answered by the publisher after the
+                // burst's commit, so they see all of it.
                 let (wanting, burst): (Vec<_>, Vec<_>) = burst
                     .into_iter()
                     .partition(|(c, _)| matches!(c, Command::Snapshot));
                 let (batch, replies): (Vec<Command>, Vec<_>) = burst.into_iter().unzip();
                 let results = core.apply_batch(batch);
-                dirty |= results.iter().any(Result::is_ok);
+                changed |= results.iter().any(Result::is_ok);
                 for (result, reply) in results.into_iter().zip(replies) {
                     let _ = reply.send(result);
                 }
-                if !wanting.is_empty() {
-                    let fresh = core.snapshot().map(Arc::new);
-                    if let Ok(snapshot) = &fresh {
-                        snapshots.send_replace(snapshot.clone());
-                        last_publish = tokio::time::Instant::now();
-                        dirty = false;
-                    }
-                    for (_, reply) in wanting {
-                        let answer = match &fresh {
-                            Ok(snapshot) => Ok(Reply::Snapshot(Box::new((**snapshot).clone()))),
-                            Err(e) => Err(Error::Io {
-                                context: "cannot build a snapshot".into(),
-                                source: std::io::Error::other(e.to_string()),
-                            }),
-                        };
-                        let _ = reply.send(answer);
-                    }
+                for (_, reply) in wanting {
+                    publisher.fresh(core.view(), reply);
                 }
             }
             Err(_elapsed) => {}
@@ -164,7 +145,7 @@ fn run(
         if now >= next_housekeeping {
             next_housekeeping = now + housekeeping_every;
             match core.housekeeping() {
-                Ok(changed) => dirty |= changed,
+                Ok(expired) => changed |= expired,
                 Err(e) => tracing::error!("housekeeping failed: {e}"),
             }
             if let Err(e) = core.store().checkpoint() {
@@ -178,21 +159,12 @@ fn run(
                 candidates: None,
             };
             match core.apply(tick) {
-                Ok(_) => dirty = true,
+                Ok(_) => changed = true,
                 Err(e) => tracing::error!("scheduled tick failed: {e}"),
             }
         }
-        // A quiet engine publishes at once; a busy one at most every
-        // PUBLISH_EVERY, with the last change always published.
-        if dirty && now >= last_publish + PUBLISH_EVERY {
-            match core.snapshot() {
-                Ok(snapshot) => {
-                    snapshots.send_replace(Arc::new(snapshot));
-                }
-                Err(e) => tracing::error!("snapshot failed: {e}"),
-            }
-            last_publish = now;
-            dirty = false;
+        if changed {
+            publisher.changed(core.view());
         }
     }
     core

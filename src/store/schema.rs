@@ -106,12 +106,15 @@ CREATE TABLE workers (
     first_seen     TEXT NOT NULL,
     last_seen      TEXT NOT NULL,
     beats          INTEGER NOT NULL DEFAULT 0,
+    samples        INTEGER NOT NULL DEFAULT 0,
+    sampled_at     TEXT,
     stale          INTEGER NOT NULL DEFAULT 0,
     drained        INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (node_id, worker_id)
 );
 
--- A ring per worker: heartbeat number `beats` lands in slot beats % history,
+-- A ring per worker of sampled heartbeats (every status change, and one
+-- every few seconds otherwise): sample number n lands in slot n % history,
 -- so the history stays bounded with one write and no cleanup.
 CREATE TABLE heartbeats (
     node_id       TEXT NOT NULL,

@@ -33,36 +33,51 @@ pub struct Before {
     pub stale: bool,
 }
 
+/// How often a steady worker's heartbeat is kept in its history; status
+/// changes are always kept. Sampling keeps the history useful at any
+/// heartbeat rate without a history write per heartbeat.
+pub const SAMPLE_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
 pub fn record_heartbeat(
     conn: &Connection,
     hb: &Heartbeat,
     history: u32,
     now: DateTime<Utc>,
 ) -> Result<Before> {
-    let before = conn
-        .prepare_cached("SELECT status, stale FROM workers WHERE node_id = ?1 AND worker_id = ?2")?
+    let (before, sampled_at) = conn
+        .prepare_cached(
+            "SELECT status, stale, sampled_at FROM workers WHERE node_id = ?1 AND worker_id = ?2",
+        )?
         .query_row([&hb.node_id, &hb.worker_id], |row| {
-            Ok(Before {
+            let before = Before {
                 status: Some(row.get(0)?),
                 stale: row.get(1)?,
-            })
+            };
+            Ok((before, row.get::<_, Option<String>>(2)?))
         })
         .optional()?
-        .unwrap_or(Before {
-            status: None,
-            stale: false,
-        });
+        .unwrap_or((
+            Before {
+                status: None,
+                stale: false,
+            },
+            None,
+        ));
     let at = rfc3339(now);
-    let beats: i64 = conn
+    let changed = before.stale || before.status.as_deref() != Some(hb.status.as_str());
+    let due = sampled_at.is_none_or(|last| last <= rfc3339(now - SAMPLE_EVERY));
+    let sample = history > 0 && (changed || due);
+    let samples: i64 = conn
         .prepare_cached(
             "INSERT INTO workers (node_id, worker_id, status, lanes, capabilities, owner, max_concurrent, \
-                 metrics, services, first_seen, last_seen, stale, beats) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0, 1) \
+                 metrics, services, first_seen, last_seen, stale, beats, samples, sampled_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0, 1, ?11, CASE WHEN ?11 THEN ?10 END) \
              ON CONFLICT (node_id, worker_id) DO UPDATE SET status = excluded.status, lanes = excluded.lanes, \
                  capabilities = excluded.capabilities, owner = excluded.owner, \
                  max_concurrent = excluded.max_concurrent, metrics = excluded.metrics, \
-                 services = excluded.services, last_seen = excluded.last_seen, stale = 0, beats = beats + 1 \
-             RETURNING beats",
+                 services = excluded.services, last_seen = excluded.last_seen, stale = 0, beats = beats + 1, \
+                 samples = samples + ?11, sampled_at = CASE WHEN ?11 THEN ?10 ELSE sampled_at END \
+             RETURNING samples",
         )?
         .query_row(
             params![
@@ -75,11 +90,12 @@ pub fn record_heartbeat(
                 hb.max_concurrent,
                 to_json(&hb.metrics),
                 to_json(&hb.services),
-                at
+                at,
+                sample
             ],
             |row| row.get(0),
         )?;
-    if history > 0 {
+    if sample {
         conn.prepare_cached(
             "INSERT OR REPLACE INTO heartbeats (node_id, worker_id, slot, beat, assignment_id, status, received_at, body) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
@@ -87,8 +103,8 @@ pub fn record_heartbeat(
         .execute(params![
             hb.node_id,
             hb.worker_id,
-            beats % i64::from(history),
-            beats,
+            samples % i64::from(history),
+            samples,
             hb.assignment_id,
             hb.status.as_str(),
             at,
@@ -153,7 +169,7 @@ mod tests {
         for i in 0..7 {
             let mut hb = Heartbeat::new("n1", "w1");
             hb.heartbeat_id = Some(format!("hb{i}"));
-            record_heartbeat(store.conn(), &hb, 3, now).unwrap();
+            record_heartbeat(store.conn(), &hb, 3, now + SAMPLE_EVERY * i).unwrap();
         }
         record_heartbeat(store.conn(), &Heartbeat::new("n1", "w2"), 3, now).unwrap();
         let kept: Vec<i64> = store
@@ -168,5 +184,39 @@ mod tests {
         let workers = list(store.conn()).unwrap();
         assert_eq!(workers.len(), 2);
         assert_eq!(workers[0].status, "ready");
+    }
+
+    #[test]
+    fn a_steady_worker_is_sampled_but_every_change_is_kept() {
+        let store = Store::in_memory().unwrap();
+        let now = Utc::now();
+        let count = || -> i64 {
+            store
+                .conn()
+                .query_row("SELECT COUNT(*) FROM heartbeats", [], |r| r.get(0))
+                .unwrap()
+        };
+        for i in 0..10 {
+            record_heartbeat(
+                store.conn(),
+                &Heartbeat::new("n1", "w1"),
+                100,
+                now + chrono::TimeDelta::milliseconds(i * 100),
+            )
+            .unwrap();
+        }
+        assert_eq!(count(), 1, "one sample for a second of steady heartbeats");
+        let mut busy = Heartbeat::new("n1", "w1");
+        busy.status = crate::domain::worker::WorkerStatus::Busy;
+        record_heartbeat(
+            store.conn(),
+            &busy,
+            100,
+            now + chrono::TimeDelta::seconds(1),
+        )
+        .unwrap();
+        assert_eq!(count(), 2, "a status change is always kept");
+        record_heartbeat(store.conn(), &busy, 100, now + SAMPLE_EVERY * 2).unwrap();
+        assert_eq!(count(), 3, "and a sample every few seconds");
     }
 }

@@ -1,0 +1,146 @@
+//! Building snapshots off the engine's thread. The publisher has its own
+//! read connection (WAL lets it read while the engine writes) and rebuilds a
+//! snapshot when the engine says something changed: at once when quiet, at
+//! most every [`PUBLISH_EVERY`] under load. Requests never wait behind a
+//! snapshot build this way.
+
+use super::command::Reply;
+use super::snapshot::{self, Snapshot};
+use crate::domain::router::RouterSnapshot;
+use crate::error::{Error, Result};
+use crate::store::Store;
+use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+use tokio::sync::{oneshot, watch};
+
+/// Snapshots are rebuilt at most this often under load.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(50);
+
+/// What a snapshot needs besides the database, as the engine sees it.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub router: RouterSnapshot,
+    pub last_tick_at: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
+enum Request {
+    /// Something changed; publish soon.
+    Changed(View),
+    /// Publish now and answer with the snapshot.
+    Fresh(View, oneshot::Sender<Result<Reply>>),
+}
+
+#[derive(Clone)]
+pub struct Publisher {
+    requests: mpsc::Sender<Request>,
+}
+
+impl Publisher {
+    /// Starts the publisher thread on its own connection to `database`.
+    pub fn spawn(database: &Path, snapshots: watch::Sender<Arc<Snapshot>>) -> Result<Publisher> {
+        let store = Store::open(database)?;
+        let (requests, inbox) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("snapshots".into())
+            .spawn(move || run(store, inbox, snapshots))
+            .map_err(|source| Error::Io {
+                context: "cannot start the snapshot thread".into(),
+                source,
+            })?;
+        Ok(Publisher { requests })
+    }
+
+    pub fn changed(&self, view: View) {
+        let _ = self.requests.send(Request::Changed(view));
+    }
+
+    /// Answers `reply` with a snapshot that includes every change committed
+    /// before this call.
+    pub fn fresh(&self, view: View, reply: oneshot::Sender<Result<Reply>>) {
+        let _ = self.requests.send(Request::Fresh(view, reply));
+    }
+}
+
+fn run(store: Store, inbox: mpsc::Receiver<Request>, snapshots: watch::Sender<Arc<Snapshot>>) {
+    let mut history = QueueHistory::default();
+    let mut last_publish = Instant::now() - PUBLISH_EVERY;
+    while let Ok(first) = inbox.recv() {
+        // Everything already asked is answered by one build.
+        let mut requests = vec![first];
+        requests.extend(inbox.try_iter());
+        let wants_now = requests.iter().any(|r| matches!(r, Request::Fresh(..)));
+        if !wants_now
+            && let Some(wait) =
+                (last_publish + PUBLISH_EVERY).checked_duration_since(Instant::now())
+        {
+            std::thread::sleep(wait);
+            requests.extend(inbox.try_iter());
+        }
+        let Some(view) = requests
+            .iter()
+            .rev()
+            .map(|r| match r {
+                Request::Changed(v) | Request::Fresh(v, _) => v.clone(),
+            })
+            .next()
+        else {
+            continue;
+        };
+        let built = snapshot::build(store.conn(), &view.router, view.now, view.last_tick_at).map(
+            |mut snapshot| {
+                snapshot.queue_history = history.record(view.now, &snapshot);
+                Arc::new(snapshot)
+            },
+        );
+        last_publish = Instant::now();
+        if let Ok(snapshot) = &built {
+            snapshots.send_replace(snapshot.clone());
+        }
+        for request in requests {
+            if let Request::Fresh(_, reply) = request {
+                let answer = match &built {
+                    Ok(snapshot) => Ok(Reply::Snapshot(Box::new((**snapshot).clone()))),
+                    Err(e) => Err(Error::Io {
+                        context: "cannot build a snapshot".into(),
+                        source: std::io::Error::other(e.to_string()),
+                    }),
+                };
+                let _ = reply.send(answer);
+            }
+        }
+        if let Err(e) = built {
+            tracing::error!("snapshot failed: {e}");
+        }
+    }
+}
+
+/// Waiting assignments per minute over the last hour (kept in memory).
+#[derive(Debug, Default)]
+struct QueueHistory {
+    minutes: VecDeque<(i64, u64)>,
+}
+
+impl QueueHistory {
+    fn record(&mut self, now: DateTime<Utc>, snapshot: &Snapshot) -> Vec<u64> {
+        let waiting = snapshot
+            .queue
+            .iter()
+            .filter(|q| q.status != "blocked")
+            .map(|q| q.count)
+            .sum();
+        let minute = now.timestamp() / 60;
+        match self.minutes.back_mut() {
+            Some((m, value)) if *m == minute => *value = waiting,
+            _ => self.minutes.push_back((minute, waiting)),
+        }
+        while self.minutes.front().is_some_and(|(m, _)| *m <= minute - 60) {
+            self.minutes.pop_front();
+        }
+        self.minutes.iter().map(|(_, v)| *v).collect()
+    }
+}
