@@ -436,9 +436,8 @@ mod tests {
             }
         }
 
-        fn run(&self, item: Value) -> Decision {
-            let candidate = Candidate::from_json(&item).unwrap();
-            let ctx = DecisionContext {
+        fn ctx(&self) -> DecisionContext<'_> {
+            DecisionContext {
                 policy: &self.policy,
                 router: &self.router,
                 control: self.control,
@@ -448,8 +447,11 @@ mod tests {
                 now: now(),
                 lease_seconds: 900,
                 cache_only: true,
-            };
-            decide(&candidate, &ctx)
+            }
+        }
+
+        fn run(&self, item: Value) -> Decision {
+            decide(&Candidate::from_json(&item).unwrap(), &self.ctx())
         }
     }
 
@@ -840,17 +842,7 @@ mod tests {
         let case = Case::new();
         let candidate =
             Candidate::from_json(&json!({"task_id": "T1", "risk_level": "high"})).unwrap();
-        let ctx = DecisionContext {
-            policy: &case.policy,
-            router: &case.router,
-            control: ControlMode::Enabled,
-            lanes: None,
-            default_lanes: &DEFAULT_LANES,
-            canonical_status: None,
-            now: now(),
-            lease_seconds: 60,
-            cache_only: true,
-        };
+        let ctx = case.ctx();
         let d = decide_approved(&candidate, &ctx, "approved by scott: reviewed");
         assert_eq!(d.selected_lane, Lane::LocalOnly);
         assert_eq!(d.reasons[0], "approved by scott: reviewed");
@@ -864,17 +856,7 @@ mod tests {
             .map(|i| Candidate::from_json(&json!({"task_id": format!("T{i}"), "priority": if i % 2 == 0 { "critical" } else { "batch" }})).unwrap())
             .collect();
         let refs: Vec<&Candidate> = items.iter().collect();
-        let ctx = DecisionContext {
-            policy: &case.policy,
-            router: &case.router,
-            control: ControlMode::Enabled,
-            lanes: None,
-            default_lanes: &DEFAULT_LANES,
-            canonical_status: None,
-            now: now(),
-            lease_seconds: 60,
-            cache_only: true,
-        };
+        let ctx = case.ctx();
         let many = decide_many(&refs, &ctx);
         let one_by_one: Vec<Decision> = items.iter().map(|c| decide(c, &ctx)).collect();
         assert_eq!(many, one_by_one);

@@ -35,7 +35,7 @@ pub enum Verb {
 }
 
 impl Verb {
-    fn label(self) -> String {
+    pub fn label(self) -> String {
         match self {
             Verb::Approve => "approve".into(),
             Verb::Reject => "reject".into(),

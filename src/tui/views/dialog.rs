@@ -1,7 +1,7 @@
 //! Overlays: describe text, the reason prompt and the confirmation.
 
 use super::centered;
-use crate::tui::app::{App, Target};
+use crate::tui::app::Target;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -52,20 +52,30 @@ fn targets_lines(targets: &[Target]) -> Vec<Line<'static>> {
         .collect()
 }
 
+/// A bordered panel in the middle of the screen, over what is beneath.
+fn panel(frame: &mut Frame, area: Rect, theme: &Theme, title: &str, lines: Vec<Line>) {
+    let rect = centered(area, 70, 50);
+    frame.render_widget(Clear, rect);
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.warn)
+        .title(format!(" {title} "));
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false }),
+        rect,
+    );
+}
+
 pub fn reason(
     frame: &mut Frame,
     area: Rect,
-    app: &App,
     theme: &Theme,
+    verb: &str,
     targets: &[Target],
     input: &Input,
 ) {
-    let rect = centered(area, 70, 50);
-    frame.render_widget(Clear, rect);
-    let verb = match &app.mode {
-        crate::tui::app::Mode::Reason { verb, .. } => format!("{verb:?}").to_lowercase(),
-        _ => String::new(),
-    };
     let mut lines = vec![Line::from(Span::styled(
         format!("{verb}: why? (Enter to continue, Esc to cancel)"),
         theme.title,
@@ -76,33 +86,18 @@ pub fn reason(
         Span::styled("reason> ", theme.accent),
         Span::raw(input.value().to_string()),
     ]));
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.warn)
-        .title(" reason ");
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+    panel(frame, area, theme, "reason", lines);
 }
 
 pub fn confirm(
     frame: &mut Frame,
     area: Rect,
-    app: &App,
     theme: &Theme,
+    verb: &str,
     targets: &[Target],
     reason: &str,
     yes: bool,
 ) {
-    let rect = centered(area, 70, 50);
-    frame.render_widget(Clear, rect);
-    let verb = match &app.mode {
-        crate::tui::app::Mode::Confirm { verb, .. } => format!("{verb:?}").to_lowercase(),
-        _ => String::new(),
-    };
     let mut lines = vec![Line::from(Span::styled(
         format!("Really {verb}?"),
         theme.title,
@@ -123,14 +118,5 @@ pub fn confirm(
         Span::styled(" [ Yes ] ", yes_style),
         Span::styled("   y: yes · n/Esc: no · ←/→ then Enter", theme.muted),
     ]));
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .border_style(theme.warn)
-        .title(" confirm ");
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+    panel(frame, area, theme, "confirm", lines);
 }

@@ -59,16 +59,16 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         }
         Mode::Help => help::draw(frame, area, app, theme),
         Mode::Reason {
-            verb: _,
+            verb,
             targets,
             input,
-        } => dialog::reason(frame, area, app, theme, targets, input),
+        } => dialog::reason(frame, area, theme, &verb.label(), targets, input),
         Mode::Confirm {
-            verb: _,
+            verb,
             targets,
             reason,
             yes,
-        } => dialog::confirm(frame, area, app, theme, targets, reason, *yes),
+        } => dialog::confirm(frame, area, theme, &verb.label(), targets, reason, *yes),
         _ => {}
     }
 }
