@@ -389,3 +389,15 @@ fn deleting_the_database_while_stopped_is_safe() {
     assert_eq!(json_lines(&out)[0]["status_counts"], json!([]));
     assert!(stderr(&sb.run(&["status"])).is_empty());
 }
+
+#[test]
+fn the_control_room_checks_its_theme_and_keymap_before_taking_the_terminal() {
+    let sb = Sandbox::new();
+    bad_input(&sb.run(&["--theme", "neon-dreams"]), "neon-dreams");
+    std::fs::create_dir_all(sb.path("config/auto-assign")).unwrap();
+    sb.write(
+        "config/auto-assign/config.toml",
+        "[keymap]\nteleport = \"t\"\n",
+    );
+    bad_input(&sb.run(&[]), "teleport");
+}
