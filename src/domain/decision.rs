@@ -4,12 +4,93 @@ use super::lane::Lane;
 use super::lifecycle::Status;
 use super::time::serde_utc;
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use std::borrow::Cow;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
 
-/// Reason texts are mostly the contract's constants: borrowed, not copied,
-/// in the hot path of scoring.
-pub type Text = Cow<'static, str>;
+/// A reason text. Most are the contract's constants (borrowed), some are
+/// the same for a whole pass (shared), a few are made per decision (owned):
+/// scoring copies no text it does not have to.
+#[derive(Debug, Clone)]
+pub enum Text {
+    Static(&'static str),
+    Shared(Arc<str>),
+    Owned(String),
+}
+
+impl Deref for Text {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        match self {
+            Text::Static(s) => s,
+            Text::Shared(s) => s,
+            Text::Owned(s) => s,
+        }
+    }
+}
+
+impl AsRef<str> for Text {
+    fn as_ref(&self) -> &str {
+        self
+    }
+}
+
+impl fmt::Display for Text {
+    /// Honours width and alignment (`{:<28}`), as `str` does.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self)
+    }
+}
+
+impl PartialEq for Text {
+    fn eq(&self, other: &Text) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<str> for Text {
+    fn eq(&self, other: &str) -> bool {
+        &**self == other
+    }
+}
+
+impl PartialEq<String> for Text {
+    fn eq(&self, other: &String) -> bool {
+        **self == **other
+    }
+}
+
+impl PartialEq<&str> for Text {
+    fn eq(&self, other: &&str) -> bool {
+        &**self == *other
+    }
+}
+
+impl From<&'static str> for Text {
+    fn from(text: &'static str) -> Text {
+        Text::Static(text)
+    }
+}
+
+impl From<String> for Text {
+    fn from(text: String) -> Text {
+        Text::Owned(text)
+    }
+}
+
+impl Serialize for Text {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Text, D::Error> {
+        String::deserialize(d).map(Text::Owned)
+    }
+}
 
 /// A lane that was not chosen, and why.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,7 +114,7 @@ pub struct Decision {
     pub lease_expires_at: Option<DateTime<Utc>>,
     pub reasons: Vec<Text>,
     pub skipped_lanes: Vec<Skip>,
-    pub context_revision: Option<String>,
+    pub context_revision: Option<std::sync::Arc<str>>,
     pub idempotency_key: String,
     pub canonical_status: Option<String>,
     pub cache_only: bool,
@@ -57,5 +138,27 @@ impl Decision {
         (self.selected_lane == Lane::Blocked)
             .then(|| self.skipped_lanes.first().map(|s| s.reason_code.as_ref()))
             .flatten()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_of_every_kind_serialize_compare_and_pad_as_strings() {
+        let texts = [
+            Text::Static("abc"),
+            Text::Shared(Arc::from("abc")),
+            Text::Owned("abc".into()),
+        ];
+        for text in &texts {
+            assert_eq!(serde_json::to_string(text).unwrap(), "\"abc\"");
+            assert_eq!(*text, "abc");
+            assert_eq!(format!("[{text:<5}]"), "[abc  ]");
+            assert_eq!(text, &texts[0]);
+        }
+        let back: Text = serde_json::from_str("\"xyz\"").unwrap();
+        assert_eq!(back, "xyz");
     }
 }

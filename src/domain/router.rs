@@ -4,6 +4,7 @@
 use super::truthy::json_text;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 /// The five bodies as fetched (or as held in a `--router` file).
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -24,7 +25,12 @@ pub struct RouterBodies {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RouterSnapshot {
     pub reachable: bool,
-    pub revision: Option<String>,
+    /// Shared: every decision of a pass carries it.
+    pub revision: Option<Arc<str>>,
+    /// `router context revision used: {revision}`, the scorer's reason, made
+    /// once per snapshot.
+    #[serde(skip)]
+    pub revision_reason: Option<Arc<str>>,
     pub quota_mode: Option<String>,
     pub nodes: usize,
     pub providers: usize,
@@ -41,9 +47,13 @@ impl RouterSnapshot {
         let Some(context) = read_context(&bodies.context) else {
             return RouterSnapshot::unreachable();
         };
+        let revision: Option<Arc<str>> = revision(context).map(Arc::from);
         RouterSnapshot {
             reachable: true,
-            revision: revision(context),
+            revision_reason: revision
+                .as_ref()
+                .map(|r| Arc::from(format!("router context revision used: {r}"))),
+            revision,
             quota_mode: quota_mode(&bodies.quota),
             nodes: count_first(context, &["nodes", "workers", "worker_nodes", "hosts"]),
             providers: count_first(context, &["providers", "models", "model_providers"]),

@@ -26,7 +26,27 @@ const ACTIVE: [&str; 5] = [
     "claimed",
     "claimed_passive",
 ];
-const BOOSTED_PRIORITIES: [&str; 3] = ["critical", "repo_critical", "interactive"];
+/// The boosted priorities with their reason texts, written out so the hot
+/// path borrows them instead of formatting them.
+const BOOSTED_PRIORITIES: [(&str, &str); 3] = [
+    ("critical", "priority boost applied for critical"),
+    ("repo_critical", "priority boost applied for repo_critical"),
+    ("interactive", "priority boost applied for interactive"),
+];
+
+/// The retry reasons of the first attempts, for the same reason.
+const RETRY_REASONS: [&str; 10] = [
+    "retry penalty applied: 0",
+    "retry penalty applied: 1",
+    "retry penalty applied: 2",
+    "retry penalty applied: 3",
+    "retry penalty applied: 4",
+    "retry penalty applied: 5",
+    "retry penalty applied: 6",
+    "retry penalty applied: 7",
+    "retry penalty applied: 8",
+    "retry penalty applied: 9",
+];
 
 /// The tunable numbers of scoring (contract A10).
 #[derive(Debug, Clone, PartialEq)]
@@ -333,21 +353,29 @@ fn lane_score(
         Lane::DirectWorker => say("direct worker lane is available for local execution".into()),
         _ => {}
     }
-    if BOOSTED_PRIORITIES.contains(&candidate.priority.as_str()) {
+    if let Some((_, reason)) = BOOSTED_PRIORITIES
+        .iter()
+        .find(|(p, _)| *p == candidate.priority)
+    {
         score += policy.priority_boost;
-        say(join("priority boost applied for ", &candidate.priority));
+        say(Text::Static(reason));
     }
     if candidate.retry_count > 0 {
         let penalty = (policy.retry_penalty_per_attempt * f64::from(candidate.retry_count))
             .min(policy.retry_penalty_max);
         score -= penalty;
-        say(join(
-            "retry penalty applied: ",
-            &candidate.retry_count.to_string(),
-        ));
+        say(match RETRY_REASONS.get(candidate.retry_count as usize) {
+            Some(reason) => Text::Static(reason),
+            None => join(
+                "retry penalty applied: ",
+                &candidate.retry_count.to_string(),
+            ),
+        });
     }
-    if let Some(revision) = &ctx.router.revision {
-        say(join("router context revision used: ", revision));
+    match (&ctx.router.revision_reason, &ctx.router.revision) {
+        (Some(reason), _) => say(Text::Shared(reason.clone())),
+        (None, Some(revision)) => say(join("router context revision used: ", revision)),
+        (None, None) => {}
     }
     score.max(0.0)
 }
@@ -389,7 +417,7 @@ fn select_lane(
             lane_score(lane, candidate, &traits, ctx, Some(&mut reasons));
             decision.status = Status::Recommended;
             decision.selected_lane = lane;
-            decision.selected_target = lane.target().map(Text::Borrowed);
+            decision.selected_target = lane.target().map(Text::Static);
             decision.score = (score * 10_000.0).round() / 10_000.0;
             decision.reasons = reasons;
             decision.lease_expires_at = Some(ctx.now + Duration::seconds(ctx.lease_seconds as i64));
@@ -411,7 +439,7 @@ mod tests {
     fn router(revision: Option<&str>, quota_mode: Option<&str>) -> RouterSnapshot {
         RouterSnapshot {
             reachable: true,
-            revision: revision.map(str::to_string),
+            revision: revision.map(std::sync::Arc::from),
             quota_mode: quota_mode.map(str::to_string),
             ..Default::default()
         }
