@@ -326,27 +326,17 @@ pub fn outbox(
         }
         OutboxView::List => {
             let events = outbox::list(store.conn(), status, limit)?;
-            if json {
-                events.iter().for_each(output::json_line);
-            } else {
-                let rows: Vec<Vec<String>> = events
-                    .iter()
-                    .map(|e| {
-                        vec![
-                            e.seq.to_string(),
-                            e.status.clone(),
-                            e.event_type.clone(),
-                            e.subject_id.clone(),
-                            e.attempts.to_string(),
-                            e.idempotency_key.clone(),
-                        ]
-                    })
-                    .collect();
-                table(
-                    &["SEQ", "STATUS", "TYPE", "SUBJECT", "ATTEMPTS", "KEY"],
-                    &rows,
-                );
-            }
+            let headers = ["SEQ", "STATUS", "TYPE", "SUBJECT", "ATTEMPTS", "KEY"];
+            output::list(&events, json, &headers, |e| {
+                vec![
+                    e.seq.to_string(),
+                    e.status.clone(),
+                    e.event_type.clone(),
+                    e.subject_id.clone(),
+                    e.attempts.to_string(),
+                    e.idempotency_key.clone(),
+                ]
+            });
         }
     }
     Ok(())
@@ -364,74 +354,54 @@ pub fn assignments(
         .map_err(|e: String| Error::bad_input("--status", e))?;
     let store = Store::open(&settings.database_path)?;
     let list = assignments::list(store.conn(), status, limit)?;
-    if json {
-        list.iter().for_each(output::json_line);
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = list
-        .iter()
-        .map(|a| {
-            vec![
-                a.assignment_id.clone(),
-                a.task_id.clone(),
-                a.status.to_string(),
-                a.lane.clone(),
-                a.decision.score.to_string(),
-                or_dash(a.worker_id.as_deref()),
-                a.retry_count.to_string(),
-                a.version.to_string(),
-                a.updated_at.clone(),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "ASSIGNMENT",
-            "TASK",
-            "STATUS",
-            "LANE",
-            "SCORE",
-            "WORKER",
-            "RETRIES",
-            "VERSION",
-            "UPDATED",
-        ],
-        &rows,
-    );
+    let headers = [
+        "ASSIGNMENT",
+        "TASK",
+        "STATUS",
+        "LANE",
+        "SCORE",
+        "WORKER",
+        "RETRIES",
+        "VERSION",
+        "UPDATED",
+    ];
+    output::list(&list, json, &headers, |a| {
+        vec![
+            a.assignment_id.clone(),
+            a.task_id.clone(),
+            a.status.to_string(),
+            a.lane.clone(),
+            a.decision.score.to_string(),
+            or_dash(a.worker_id.as_deref()),
+            a.retry_count.to_string(),
+            a.version.to_string(),
+            a.updated_at.clone(),
+        ]
+    });
     Ok(())
 }
 
 pub fn audit(settings: &Settings, limit: usize, operators: bool, json: bool) -> Result<()> {
     let store = Store::open(&settings.database_path)?;
     let entries = audit::recent(store.conn(), limit, operators)?;
-    if json {
-        entries.iter().for_each(output::json_line);
-        return Ok(());
-    }
-    let rows: Vec<Vec<String>> = entries
-        .iter()
-        .map(|e| {
-            let change = match (&e.from_status, &e.to_status) {
-                (None, None) => "-".to_string(),
-                (from, to) => format!("{} -> {}", or_dash(from.as_deref()), or_dash(to.as_deref())),
-            };
-            vec![
-                e.seq.to_string(),
-                e.at.clone(),
-                e.actor.clone(),
-                e.action.clone(),
-                or_dash(e.subject.as_deref()),
-                change,
-                e.outcome.clone(),
-                or_dash(e.detail.as_deref()),
-            ]
-        })
-        .collect();
-    table(
-        &[
-            "SEQ", "AT", "ACTOR", "ACTION", "SUBJECT", "CHANGE", "OUTCOME", "DETAIL",
-        ],
-        &rows,
-    );
+    let headers = [
+        "SEQ", "AT", "ACTOR", "ACTION", "SUBJECT", "CHANGE", "OUTCOME", "DETAIL",
+    ];
+    output::list(&entries, json, &headers, |e| {
+        let change = match (&e.from_status, &e.to_status) {
+            (None, None) => "-".to_string(),
+            (from, to) => format!("{} -> {}", or_dash(from.as_deref()), or_dash(to.as_deref())),
+        };
+        vec![
+            e.seq.to_string(),
+            e.at.clone(),
+            e.actor.clone(),
+            e.action.clone(),
+            or_dash(e.subject.as_deref()),
+            change,
+            e.outcome.clone(),
+            or_dash(e.detail.as_deref()),
+        ]
+    });
     Ok(())
 }

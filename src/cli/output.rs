@@ -34,6 +34,21 @@ pub fn json_line<T: Serialize>(value: &T) {
     }
 }
 
+/// A list as JSON lines, or as a table with one row per item.
+pub fn list<T: Serialize>(
+    items: &[T],
+    json: bool,
+    headers: &[&str],
+    row: impl Fn(&T) -> Vec<String>,
+) {
+    if json {
+        items.iter().for_each(json_line);
+    } else {
+        let rows: Vec<Vec<String>> = items.iter().map(row).collect();
+        table(headers, &rows);
+    }
+}
+
 pub fn or_dash(value: Option<&str>) -> String {
     value.unwrap_or("-").to_string()
 }
