@@ -401,3 +401,57 @@ fn the_control_room_checks_its_theme_and_keymap_before_taking_the_terminal() {
     );
     bad_input(&sb.run(&[]), "teleport");
 }
+
+#[test]
+fn worker_commands_name_their_bad_flags() {
+    let sb = Sandbox::new();
+    bad_input(
+        &sb.run(&[
+            "heartbeat",
+            "--node",
+            "n1",
+            "--worker",
+            "w1",
+            "--status",
+            "napping",
+        ]),
+        "napping",
+    );
+    bad_input(
+        &sb.run(&[
+            "heartbeat",
+            "--node",
+            "n1",
+            "--worker",
+            "w1",
+            "--every",
+            "0",
+        ]),
+        "--every",
+    );
+    bad_input(
+        &sb.run(&[
+            "heartbeat",
+            "--node",
+            "n1",
+            "--worker",
+            "w1",
+            "--max-concurrent",
+            "0",
+        ]),
+        "max_concurrent",
+    );
+    sb.write("b.json", r#"[{"id": "T1"}]"#);
+    ok(&sb.run(&["tick", "--task-file", "b.json"]));
+    let id = ids_by_status(&sb, "recommended").remove(0);
+    ok(&sb.run(&["claim", &id, "--worker", "w1"]));
+    bad_input(
+        &sb.run(&["progress", &id, "--worker", "w1", "--percent", "200"]),
+        "percent",
+    );
+    bad_input(
+        &sb.run(&["progress", &id, "--worker", "w2"]),
+        "does not hold",
+    );
+    assert_eq!(ids_by_status(&sb, "claimed"), vec![id], "nothing changed");
+}
