@@ -8,7 +8,7 @@ use auto_assign::domain::candidate::Candidate;
 use auto_assign::domain::control::ControlMode;
 use auto_assign::domain::lane::DEFAULT_LANES;
 use auto_assign::domain::router::{RouterBodies, RouterSnapshot};
-use auto_assign::domain::scorer::{DecisionContext, ScoringPolicy, decide, decide_many};
+use auto_assign::domain::scorer::{DecisionContext, ScoringPolicy, decide};
 use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -40,10 +40,6 @@ fn scoring(c: &mut Criterion) {
                 black_box(decide(black_box(candidate), &ctx));
             }
         })
-    });
-    let refs: Vec<&Candidate> = candidates.iter().collect();
-    group.bench_function("decide_many_10k", |b| {
-        b.iter(|| black_box(decide_many(black_box(&refs), &ctx)))
     });
     let raw = fixtures::candidates(10_000);
     group.bench_function("normalize_and_decide_10k", |b| {

@@ -218,6 +218,35 @@ impl Envelope {
     }
 }
 
+/// An envelope checked against A7 and serialized, once: what the outbox
+/// stores and every delivery attempt sends, byte for byte.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sealed {
+    pub idempotency_key: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub subject_id: String,
+    pub body: String,
+}
+
+impl Envelope {
+    /// Checks the envelope and serializes it. A refusal names the event type
+    /// and the rule it broke.
+    pub fn seal(self) -> Result<Sealed, String> {
+        self.check()
+            .map_err(|e| format!("{} envelope: {e}", self.event_type))?;
+        let body = serde_json::to_string(&self)
+            .map_err(|e| format!("{} envelope: {e}", self.event_type))?;
+        Ok(Sealed {
+            idempotency_key: self.idempotency_key,
+            event_id: self.event_id,
+            event_type: self.event_type,
+            subject_id: self.subject.id,
+            body,
+        })
+    }
+}
+
 /// A value as serialized JSON. A `Value` always serializes; the `null`
 /// fallback only satisfies the types (and `check` would refuse it).
 pub fn raw(value: &Value) -> Box<RawValue> {
@@ -421,6 +450,37 @@ mod tests {
             }
         );
         assert!(e.check().is_ok());
+    }
+
+    #[test]
+    fn sealing_refuses_a_malformed_envelope_and_keeps_the_bytes_it_serialized() {
+        let mut bad = Envelope::about_task(
+            "assign.assignment.recommended",
+            "k".into(),
+            "T1",
+            raw(&json!({})),
+            now(),
+        );
+        bad.correlation_id = "nope".into();
+        let refusal = bad.seal().unwrap_err();
+        assert!(
+            refusal.contains("assign.assignment.recommended") && refusal.contains("correlation_id"),
+            "{refusal}"
+        );
+        let good = Envelope::about_task(
+            "assign.assignment.recommended",
+            "k".into(),
+            "T1",
+            raw(&json!({})),
+            now(),
+        );
+        let body = serde_json::to_string(&good).unwrap();
+        let sealed = good.clone().seal().unwrap();
+        assert_eq!(sealed.body, body);
+        assert_eq!(
+            (sealed.event_id, sealed.subject_id),
+            (good.event_id, "T1".to_string())
+        );
     }
 
     #[test]

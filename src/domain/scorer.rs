@@ -150,32 +150,6 @@ pub fn decide(candidate: &Candidate, ctx: &DecisionContext) -> Decision {
     decision
 }
 
-/// Decides many candidates; a large batch is spread over the machine's
-/// cores (scoring is pure, so the order of the results is all that matters).
-pub fn decide_many(candidates: &[&Candidate], ctx: &DecisionContext) -> Vec<Decision> {
-    const PARALLEL_FROM: usize = 2048;
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if threads < 2 || candidates.len() < PARALLEL_FROM {
-        return candidates.iter().map(|c| decide(c, ctx)).collect();
-    }
-    let chunk = candidates.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = candidates
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || part.iter().map(|c| decide(c, ctx)).collect::<Vec<_>>())
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| {
-                part.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
-}
-
 /// Rules 4–6 alone: the lane an approved task goes to, the gates of rules
 /// 1–3 having been answered by the operator.
 pub fn decide_approved(candidate: &Candidate, ctx: &DecisionContext, approval: &str) -> Decision {
@@ -875,20 +849,6 @@ mod tests {
         assert_eq!(d.selected_lane, Lane::LocalOnly);
         assert_eq!(d.reasons[0], "approved by scott: reviewed");
         assert!(d.approval_required);
-    }
-
-    #[test]
-    fn many_decisions_come_back_in_order_whether_parallel_or_not() {
-        let case = Case::new();
-        let items: Vec<Candidate> = (0..5000)
-            .map(|i| Candidate::from_json(&json!({"task_id": format!("T{i}"), "priority": if i % 2 == 0 { "critical" } else { "batch" }})).unwrap())
-            .collect();
-        let refs: Vec<&Candidate> = items.iter().collect();
-        let ctx = case.ctx();
-        let many = decide_many(&refs, &ctx);
-        let one_by_one: Vec<Decision> = items.iter().map(|c| decide(c, &ctx)).collect();
-        assert_eq!(many, one_by_one);
-        assert_eq!(decide_many(&refs[..3], &ctx), one_by_one[..3].to_vec());
     }
 
     #[test]

@@ -1,9 +1,25 @@
 //! Timestamps on the wire: RFC 3339, UTC, with `Z`.
 
 use chrono::{DateTime, SecondsFormat, Utc};
+use std::cell::RefCell;
 
 pub fn rfc3339(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
+    // A pass stamps tens of thousands of rows and events with one instant:
+    // each thread formats an instant once and copies the text after that.
+    thread_local! {
+        static LAST: RefCell<Option<(DateTime<Utc>, String)>> = const { RefCell::new(None) };
+    }
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        match &*last {
+            Some((instant, text)) if *instant == at => text.clone(),
+            _ => {
+                let text = at.to_rfc3339_opts(SecondsFormat::Micros, true);
+                *last = Some((at, text.clone()));
+                text
+            }
+        }
+    })
 }
 
 /// Serde adapter so every stored and sent timestamp has the same shape.
@@ -59,5 +75,16 @@ mod tests {
     fn utc_with_z() {
         let at = Utc.with_ymd_and_hms(2026, 6, 8, 12, 0, 0).unwrap();
         assert_eq!(rfc3339(at), "2026-06-08T12:00:00.000000Z");
+    }
+
+    #[test]
+    fn each_instant_gets_its_own_text_however_they_alternate() {
+        let a = Utc.with_ymd_and_hms(2026, 6, 8, 12, 0, 0).unwrap();
+        let b = a + chrono::Duration::microseconds(1);
+        for _ in 0..2 {
+            assert_eq!(rfc3339(a), "2026-06-08T12:00:00.000000Z");
+            assert_eq!(rfc3339(a), "2026-06-08T12:00:00.000000Z");
+            assert_eq!(rfc3339(b), "2026-06-08T12:00:00.000001Z");
+        }
     }
 }

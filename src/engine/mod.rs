@@ -11,6 +11,7 @@
 pub mod command;
 pub mod core;
 pub mod counters;
+mod pass;
 pub mod publisher;
 pub mod snapshot;
 mod work;

@@ -4,6 +4,7 @@
 //! `domain::lifecycle`.
 
 use super::command::{Command, HeartbeatReport, Ingested, Outcome, Processed, Reply, TickReport};
+use super::pass::{self, Planned, Step};
 use crate::config::Settings;
 use crate::domain::candidate::Candidate;
 use crate::domain::control::ControlMode;
@@ -21,11 +22,11 @@ use crate::store::assignments::{self, Assignment, State};
 use crate::store::control::{self, ControlState};
 use crate::store::events::{self, Mirrored};
 use crate::store::runs::{self, RunCounts};
-use crate::store::{approvals, audit, candidates, outbox, to_json, workers};
+use crate::store::{approvals, audit, candidates, outbox, workers};
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::Connection;
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use std::collections::HashSet;
 
 /// The actor the audit names for what the engine does on its own.
 const ENGINE: &str = "engine";
@@ -250,23 +251,26 @@ impl<'a> Work<'a> {
 
     // ----- deciding -------------------------------------------------------
 
-    fn context(&self) -> DecisionContext<'_> {
+    /// The scoring context, borrowing only what `Work` itself borrows, so a
+    /// pass can plan with it while writing through `self`.
+    fn context(&self) -> DecisionContext<'a> {
+        let settings = self.settings;
         DecisionContext {
-            policy: &self.settings.scoring,
+            policy: &settings.scoring,
             router: self.router,
             control: self.control.mode,
             lanes: None,
-            default_lanes: &self.settings.default_lanes,
+            default_lanes: &settings.default_lanes,
             canonical_status: None,
             now: self.now,
-            lease_seconds: self.settings.default_lease_seconds,
-            cache_only: !self.settings.dispatch_enabled,
+            lease_seconds: settings.default_lease_seconds,
+            cache_only: !settings.dispatch_enabled,
         }
     }
 
     /// Normalizes and decides raw AssistX items; an unreadable item is an
     /// outcome of its own, not the end of the pass.
-    fn decide_values(&mut self, items: Vec<Value>, counts: &mut RunCounts) -> Result<Vec<Outcome>> {
+    fn decide_values(&self, items: Vec<Value>, counts: &mut RunCounts) -> Result<Vec<Outcome>> {
         let mut parsed = Vec::with_capacity(items.len());
         let mut invalid = Vec::new();
         for (index, item) in items.iter().enumerate() {
@@ -285,138 +289,109 @@ impl<'a> Work<'a> {
         Ok(outcomes)
     }
 
+    /// Decides every candidate (see [`pass`]): a task listed twice in one
+    /// backlog is decided once.
     fn decide_all(
-        &mut self,
+        &self,
         candidates: Vec<Candidate>,
         counts: &mut RunCounts,
     ) -> Result<Vec<Outcome>> {
         counts.candidates += candidates.len() as u64;
-        // One read of every state instead of one query per candidate.
-        let states = if candidates.len() > 16 {
-            Some(assignments::all_states(self.tx)?)
-        } else {
-            None
-        };
-        let mut prepared = Vec::with_capacity(candidates.len());
-        for mut candidate in candidates {
+        let mut seen = HashSet::with_capacity(candidates.len());
+        let mut distinct = Vec::with_capacity(candidates.len());
+        let mut duplicates = Vec::new();
+        for candidate in candidates {
             let id = ids::assignment_id(&candidate.task_id, candidate.canonical_status.as_deref());
-            let state = match &states {
-                Some(all) => all.get(&id).cloned(),
-                None => assignments::state(self.tx, &id)?,
-            };
-            // A retry the engine counted outranks the candidate's own count.
-            if let Some(state) = &state {
-                candidate.retry_count = candidate.retry_count.max(state.retry_count);
+            if seen.insert(id.clone()) {
+                distinct.push((id, candidate));
+            } else {
+                counts.unchanged += 1;
+                duplicates.push(Outcome {
+                    task_id: candidate.task_id,
+                    result: "duplicate".into(),
+                    decision: None,
+                    note: Some("listed more than once in this backlog; decided once".into()),
+                });
             }
-            candidates::put(self.tx, &candidate, self.now)?;
-            prepared.push((candidate, state));
         }
-        // Scoring is pure: all of it first (on every core for a big
-        // backlog), then each decision is settled in order.
-        let to_score: Vec<&Candidate> = prepared.iter().map(|(c, _)| c).collect();
-        let decisions = scorer::decide_many(&to_score, &self.context());
-        let mut outcomes = Vec::with_capacity(prepared.len());
-        for ((candidate, state), decision) in prepared.into_iter().zip(decisions) {
-            outcomes.push(self.settle(candidate, state, decision, counts)?);
-        }
+        let ids: Vec<&str> = distinct.iter().map(|(id, _)| id.as_str()).collect();
+        let mut states = assignments::states(self.tx, &ids)?;
+        let items: Vec<(Candidate, Option<State>)> = distinct
+            .into_iter()
+            .map(|(id, candidate)| (candidate, states.remove(&id)))
+            .collect();
+        let ctx = self.context();
+        let now = self.now;
+        let mut outcomes = Vec::with_capacity(items.len() + duplicates.len());
+        pass::run(
+            items,
+            |(candidate, state)| pass::plan(candidate, state, &ctx, now),
+            |chunk| self.write(chunk, counts, &mut outcomes),
+        )?;
+        outcomes.extend(duplicates);
         Ok(outcomes)
     }
 
-    /// Stores a decision, if the assignment's lifecycle lets it change, and
-    /// announces it.
-    fn settle(
-        &mut self,
-        candidate: Candidate,
-        state: Option<State>,
-        decision: Decision,
+    /// Writes a chunk of planned decisions, table by table in one pass each:
+    /// the candidate cache for all of them, the rest as each lifecycle step
+    /// says. Their outcomes are appended in order.
+    fn write(
+        &self,
+        chunk: Vec<Planned>,
         counts: &mut RunCounts,
-    ) -> Result<Outcome> {
-        let task_id = candidate.task_id.clone();
-        if !self.control.mode.allows_new_work() {
-            // The contract's blocked shape is announced; no assignment is
-            // made while control is off, so nothing is stored for it.
-            self.emit_decision(&decision, &to_json(&decision))?;
-            counts.blocked += 1;
-            return Ok(decided(
-                task_id,
-                "decided",
-                decision,
-                Some("not stored: assignment control is off"),
-            ));
-        }
-        let from = state.as_ref().map(|s| s.status);
-        let requeue = state.as_ref().is_none_or(|s| s.requeue);
-        let to = match transition(from, requeue, Event::Decide(decision.status)) {
-            Err(why) => {
-                counts.unchanged += 1;
-                return Ok(Outcome {
-                    task_id,
-                    result: "held".into(),
-                    decision: None,
-                    note: Some(why),
-                });
+        outcomes: &mut Vec<Outcome>,
+    ) -> Result<()> {
+        let cached: Vec<(&str, &str)> = chunk
+            .iter()
+            .map(|p| (p.candidate.task_id.as_str(), p.candidate_json.as_str()))
+            .collect();
+        candidates::put(self.tx, &cached, self.now)?;
+        let mut decided = Vec::new();
+        let mut gates = Vec::new();
+        let mut transitions = Vec::new();
+        let mut events = Vec::new();
+        for p in &chunk {
+            match &p.step {
+                Step::Announce { event, .. } => events.push(event),
+                Step::Store {
+                    decision,
+                    json,
+                    event,
+                    to,
+                } => {
+                    decided.push(assignments::Decided {
+                        decision,
+                        json,
+                        priority: &p.candidate.priority,
+                        retry_count: p.candidate.retry_count,
+                        existing: p.from.is_some(),
+                    });
+                    if decision.status == Status::ApprovalRequired {
+                        gates.push((decision.assignment_id.as_str(), gate_of(&p.candidate)));
+                    }
+                    transitions.push(audit::Record {
+                        actor: ENGINE,
+                        action: "decide",
+                        subject: Some(&decision.assignment_id),
+                        from_status: p.from.map(Status::as_str),
+                        to_status: Some(to.as_str()),
+                        ..Default::default()
+                    });
+                    events.push(event);
+                }
+                Step::Held { .. } | Step::Unchanged => {}
             }
-            Ok(to) => to,
-        };
-        let same = state
-            .as_ref()
-            .is_some_and(|s| s.status == to && s.decision_id == decision.decision_id);
-        if to == Status::Approved || same {
-            counts.unchanged += 1;
-            return Ok(Outcome {
-                task_id,
-                result: "unchanged".into(),
-                decision: None,
-                note: None,
-            });
         }
-        // Serialized once: the stored decision and the event's payload are
-        // the same bytes.
-        let json = to_json(&decision);
-        assignments::save_decision(
-            self.tx,
-            &decision,
-            &json,
-            &candidate.priority,
-            candidate.retry_count,
-            true,
-            self.now,
-        )?;
-        self.audit(
-            ENGINE,
-            "decide",
-            Some(&decision.assignment_id),
-            from,
-            Some(to),
-            None,
-        )?;
-        self.emit_decision(&decision, &json)?;
-        match decision.status {
-            Status::Recommended => counts.recommended += 1,
-            Status::ApprovalRequired => {
-                counts.approval_required += 1;
-                approvals::request(
-                    self.tx,
-                    &decision.assignment_id,
-                    &gate_of(&candidate),
-                    self.now,
-                )?;
-            }
-            _ => counts.blocked += 1,
-        }
-        Ok(decided(task_id, "decided", decision, None))
-    }
-
-    fn emit_decision(&self, decision: &Decision, json: &str) -> Result<bool> {
-        let payload = RawValue::from_string(json.to_string()).unwrap_or_default();
-        let envelope = Envelope::about_task(
-            decision.event_type(),
-            decision.idempotency_key.clone(),
-            &decision.task_id,
-            payload,
-            self.now,
-        );
-        outbox::enqueue(self.tx, &envelope, self.now)
+        assignments::save_decisions(self.tx, &decided, self.now)?;
+        let gates: Vec<(&str, &str)> = gates
+            .iter()
+            .map(|(id, gate)| (*id, gate.as_str()))
+            .collect();
+        approvals::request(self.tx, &gates, self.now)?;
+        audit::append_all(self.tx, &transitions, self.now)?;
+        outbox::enqueue_all(self.tx, &events, self.now)?;
+        outcomes.extend(chunk.into_iter().map(|p| outcome(p, counts)));
+        Ok(())
     }
 
     /// Decides a task again from its cached candidate (after a release, a
@@ -454,7 +429,7 @@ impl<'a> Work<'a> {
             let gate = approvals::get(self.tx, &id)?
                 .map(|a| a.gate)
                 .unwrap_or_default();
-            approvals::request(self.tx, &id, &gate, self.now)?;
+            approvals::request(self.tx, &[(&id, &gate)], self.now)?;
         }
         if !self.control.mode.allows_lease_renewal() {
             return Ok(counts);
@@ -686,7 +661,7 @@ impl<'a> Work<'a> {
             payload,
             self.now,
         );
-        outbox::enqueue(self.tx, &envelope, self.now)?;
+        self.enqueue(envelope)?;
         Ok(state)
     }
 
@@ -831,7 +806,7 @@ impl<'a> Work<'a> {
                 payload,
                 self.now,
             );
-            outbox::enqueue(self.tx, &envelope, self.now)?;
+            self.enqueue(envelope)?;
         }
         Ok(HeartbeatReport {
             node_id: hb.node_id,
@@ -1082,7 +1057,13 @@ impl<'a> Work<'a> {
             payload,
             self.now,
         );
-        outbox::enqueue(self.tx, &envelope, self.now)
+        self.enqueue(envelope)
+    }
+
+    /// Seals an event and queues it.
+    fn enqueue(&self, envelope: Envelope) -> Result<bool> {
+        let event = envelope.seal().map_err(|e| Error::bad_input("event", e))?;
+        outbox::enqueue(self.tx, &event, self.now)
     }
 
     fn audit(
@@ -1108,6 +1089,48 @@ impl<'a> Work<'a> {
 
     fn reply(&self, id: &str) -> Result<Reply> {
         Ok(Reply::Assignment(Box::new(assignments::get(self.tx, id)?)))
+    }
+}
+
+/// What a written decision comes to, counted.
+fn outcome(planned: Planned, counts: &mut RunCounts) -> Outcome {
+    let task_id = planned.candidate.task_id;
+    match planned.step {
+        Step::Held { why } => {
+            counts.unchanged += 1;
+            Outcome {
+                task_id,
+                result: "held".into(),
+                decision: None,
+                note: Some(why),
+            }
+        }
+        Step::Unchanged => {
+            counts.unchanged += 1;
+            Outcome {
+                task_id,
+                result: "unchanged".into(),
+                decision: None,
+                note: None,
+            }
+        }
+        Step::Announce { decision, .. } => {
+            counts.blocked += 1;
+            decided(
+                task_id,
+                "decided",
+                decision,
+                Some("not stored: assignment control is off"),
+            )
+        }
+        Step::Store { decision, .. } => {
+            match decision.status {
+                Status::Recommended => counts.recommended += 1,
+                Status::ApprovalRequired => counts.approval_required += 1,
+                _ => counts.blocked += 1,
+            }
+            decided(task_id, "decided", decision, None)
+        }
     }
 }
 

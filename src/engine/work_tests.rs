@@ -865,3 +865,45 @@ fn a_refused_command_in_a_group_commit_changes_nothing_and_the_others_land() {
     );
     assert_eq!(h.refused_audit().len(), 2);
 }
+
+#[test]
+fn a_big_backlog_is_written_whole_in_order_and_a_repeated_task_is_decided_once() {
+    let mut h = Harness::new();
+    // Big enough to be planned on a helper thread, in several chunks.
+    let mut items: Vec<Value> = (0..1_500)
+        .map(|i| {
+            let risk = if i % 5 == 0 { "high" } else { "low" };
+            json!({"task_id": format!("T{i:04}"), "risk_level": risk})
+        })
+        .collect();
+    items.insert(700, json!({"task_id": "T0003", "title": "listed twice"}));
+    let Reply::Tick(t) = h
+        .apply(Command::Tick {
+            dry_run: false,
+            candidates: Some(items),
+        })
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(t.counts.candidates, 1_501);
+    assert_eq!(t.counts.approval_required, 300);
+    assert_eq!(t.counts.recommended, 1_200);
+    assert_eq!(t.counts.unchanged, 1);
+    let repeated: Vec<_> = t
+        .outcomes
+        .iter()
+        .filter(|o| o.result == "duplicate")
+        .collect();
+    assert_eq!(repeated.len(), 1);
+    assert_eq!(repeated[0].task_id, "T0003");
+    let conn = h.core.store().conn();
+    let events = outbox::list(conn, None, 10_000).unwrap();
+    let subjects: Vec<String> = events.iter().map(|e| e.subject_id.clone()).collect();
+    let expected: Vec<String> = (0..1_500).map(|i| format!("T{i:04}")).collect();
+    assert_eq!(subjects, expected, "one event per task, in backlog order");
+    assert_eq!(assignments::list(conn, None, 10_000).unwrap().len(), 1_500);
+    assert_eq!(approvals::pending(conn).unwrap().len(), 300);
+    assert_eq!(audit::recent(conn, 10_000, false).unwrap().len(), 1_500);
+    h.assert_status_matches_decision();
+}

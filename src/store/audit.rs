@@ -33,20 +33,28 @@ pub struct Record<'a> {
 }
 
 pub fn append(conn: &Connection, record: &Record, now: DateTime<Utc>) -> Result<()> {
-    conn.prepare_cached(
+    append_all(conn, std::slice::from_ref(record), now)
+}
+
+/// Appends lines in order, with one timestamp.
+pub fn append_all(conn: &Connection, records: &[Record], now: DateTime<Utc>) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
         "INSERT INTO audit (at, actor, action, subject, from_status, to_status, outcome, detail) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        rfc3339(now),
-        record.actor,
-        record.action,
-        record.subject,
-        record.from_status,
-        record.to_status,
-        if record.refused { "refused" } else { "ok" },
-        record.detail
-    ])?;
+    )?;
+    let at = rfc3339(now);
+    for record in records {
+        stmt.execute(params![
+            at,
+            record.actor,
+            record.action,
+            record.subject,
+            record.from_status,
+            record.to_status,
+            if record.refused { "refused" } else { "ok" },
+            record.detail
+        ])?;
+    }
     Ok(())
 }
 

@@ -1,21 +1,24 @@
 //! The cached backlog: the latest normalized candidate per task, so a pass
 //! can decide a task again without asking AssistX.
 
-use super::to_json;
 use crate::domain::candidate::Candidate;
 use crate::domain::time::rfc3339;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-/// Stores the candidate; a no-op when it is unchanged.
-pub fn put(conn: &Connection, candidate: &Candidate, now: DateTime<Utc>) -> Result<()> {
+/// Stores candidates' JSON (`(task_id, body)`, see [`super::to_json`]); a
+/// no-op for one that is unchanged.
+pub fn put(conn: &Connection, rows: &[(&str, &str)], now: DateTime<Utc>) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO candidates (task_id, body, updated_at) VALUES (?1, ?2, ?3) \
          ON CONFLICT (task_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at \
          WHERE body <> excluded.body",
     )?;
-    stmt.execute(params![candidate.task_id, to_json(candidate), rfc3339(now)])?;
+    let now = rfc3339(now);
+    for (task_id, body) in rows {
+        stmt.execute(params![task_id, body, now])?;
+    }
     Ok(())
 }
 

@@ -1,14 +1,19 @@
 //! Versioned migrations. The database records its version in
 //! `PRAGMA user_version`; each entry here moves it up by one.
 //!
+//! Migrations are history: one that shipped is never edited, a change is a
+//! new entry.
+//!
 //! Invariants the database itself enforces, so no code path can break them:
 //! - an assignment's `status` column equals the `status` inside its stored
-//!   decision;
+//!   decision (checked on every update; a new row is written by
+//!   `assignments::save_decision`, which takes both from one decision);
 //! - a delivered (or conflict) outbox row is never rewritten, and no outbox
 //!   body changes after it was queued;
 //! - the audit is append-only.
 
-pub const MIGRATIONS: &[&str] = &[r#"
+pub const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE candidates (
     task_id     TEXT PRIMARY KEY,
     body        TEXT NOT NULL,
@@ -170,4 +175,95 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
-"#];
+"#,
+    r#"
+-- v2: the same data and rules, cheaper to write in bulk.
+--
+-- SQLite builds a temporary table for an IN list of three or more values
+-- each time a statement evaluates it; in a CHECK that is every insert (a
+-- third of an outbox insert's cost), so the outbox status check compares
+-- with OR. The decision/status CHECK parsed the decision's JSON on every
+-- insert; it is now a trigger on updates. The lease index keys on the
+-- lease itself (set only while claimed or running), so an insert does not
+-- evaluate a status test for it. The audit drops AUTOINCREMENT, which
+-- reads and writes sqlite_sequence on every insert: its triggers forbid
+-- deleting a row, so a new row's seq is always past every earlier one.
+CREATE TABLE assignments_v2 (
+    assignment_id    TEXT PRIMARY KEY,
+    task_id          TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    version          INTEGER NOT NULL,
+    requeue          INTEGER NOT NULL DEFAULT 1,
+    retry_count      INTEGER NOT NULL DEFAULT 0,
+    lane             TEXT NOT NULL,
+    priority         TEXT NOT NULL,
+    decision_id      TEXT NOT NULL,
+    decision         TEXT NOT NULL,
+    worker_id        TEXT,
+    node_id          TEXT,
+    correlation_id   TEXT,
+    lease_seconds    INTEGER,
+    lease_expires_at TEXT,
+    claimed_at       TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL
+);
+INSERT INTO assignments_v2 SELECT * FROM assignments;
+DROP TABLE assignments;
+ALTER TABLE assignments_v2 RENAME TO assignments;
+CREATE INDEX assignments_leases ON assignments(lease_expires_at) WHERE lease_expires_at IS NOT NULL;
+CREATE INDEX assignments_task ON assignments(task_id);
+CREATE INDEX assignments_worker ON assignments(node_id, worker_id) WHERE worker_id IS NOT NULL;
+CREATE TRIGGER assignments_status_agrees BEFORE UPDATE OF status, decision ON assignments
+    WHEN json_extract(NEW.decision, '$.status') IS NOT NEW.status
+    BEGIN SELECT RAISE(ABORT, 'an assignment''s status and its stored decision must agree'); END;
+
+CREATE TABLE outbox_v2 (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    idempotency_key TEXT NOT NULL UNIQUE,
+    event_id        TEXT NOT NULL,
+    event_type      TEXT NOT NULL,
+    destination     TEXT NOT NULL DEFAULT 'assistx',
+    subject_id      TEXT NOT NULL,
+    body            TEXT NOT NULL,
+    status          TEXT NOT NULL DEFAULT 'pending'
+                    CHECK (status = 'pending' OR status = 'failed' OR status = 'delivered'
+                           OR status = 'conflict' OR status = 'dead_letter'),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    delivered_at    TEXT
+);
+INSERT INTO outbox_v2 SELECT * FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v2 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+CREATE TRIGGER outbox_delivered_is_final BEFORE UPDATE ON outbox
+    WHEN OLD.status = 'delivered' OR OLD.status = 'conflict'
+    BEGIN SELECT RAISE(ABORT, 'a delivered outbox event is never rewritten'); END;
+CREATE TRIGGER outbox_body_is_final BEFORE UPDATE OF body, event_id, idempotency_key ON outbox
+    BEGIN SELECT RAISE(ABORT, 'an outbox body is serialized once, at enqueue'); END;
+
+CREATE TABLE audit_v2 (
+    seq         INTEGER PRIMARY KEY,
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    subject     TEXT,
+    from_status TEXT,
+    to_status   TEXT,
+    outcome     TEXT NOT NULL CHECK (outcome = 'ok' OR outcome = 'refused'),
+    detail      TEXT
+);
+INSERT INTO audit_v2 SELECT * FROM audit;
+DROP TRIGGER audit_no_delete;
+DROP TABLE audit;
+ALTER TABLE audit_v2 RENAME TO audit;
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+    BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
+"#,
+];
