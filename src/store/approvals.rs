@@ -24,16 +24,21 @@ pub struct Approval {
 /// Opens (or re-opens, after a lapse or a new gate) requests, given as
 /// `(assignment_id, gate)`.
 pub fn request(conn: &Connection, gates: &[(&str, &str)], now: DateTime<Utc>) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO approvals (assignment_id, gate, requested_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (assignment_id) DO UPDATE SET gate = excluded.gate, \
+    let now = rfc3339(now);
+    super::insert_many(
+        conn,
+        "INSERT INTO approvals (assignment_id, gate, requested_at)",
+        3,
+        "ON CONFLICT (assignment_id) DO UPDATE SET gate = excluded.gate, \
              requested_at = CASE WHEN decision IS NULL THEN requested_at ELSE excluded.requested_at END, \
              decision = NULL, decided_by = NULL, reason = NULL, decided_at = NULL, expires_at = NULL",
+        gates,
+        |(assignment_id, gate), values| {
+            values.push(assignment_id)?;
+            values.push(gate)?;
+            values.push(&now)
+        },
     )?;
-    let now = rfc3339(now);
-    for (assignment_id, gate) in gates {
-        stmt.execute(params![assignment_id, gate, now])?;
-    }
     Ok(())
 }
 

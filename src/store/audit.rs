@@ -38,23 +38,24 @@ pub fn append(conn: &Connection, record: &Record, now: DateTime<Utc>) -> Result<
 
 /// Appends lines in order, with one timestamp.
 pub fn append_all(conn: &Connection, records: &[Record], now: DateTime<Utc>) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO audit (at, actor, action, subject, from_status, to_status, outcome, detail) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?;
     let at = rfc3339(now);
-    for record in records {
-        stmt.execute(params![
-            at,
-            record.actor,
-            record.action,
-            record.subject,
-            record.from_status,
-            record.to_status,
-            if record.refused { "refused" } else { "ok" },
-            record.detail
-        ])?;
-    }
+    super::insert_many(
+        conn,
+        "INSERT INTO audit (at, actor, action, subject, from_status, to_status, outcome, detail)",
+        8,
+        "",
+        records,
+        |record, values| {
+            values.push(&at)?;
+            values.push(&record.actor)?;
+            values.push(&record.action)?;
+            values.push(&record.subject)?;
+            values.push(&record.from_status)?;
+            values.push(&record.to_status)?;
+            values.push(&if record.refused { "refused" } else { "ok" })?;
+            values.push(&record.detail)
+        },
+    )?;
     Ok(())
 }
 

@@ -5,20 +5,25 @@ use crate::domain::candidate::Candidate;
 use crate::domain::time::rfc3339;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension};
 
 /// Stores candidates' JSON (`(task_id, body)`, see [`super::to_json`]); a
 /// no-op for one that is unchanged.
 pub fn put(conn: &Connection, rows: &[(&str, &str)], now: DateTime<Utc>) -> Result<()> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO candidates (task_id, body, updated_at) VALUES (?1, ?2, ?3) \
-         ON CONFLICT (task_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at \
-         WHERE body <> excluded.body",
-    )?;
     let now = rfc3339(now);
-    for (task_id, body) in rows {
-        stmt.execute(params![task_id, body, now])?;
-    }
+    super::insert_many(
+        conn,
+        "INSERT INTO candidates (task_id, body, updated_at)",
+        3,
+        "ON CONFLICT (task_id) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at \
+         WHERE body <> excluded.body",
+        rows,
+        |(task_id, body), values| {
+            values.push(task_id)?;
+            values.push(body)?;
+            values.push(&now)
+        },
+    )?;
     Ok(())
 }
 

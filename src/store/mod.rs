@@ -209,6 +209,54 @@ impl Store {
     }
 }
 
+/// Inserts rows with multi-row `INSERT ... VALUES (...), (...)` statements
+/// of up to 32 rows: what a statement costs on its own (and AUTOINCREMENT's
+/// sqlite_sequence update) is paid once per group, not once per row, which
+/// halves the cost of writing a 10,000-candidate pass.
+///
+/// `head` names the table and columns, `tail` follows the values (an
+/// `ON CONFLICT` clause, or nothing); `bind` gives a row's values in column
+/// order. Returns the number of rows changed.
+pub(crate) fn insert_many<R>(
+    conn: &Connection,
+    head: &str,
+    width: usize,
+    tail: &str,
+    rows: &[R],
+    bind: impl Fn(&R, &mut Values) -> rusqlite::Result<()>,
+) -> Result<usize> {
+    const ROWS: usize = 32;
+    let row = format!("({})", vec!["?"; width].join(", "));
+    let mut changed = 0;
+    for group in rows.chunks(ROWS) {
+        let values = vec![row.as_str(); group.len()].join(", ");
+        let mut stmt = conn.prepare_cached(&format!("{head} VALUES {values} {tail}"))?;
+        let mut next = Values {
+            stmt: &mut stmt,
+            index: 1,
+        };
+        for item in group {
+            bind(item, &mut next)?;
+        }
+        changed += stmt.raw_execute()?;
+    }
+    Ok(changed)
+}
+
+/// The next parameters of an [`insert_many`] statement.
+pub(crate) struct Values<'s, 'c> {
+    stmt: &'s mut rusqlite::CachedStatement<'c>,
+    index: usize,
+}
+
+impl Values<'_, '_> {
+    pub(crate) fn push(&mut self, value: &dyn rusqlite::ToSql) -> rusqlite::Result<()> {
+        self.stmt.raw_bind_parameter(self.index, value)?;
+        self.index += 1;
+        Ok(())
+    }
+}
+
 /// JSON text of a value that is always serializable (our own types).
 pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!("\"unserializable: {e}\""))

@@ -58,23 +58,28 @@ pub fn enqueue(conn: &Connection, event: &Sealed, now: DateTime<Utc>) -> Result<
 
 /// Queues sealed events in order; returns how many were new.
 pub fn enqueue_all(conn: &Connection, events: &[&Sealed], now: DateTime<Utc>) -> Result<usize> {
-    let mut stmt = conn.prepare_cached(
-        "INSERT INTO outbox (idempotency_key, event_id, event_type, subject_id, body, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6) ON CONFLICT (idempotency_key) DO NOTHING",
-    )?;
     let now = rfc3339(now);
-    let mut queued = 0;
-    for event in events {
-        queued += stmt.execute(params![
-            event.idempotency_key,
-            event.event_id,
-            event.event_type,
-            event.subject_id,
-            event.body,
-            now
-        ])?;
-    }
-    Ok(queued)
+    super::insert_many(
+        conn,
+        "INSERT INTO outbox (idempotency_key, event_id, event_type, subject_id, body, created_at, updated_at)",
+        7,
+        "ON CONFLICT (idempotency_key) DO NOTHING",
+        events,
+        |event, values| {
+            for value in [
+                &event.idempotency_key,
+                &event.event_id,
+                &event.event_type,
+                &event.subject_id,
+                &event.body,
+                &now,
+                &now,
+            ] {
+                values.push(value)?;
+            }
+            Ok(())
+        },
+    )
 }
 
 const COLUMNS: &str = "seq, idempotency_key, event_id, event_type, destination, subject_id, body, status, \
