@@ -46,11 +46,13 @@ pub fn titles(conn: &Connection) -> Result<std::collections::HashMap<String, Str
 /// without a fresh backlog decides again.
 pub fn undecided_or_waiting(conn: &Connection) -> Result<Vec<Candidate>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT c.body FROM candidates c WHERE NOT EXISTS ( \
-             SELECT 1 FROM assignments a WHERE a.task_id = c.task_id AND ( \
-                 a.status IN ('claimed', 'running', 'done', 'approved') OR \
-                 (a.status IN ('blocked', 'released', 'expired', 'failed') AND a.requeue = 0))) \
-         ORDER BY c.task_id",
+        // The held tasks are gathered once (SQLite indexes the subquery's
+        // result for the pass), so assignments need no index on task_id.
+        "SELECT body FROM candidates WHERE task_id NOT IN ( \
+             SELECT task_id FROM assignments WHERE \
+                 status IN ('claimed', 'running', 'done', 'approved') OR \
+                 (status IN ('blocked', 'released', 'expired', 'failed') AND requeue = 0)) \
+         ORDER BY task_id",
     )?;
     let rows = stmt.query_map([], |row| row.get::<_, String>(0))?;
     let mut out = Vec::new();

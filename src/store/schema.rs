@@ -185,7 +185,8 @@ CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
 -- with OR. The decision/status CHECK parsed the decision's JSON on every
 -- insert; it is now a trigger on updates. The lease index keys on the
 -- lease itself (set only while claimed or running), so an insert does not
--- evaluate a status test for it. The audit drops AUTOINCREMENT, which
+-- evaluate a status test for it; the index on task_id goes (its one query
+-- gathers the held tasks once instead). The audit drops AUTOINCREMENT, which
 -- reads and writes sqlite_sequence on every insert: its triggers forbid
 -- deleting a row, so a new row's seq is always past every earlier one.
 CREATE TABLE assignments_v2 (
@@ -212,7 +213,6 @@ INSERT INTO assignments_v2 SELECT * FROM assignments;
 DROP TABLE assignments;
 ALTER TABLE assignments_v2 RENAME TO assignments;
 CREATE INDEX assignments_leases ON assignments(lease_expires_at) WHERE lease_expires_at IS NOT NULL;
-CREATE INDEX assignments_task ON assignments(task_id);
 CREATE INDEX assignments_worker ON assignments(node_id, worker_id) WHERE worker_id IS NOT NULL;
 CREATE TRIGGER assignments_status_agrees BEFORE UPDATE OF status, decision ON assignments
     WHEN json_extract(NEW.decision, '$.status') IS NOT NEW.status
