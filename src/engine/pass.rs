@@ -8,11 +8,13 @@
 use crate::domain::candidate::Candidate;
 use crate::domain::decision::Decision;
 use crate::domain::envelope::{Envelope, Sealed};
+use crate::domain::ids;
 use crate::domain::lifecycle::{Event, Status, transition};
 use crate::domain::scorer::{self, DecisionContext};
 use crate::error::{Error, Result};
 use crate::store::assignments::State;
 use chrono::{DateTime, Utc};
+use serde_json::Value;
 use std::sync::mpsc;
 
 /// A candidate scored, with what its decision changes.
@@ -111,6 +113,47 @@ fn announce(decision: &Decision, now: DateTime<Utc>) -> Result<(String, Sealed)>
     Ok((json, event))
 }
 
+/// A candidate with the id of the assignment it decides.
+pub type Identified = (String, Candidate);
+
+/// Normalizes raw AssistX items (contract A5), each with its assignment id.
+pub fn normalize(items: Vec<Value>) -> Vec<Result<Identified, String>> {
+    split_map(items, |item| Candidate::from_json(&item).map(identify))
+}
+
+/// Each candidate with its assignment id.
+pub fn identify_all(candidates: Vec<Candidate>) -> Vec<Identified> {
+    split_map(candidates, identify)
+}
+
+fn identify(candidate: Candidate) -> Identified {
+    let id = ids::assignment_id(&candidate.task_id, candidate.canonical_status.as_deref());
+    (id, candidate)
+}
+
+/// `f` over every item, in order; a big list is split over two threads
+/// (before a pass both cores are idle).
+fn split_map<T: Send, U: Send>(mut items: Vec<T>, f: impl Fn(T) -> U + Sync) -> Vec<U> {
+    if items.len() < PIPELINE_FROM || cores() < 2 {
+        return items.into_iter().map(f).collect();
+    }
+    let back = items.split_off(items.len() / 2);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let back = scope.spawn(move || back.into_iter().map(f).collect::<Vec<U>>());
+        let mut done: Vec<U> = items.into_iter().map(f).collect();
+        done.extend(
+            back.join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+        );
+        done
+    })
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// Plans every item and hands the results to `write` in order, a chunk at a
 /// time (so the writer prepares each statement once per chunk). Below
 /// [`PIPELINE_FROM`] items, or on one core, all of it runs on this thread.
@@ -119,8 +162,7 @@ pub fn run<I: Send>(
     plan: impl Fn(I) -> Result<Planned> + Sync,
     mut write: impl FnMut(Vec<Planned>) -> Result<()>,
 ) -> Result<()> {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    if items.len() < PIPELINE_FROM || cores < 2 {
+    if items.len() < PIPELINE_FROM || cores() < 2 {
         let mut items = items.into_iter().peekable();
         while items.peek().is_some() {
             write(
@@ -154,7 +196,7 @@ pub fn run<I: Send>(
     })
 }
 
-/// Passes smaller than this are planned inline: a thread is not worth it.
+/// Passes smaller than this run on one thread: another is not worth it.
 const PIPELINE_FROM: usize = 512;
 const CHUNK: usize = 256;
 
@@ -186,6 +228,32 @@ mod tests {
             })
             .unwrap();
             assert_eq!(seen, (0..n).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn normalizing_keeps_the_backlog_order_and_every_refusal_in_place() {
+        for n in [3, 4_001] {
+            let items: Vec<Value> = (0..n)
+                .map(|i| {
+                    if i % 1_000 == 1 {
+                        serde_json::json!(["not", "an", "object"])
+                    } else {
+                        serde_json::json!({"task_id": format!("T{i}")})
+                    }
+                })
+                .collect();
+            let normalized = normalize(items);
+            assert_eq!(normalized.len(), n);
+            for (i, item) in normalized.iter().enumerate() {
+                match item {
+                    Ok((id, c)) => {
+                        assert_eq!(c.task_id, format!("T{i}"));
+                        assert_eq!(*id, ids::assignment_id(&c.task_id, None));
+                    }
+                    Err(_) => assert_eq!(i % 1_000, 1),
+                }
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 //! `domain::lifecycle`.
 
 use super::command::{Command, HeartbeatReport, Ingested, Outcome, Processed, Reply, TickReport};
-use super::pass::{self, Planned, Step};
+use super::pass::{self, Identified, Planned, Step};
 use crate::config::Settings;
 use crate::domain::candidate::Candidate;
 use crate::domain::control::ControlMode;
@@ -273,9 +273,9 @@ impl<'a> Work<'a> {
     fn decide_values(&self, items: Vec<Value>, counts: &mut RunCounts) -> Result<Vec<Outcome>> {
         let mut parsed = Vec::with_capacity(items.len());
         let mut invalid = Vec::new();
-        for (index, item) in items.iter().enumerate() {
-            match Candidate::from_json(item) {
-                Ok(candidate) => parsed.push(candidate),
+        for (index, item) in pass::normalize(items).into_iter().enumerate() {
+            match item {
+                Ok(identified) => parsed.push(identified),
                 Err(e) => invalid.push(Outcome {
                     task_id: format!("#{index}"),
                     result: "invalid".into(),
@@ -293,15 +293,14 @@ impl<'a> Work<'a> {
     /// backlog is decided once.
     fn decide_all(
         &self,
-        candidates: Vec<Candidate>,
+        candidates: Vec<Identified>,
         counts: &mut RunCounts,
     ) -> Result<Vec<Outcome>> {
         counts.candidates += candidates.len() as u64;
         let mut seen = HashSet::with_capacity(candidates.len());
         let mut distinct = Vec::with_capacity(candidates.len());
         let mut duplicates = Vec::new();
-        for candidate in candidates {
-            let id = ids::assignment_id(&candidate.task_id, candidate.canonical_status.as_deref());
+        for (id, candidate) in candidates {
             if seen.insert(id.clone()) {
                 distinct.push((id, candidate));
             } else {
@@ -401,7 +400,10 @@ impl<'a> Work<'a> {
             tracing::warn!(task_id, "no cached candidate to decide again");
             return Ok(());
         };
-        self.decide_all(vec![candidate], &mut RunCounts::default())?;
+        self.decide_all(
+            pass::identify_all(vec![candidate]),
+            &mut RunCounts::default(),
+        )?;
         Ok(())
     }
 
@@ -493,7 +495,7 @@ impl<'a> Work<'a> {
                 Some(items) => self.decide_values(items, &mut counts)?,
                 None => {
                     let cached = candidates::undecided_or_waiting(self.tx)?;
-                    self.decide_all(cached, &mut counts)?
+                    self.decide_all(pass::identify_all(cached), &mut counts)?
                 }
             }
         } else {
@@ -949,7 +951,10 @@ impl<'a> Work<'a> {
                 }
                 Ok(candidate) => {
                     let outcome = self
-                        .decide_all(vec![candidate], &mut RunCounts::default())?
+                        .decide_all(
+                            pass::identify_all(vec![candidate]),
+                            &mut RunCounts::default(),
+                        )?
                         .remove(0);
                     let status = outcome.decision.map(|d| d.status.to_string());
                     Some(
