@@ -12,7 +12,10 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use std::sync::Arc;
 
 fn fresh_core(dir: &std::path::Path, n: usize) -> Core {
-    let path = dir.join(format!("bench-{n}-{}.sqlite3", uuid_like()));
+    core_on(&dir.join(format!("bench-{n}-{}.sqlite3", uuid_like())))
+}
+
+fn core_on(path: &std::path::Path) -> Core {
     let overrides = Overrides {
         database: Some(path.display().to_string()),
         config_file: None,
@@ -61,6 +64,33 @@ fn tick(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    // AssistX's task ids are UUIDs in the field: keys that arrive in no
+    // particular order.
+    let uuids: Vec<_> = candidates
+        .iter()
+        .map(|item| {
+            let mut item = item.clone();
+            let name = item["task_id"].as_str().unwrap_or_default().to_string();
+            item["task_id"] = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
+                .to_string()
+                .into();
+            item
+        })
+        .collect();
+    group.bench_function("full_tick_10k_new_uuid_ids", |b| {
+        b.iter_batched(
+            || (fresh_core(dir.path(), 10_000), uuids.clone()),
+            |(mut core, items)| {
+                core.apply(Command::Tick {
+                    dry_run: false,
+                    candidates: Some(items),
+                })
+                .unwrap();
+                core
+            },
+            BatchSize::PerIteration,
+        )
+    });
     // The steady state: the same backlog again, every decision unchanged.
     let mut warm = fresh_core(dir.path(), 10_000);
     warm.apply(Command::Tick {
@@ -81,7 +111,55 @@ fn tick(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    // An engine with history: 50,000 assignments from five earlier
+    // backlogs, then a backlog of 10,000 tasks it has not seen. Each sample
+    // starts from a copy of that database, synced to disk so the copy's own
+    // writeback does not land inside the timing.
+    let seeded = dir.path().join("seeded.sqlite3");
+    {
+        let mut core = core_on(&seeded);
+        for round in 0..5 {
+            core.apply(Command::Tick {
+                dry_run: false,
+                candidates: Some(renamed(&candidates, &format!("old{round}-"))),
+            })
+            .unwrap();
+        }
+    }
+    let fresh = renamed(&candidates, "new-");
+    group.bench_function("full_tick_10k_new_on_50k", |b| {
+        b.iter_batched(
+            || {
+                let path = dir.path().join(format!("copy-{}.sqlite3", uuid_like()));
+                std::fs::copy(&seeded, &path).unwrap();
+                std::fs::File::open(&path).unwrap().sync_all().unwrap();
+                (core_on(&path), fresh.clone())
+            },
+            |(mut core, items)| {
+                core.apply(Command::Tick {
+                    dry_run: false,
+                    candidates: Some(items),
+                })
+                .unwrap();
+                core
+            },
+            BatchSize::PerIteration,
+        )
+    });
     group.finish();
+}
+
+/// The same backlog under other task ids.
+fn renamed(items: &[serde_json::Value], prefix: &str) -> Vec<serde_json::Value> {
+    items
+        .iter()
+        .map(|item| {
+            let mut item = item.clone();
+            let id = format!("{prefix}{}", item["task_id"].as_str().unwrap_or_default());
+            item["task_id"] = id.into();
+            item
+        })
+        .collect()
 }
 
 criterion_group!(benches, tick);

@@ -424,24 +424,41 @@ mod tests {
         );
     }
 
-    #[test]
-    fn lease_expiry_reads_the_lease_index() {
-        let store = Store::in_memory().unwrap();
-        let plan: Vec<String> = store
+    /// The steps SQLite plans for `sql`.
+    fn plan(store: &Store, sql: &str) -> Vec<String> {
+        store
             .conn()
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT assignment_id FROM assignments \
-                 WHERE status IN ('claimed', 'running') AND lease_expires_at < '2026' \
-                 ORDER BY lease_expires_at",
-            )
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
             .unwrap()
             .query_map([], |r| r.get(3))
             .unwrap()
             .collect::<rusqlite::Result<_>>()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// Housekeeping runs twice a second: what it looks for is found by
+    /// index, not by reading every assignment or approval.
+    #[test]
+    fn housekeeping_reads_its_indexes() {
+        let store = Store::in_memory().unwrap();
+        let leases = plan(
+            &store,
+            "SELECT assignment_id FROM assignments \
+             WHERE status IN ('claimed', 'running') AND lease_expires_at < '2026' \
+             ORDER BY lease_expires_at",
+        );
         assert!(
-            plan.iter().any(|step| step.contains("assignments_leases")),
-            "{plan:?}"
+            leases.iter().any(|s| s.contains("assignments_leases")),
+            "{leases:?}"
+        );
+        let lapsed = plan(
+            &store,
+            "SELECT p.assignment_id FROM approvals p JOIN assignments a ON a.assignment_id = p.assignment_id \
+             WHERE a.status = 'approved' AND p.expires_at IS NOT NULL AND p.expires_at < '2026'",
+        );
+        assert!(
+            lapsed.iter().any(|s| s.contains("approvals_expiry")),
+            "{lapsed:?}"
         );
     }
 

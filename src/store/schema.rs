@@ -214,6 +214,9 @@ DROP TABLE assignments;
 ALTER TABLE assignments_v2 RENAME TO assignments;
 CREATE INDEX assignments_leases ON assignments(lease_expires_at) WHERE lease_expires_at IS NOT NULL;
 CREATE INDEX assignments_worker ON assignments(node_id, worker_id) WHERE worker_id IS NOT NULL;
+-- Housekeeping looks for lapsed approvals twice a second: only answered
+-- ones have an expiry, and only they are indexed.
+CREATE INDEX approvals_expiry ON approvals(expires_at) WHERE expires_at IS NOT NULL;
 CREATE TRIGGER assignments_status_agrees BEFORE UPDATE OF status, decision ON assignments
     WHEN json_extract(NEW.decision, '$.status') IS NOT NEW.status
     BEGIN SELECT RAISE(ABORT, 'an assignment''s status and its stored decision must agree'); END;
