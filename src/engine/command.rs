@@ -157,7 +157,8 @@ impl Command {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Outcome {
     pub task_id: String,
-    /// `decided`, `unchanged`, `held` (the assignment is past deciding), or
+    /// `decided`, `unchanged`, `held` (the assignment is past deciding),
+    /// `duplicate` (listed again in the same backlog, decided once) or
     /// `invalid` (the candidate could not be read).
     pub result: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
