@@ -8,7 +8,8 @@ mod fixtures;
 use auto_assign::config::{Overrides, load_with};
 use auto_assign::engine::{Command, Core, Reply};
 use auto_assign::store::Store;
-use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Bencher, Criterion, Throughput, criterion_group, criterion_main};
+use serde_json::Value;
 use std::sync::Arc;
 
 fn fresh_core(dir: &std::path::Path, n: usize) -> Core {
@@ -46,50 +47,15 @@ fn tick(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(candidates.len() as u64));
     group.bench_function("full_tick_10k_new", |b| {
-        b.iter_batched(
-            || (fresh_core(dir.path(), 10_000), candidates.clone()),
-            |(mut core, items)| {
-                let reply = core
-                    .apply(Command::Tick {
-                        dry_run: false,
-                        candidates: Some(items),
-                    })
-                    .unwrap();
-                let Reply::Tick(report) = reply else {
-                    unreachable!()
-                };
-                assert_eq!(report.counts.candidates, 10_000);
-                core
-            },
-            BatchSize::PerIteration,
-        )
+        time_tick(b, || (fresh_core(dir.path(), 10_000), candidates.clone()))
     });
     // AssistX's task ids are UUIDs in the field: keys that arrive in no
     // particular order.
-    let uuids: Vec<_> = candidates
-        .iter()
-        .map(|item| {
-            let mut item = item.clone();
-            let name = item["task_id"].as_str().unwrap_or_default().to_string();
-            item["task_id"] = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes())
-                .to_string()
-                .into();
-            item
-        })
-        .collect();
+    let uuids = renamed(&candidates, |id| {
+        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, id.as_bytes()).to_string()
+    });
     group.bench_function("full_tick_10k_new_uuid_ids", |b| {
-        b.iter_batched(
-            || (fresh_core(dir.path(), 10_000), uuids.clone()),
-            |(mut core, items)| {
-                core.apply(Command::Tick {
-                    dry_run: false,
-                    candidates: Some(items),
-                })
-                .unwrap();
-                core
-            },
-            BatchSize::PerIteration,
-        )
+        time_tick(b, || (fresh_core(dir.path(), 10_000), uuids.clone()))
     });
     // The steady state: the same backlog again, every decision unchanged.
     let mut warm = fresh_core(dir.path(), 10_000);
@@ -121,42 +87,52 @@ fn tick(c: &mut Criterion) {
         for round in 0..5 {
             core.apply(Command::Tick {
                 dry_run: false,
-                candidates: Some(renamed(&candidates, &format!("old{round}-"))),
+                candidates: Some(renamed(&candidates, |id| format!("old{round}-{id}"))),
             })
             .unwrap();
         }
     }
-    let fresh = renamed(&candidates, "new-");
+    let fresh = renamed(&candidates, |id| format!("new-{id}"));
     group.bench_function("full_tick_10k_new_on_50k", |b| {
-        b.iter_batched(
-            || {
-                let path = dir.path().join(format!("copy-{}.sqlite3", uuid_like()));
-                std::fs::copy(&seeded, &path).unwrap();
-                std::fs::File::open(&path).unwrap().sync_all().unwrap();
-                (core_on(&path), fresh.clone())
-            },
-            |(mut core, items)| {
-                core.apply(Command::Tick {
-                    dry_run: false,
-                    candidates: Some(items),
-                })
-                .unwrap();
-                core
-            },
-            BatchSize::PerIteration,
-        )
+        time_tick(b, || {
+            let path = dir.path().join(format!("copy-{}.sqlite3", uuid_like()));
+            std::fs::copy(&seeded, &path).unwrap();
+            std::fs::File::open(&path).unwrap().sync_all().unwrap();
+            (core_on(&path), fresh.clone())
+        })
     });
     group.finish();
 }
 
+/// Times one tick of a backlog of 10,000 new tasks on the core `setup`
+/// makes; the setup and dropping the core afterwards are not timed.
+fn time_tick(b: &mut Bencher, setup: impl FnMut() -> (Core, Vec<Value>)) {
+    b.iter_batched(
+        setup,
+        |(mut core, items)| {
+            let reply = core
+                .apply(Command::Tick {
+                    dry_run: false,
+                    candidates: Some(items),
+                })
+                .unwrap();
+            let Reply::Tick(report) = reply else {
+                unreachable!()
+            };
+            assert_eq!(report.counts.candidates, 10_000);
+            core
+        },
+        BatchSize::PerIteration,
+    )
+}
+
 /// The same backlog under other task ids.
-fn renamed(items: &[serde_json::Value], prefix: &str) -> Vec<serde_json::Value> {
+fn renamed(items: &[Value], id: impl Fn(&str) -> String) -> Vec<Value> {
     items
         .iter()
         .map(|item| {
             let mut item = item.clone();
-            let id = format!("{prefix}{}", item["task_id"].as_str().unwrap_or_default());
-            item["task_id"] = id.into();
+            item["task_id"] = id(item["task_id"].as_str().unwrap_or_default()).into();
             item
         })
         .collect()
