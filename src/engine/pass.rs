@@ -1,9 +1,11 @@
 //! A decision pass over many candidates, in two halves: [`plan`] scores a
 //! candidate and works out everything its decision writes (the JSON, the
 //! sealed event, the lifecycle step) without touching the store, and the
-//! engine thread writes the planned results in order. For a big backlog
-//! the planning runs on a helper thread, a chunk ahead of the writing, so
-//! the pass costs about its SQLite work alone instead of both added up.
+//! engine thread writes the planned results in order, a chunk at a time.
+//! For a big backlog the planning runs on a helper thread, a few chunks
+//! ahead of the writing, so the pass costs about its SQLite work alone
+//! instead of both added up; normalizing the backlog beforehand is split
+//! over both cores.
 
 use crate::domain::candidate::Candidate;
 use crate::domain::decision::Decision;
