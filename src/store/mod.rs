@@ -114,7 +114,11 @@ impl Store {
             if let Some(table) = broken {
                 return Err(Error::bad_input(
                     "database",
-                    format!("migration {} left a broken reference in {table}", index + 1),
+                    format!(
+                        "schema migration {} found rows in {table} that point at nothing; \
+                         the file is left as it was (it is only a cache: delete it to rebuild)",
+                        index + 1
+                    ),
                 ));
             }
             tx.pragma_update(None, "user_version", index + 1)?;
@@ -355,6 +359,34 @@ mod tests {
              INSERT INTO audit (at, actor, action, outcome) VALUES ('t', 'scott', 'approve', 'ok');",
         )
         .unwrap();
+    }
+
+    #[test]
+    fn a_migration_refuses_broken_references_and_leaves_the_file_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite3");
+        version_1_database(&path);
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        conn.execute(
+            "INSERT INTO approvals (assignment_id, gate, requested_at) VALUES ('gone', 'g', 't')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let err = Store::open(&path).err().unwrap().to_string();
+        assert!(
+            err.contains("approvals") && err.contains("delete it"),
+            "{err}"
+        );
+        let conn = Connection::open(&path).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        let approvals: i64 = conn
+            .query_row("SELECT COUNT(*) FROM approvals", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((version, approvals), (1, 2));
     }
 
     #[test]
