@@ -344,8 +344,10 @@ mod tests {
 
     /// A database as the first release left it: schema version 1, with a
     /// row in each table a migration rebuilds.
-    fn version_1_database(path: &Path) {
-        let conn = Connection::open(path).unwrap();
+    fn version_1_database() -> (tempfile::TempDir, std::path::PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.sqlite3");
+        let conn = Connection::open(&path).unwrap();
         conn.execute_batch(schema::MIGRATIONS[0]).unwrap();
         conn.execute_batch(
             "PRAGMA user_version = 1;
@@ -359,13 +361,26 @@ mod tests {
              INSERT INTO audit (at, actor, action, outcome) VALUES ('t', 'scott', 'approve', 'ok');",
         )
         .unwrap();
+        (dir, path)
+    }
+
+    /// Every row `sql` returns, read by `row`.
+    fn rows<T>(
+        conn: &Connection,
+        sql: &str,
+        row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> Vec<T> {
+        conn.prepare(sql)
+            .unwrap()
+            .query_map([], row)
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap()
     }
 
     #[test]
     fn a_migration_refuses_broken_references_and_leaves_the_file_as_it_was() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.sqlite3");
-        version_1_database(&path);
+        let (_dir, path) = version_1_database();
         let conn = Connection::open(&path).unwrap();
         conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
         conn.execute(
@@ -391,9 +406,7 @@ mod tests {
 
     #[test]
     fn a_version_1_database_migrates_keeping_its_rows_and_rules() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.sqlite3");
-        version_1_database(&path);
+        let (_dir, path) = version_1_database();
         let store = Store::open(&path).unwrap();
         assert_eq!(store.schema_version().unwrap(), schema::MIGRATIONS.len());
         let conn = store.conn();
@@ -428,26 +441,17 @@ mod tests {
             [],
         )
         .unwrap();
-        let seqs: Vec<i64> = conn
-            .prepare("SELECT seq FROM outbox ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let seqs: Vec<i64> = rows(conn, "SELECT seq FROM outbox ORDER BY seq", |r| r.get(0));
         assert_eq!(seqs, vec![1, 2]);
         conn.execute(
             "INSERT INTO audit (at, actor, action, outcome) VALUES ('t', 'engine', 'decide', 'ok')",
             [],
         )
         .unwrap();
-        let audit: Vec<(i64, String)> = conn
-            .prepare("SELECT seq, actor FROM audit ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap();
+        let audit: Vec<(i64, String)> =
+            rows(conn, "SELECT seq, actor FROM audit ORDER BY seq", |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            });
         assert_eq!(audit, vec![(1, "scott".into()), (2, "engine".into())]);
         assert!(conn.execute("DELETE FROM audit", []).is_err());
         assert!(
@@ -458,14 +462,9 @@ mod tests {
 
     /// The steps SQLite plans for `sql`.
     fn plan(store: &Store, sql: &str) -> Vec<String> {
-        store
-            .conn()
-            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-            .unwrap()
-            .query_map([], |r| r.get(3))
-            .unwrap()
-            .collect::<rusqlite::Result<_>>()
-            .unwrap()
+        rows(store.conn(), &format!("EXPLAIN QUERY PLAN {sql}"), |r| {
+            r.get(3)
+        })
     }
 
     /// Housekeeping runs twice a second: what it looks for is found by
