@@ -3,7 +3,7 @@
 //!
 //! `cargo bench --bench frame`
 
-use auto_assign::tui::app::{App, Link};
+use auto_assign::tui::app::{App, Connection};
 use auto_assign::tui::fixtures;
 use auto_assign::tui::keymap::Keymap;
 use auto_assign::tui::panes::Pane;
@@ -34,7 +34,7 @@ fn main() {
             keymap,
             "bench".into(),
             false,
-            Link::InProcess,
+            Connection::InProcess,
         );
         app.now = fixtures::now();
         app.pane = pane;

@@ -5,14 +5,11 @@
 //! `cargo bench --bench socket`
 
 use auto_assign::config::{Overrides, load_with};
-use auto_assign::engine::counters::Counters;
-use auto_assign::engine::{self, Core};
-use auto_assign::ingest::{protocol::REJECT_CODES, server, socket};
+use auto_assign::host::Host;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn start(
@@ -38,18 +35,11 @@ fn start(
         .build()
         .unwrap();
     runtime.block_on(async {
-        let listener = socket::bind(&socket_path).await.unwrap();
-        let (handle, _task) = engine::spawn(Core::open(settings).unwrap()).unwrap();
-        let (_stop, stop_rx) = tokio::sync::watch::channel(false);
+        let host = Host::start(&settings).await.unwrap();
+        // The host serves for as long as the runtime runs.
         tokio::spawn(async move {
-            let _keep = _stop;
-            server::serve(
-                listener,
-                handle,
-                Arc::new(Counters::new(&REJECT_CODES)),
-                stop_rx,
-            )
-            .await;
+            let _host = host;
+            std::future::pending::<()>().await
         });
     });
     (socket_path, runtime)

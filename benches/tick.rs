@@ -8,6 +8,7 @@ mod fixtures;
 use auto_assign::config::{Overrides, load_with};
 use auto_assign::engine::{Command, Core, Reply};
 use auto_assign::store::Store;
+use auto_assign::wire::Action;
 use criterion::{BatchSize, Bencher, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
 use std::sync::Arc;
@@ -26,10 +27,8 @@ fn core_on(path: &std::path::Path) -> Core {
     let settings = load_with(&overrides, &|_| None).unwrap().settings;
     let store = Store::open(&settings.database_path).unwrap();
     let mut core = Core::new(store, settings, Arc::new(chrono::Utc::now));
-    core.apply(Command::SetRouter {
-        bodies: fixtures::router(),
-    })
-    .unwrap();
+    let bodies = fixtures::router();
+    core.set_router(bodies.as_object().unwrap()).unwrap();
     core
 }
 
@@ -59,21 +58,11 @@ fn tick(c: &mut Criterion) {
     });
     // The steady state: the same backlog again, every decision unchanged.
     let mut warm = fresh_core(dir.path(), 10_000);
-    warm.apply(Command::Tick {
-        dry_run: false,
-        candidates: Some(candidates.clone()),
-    })
-    .unwrap();
+    warm.apply(tick_of(Some(candidates.clone()))).unwrap();
     group.bench_function("full_tick_10k_unchanged", |b| {
         b.iter_batched(
             || candidates.clone(),
-            |items| {
-                warm.apply(Command::Tick {
-                    dry_run: false,
-                    candidates: Some(items),
-                })
-                .unwrap()
-            },
+            |items| warm.apply(tick_of(Some(items))).unwrap(),
             BatchSize::PerIteration,
         )
     });
@@ -85,10 +74,9 @@ fn tick(c: &mut Criterion) {
     {
         let mut core = core_on(&seeded);
         for round in 0..5 {
-            core.apply(Command::Tick {
-                dry_run: false,
-                candidates: Some(renamed(&candidates, |id| format!("old{round}-{id}"))),
-            })
+            core.apply(tick_of(Some(renamed(&candidates, |id| {
+                format!("old{round}-{id}")
+            }))))
             .unwrap();
         }
     }
@@ -110,12 +98,7 @@ fn time_tick(b: &mut Bencher, setup: impl FnMut() -> (Core, Vec<Value>)) {
     b.iter_batched(
         setup,
         |(mut core, items)| {
-            let reply = core
-                .apply(Command::Tick {
-                    dry_run: false,
-                    candidates: Some(items),
-                })
-                .unwrap();
+            let reply = core.apply(tick_of(Some(items))).unwrap();
             let Reply::Tick(report) = reply else {
                 unreachable!()
             };
@@ -140,3 +123,15 @@ fn renamed(items: &[Value], id: impl Fn(&str) -> String) -> Vec<Value> {
 
 criterion_group!(benches, tick);
 criterion_main!(benches);
+
+/// The scheduler pass over `items` that every benchmark here times.
+fn tick_of(items: Option<Vec<Value>>) -> Command {
+    Command::by(
+        "bench",
+        Action::Tick {
+            dry_run: false,
+            candidates: items,
+            router: None,
+        },
+    )
+}

@@ -60,6 +60,10 @@ pub enum Error {
     #[error("{message}")]
     Remote { code: String, message: String },
 
+    /// This build cannot do what was asked (the part that would is not in it).
+    #[error("{what} is not available in this build; nothing was done")]
+    Unavailable { what: String },
+
     /// The engine task is gone (shut down or crashed).
     #[error("the engine is not running")]
     EngineGone,
@@ -99,6 +103,7 @@ impl Error {
             Error::Store(_) => "store",
             Error::Io { .. } => "io",
             Error::EngineGone => "engine_gone",
+            Error::Unavailable { .. } => "unavailable",
             Error::SocketInUse { .. } => "socket_in_use",
             Error::Remote { .. } => "remote",
         }

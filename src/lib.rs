@@ -6,6 +6,7 @@
 //! - [`store`]: the SQLite cache, outbox and audit. The only code that talks SQL.
 //! - [`engine`]: one task that owns the store, applies commands and publishes
 //!   snapshots.
+//! - [`wire`]: the commands and replies every door speaks (serde, protocol v1).
 //! - [`ingest`]: the Unix socket, the engine's front door.
 //! - [`tui`]: the control room.
 //! - [`cli`]: the command line, the only place errors become exit codes.
@@ -16,9 +17,11 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod host;
 pub mod ingest;
 pub mod store;
 pub mod tui;
+pub mod wire;
 
 pub use error::{Error, Result};
 

@@ -341,7 +341,7 @@ fn events_ingest_accepts_assistx_loose_shapes_and_processes_once() {
 fn batch_answers_every_line_and_keeps_going_after_a_bad_one() {
     let sb = Sandbox::new();
     let input = [
-        r#"{"op": "evaluate", "id": 1, "candidates": [{"id": "T1"}]}"#,
+        r#"{"op": "command", "command": "evaluate", "operator": "tester", "id": 1, "candidates": [{"id": "T1"}]}"#,
         "not json",
         r#"{"op": "teleport", "id": 3}"#,
         r#"{"op": "claim", "id": 4, "assignment_id": "assign_7f4e620a70c33afa", "worker_id": "w1"}"#,
@@ -353,7 +353,7 @@ fn batch_answers_every_line_and_keeps_going_after_a_bad_one() {
     let oks: Vec<bool> = lines.iter().map(|l| l["ok"].as_bool().unwrap()).collect();
     assert_eq!(oks, vec![true, false, false, true, false]);
     assert_eq!(lines[1]["error"]["code"], "bad_json");
-    assert_eq!(lines[2]["error"]["code"], "bad_command");
+    assert_eq!(lines[2]["error"]["code"], "unknown_op");
     assert_eq!(lines[4]["error"]["code"], "illegal_transition");
     assert_eq!(lines[3]["id"], 4);
 }

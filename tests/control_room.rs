@@ -3,11 +3,12 @@
 
 use auto_assign::config::{Overrides, load_with};
 use auto_assign::engine::{self, Command, Core, EngineHandle, Reply, Snapshot};
+use auto_assign::host::Link;
 use auto_assign::store::{Store, audit};
-use auto_assign::tui::app::{App, Effect, Level, Link, Mode};
+use auto_assign::tui::app::{App, Connection, Effect, Level, Mode};
 use auto_assign::tui::keymap::Keymap;
 use auto_assign::tui::panes::Pane;
-use auto_assign::tui::source::Sender;
+use auto_assign::wire::Action;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 /// A snapshot built after everything sent so far.
 async fn fresh(engine: &EngineHandle) -> Arc<Snapshot> {
-    match engine.send(Command::Snapshot).await.unwrap() {
+    match engine.send(Command::Snapshot {}).await.unwrap() {
         Reply::Snapshot(snapshot) => Arc::new(*snapshot),
         other => panic!("{other:?}"),
     }
@@ -45,10 +46,19 @@ impl Room {
             json!({"task_id": "G2", "approval_required": true, "title": "gated two"}),
             json!({"task_id": "P1", "title": "plain"}),
         ];
-        engine.send(Command::Evaluate { candidates }).await.unwrap();
+        engine
+            .send(Command::by("scott", Action::Evaluate { candidates }))
+            .await
+            .unwrap();
         let keymap = Keymap::new(&BTreeMap::new()).unwrap();
         let first = fresh(&engine).await;
-        let app = App::new(first, keymap, "scott".into(), read_only, Link::InProcess);
+        let app = App::new(
+            first,
+            keymap,
+            "scott".into(),
+            read_only,
+            Connection::InProcess,
+        );
         Room {
             engine,
             app,
@@ -68,7 +78,12 @@ impl Room {
             if let Some(Effect::Send { label, commands }) =
                 self.app.on_key(KeyEvent::new(*code, KeyModifiers::NONE))
             {
-                let results = Sender::Engine(self.engine.clone()).send(commands).await;
+                let results = Link::Engine(self.engine.clone())
+                    .send_all(commands)
+                    .await
+                    .into_iter()
+                    .map(|r| r.map_err(|e| e.to_string()))
+                    .collect();
                 self.app.on_results(&label, results);
                 self.refresh().await;
             }
@@ -217,12 +232,14 @@ async fn a_stale_row_is_refused_with_the_reason_in_the_flash_line() {
     // Someone else approves G1 after this control room drew its snapshot.
     let id = auto_assign::domain::ids::assignment_id("G1", None);
     room.engine
-        .send(Command::Reject {
-            assignment_id: id,
-            by: Some("other".into()),
-            reason: None,
-            expected_version: None,
-        })
+        .send(Command::by(
+            "other",
+            Action::Reject {
+                assignment_id: id,
+                reason: None,
+                expected_version: None,
+            },
+        ))
         .await
         .unwrap();
     room.press(&[

@@ -37,7 +37,7 @@ impl Lcg {
 fn command(i: usize) -> Value {
     let task = format!("T{}", i / 2);
     if i.is_multiple_of(2) {
-        json!({"op": "ingest_event", "id": i, "event": {
+        json!({"op": "event", "id": i, "event": {
             "event_type": "task.candidate.created",
             "idempotency_key": format!("k{}", i / 2),
             "payload": {"task_id": task, "priority": "batch"}

@@ -1,12 +1,15 @@
-//! `auto-assign batch`: engine commands as JSON lines, for scripts. Each
-//! reply line is written (and flushed) only after its change is committed,
-//! so a script that saw a reply knows the change is durable.
+//! `auto-assign batch`: protocol v1 lines in, one reply line out for each,
+//! for scripts. The lines and replies are the socket's (docs/protocol.md);
+//! they go to the daemon when one runs. Each reply is written (and flushed)
+//! only after its change is committed, so a script that saw a reply knows
+//! the change is durable.
 
 use super::input;
 use crate::config::Settings;
-use crate::engine::{self, Command, Core};
 use crate::error::{Error, Result};
-use serde_json::{Value, json};
+use crate::host::{Link, runtime, with_engine};
+use crate::wire::codec::{ProtocolError, Request, engine_error, error_reply, ok_reply, parse_line};
+use serde_json::Value;
 use std::io::{BufRead, Write};
 
 pub fn run(settings: Settings, file: &str) -> Result<()> {
@@ -16,46 +19,46 @@ pub fn run(settings: Settings, file: &str) -> Result<()> {
         let text = input::read_text(file)?;
         Box::new(std::io::Cursor::new(text.into_bytes()))
     };
-    let runtime = super::route::runtime()?;
-    runtime.block_on(async move {
-        let (handle, task) = engine::spawn(Core::open(settings)?)?;
-        let mut out = std::io::stdout().lock();
-        for (index, line) in reader.lines().enumerate() {
-            let line = line.map_err(|source| Error::Io {
-                context: "cannot read commands".into(),
-                source,
-            })?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let reply = match serde_json::from_str::<Value>(&line) {
-                Err(e) => error_line(None, "bad_json", &format!("line {}: {e}", index + 1)),
-                Ok(value) => {
-                    let id = value.get("id").cloned();
-                    match serde_json::from_value::<Command>(value) {
-                        Err(e) => {
-                            error_line(id, "bad_command", &format!("line {}: {e}", index + 1))
-                        }
-                        Ok(command) => match handle.send(command).await {
-                            Ok(reply) => json!({"id": id, "ok": true, "reply": reply}),
-                            Err(e) => error_line(id, e.code(), &e.to_string()),
-                        },
-                    }
-                }
-            };
-            writeln!(out, "{reply}")
-                .and_then(|_| out.flush())
-                .map_err(|source| Error::Io {
-                    context: "cannot write replies".into(),
-                    source,
-                })?;
-        }
-        drop(handle);
-        let _ = task.await;
-        Ok(())
-    })
+    runtime()?.block_on(with_engine(&settings, |link| serve(link, reader)))
 }
 
-fn error_line(id: Option<Value>, code: &str, message: &str) -> Value {
-    json!({"id": id, "ok": false, "error": {"code": code, "message": message}})
+async fn serve(link: Link, reader: Box<dyn BufRead>) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    for line in reader.split(b'\n') {
+        let line = line.map_err(|source| Error::Io {
+            context: "cannot read commands".into(),
+            source,
+        })?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let reply = answer(&link, &line).await;
+        writeln!(out, "{reply}")
+            .and_then(|_| out.flush())
+            .map_err(|source| Error::Io {
+                context: "cannot write replies".into(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+async fn answer(link: &Link, line: &[u8]) -> Value {
+    let parsed = parse_line(line);
+    let (id, op) = (parsed.id, parsed.op);
+    match parsed.request {
+        Err(error) => error_reply(&id, &error),
+        Ok(Request::Hello) => ok_reply(&id, "hello", crate::ingest::server::hello()),
+        Ok(Request::Subscribe) => error_reply(
+            &id,
+            &ProtocolError::new(
+                "bad_request",
+                "subscribe needs the socket; batch answers one line at a time",
+            ),
+        ),
+        Ok(Request::Command(command)) => match link.send(*command).await {
+            Ok(reply) => ok_reply(&id, &op, serde_json::to_value(reply).unwrap_or(Value::Null)),
+            Err(error) => error_reply(&id, &engine_error(&error)),
+        },
+    }
 }

@@ -6,7 +6,7 @@ use crate::config::Settings;
 use crate::domain::candidate::{Candidate, backlog_items};
 use crate::domain::control::ControlMode;
 use crate::domain::lane::{Lane, parse_lane_list};
-use crate::domain::router::{RouterBodies, RouterSnapshot};
+use crate::domain::router::RouterSnapshot;
 use crate::domain::scorer::{DecisionContext, decide};
 use crate::error::{Error, Result};
 use chrono::Utc;
@@ -29,20 +29,20 @@ pub struct EvaluateArgs {
     pub lanes: Option<String>,
 }
 
-pub fn router_snapshot(path: Option<&str>) -> Result<RouterSnapshot> {
+fn router_snapshot(path: Option<&str>) -> Result<RouterSnapshot> {
     let Some(path) = path else {
         return Ok(RouterSnapshot::unreachable());
     };
-    let body = read_json(path)?;
-    if !body.is_object() {
-        return Err(Error::bad_input(
-            format!("router file {path}"),
+    let what = || format!("router file {path}");
+    match read_json(path)? {
+        serde_json::Value::Object(bodies) => {
+            RouterSnapshot::parse(&bodies).map_err(|e| Error::bad_input(what(), e))
+        }
+        _ => Err(Error::bad_input(
+            what(),
             "expected an object with context, quota, circuits, agent_clis, ops_summary",
-        ));
+        )),
     }
-    let bodies: RouterBodies = serde_json::from_value(body)
-        .map_err(|e| Error::bad_input(format!("router file {path}"), e.to_string()))?;
-    Ok(RouterSnapshot::from_bodies(&bodies))
 }
 
 pub fn run(settings: &Settings, args: &EvaluateArgs, json: bool) -> Result<()> {

@@ -1,11 +1,11 @@
 //! `auto-assign heartbeat`: a tiny worker agent for cron or a shell loop.
 
 use super::ops::print_reply;
-use super::route::{runtime, send_all_async};
 use crate::config::Settings;
 use crate::domain::worker::{Heartbeat, WorkerStatus};
 use crate::engine::Command;
 use crate::error::{Error, Result};
+use crate::host::{Link, runtime, with_engine};
 use clap::Args;
 use std::time::Duration;
 
@@ -64,8 +64,8 @@ pub fn run(settings: Settings, args: &HeartbeatArgs, json: bool) -> Result<()> {
     };
     runtime()?.block_on(async move {
         let Some(every) = every else {
-            let replies = send_all_async(settings, vec![Command::Heartbeat(hb)]).await?;
-            replies.iter().for_each(|r| print_reply(r, json));
+            let reply = with_engine(&settings, |link| link_send(link, hb)).await?;
+            print_reply(&reply, json);
             return Ok(());
         };
         let mut ticker = tokio::time::interval(every);
@@ -76,11 +76,15 @@ pub fn run(settings: Settings, args: &HeartbeatArgs, json: bool) -> Result<()> {
             }
             // An engine restart or a busy database is not the end of a
             // worker: report and try again next time. A refusal is final.
-            match send_all_async(settings.clone(), vec![Command::Heartbeat(hb.clone())]).await {
-                Ok(replies) => replies.iter().for_each(|r| print_reply(r, json)),
+            match with_engine(&settings, |link| link_send(link, hb.clone())).await {
+                Ok(reply) => print_reply(&reply, json),
                 Err(e) if e.is_caller_fault() => return Err(e),
                 Err(e) => eprintln!("auto-assign: heartbeat not delivered: {e}"),
             }
         }
     })
+}
+
+async fn link_send(link: Link, hb: Heartbeat) -> Result<crate::engine::Reply> {
+    link.send(Command::Heartbeat(hb)).await
 }

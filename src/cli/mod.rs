@@ -10,12 +10,12 @@ mod logging;
 mod ops;
 mod output;
 mod room;
-mod route;
 mod status;
 mod watch;
 
 use crate::config::{self, Overrides};
 use crate::error::Result;
+use crate::wire::Completion;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -84,38 +84,16 @@ pub enum Cmd {
         router: Option<String>,
     },
     /// Approve a gated assignment.
-    Approve {
-        id: String,
-        #[arg(long)]
-        by: Option<String>,
-        #[arg(long)]
-        reason: Option<String>,
-        /// Refuse unless the assignment is still at this version.
-        #[arg(long, value_name = "V")]
-        expected_version: Option<i64>,
-    },
+    Approve(Verdict),
     /// Reject a gated assignment.
-    Reject {
-        id: String,
-        #[arg(long)]
-        by: Option<String>,
-        #[arg(long)]
-        reason: Option<String>,
-        #[arg(long, value_name = "V")]
-        expected_version: Option<i64>,
-    },
+    Reject(Verdict),
     /// Release an assignment; by default the task is offered again.
     Release {
-        id: String,
-        #[arg(long)]
-        by: Option<String>,
-        #[arg(long)]
-        reason: Option<String>,
+        #[command(flatten)]
+        verdict: Verdict,
         /// Do not offer the task again.
         #[arg(long)]
         no_retry: bool,
-        #[arg(long, value_name = "V")]
-        expected_version: Option<i64>,
     },
     /// Claim an assignment for a worker.
     Claim {
@@ -133,7 +111,7 @@ pub enum Cmd {
         #[arg(long)]
         worker: String,
         #[arg(long, value_enum, default_value = "success")]
-        status: ops::CompletionStatus,
+        status: Completion,
         #[arg(long)]
         summary: Option<String>,
     },
@@ -209,6 +187,20 @@ pub enum Cmd {
     Watch,
 }
 
+/// What an operator says of one assignment (approve, reject, release).
+#[derive(Debug, Args)]
+pub struct Verdict {
+    pub id: String,
+    /// Who the audit names (default: the configured operator).
+    #[arg(long)]
+    pub by: Option<String>,
+    #[arg(long)]
+    pub reason: Option<String>,
+    /// Refuse unless the assignment is still at this version.
+    #[arg(long, value_name = "V")]
+    pub expected_version: Option<i64>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum EventsCmd {
     /// Store inbound events (one envelope, a list, or JSON lines) and process them.
@@ -262,7 +254,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Cmd::Daemon) => daemon::run(settings),
         Some(Cmd::Heartbeat(args)) => heartbeat::run(settings, &args, json),
         Some(Cmd::Watch) => watch::run(&settings, json),
-        Some(Cmd::Events(EventsCmd::Ingest { file })) => ops::ingest(settings, &file, json),
         Some(Cmd::Outbox {
             view,
             status,

@@ -1,21 +1,20 @@
-//! Commands that change state go through an engine on the configured
-//! database; read-only views read the store directly.
+//! Commands that change state go to the engine (the daemon's when one runs,
+//! else one started here); read-only views read the store without writing.
 
 use super::input::{read_json, read_json_or_lines};
 use super::output::{self, or_dash, table};
-use super::{Cmd, EventsCmd, route};
+use super::{Cmd, EventsCmd};
 use crate::config::Settings;
+use crate::domain::candidate::backlog_items;
 use crate::domain::control::ControlMode;
 use crate::domain::lifecycle::Status;
-use crate::engine::{self, Command, Reply};
+use crate::engine::{Command, Reply};
 use crate::error::{Error, Result};
+use crate::host::{runtime, with_engine};
 use crate::store::{Store, assignments, audit, outbox};
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum CompletionStatus {
-    Success,
-    Failure,
-}
+use crate::wire::Action;
+use crate::wire::reply::Outcome;
+use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum OutboxView {
@@ -23,140 +22,143 @@ pub enum OutboxView {
     Summary,
 }
 
-fn to_command(cmd: Cmd) -> Result<Vec<Command>> {
-    Ok(match cmd {
+/// The engine commands a CLI command stands for; `operator` is who the
+/// audit names when no `--by` is given.
+fn to_commands(cmd: Cmd, operator: &str) -> Result<Vec<Command>> {
+    let by =
+        |who: Option<String>, action: Action| Command::by(who.unwrap_or(operator.into()), action);
+    Ok(vec![match cmd {
         Cmd::Tick {
             dry_run,
             task_file,
             router,
         } => {
-            let mut commands = Vec::new();
-            if let Some(path) = router {
-                commands.push(Command::SetRouter {
-                    bodies: read_json(&path)?,
-                });
-            }
+            let router = match router {
+                Some(path) => match read_json(&path)? {
+                    Value::Object(bodies) => Some(bodies),
+                    _ => {
+                        return Err(Error::bad_input(
+                            format!("router file {path}"),
+                            "expected an object with context, quota, circuits, agent_clis, ops_summary",
+                        ));
+                    }
+                },
+                None => None,
+            };
             let candidates = match task_file {
                 Some(path) => {
                     let body = read_json(&path)?;
-                    let items = crate::domain::candidate::backlog_items(&body);
-                    Some(items.into_iter().cloned().collect())
+                    Some(backlog_items(&body).into_iter().cloned().collect())
                 }
                 None => None,
             };
-            commands.push(Command::Tick {
-                dry_run,
-                candidates,
-            });
-            commands
+            by(
+                None,
+                Action::Tick {
+                    dry_run,
+                    candidates,
+                    router,
+                },
+            )
         }
-        Cmd::Approve {
-            id,
-            by,
-            reason,
-            expected_version,
-        } => {
-            vec![Command::Approve {
-                assignment_id: id,
-                by,
-                reason,
-                expected_version,
-            }]
-        }
-        Cmd::Reject {
-            id,
-            by,
-            reason,
-            expected_version,
-        } => {
-            vec![Command::Reject {
-                assignment_id: id,
-                by,
-                reason,
-                expected_version,
-            }]
-        }
-        Cmd::Release {
-            id,
-            by,
-            reason,
-            no_retry,
-            expected_version,
-        } => {
-            vec![Command::Release {
-                assignment_id: id,
-                by,
-                worker_id: None,
-                reason,
+        Cmd::Approve(v) => by(
+            v.by,
+            Action::Approve {
+                assignment_id: v.id,
+                reason: v.reason,
+                expected_version: v.expected_version,
+            },
+        ),
+        Cmd::Reject(v) => by(
+            v.by,
+            Action::Reject {
+                assignment_id: v.id,
+                reason: v.reason,
+                expected_version: v.expected_version,
+            },
+        ),
+        Cmd::Release { verdict, no_retry } => by(
+            verdict.by,
+            Action::Release {
+                assignment_id: verdict.id,
+                reason: verdict.reason,
                 retry: !no_retry,
-                expected_version,
-            }]
-        }
+                expected_version: verdict.expected_version,
+            },
+        ),
         Cmd::Claim {
             id,
             worker,
             node,
             lease_seconds,
-        } => vec![Command::Claim {
+        } => Command::Claim {
             assignment_id: id,
             worker_id: worker,
             node_id: node,
             lease_seconds,
             correlation_id: None,
-        }],
+        },
         Cmd::Complete {
             id,
             worker,
             status,
             summary,
-        } => vec![Command::Complete {
+        } => Command::Complete {
             assignment_id: id,
             worker_id: worker,
-            success: Some(matches!(status, CompletionStatus::Success)),
+            status: Some(status),
             summary,
-        }],
+        },
         Cmd::Fail {
             id,
             worker,
             reason,
             no_retry,
-        } => {
-            vec![Command::Fail {
-                assignment_id: id,
-                worker_id: worker,
-                reason,
-                retryable: !no_retry,
-            }]
-        }
+        } => Command::Fail {
+            assignment_id: id,
+            worker_id: worker,
+            reason,
+            retryable: !no_retry,
+        },
         Cmd::Control { mode, reason } => {
             let mode: ControlMode = mode
                 .parse()
                 .map_err(|e: String| Error::bad_input("control mode", e))?;
-            vec![Command::SetControl {
-                mode,
-                reason,
-                by: None,
-            }]
+            by(None, Action::Control { mode, reason })
         }
         Cmd::Progress {
             id,
             worker,
             message,
             percent,
-        } => vec![Command::Progress {
+        } => Command::Progress {
             assignment_id: id,
             worker_id: worker,
             message,
             percent,
-        }],
+        },
         Cmd::Events(EventsCmd::Process {
             include_processed,
             dry_run,
-        }) => {
-            vec![Command::ProcessEvents {
+        }) => by(
+            None,
+            Action::ProcessEvents {
                 include_processed,
                 dry_run,
-            }]
+            },
+        ),
+        Cmd::Events(EventsCmd::Ingest { file }) => {
+            return read_json_or_lines(&file)?
+                .into_iter()
+                .enumerate()
+                .map(|(index, event)| match event {
+                    Value::Object(event) => Ok(Command::Event { event }),
+                    _ => Err(Error::bad_input(
+                        format!("event {} of {file}", index + 1),
+                        "an event must be a JSON object",
+                    )),
+                })
+                .collect();
         }
         other => {
             return Err(Error::bad_input(
@@ -164,27 +166,19 @@ fn to_command(cmd: Cmd) -> Result<Vec<Command>> {
                 format!("{other:?} is not an engine command"),
             ));
         }
-    })
+    }])
 }
 
+/// Sends the command's engine commands in order (to the daemon when one
+/// runs) and prints each reply; stops at the first refusal.
 pub fn engine_command(settings: Settings, cmd: Cmd, json: bool) -> Result<()> {
-    let commands = to_command(cmd)?;
-    for reply in route::send_all(settings, commands)? {
-        print_reply(&reply, json);
-    }
-    Ok(())
-}
-
-pub fn ingest(settings: Settings, file: &str, json: bool) -> Result<()> {
-    let events = read_json_or_lines(file)?;
-    let commands = events
-        .into_iter()
-        .map(|event| Command::IngestEvent { event })
-        .collect();
-    for reply in route::send_all(settings, commands)? {
-        print_reply(&reply, json);
-    }
-    Ok(())
+    let commands = to_commands(cmd, &settings.operator)?;
+    runtime()?.block_on(with_engine(&settings, |link| async move {
+        for command in commands {
+            print_reply(&link.send(command).await?, json);
+        }
+        Ok(())
+    }))
 }
 
 pub fn print_reply(reply: &Reply, json: bool) {
@@ -215,15 +209,6 @@ pub fn print_reply(reply: &Reply, json: bool) {
             }
             t.outcomes.iter().for_each(print_outcome);
         }
-        Reply::Router(r) => println!(
-            "router: {}, revision {}",
-            if r.reachable {
-                "reachable"
-            } else {
-                "unreachable"
-            },
-            or_dash(r.revision.as_deref())
-        ),
         Reply::Assignment(a) => println!(
             "{}  {}  version {}  task {}  lane {}  worker {}  retries {}",
             a.assignment_id,
@@ -275,7 +260,7 @@ pub fn print_reply(reply: &Reply, json: bool) {
     }
 }
 
-fn print_outcome(o: &engine::command::Outcome) {
+fn print_outcome(o: &Outcome) {
     match &o.decision {
         Some(d) => output::decision(d),
         None => println!(
@@ -294,7 +279,7 @@ pub fn outbox(
     limit: usize,
     json: bool,
 ) -> Result<()> {
-    let store = Store::open(&settings.database_path)?;
+    let store = Store::open_read_only(&settings.database_path)?;
     match view {
         OutboxView::Summary => {
             let s = outbox::summary(store.conn())?;
@@ -352,7 +337,7 @@ pub fn assignments(
         .map(str::parse)
         .transpose()
         .map_err(|e: String| Error::bad_input("--status", e))?;
-    let store = Store::open(&settings.database_path)?;
+    let store = Store::open_read_only(&settings.database_path)?;
     let list = assignments::list(store.conn(), status, limit)?;
     let headers = [
         "ASSIGNMENT",
@@ -382,7 +367,7 @@ pub fn assignments(
 }
 
 pub fn audit(settings: &Settings, limit: usize, operators: bool, json: bool) -> Result<()> {
-    let store = Store::open(&settings.database_path)?;
+    let store = Store::open_read_only(&settings.database_path)?;
     let entries = audit::recent(store.conn(), limit, operators)?;
     let headers = [
         "SEQ", "AT", "ACTOR", "ACTION", "SUBJECT", "CHANGE", "OUTCOME", "DETAIL",

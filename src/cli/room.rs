@@ -1,10 +1,10 @@
 //! `auto-assign` (no command) and `auto-assign demo`: the control room.
 
 use super::logging;
-use super::route::service_runtime;
 use crate::config::Settings;
 use crate::demo;
 use crate::error::Result;
+use crate::host::service_runtime;
 use crate::tui::{self, Options, source::Source};
 
 /// Logs go to a file, never onto the screen the control room draws.

@@ -3,15 +3,42 @@
 
 use super::output::{self, or_dash, table};
 use crate::config::{Loaded, Settings};
+use crate::domain::router::RouterSnapshot;
+use crate::engine::{Snapshot, snapshot};
 use crate::error::Result;
+use crate::host::{Link, runtime};
+use crate::store::Store;
+use chrono::Utc;
+
+/// The running engine's snapshot (with the database it serves), or one
+/// read from the database without writing anything.
+fn snapshot(settings: &Settings) -> Result<(Snapshot, String)> {
+    runtime()?.block_on(async {
+        if let Some(link) = Link::daemon(settings).await {
+            let snapshot = link.snapshot().await?;
+            let database = snapshot.database.clone();
+            return Ok((snapshot, database));
+        }
+        let store = Store::open_read_only(&settings.database_path)?;
+        let mut snapshot = snapshot::build(
+            store.conn(),
+            &RouterSnapshot::unreachable(),
+            Utc::now(),
+            None,
+        )?;
+        snapshot.database = settings.database_path.display().to_string();
+        let database = snapshot.database.clone();
+        Ok((snapshot, database))
+    })
+}
 
 pub fn show(settings: &Settings, json: bool) -> Result<()> {
-    let snap = super::route::snapshot(settings)?;
+    let (snap, database) = snapshot(settings)?;
     if json {
         output::json_line(&snap);
         return Ok(());
     }
-    println!("database: {}", settings.database_path.display());
+    println!("database: {database}");
     println!(
         "control: {} ({})",
         snap.control.mode,

@@ -1,10 +1,10 @@
 //! `auto-assign watch`: the running engine's changes, one line each.
 
 use super::output::json_line;
-use super::route::runtime;
 use crate::config::Settings;
 use crate::engine::Snapshot;
 use crate::error::{Error, Result};
+use crate::host::runtime;
 use crate::ingest::client::Client;
 use serde_json::Value;
 

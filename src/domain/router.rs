@@ -43,6 +43,16 @@ impl RouterSnapshot {
         RouterSnapshot::default()
     }
 
+    /// The snapshot from the bodies as a caller sent them (an object with
+    /// context, quota, circuits, agent_clis, ops_summary).
+    pub fn parse(bodies: &Map<String, Value>) -> Result<Self, String> {
+        let bodies: RouterBodies =
+            serde_json::from_value(Value::Object(bodies.clone())).map_err(|e| {
+                format!("{e} (expected context, quota, circuits, agent_clis, ops_summary)")
+            })?;
+        Ok(RouterSnapshot::from_bodies(&bodies))
+    }
+
     pub fn from_bodies(bodies: &RouterBodies) -> Self {
         let Some(context) = read_context(&bodies.context) else {
             return RouterSnapshot::unreachable();

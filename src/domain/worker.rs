@@ -1,5 +1,6 @@
 //! Workers as they announce themselves by heartbeat (contract C).
 
+use super::bounded::{non_empty, non_empty_opt};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -61,13 +62,15 @@ impl FromStr for WorkerStatus {
 /// One heartbeat from a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Heartbeat {
+    #[serde(deserialize_with = "non_empty")]
     pub node_id: String,
+    #[serde(deserialize_with = "non_empty")]
     pub worker_id: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_empty_opt")]
     pub assignment_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_empty_opt")]
     pub correlation_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_empty_opt")]
     pub heartbeat_id: Option<String>,
     #[serde(default)]
     pub status: WorkerStatus,
@@ -75,7 +78,7 @@ pub struct Heartbeat {
     pub lanes: Vec<String>,
     #[serde(default)]
     pub capabilities: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "non_empty_opt")]
     pub owner: Option<String>,
     #[serde(default = "one")]
     pub max_concurrent: u32,
@@ -84,6 +87,11 @@ pub struct Heartbeat {
     pub metrics: BTreeMap<String, f64>,
     #[serde(default)]
     pub services: Vec<String>,
+}
+
+/// A worker's name across the fleet: `node/worker`.
+pub fn worker_key(node_id: &str, worker_id: &str) -> String {
+    format!("{node_id}/{worker_id}")
 }
 
 fn one() -> u32 {
@@ -107,6 +115,11 @@ impl Heartbeat {
             metrics: BTreeMap::new(),
             services: Vec::new(),
         }
+    }
+
+    /// The worker's name across the fleet: `node/worker`.
+    pub fn key(&self) -> String {
+        worker_key(&self.node_id, &self.worker_id)
     }
 
     /// Checks what serde cannot: non-empty ids and sane numbers.

@@ -2,13 +2,13 @@
 //! single-owner: [`Core`] holds the only store connection; the async task in
 //! `engine/mod.rs` feeds it commands one at a time.
 
-use super::command::{Command, Reply};
 use super::snapshot::{self, Snapshot};
 use super::work::Work;
 use crate::config::Settings;
-use crate::domain::router::{RouterBodies, RouterSnapshot};
+use crate::domain::router::RouterSnapshot;
 use crate::error::{Error, Result};
 use crate::store::{Store, audit};
+use crate::wire::{Action, Command, Operator, Reply};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use std::sync::Arc;
@@ -66,10 +66,14 @@ impl Core {
     /// the store.
     pub fn recover(&mut self) -> Result<()> {
         self.housekeeping()?;
-        self.apply(Command::ProcessEvents {
-            include_processed: false,
-            dry_run: false,
-        })?;
+        let operator = self.settings.operator.clone();
+        self.apply(Command::by(
+            operator,
+            Action::ProcessEvents {
+                include_processed: false,
+                dry_run: false,
+            },
+        ))?;
         Ok(())
     }
 
@@ -98,27 +102,38 @@ impl Core {
         let now = self.now();
         let mut results: Vec<Option<Result<Reply>>> = Vec::with_capacity(commands.len());
         let mut batch = Vec::new();
-        for (index, command) in commands.into_iter().enumerate() {
+        for (index, mut command) in commands.into_iter().enumerate() {
             results.push(None);
-            match &command {
-                // Neither of these may commit anything.
-                Command::SetRouter { bodies } => results[index] = Some(self.set_router(bodies)),
-                Command::Tick { dry_run: true, .. }
-                | Command::ProcessEvents { dry_run: true, .. } => {
-                    results[index] = Some(self.dry_run(command, now));
-                }
-                _ => {
-                    if matches!(command, Command::Tick { .. }) {
-                        self.last_tick_at = Some(now);
-                    }
-                    let meta = Refusal {
-                        action: command.name(),
-                        subject: subject_of(&command),
-                        actor: actor_of(&command, &self.settings.operator),
-                    };
-                    batch.push(((index, meta), command));
-                }
+            // A tick brings its router bodies: they are the engine's, not
+            // the store's, so they are taken before the transaction.
+            if let Command::Operator(Operator {
+                command: Action::Tick { router, .. },
+                ..
+            }) = &mut command
+                && let Some(bodies) = router.take()
+                && let Err(e) = self.set_router(&bodies)
+            {
+                results[index] = Some(Err(e));
+                continue;
             }
+            if command.is_dry_run() {
+                // A dry run may not commit anything.
+                results[index] = Some(self.dry_run(command, now));
+                continue;
+            }
+            if command.name() == "tick" {
+                self.last_tick_at = Some(now);
+            }
+            let meta = Refusal {
+                action: command.name(),
+                subject: command.subject(),
+                actor: command
+                    .actor()
+                    .filter(|n| !n.trim().is_empty())
+                    .unwrap_or(&self.settings.operator)
+                    .to_string(),
+            };
+            batch.push(((index, meta), command));
         }
         if !batch.is_empty() {
             let indexes: Vec<usize> = batch.iter().map(|((i, _), _)| *i).collect();
@@ -166,17 +181,13 @@ impl Core {
             .collect()
     }
 
-    fn set_router(&mut self, bodies: &serde_json::Value) -> Result<Reply> {
-        if !bodies.is_object() {
-            return Err(Error::bad_input(
-                "router bodies",
-                "expected an object with context, quota, circuits, agent_clis, ops_summary",
-            ));
-        }
-        let bodies: RouterBodies = serde_json::from_value(bodies.clone())
-            .map_err(|e| Error::bad_input("router bodies", e.to_string()))?;
-        self.router = RouterSnapshot::from_bodies(&bodies);
-        Ok(Reply::Router(self.router.clone()))
+    /// Takes the auto-router's bodies (A6) as the engine's view of the router.
+    pub fn set_router(
+        &mut self,
+        bodies: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<()> {
+        self.router = RouterSnapshot::parse(bodies).map_err(|e| Error::bad_input("router", e))?;
+        Ok(())
     }
 
     fn dry_run(&mut self, command: Command, now: DateTime<Utc>) -> Result<Reply> {
@@ -238,38 +249,4 @@ fn record_refusal(
         },
         now,
     )
-}
-
-/// The assignment (or worker) an operator or worker command acts on.
-fn subject_of(command: &Command) -> Option<String> {
-    match command {
-        Command::Approve { assignment_id, .. }
-        | Command::Reject { assignment_id, .. }
-        | Command::Release { assignment_id, .. }
-        | Command::Claim { assignment_id, .. }
-        | Command::Complete { assignment_id, .. }
-        | Command::Fail { assignment_id, .. }
-        | Command::Progress { assignment_id, .. } => Some(assignment_id.clone()),
-        Command::Heartbeat(hb) => Some(format!("{}/{}", hb.node_id, hb.worker_id)),
-        Command::SetControl { mode, .. } => Some(format!("control:{mode}")),
-        _ => None,
-    }
-}
-
-fn actor_of(command: &Command, operator: &str) -> String {
-    let named = match command {
-        Command::Approve { by, .. }
-        | Command::Reject { by, .. }
-        | Command::Release { by, .. }
-        | Command::SetControl { by, .. } => by.clone(),
-        Command::Claim { worker_id, .. }
-        | Command::Complete { worker_id, .. }
-        | Command::Fail { worker_id, .. }
-        | Command::Progress { worker_id, .. } => Some(worker_id.clone()),
-        Command::Heartbeat(hb) => Some(hb.worker_id.clone()),
-        _ => None,
-    };
-    named
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(|| operator.to_string())
 }

@@ -8,7 +8,6 @@
 //! alone reveals: lease expiry and stale workers twice a second, and the
 //! scheduled tick every `tick_interval_seconds` when the scheduler is on.
 
-pub mod command;
 pub mod core;
 pub mod counters;
 mod pass;
@@ -16,11 +15,15 @@ pub mod publisher;
 pub mod snapshot;
 mod work;
 
-pub use command::{Command, Reply};
+pub use crate::wire::{Command, Reply};
 pub use core::Core;
 pub use snapshot::Snapshot;
 
+use crate::wire::Action;
 use publisher::Publisher;
+
+/// Who the audit names for a scheduled tick.
+const SCHEDULER: &str = "scheduler";
 
 use crate::error::{Error, Result};
 use std::sync::Arc;
@@ -129,7 +132,7 @@ fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publish
                 // burst's commit, so they see all of it.
                 let (wanting, burst): (Vec<_>, Vec<_>) = burst
                     .into_iter()
-                    .partition(|(c, _)| matches!(c, Command::Snapshot));
+                    .partition(|(c, _)| matches!(c, Command::Snapshot {}));
                 let (batch, replies): (Vec<Command>, Vec<_>) = burst.into_iter().unzip();
                 let results = core.apply_batch(batch);
                 changed |= results.iter().any(Result::is_ok);
@@ -155,10 +158,14 @@ fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publish
         }
         if scheduler && now >= next_tick {
             next_tick = now + tick_every;
-            let tick = Command::Tick {
-                dry_run: false,
-                candidates: None,
-            };
+            let tick = Command::by(
+                SCHEDULER,
+                Action::Tick {
+                    dry_run: false,
+                    candidates: None,
+                    router: None,
+                },
+            );
             match core.apply(tick) {
                 Ok(_) => changed = true,
                 Err(e) => tracing::error!("scheduled tick failed: {e}"),

@@ -4,11 +4,11 @@
 //! most every [`PUBLISH_EVERY`] under load. Requests never wait behind a
 //! snapshot build this way.
 
-use super::command::Reply;
 use super::snapshot::{self, Snapshot};
 use crate::domain::router::RouterSnapshot;
 use crate::error::{Error, Result};
 use crate::store::Store;
+use crate::wire::Reply;
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 use std::path::Path;
@@ -43,11 +43,12 @@ pub struct Publisher {
 impl Publisher {
     /// Starts the publisher thread on its own connection to `database`.
     pub fn spawn(database: &Path, snapshots: watch::Sender<Arc<Snapshot>>) -> Result<Publisher> {
-        let store = Store::open(database)?;
+        let store = Store::open_read_only(database)?;
+        let database = database.display().to_string();
         let (requests, inbox) = mpsc::channel();
         std::thread::Builder::new()
             .name("snapshots".into())
-            .spawn(move || run(store, inbox, snapshots))
+            .spawn(move || run(store, database, inbox, snapshots))
             .map_err(|source| Error::Io {
                 context: "cannot start the snapshot thread".into(),
                 source,
@@ -66,7 +67,12 @@ impl Publisher {
     }
 }
 
-fn run(store: Store, inbox: mpsc::Receiver<Request>, snapshots: watch::Sender<Arc<Snapshot>>) {
+fn run(
+    store: Store,
+    database: String,
+    inbox: mpsc::Receiver<Request>,
+    snapshots: watch::Sender<Arc<Snapshot>>,
+) {
     let mut history = QueueHistory::default();
     let mut last_publish = Instant::now() - PUBLISH_EVERY;
     while let Ok(first) = inbox.recv() {
@@ -94,6 +100,7 @@ fn run(store: Store, inbox: mpsc::Receiver<Request>, snapshots: watch::Sender<Ar
         let built = snapshot::build(store.conn(), &view.router, view.now, view.last_tick_at).map(
             |mut snapshot| {
                 snapshot.queue_history = history.record(view.now, &snapshot);
+                snapshot.database = database.clone();
                 Arc::new(snapshot)
             },
         );

@@ -64,6 +64,9 @@ pub struct Health {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Snapshot {
     pub taken_at: String,
+    /// The database the engine serves (filled in by whoever built this).
+    #[serde(default)]
+    pub database: String,
     pub control: ControlState,
     pub queue: Vec<QueueRow>,
     pub status_counts: Vec<(String, u64)>,
@@ -152,6 +155,7 @@ pub fn build(
     };
     Ok(Snapshot {
         taken_at: rfc3339(now),
+        database: String::new(),
         control: control::get(conn)?,
         queue,
         status_counts: assignments::status_counts(conn)?,

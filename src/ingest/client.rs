@@ -1,8 +1,8 @@
 //! The client end of the socket: one request, one reply; or a subscription.
 
-use super::protocol::request_for;
-use crate::engine::{Command, Reply};
+use crate::engine::{Command, Reply, Snapshot};
 use crate::error::{Error, Result};
+use crate::wire::codec::encode;
 use serde_json::{Value, json};
 use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -67,12 +67,21 @@ impl Client {
 
     /// Sends an engine command the way the protocol spells it, and returns
     /// the engine's reply (or its refusal as [`Error::Remote`]).
-    pub async fn send(&mut self, command: &Command, operator: &str) -> Result<Reply> {
+    pub async fn send(&mut self, command: &Command) -> Result<Reply> {
         let id = self.next_id;
         self.next_id += 1;
-        let result = unwrap(self.request(request_for(command, id, operator)).await?)?;
+        let result = unwrap(self.request(encode(command, id)).await?)?;
         serde_json::from_value(result).map_err(|e| Error::Io {
             context: "the engine's reply".into(),
+            source: std::io::Error::other(e),
+        })
+    }
+
+    /// The engine's snapshot, built after everything sent before.
+    pub async fn snapshot(&mut self) -> Result<Snapshot> {
+        let result = unwrap(self.request(json!({"op": "snapshot"})).await?)?;
+        serde_json::from_value(result).map_err(|e| Error::Io {
+            context: "the engine's snapshot".into(),
             source: std::io::Error::other(e),
         })
     }

@@ -9,14 +9,14 @@
 //! without limit, and never has an acknowledged request dropped. Other
 //! clients keep their own turn in the engine's queue.
 
-use super::decoder::LineDecoder;
-use super::protocol::{
-    self, OPS, PROTOCOL_VERSION, Parsed, ProtocolError, Request, engine_error, error_reply,
-    ok_reply,
-};
 use crate::engine::counters::Counters;
 use crate::engine::{Command, EngineHandle, Reply, Snapshot};
 use crate::error::Result;
+use crate::wire::codec::{
+    self, OPS, PROTOCOL_VERSION, Parsed, ProtocolError, Request, engine_error, error_reply,
+    ok_reply,
+};
+use crate::wire::decoder::LineDecoder;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,7 +43,7 @@ enum Pending {
     Engine {
         id: Value,
         op: String,
-        replies: Vec<oneshot::Receiver<Result<Reply>>>,
+        reply: oneshot::Receiver<Result<Reply>>,
     },
 }
 
@@ -112,7 +112,7 @@ async fn connection(
             if subscribed {
                 continue; // a subscription owns the connection until it closes
             }
-            let parsed = protocol::parse_frame(frame);
+            let parsed = codec::parse_frame(frame);
             let pending = match dispatch(parsed, &engine, &rejected).await {
                 Some(pending) => pending,
                 None => break 'read,
@@ -136,16 +136,15 @@ async fn dispatch(parsed: Parsed, engine: &EngineHandle, rejected: &Counters) ->
             Pending::Ready(error_reply(&id, &error))
         }
         Ok(Request::Hello) => Pending::Ready(ok_reply(&id, "hello", hello())),
-        Ok(Request::Snapshot) => {
-            Pending::Snapshot(id, engine.submit(Command::Snapshot).await.ok()?)
-        }
         Ok(Request::Subscribe) => Pending::Subscribe(id),
-        Ok(Request::Engine(commands)) => {
-            let mut replies = Vec::with_capacity(commands.len());
-            for command in commands {
-                replies.push(engine.submit(command).await.ok()?);
+        Ok(Request::Command(command)) => {
+            let snapshot = matches!(*command, Command::Snapshot {});
+            let reply = engine.submit(*command).await.ok()?;
+            if snapshot {
+                Pending::Snapshot(id, reply)
+            } else {
+                Pending::Engine { id, op, reply }
             }
-            Pending::Engine { id, op, replies }
         }
     })
 }
@@ -155,7 +154,7 @@ pub fn hello() -> Value {
         "protocol": PROTOCOL_VERSION,
         "engine_version": env!("CARGO_PKG_VERSION"),
         "pid": std::process::id(),
-        "capabilities": OPS,
+        "capabilities": *OPS,
     })
 }
 
@@ -187,7 +186,7 @@ async fn write_replies(
                 }
                 _ => ok_reply(&id, "snapshot", snapshot_value(&mut snapshots, &rejected)),
             },
-            Pending::Engine { id, op, replies } => engine_reply(&id, &op, replies).await,
+            Pending::Engine { id, op, reply } => engine_reply(&id, &op, reply).await,
             Pending::Subscribe(id) => {
                 if flush(&mut write, &mut out).await.is_err() {
                     return;
@@ -229,29 +228,15 @@ async fn flush(write: &mut OwnedWriteHalf, out: &mut Vec<u8>) -> std::io::Result
     Ok(())
 }
 
-async fn engine_reply(
-    id: &Value,
-    op: &str,
-    replies: Vec<oneshot::Receiver<Result<Reply>>>,
-) -> Value {
-    let mut last = None;
-    for reply in replies {
-        match reply.await {
-            Ok(Ok(reply)) => last = Some(reply),
-            Ok(Err(error)) => return error_reply(id, &engine_error(&error)),
-            Err(_) => {
-                return error_reply(
-                    id,
-                    &ProtocolError {
-                        code: "engine_gone",
-                        message: "the engine stopped before answering".into(),
-                        field: None,
-                    },
-                );
-            }
-        }
+async fn engine_reply(id: &Value, op: &str, reply: oneshot::Receiver<Result<Reply>>) -> Value {
+    match reply.await {
+        Ok(Ok(reply)) => ok_reply(id, op, serde_json::to_value(reply).unwrap_or(Value::Null)),
+        Ok(Err(error)) => error_reply(id, &engine_error(&error)),
+        Err(_) => error_reply(
+            id,
+            &ProtocolError::new("engine_gone", "the engine stopped before answering"),
+        ),
     }
-    ok_reply(id, op, serde_json::to_value(last).unwrap_or(Value::Null))
 }
 
 /// What a subscription streams with.

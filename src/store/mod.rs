@@ -52,6 +52,49 @@ impl Store {
         Ok(store)
     }
 
+    /// Opens a database for reading only: nothing is created, migrated or
+    /// written, so a read-only command can never disturb the engine that
+    /// owns the file. A missing file reads as an empty cache; a file at
+    /// another schema version is refused, saying what to do.
+    pub fn open_read_only(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            return Store::in_memory();
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let unusable = |inner: rusqlite::Error| {
+            Error::bad_input(
+                "database",
+                format!(
+                    "{} cannot be read as an auto-assign database: {inner}",
+                    path.display()
+                ),
+            )
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(unusable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let store = Store { conn };
+        let version = store.schema_version().map_err(|e| match e {
+            Error::Store(inner) => unusable(inner),
+            other => other,
+        })?;
+        let known = schema::MIGRATIONS.len();
+        if version != known {
+            let what = if version > known {
+                "upgrade auto-assign to read it"
+            } else {
+                "start the engine once (auto-assign daemon) to bring it up to date"
+            };
+            return Err(Error::bad_input(
+                "database",
+                format!(
+                    "{} is at schema version {version}, this program reads version {known}: {what}",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(store)
+    }
+
     /// A private in-memory database (tests and `evaluate`-style dry runs).
     pub fn in_memory() -> Result<Store> {
         let mut store = Store {

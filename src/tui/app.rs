@@ -7,6 +7,7 @@ use super::panes::{Pane, leases_by_worker};
 use super::rows::{self, Row};
 use crate::domain::control::ControlMode;
 use crate::engine::{Command, Reply, Snapshot};
+use crate::wire;
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use std::cell::RefCell;
@@ -16,9 +17,9 @@ use std::sync::Arc;
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-/// Where the engine is.
+/// How the room is connected to its engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Link {
+pub enum Connection {
     InProcess,
     Attached { socket: String },
     Disconnected { socket: String },
@@ -107,7 +108,7 @@ pub struct App {
     pub flash: Option<(String, Level)>,
     pub read_only: bool,
     pub operator: String,
-    pub link: Link,
+    pub connection: Connection,
     pub log_path: String,
     pub keymap: Keymap,
     pub quit: bool,
@@ -131,7 +132,7 @@ impl App {
         keymap: Keymap,
         operator: String,
         read_only: bool,
-        link: Link,
+        connection: Connection,
     ) -> App {
         App {
             snapshot,
@@ -145,7 +146,7 @@ impl App {
             flash: None,
             read_only,
             operator,
-            link,
+            connection,
             log_path: String::new(),
             keymap,
             quit: false,
@@ -321,12 +322,14 @@ impl App {
             );
             return Some(Effect::Send {
                 label: "read-only refusal".into(),
-                commands: vec![Command::RecordRefusal {
-                    actor: self.operator.clone(),
-                    action: action.name(),
-                    subject: self.selected_row().map(|r| r.id),
-                    reason: "the control room is read-only".into(),
-                }],
+                commands: vec![Command::by(
+                    self.operator.clone(),
+                    wire::Action::RecordRefusal {
+                        action: action.name(),
+                        subject: self.selected_row().map(|r| r.id),
+                        reason: "the control room is read-only".into(),
+                    },
+                )],
             });
         }
         let len = self.rows(self.pane).len();
@@ -502,10 +505,14 @@ impl App {
                 }
                 return Some(Effect::Send {
                     label: "tick".into(),
-                    commands: vec![Command::Tick {
-                        dry_run: false,
-                        candidates: None,
-                    }],
+                    commands: vec![Command::by(
+                        self.operator.clone(),
+                        wire::Action::Tick {
+                            dry_run: false,
+                            candidates: None,
+                            router: None,
+                        },
+                    )],
                 });
             }
             "pause" => control(ControlMode::Paused),
@@ -536,43 +543,38 @@ impl App {
     }
 
     fn confirmed(&mut self, verb: Verb, targets: Vec<Target>, reason: String) -> Option<Effect> {
-        let by = Some(self.operator.clone());
         let reason = (!reason.is_empty()).then_some(reason);
+        let each = |action: &dyn Fn(&Target) -> wire::Action| -> Vec<Command> {
+            targets
+                .iter()
+                .map(|t| Command::by(self.operator.clone(), action(t)))
+                .collect()
+        };
         let commands: Vec<Command> = match verb {
             Verb::Quit => {
                 self.quit = true;
                 return None;
             }
-            Verb::Control(mode) => vec![Command::SetControl { mode, reason, by }],
-            Verb::Approve => targets
-                .iter()
-                .map(|t| Command::Approve {
-                    assignment_id: t.id.clone(),
-                    by: by.clone(),
-                    reason: reason.clone(),
-                    expected_version: t.version,
-                })
-                .collect(),
-            Verb::Reject => targets
-                .iter()
-                .map(|t| Command::Reject {
-                    assignment_id: t.id.clone(),
-                    by: by.clone(),
-                    reason: reason.clone(),
-                    expected_version: t.version,
-                })
-                .collect(),
-            Verb::Release => targets
-                .iter()
-                .map(|t| Command::Release {
-                    assignment_id: t.id.clone(),
-                    by: by.clone(),
-                    worker_id: None,
-                    reason: reason.clone(),
-                    retry: true,
-                    expected_version: t.version,
-                })
-                .collect(),
+            Verb::Control(mode) => vec![Command::by(
+                self.operator.clone(),
+                wire::Action::Control { mode, reason },
+            )],
+            Verb::Approve => each(&|t| wire::Action::Approve {
+                assignment_id: t.id.clone(),
+                reason: reason.clone(),
+                expected_version: t.version,
+            }),
+            Verb::Reject => each(&|t| wire::Action::Reject {
+                assignment_id: t.id.clone(),
+                reason: reason.clone(),
+                expected_version: t.version,
+            }),
+            Verb::Release => each(&|t| wire::Action::Release {
+                assignment_id: t.id.clone(),
+                reason: reason.clone(),
+                retry: true,
+                expected_version: t.version,
+            }),
         };
         self.marks.clear();
         Some(Effect::Send {

@@ -64,17 +64,17 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
     let theme = theme_for(options)?;
     let keymap = Keymap::new(&settings.keymap)?;
     let mut snapshots = source.snapshots();
-    let mut link = source.link();
+    let mut connection = source.connection();
     let first = snapshots.borrow_and_update().clone();
     let mut app = App::new(
         first,
         keymap,
         settings.operator.clone(),
         options.read_only,
-        link.borrow_and_update().clone(),
+        connection.borrow_and_update().clone(),
     );
     app.log_path = log_path(settings).display().to_string();
-    let sender = source.sender();
+    let link = source.link();
 
     let mut terminal = term::Terminal::enter(options.mouse)?;
     let (key_tx, mut keys) = mpsc::channel(256);
@@ -112,9 +112,14 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
             event = keys.recv() => match event {
                 Some(Event::Key(key)) if key.kind == KeyEventKind::Press => {
                     if let Some(Effect::Send { label, commands }) = app.on_key(key) {
-                        let (sender, results) = (sender.clone(), result_tx.clone());
+                        let (link, results) = (link.clone(), result_tx.clone());
                         tokio::spawn(async move {
-                            let outcome = sender.send(commands).await;
+                            let outcome = link
+                                .send_all(commands)
+                                .await
+                                .into_iter()
+                                .map(|r| r.map_err(|e| e.to_string()))
+                                .collect();
                             let _ = results.send((label, outcome)).await;
                         });
                     }
@@ -127,8 +132,8 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
                 app.snapshot = snapshots.borrow_and_update().clone();
                 dirty = true;
             }
-            Ok(()) = link.changed() => {
-                app.link = link.borrow_and_update().clone();
+            Ok(()) = connection.changed() => {
+                app.connection = connection.borrow_and_update().clone();
                 dirty = true;
             }
             Some((label, outcome)) = results.recv() => {
@@ -145,6 +150,8 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
         }
     }
     drop(terminal);
+    // The engine stops once every link to it is gone.
+    drop(link);
     source.stop().await;
     Ok(())
 }

@@ -1,60 +1,42 @@
 //! Where the control room gets its data and sends its commands: an engine
-//! in this process (which also serves the socket, so workers can report), or
-//! a daemon's socket, re-attached whenever the connection drops.
+//! hosted in this process (which also serves the socket, so workers can
+//! report), or a daemon's socket, re-attached whenever the connection drops.
 
-use super::app::Link;
+use super::app::Connection;
 use crate::config::Settings;
-use crate::engine::counters::Counters;
-use crate::engine::{self, Command, Core, EngineHandle, Reply, Snapshot};
-use crate::error::{Error, Result};
+use crate::engine::Snapshot;
+use crate::error::Result;
+use crate::host::{Host, Link};
 use crate::ingest::client::Client;
-use crate::ingest::{protocol::REJECT_CODES, server, socket};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
 pub enum Source {
-    InProcess {
-        engine: EngineHandle,
-        socket: PathBuf,
-        stop: watch::Sender<bool>,
-        server: tokio::task::JoinHandle<()>,
-    },
+    Hosted(Host),
     Attached {
         socket: PathBuf,
         snapshots: watch::Receiver<Arc<Snapshot>>,
-        link: watch::Receiver<Link>,
-        operator: String,
+        connection: watch::Receiver<Connection>,
     },
 }
 
 impl Source {
-    /// Attaches when asked to, or when an engine already answers on the
-    /// socket; otherwise starts one here.
+    /// Attaches when asked to, or when a daemon already answers on the
+    /// socket; otherwise hosts the engine here.
     pub async fn start(settings: &Settings, attach: bool) -> Result<Source> {
         let path = settings.socket_path.clone();
-        let answering = Client::connect(&path).await.is_ok();
-        if attach || answering {
-            return Ok(Source::attach(path, settings.operator.clone()).await);
+        if attach || Link::daemon(settings).await.is_some() {
+            return Ok(Source::attach(path).await);
         }
-        let listener = socket::bind(&path).await?;
-        let (engine, _task) = engine::spawn(Core::open(settings.clone())?)?;
-        let (stop, stop_rx) = watch::channel(false);
-        let counters = Arc::new(Counters::new(&REJECT_CODES));
-        let server = tokio::spawn(server::serve(listener, engine.clone(), counters, stop_rx));
-        Ok(Source::InProcess {
-            engine,
-            socket: path,
-            stop,
-            server,
-        })
+        Ok(Source::Hosted(Host::start(settings).await?))
     }
 
-    async fn attach(path: PathBuf, operator: String) -> Source {
+    async fn attach(path: PathBuf) -> Source {
         let label = path.display().to_string();
         let (snapshot_tx, snapshots) = watch::channel(Arc::new(Snapshot::default()));
-        let (link_tx, link) = watch::channel(Link::Disconnected {
+        let (connection_tx, connection) = watch::channel(Connection::Disconnected {
             socket: label.clone(),
         });
         let socket = path.clone();
@@ -68,7 +50,7 @@ impl Source {
                     {
                         snapshot_tx.send_replace(Arc::new(snapshot));
                     }
-                    link_tx.send_replace(Link::Attached {
+                    connection_tx.send_replace(Connection::Attached {
                         socket: label.clone(),
                     });
                     while let Ok(Some(update)) = client.next_line().await {
@@ -79,7 +61,7 @@ impl Source {
                         }
                     }
                 }
-                link_tx.send_replace(Link::Disconnected {
+                connection_tx.send_replace(Connection::Disconnected {
                     socket: label.clone(),
                 });
                 if snapshot_tx.is_closed() {
@@ -89,98 +71,50 @@ impl Source {
             }
         });
         // Give the first subscription a moment, so the first frame has data.
-        let mut ready = link.clone();
+        let mut ready = connection.clone();
         let _ = tokio::time::timeout(Duration::from_secs(2), ready.changed()).await;
         Source::Attached {
             socket: path,
             snapshots,
-            link,
-            operator,
+            connection,
         }
     }
 
     pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
         match self {
-            Source::InProcess { engine, .. } => engine.snapshots(),
+            Source::Hosted(host) => host.snapshots(),
             Source::Attached { snapshots, .. } => snapshots.clone(),
         }
     }
 
-    pub fn link(&self) -> watch::Receiver<Link> {
+    pub fn connection(&self) -> watch::Receiver<Connection> {
         match self {
-            Source::InProcess { .. } => watch::channel(Link::InProcess).1,
-            Source::Attached { link, .. } => link.clone(),
+            Source::Hosted(_) => watch::channel(Connection::InProcess).1,
+            Source::Attached { connection, .. } => connection.clone(),
         }
     }
 
-    pub fn socket(&self) -> &PathBuf {
+    pub fn socket(&self) -> &Path {
         match self {
-            Source::InProcess { socket, .. } | Source::Attached { socket, .. } => socket,
+            Source::Hosted(host) => host.socket(),
+            Source::Attached { socket, .. } => socket,
         }
     }
 
-    /// A sender that can be moved into a task.
-    pub fn sender(&self) -> Sender {
+    /// Where commands go; it can be moved into a task.
+    pub fn link(&self) -> Link {
         match self {
-            Source::InProcess { engine, .. } => Sender::Engine(engine.clone()),
-            Source::Attached {
-                socket, operator, ..
-            } => Sender::Socket(socket.clone(), operator.clone()),
+            Source::Hosted(host) => host.link(),
+            Source::Attached { socket, .. } => Link::Socket(socket.clone()),
         }
     }
 
-    /// Stops the in-process server (and with it the engine) cleanly.
+    /// Stops a hosted engine cleanly (an attached room leaves the daemon be).
     pub async fn stop(self) {
-        if let Source::InProcess {
-            stop,
-            server,
-            socket,
-            ..
-        } = self
+        if let Source::Hosted(host) = self
+            && let Err(e) = host.stop().await
         {
-            let _ = stop.send(true);
-            let _ = server.await;
-            socket::remove(&socket);
+            tracing::error!("the engine did not stop cleanly: {e}");
         }
-    }
-}
-
-#[derive(Clone)]
-pub enum Sender {
-    Engine(EngineHandle),
-    Socket(PathBuf, String),
-}
-
-impl Sender {
-    /// Sends the commands in order; each result, refusals as text.
-    pub async fn send(&self, commands: Vec<Command>) -> Vec<std::result::Result<Reply, String>> {
-        let mut results = Vec::with_capacity(commands.len());
-        match self {
-            Sender::Engine(engine) => {
-                for command in commands {
-                    results.push(engine.send(command).await.map_err(|e| e.to_string()));
-                }
-            }
-            Sender::Socket(path, operator) => match Client::connect(path).await {
-                Ok(mut client) => {
-                    for command in commands {
-                        results.push(
-                            client
-                                .send(&command, operator)
-                                .await
-                                .map_err(|e| e.to_string()),
-                        );
-                    }
-                }
-                Err(e) => {
-                    let error = Error::Io {
-                        context: format!("cannot reach {}", path.display()),
-                        source: e,
-                    };
-                    results.extend(commands.iter().map(|_| Err(error.to_string())));
-                }
-            },
-        }
-        results
     }
 }

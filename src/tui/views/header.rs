@@ -1,7 +1,7 @@
 //! The header: where the engine is, its control mode and dependencies, who
 //! is operating, and the clock.
 
-use crate::tui::app::{App, Link};
+use crate::tui::app::{App, Connection};
 use crate::tui::rows::{format_age, seconds_since};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
@@ -11,10 +11,12 @@ use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let s = &app.snapshot;
-    let link = match &app.link {
-        Link::InProcess => Span::styled(" in-process ", theme.header),
-        Link::Attached { socket } => Span::styled(format!(" attached {socket} "), theme.header),
-        Link::Disconnected { socket } => Span::styled(
+    let link = match &app.connection {
+        Connection::InProcess => Span::styled(" in-process ", theme.header),
+        Connection::Attached { socket } => {
+            Span::styled(format!(" attached {socket} "), theme.header)
+        }
+        Connection::Disconnected { socket } => Span::styled(
             format!(" ✖ DISCONNECTED from {socket}, retrying "),
             theme.badge,
         ),

@@ -3,7 +3,7 @@
 //! checked cell by cell.
 
 use crate::engine::Snapshot;
-use crate::tui::app::{App, Link, Mode};
+use crate::tui::app::{App, Connection, Mode};
 use crate::tui::fixtures;
 use crate::tui::keymap::Keymap;
 use crate::tui::panes::Pane;
@@ -21,7 +21,7 @@ fn app(snapshot: Snapshot, pane: Pane) -> App {
         keymap,
         "scott".into(),
         false,
-        Link::InProcess,
+        Connection::InProcess,
     );
     app.now = fixtures::now();
     app.pane = pane;
@@ -162,7 +162,7 @@ fn the_confirmation_defaults_to_no() {
 #[test]
 fn disconnected_is_said_in_the_header() {
     let mut a = app(fixtures::busy(), Pane::Queue);
-    a.link = Link::Disconnected {
+    a.connection = Connection::Disconnected {
         socket: "/run/auto-assign/engine.sock".into(),
     };
     let text = render(&a, 120, 30).backend().to_string();

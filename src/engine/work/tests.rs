@@ -4,10 +4,10 @@ use crate::config::{Overrides, Settings, load_with};
 use crate::domain::control::ControlMode;
 use crate::domain::lifecycle::Status;
 use crate::domain::worker::Heartbeat;
-use crate::engine::command::{Command, Reply};
 use crate::engine::core::{Clock, Core};
 use crate::error::Error;
 use crate::store::{Store, approvals, assignments, audit, outbox};
+use crate::wire::{Action, Command, Completion, Reply};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -90,9 +90,12 @@ impl Harness {
 
     fn evaluate(&mut self, item: Value) -> String {
         match self
-            .apply(Command::Evaluate {
-                candidates: vec![item],
-            })
+            .apply(Command::by(
+                "op",
+                Action::Evaluate {
+                    candidates: vec![item],
+                },
+            ))
             .unwrap()
         {
             Reply::Outcomes(o) => o[0]
@@ -137,10 +140,14 @@ impl Harness {
     }
 
     fn tick(&mut self) {
-        self.apply(Command::Tick {
-            dry_run: false,
-            candidates: None,
-        })
+        self.apply(Command::by(
+            "op",
+            Action::Tick {
+                dry_run: false,
+                candidates: None,
+                router: None,
+            },
+        ))
         .unwrap();
     }
 
@@ -164,24 +171,32 @@ impl Harness {
     }
 }
 
+/// A JSON object literal as a map.
+fn object(value: Value) -> serde_json::Map<String, Value> {
+    value.as_object().cloned().expect("an object")
+}
+
 fn approve(id: &str, expected_version: Option<i64>) -> Command {
-    Command::Approve {
-        assignment_id: id.into(),
-        by: Some("scott".into()),
-        reason: Some("looked".into()),
-        expected_version,
-    }
+    Command::by(
+        "scott",
+        Action::Approve {
+            assignment_id: id.into(),
+            reason: Some("looked".into()),
+            expected_version,
+        },
+    )
 }
 
 fn release(id: &str, retry: bool) -> Command {
-    Command::Release {
-        assignment_id: id.into(),
-        by: None,
-        worker_id: None,
-        reason: Some("stuck".into()),
-        retry,
-        expected_version: None,
-    }
+    Command::by(
+        "op",
+        Action::Release {
+            assignment_id: id.into(),
+            reason: Some("stuck".into()),
+            retry,
+            expected_version: None,
+        },
+    )
 }
 
 #[test]
@@ -256,12 +271,14 @@ fn a_stale_version_is_refused() {
     let mut h = Harness::new();
     let id = h.evaluate(json!({"task_id": "T1", "approval_required": true}));
     let seen = h.get(&id).version;
-    h.apply(Command::Reject {
-        assignment_id: id.clone(),
-        by: None,
-        reason: None,
-        expected_version: Some(seen),
-    })
+    h.apply(Command::by(
+        "op",
+        Action::Reject {
+            assignment_id: id.clone(),
+            reason: None,
+            expected_version: Some(seen),
+        },
+    ))
     .unwrap();
     let err = h.apply(approve(&id, Some(seen))).unwrap_err();
     assert!(matches!(err, Error::StaleVersion { .. }), "{err}");
@@ -272,12 +289,14 @@ fn a_stale_version_is_refused() {
 fn a_rejected_task_stays_blocked_through_ticks() {
     let mut h = Harness::new();
     let id = h.evaluate(json!({"task_id": "T1", "approval_required": true}));
-    h.apply(Command::Reject {
-        assignment_id: id.clone(),
-        by: None,
-        reason: Some("no".into()),
-        expected_version: None,
-    })
+    h.apply(Command::by(
+        "op",
+        Action::Reject {
+            assignment_id: id.clone(),
+            reason: Some("no".into()),
+            expected_version: None,
+        },
+    ))
     .unwrap();
     h.tick();
     let a = h.get(&id);
@@ -463,7 +482,7 @@ fn done_work_is_never_decided_again() {
     h.apply(Command::Complete {
         assignment_id: id.clone(),
         worker_id: "w1".into(),
-        success: None,
+        status: None,
         summary: Some("ok".into()),
     })
     .unwrap();
@@ -482,10 +501,14 @@ fn a_tick_never_overwrites_claimed_or_running() {
     let id = h.evaluate(json!({"task_id": "T1"}));
     h.claim(&id, "w1", 600).unwrap();
     let report = h
-        .apply(Command::Tick {
-            dry_run: false,
-            candidates: Some(vec![json!({"task_id": "T1"})]),
-        })
+        .apply(Command::by(
+            "op",
+            Action::Tick {
+                dry_run: false,
+                candidates: Some(vec![json!({"task_id": "T1"})]),
+                router: None,
+            },
+        ))
         .unwrap();
     match report {
         Reply::Tick(t) => assert_eq!(t.outcomes[0].result, "held"),
@@ -554,7 +577,7 @@ fn a_non_retryable_failure_is_final() {
     h.apply(Command::Complete {
         assignment_id: id.clone(),
         worker_id: "w1".into(),
-        success: Some(false),
+        status: Some(Completion::Failure),
         summary: None,
     })
     .unwrap();
@@ -610,16 +633,21 @@ fn paused_control_blocks_new_decisions_claims_and_renewals() {
     let id = h.evaluate(json!({"task_id": "T1"}));
     h.claim(&id, "w1", 60).unwrap();
     let other = h.evaluate(json!({"task_id": "T2"}));
-    h.apply(Command::SetControl {
-        mode: ControlMode::Paused,
-        reason: Some("maint".into()),
-        by: None,
-    })
+    h.apply(Command::by(
+        "op",
+        Action::Control {
+            mode: ControlMode::Paused,
+            reason: Some("maint".into()),
+        },
+    ))
     .unwrap();
     let reply = h
-        .apply(Command::Evaluate {
-            candidates: vec![json!({"task_id": "T3"})],
-        })
+        .apply(Command::by(
+            "op",
+            Action::Evaluate {
+                candidates: vec![json!({"task_id": "T3"})],
+            },
+        ))
         .unwrap();
     let Reply::Outcomes(outcomes) = reply else {
         panic!()
@@ -644,10 +672,14 @@ fn paused_control_blocks_new_decisions_claims_and_renewals() {
         "a pause never expires what it froze"
     );
     let Reply::Tick(t) = h
-        .apply(Command::Tick {
-            dry_run: false,
-            candidates: None,
-        })
+        .apply(Command::by(
+            "op",
+            Action::Tick {
+                dry_run: false,
+                candidates: None,
+                router: None,
+            },
+        ))
         .unwrap()
     else {
         panic!()
@@ -665,11 +697,13 @@ fn draining_keeps_renewing_leases_but_takes_no_new_claims() {
     let id = h.evaluate(json!({"task_id": "T1"}));
     let other = h.evaluate(json!({"task_id": "T2"}));
     h.claim(&id, "w1", 60).unwrap();
-    h.apply(Command::SetControl {
-        mode: ControlMode::Draining,
-        reason: None,
-        by: None,
-    })
+    h.apply(Command::by(
+        "op",
+        Action::Control {
+            mode: ControlMode::Draining,
+            reason: None,
+        },
+    ))
     .unwrap();
     match h.heartbeat("w1", None).unwrap() {
         Reply::Heartbeat(r) => assert_eq!(r.renewed, vec![id.clone()]),
@@ -698,22 +732,32 @@ fn inbound_events_are_processed_once_with_their_action_kept() {
     let mut h = Harness::new();
     let candidate = json!({"event_type": "task.candidate.created", "idempotency_key": "k1", "subject": {"task_id": "T9"}, "links": {}});
     let Reply::Ingested(first) = h
-        .apply(Command::IngestEvent {
-            event: candidate.clone(),
+        .apply(Command::Event {
+            event: object(candidate.clone()),
         })
         .unwrap()
     else {
         panic!()
     };
     assert_eq!(first.processed.unwrap().action, "evaluated");
-    let Reply::Ingested(again) = h.apply(Command::IngestEvent { event: candidate }).unwrap() else {
+    let Reply::Ingested(again) = h
+        .apply(Command::Event {
+            event: object(candidate),
+        })
+        .unwrap()
+    else {
         panic!()
     };
     assert_eq!(again.mirrored, crate::store::events::Mirrored::Duplicate);
     assert!(again.processed.is_none());
     let missing =
         json!({"event_type": "task.candidate.created", "idempotency_key": "k2", "payload": {}});
-    let Reply::Ingested(m) = h.apply(Command::IngestEvent { event: missing }).unwrap() else {
+    let Reply::Ingested(m) = h
+        .apply(Command::Event {
+            event: object(missing),
+        })
+        .unwrap()
+    else {
         panic!()
     };
     assert_eq!(
@@ -721,25 +765,36 @@ fn inbound_events_are_processed_once_with_their_action_kept() {
         Some("missing_task_id")
     );
     let other = json!({"event_type": "something.else", "idempotency_key": "k3"});
-    let Reply::Ingested(o) = h.apply(Command::IngestEvent { event: other }).unwrap() else {
+    let Reply::Ingested(o) = h
+        .apply(Command::Event {
+            event: object(other),
+        })
+        .unwrap()
+    else {
         panic!()
     };
     assert_eq!(o.processed.unwrap().action, "ignored");
     let Reply::Processed(none) = h
-        .apply(Command::ProcessEvents {
-            include_processed: false,
-            dry_run: false,
-        })
+        .apply(Command::by(
+            "op",
+            Action::ProcessEvents {
+                include_processed: false,
+                dry_run: false,
+            },
+        ))
         .unwrap()
     else {
         panic!()
     };
     assert!(none.is_empty());
     let Reply::Processed(all) = h
-        .apply(Command::ProcessEvents {
-            include_processed: true,
-            dry_run: false,
-        })
+        .apply(Command::by(
+            "op",
+            Action::ProcessEvents {
+                include_processed: true,
+                dry_run: false,
+            },
+        ))
         .unwrap()
     else {
         panic!()
@@ -750,8 +805,8 @@ fn inbound_events_are_processed_once_with_their_action_kept() {
         "inbound events are never echoed"
     );
     let err = h
-        .apply(Command::IngestEvent {
-            event: json!({"event_type": "x"}),
+        .apply(Command::Event {
+            event: object(json!({"event_type": "x"})),
         })
         .unwrap_err();
     assert!(err.to_string().contains("idempotency_key"));
@@ -761,7 +816,7 @@ fn inbound_events_are_processed_once_with_their_action_kept() {
 fn a_router_snapshot_event_runs_a_tick() {
     let mut h = Harness::new();
     let e = json!({"event_type": "router.quota_snapshot.recorded", "idempotency_key": "r1"});
-    let Reply::Ingested(i) = h.apply(Command::IngestEvent { event: e }).unwrap() else {
+    let Reply::Ingested(i) = h.apply(Command::Event { event: object(e) }).unwrap() else {
         panic!()
     };
     let p = i.processed.unwrap();
@@ -773,10 +828,14 @@ fn a_router_snapshot_event_runs_a_tick() {
 fn a_dry_run_tick_writes_nothing() {
     let mut h = Harness::new();
     let Reply::Tick(t) = h
-        .apply(Command::Tick {
-            dry_run: true,
-            candidates: Some(vec![json!({"task_id": "T1"}), json!({"priority": "x"})]),
-        })
+        .apply(Command::by(
+            "op",
+            Action::Tick {
+                dry_run: true,
+                candidates: Some(vec![json!({"task_id": "T1"}), json!({"priority": "x"})]),
+                router: None,
+            },
+        ))
         .unwrap()
     else {
         panic!()
@@ -811,15 +870,12 @@ fn state_survives_a_restart_and_unprocessed_events_are_replayed() {
 #[test]
 fn the_router_snapshot_opens_router_lanes() {
     let mut h = Harness::new();
-    h.apply(Command::SetRouter {
-        bodies: json!({"context": {"revision": "rev-1", "nodes": []}}),
-    })
-    .unwrap();
+    let bodies = object(json!({"context": {"revision": "rev-1", "nodes": []}}));
+    h.core.set_router(&bodies).unwrap();
     let id = h.evaluate(json!({"task_id": "T1", "allowed_lanes": ["router_model"]}));
     let a = h.get(&id);
     assert_eq!(a.decision.selected_lane.as_str(), "router_model");
     assert_eq!(a.decision.context_revision.as_deref(), Some("rev-1"));
-    assert!(h.apply(Command::SetRouter { bodies: json!([1]) }).is_err());
 }
 
 #[test]
@@ -827,9 +883,12 @@ fn a_refused_command_in_a_group_commit_changes_nothing_and_the_others_land() {
     let mut h = Harness::new();
     let id = h.evaluate(json!({"task_id": "T1"}));
     let results = h.core.apply_batch(vec![
-        Command::Evaluate {
-            candidates: vec![json!({"task_id": "T2"})],
-        },
+        Command::by(
+            "op",
+            Action::Evaluate {
+                candidates: vec![json!({"task_id": "T2"})],
+            },
+        ),
         Command::Claim {
             assignment_id: "assign_missing".into(),
             worker_id: "w1".into(),
@@ -878,10 +937,14 @@ fn a_big_backlog_is_written_whole_in_order_and_a_repeated_task_is_decided_once()
         .collect();
     items.insert(700, json!({"task_id": "T0003", "title": "listed twice"}));
     let Reply::Tick(t) = h
-        .apply(Command::Tick {
-            dry_run: false,
-            candidates: Some(items),
-        })
+        .apply(Command::by(
+            "op",
+            Action::Tick {
+                dry_run: false,
+                candidates: Some(items),
+                router: None,
+            },
+        ))
         .unwrap()
     else {
         panic!()

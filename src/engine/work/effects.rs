@@ -1,0 +1,121 @@
+//! What every command writes besides its own change: the transition's
+//! check, the audit, the outbox event.
+
+use super::Work;
+use crate::domain::candidate::Candidate;
+use crate::domain::envelope::Envelope;
+use crate::domain::lifecycle::{Event, Status, transition};
+use crate::error::{Error, Result};
+use crate::store::assignments::{self, Assignment};
+use crate::store::{audit, candidates, outbox};
+use crate::wire::reply::Reply;
+use serde_json::Value;
+
+impl Work<'_> {
+    pub(super) fn check(&self, a: &Assignment, event: Event) -> Result<Status> {
+        transition(Some(a.status), a.requeue, event).map_err(|why| Error::IllegalTransition {
+            assignment_id: a.assignment_id.clone(),
+            from: a.status.to_string(),
+            event: event.name().into(),
+            why,
+        })
+    }
+
+    /// Checks, applies and audits one lifecycle event.
+    pub(super) fn transition_to(
+        &mut self,
+        a: &Assignment,
+        event: Event,
+        actor: &str,
+        detail: Option<&str>,
+        requeue: bool,
+        retry_count: u32,
+    ) -> Result<Status> {
+        let to = self.check(a, event)?;
+        assignments::set_status(
+            self.tx,
+            &a.assignment_id,
+            to,
+            requeue,
+            retry_count,
+            self.now,
+        )?;
+        self.audit(
+            actor,
+            event.name(),
+            Some(&a.assignment_id),
+            Some(a.status),
+            Some(to),
+            detail,
+        )?;
+        Ok(to)
+    }
+
+    pub(super) fn candidate_of(&self, a: &Assignment) -> Result<Candidate> {
+        candidates::get(self.tx, &a.task_id)?.ok_or_else(|| Error::NotFound {
+            what: "cached candidate for task",
+            id: a.task_id.clone(),
+        })
+    }
+
+    pub(super) fn emit_assignment(
+        &self,
+        event_type: &str,
+        key: String,
+        a: &Assignment,
+        payload: Value,
+    ) -> Result<bool> {
+        self.emit_with_correlation(event_type, key, a, a.correlation_id.clone(), payload)
+    }
+
+    pub(super) fn emit_with_correlation(
+        &self,
+        event_type: &str,
+        key: String,
+        a: &Assignment,
+        correlation: Option<String>,
+        payload: Value,
+    ) -> Result<bool> {
+        let envelope = Envelope::about_assignment(
+            event_type,
+            key,
+            &a.assignment_id,
+            &a.task_id,
+            correlation,
+            payload,
+            self.now,
+        );
+        self.enqueue(envelope)
+    }
+
+    /// Seals an event and queues it.
+    pub(super) fn enqueue(&self, envelope: Envelope) -> Result<bool> {
+        let event = envelope.seal().map_err(|e| Error::bad_input("event", e))?;
+        outbox::enqueue(self.tx, &event, self.now)
+    }
+
+    pub(super) fn audit(
+        &self,
+        actor: &str,
+        action: &str,
+        subject: Option<&str>,
+        from: Option<Status>,
+        to: Option<Status>,
+        detail: Option<&str>,
+    ) -> Result<()> {
+        let record = audit::Record {
+            actor,
+            action,
+            subject,
+            from_status: from.map(Status::as_str),
+            to_status: to.map(Status::as_str),
+            refused: false,
+            detail,
+        };
+        audit::append(self.tx, &record, self.now)
+    }
+
+    pub(super) fn reply(&self, id: &str) -> Result<Reply> {
+        Ok(Reply::Assignment(Box::new(assignments::get(self.tx, id)?)))
+    }
+}

@@ -1,0 +1,239 @@
+//! One command's work inside one transaction. [`Work`] borrows the
+//! transaction and the engine's settings; every rule about *when* an
+//! assignment changes lives here, every rule about *whether* it may lives in
+//! `domain::lifecycle`.
+
+use crate::config::Settings;
+use crate::domain::router::RouterSnapshot;
+use crate::error::{Error, Result};
+use crate::store::audit;
+use crate::store::control::{self, ControlState};
+use crate::store::runs::RunCounts;
+use crate::wire::reply::Reply;
+use crate::wire::{Action, Command, Completion, Operator};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde_json::Value;
+
+/// The actor the audit names for what the engine does on its own.
+pub(super) const ENGINE: &str = "engine";
+
+pub struct Work<'a> {
+    tx: &'a Connection,
+    settings: &'a Settings,
+    router: &'a RouterSnapshot,
+    control: ControlState,
+    now: DateTime<Utc>,
+    started_at: DateTime<Utc>,
+}
+
+impl<'a> Work<'a> {
+    pub fn new(
+        tx: &'a Connection,
+        settings: &'a Settings,
+        router: &'a RouterSnapshot,
+        now: DateTime<Utc>,
+        started_at: DateTime<Utc>,
+    ) -> Result<Self> {
+        Ok(Self::with_control(
+            tx,
+            settings,
+            router,
+            now,
+            started_at,
+            control::get(tx)?,
+        ))
+    }
+
+    /// Work with a control state already read (by an earlier command of the
+    /// same batch).
+    pub fn with_control(
+        tx: &'a Connection,
+        settings: &'a Settings,
+        router: &'a RouterSnapshot,
+        now: DateTime<Utc>,
+        started_at: DateTime<Utc>,
+        control: ControlState,
+    ) -> Self {
+        Work {
+            control,
+            tx,
+            settings,
+            router,
+            now,
+            started_at,
+        }
+    }
+
+    /// The control state as this work left it.
+    pub fn into_control(self) -> ControlState {
+        self.control
+    }
+
+    /// Does what `command` asks, inside the caller's transaction.
+    pub fn apply(&mut self, command: Command) -> Result<Reply> {
+        match command {
+            Command::Heartbeat(hb) => Ok(Reply::Heartbeat(self.heartbeat(hb)?)),
+            Command::Claim {
+                assignment_id,
+                worker_id,
+                node_id,
+                lease_seconds,
+                correlation_id,
+            } => self.claim(
+                &assignment_id,
+                &worker_id,
+                node_id.as_deref(),
+                lease_seconds,
+                correlation_id,
+            ),
+            Command::Progress {
+                assignment_id,
+                worker_id,
+                message,
+                percent,
+            } => self.progress(&assignment_id, &worker_id, message, percent),
+            Command::Complete {
+                assignment_id,
+                worker_id,
+                status,
+                summary,
+            } => match status.unwrap_or(Completion::Success) {
+                Completion::Success => {
+                    self.complete(&assignment_id, &worker_id, summary.as_deref())
+                }
+                Completion::Failure => self.fail(
+                    &assignment_id,
+                    &worker_id,
+                    summary.as_deref().unwrap_or("worker reported failure"),
+                    true,
+                ),
+            },
+            Command::Fail {
+                assignment_id,
+                worker_id,
+                reason,
+                retryable,
+            } => self.fail(
+                &assignment_id,
+                &worker_id,
+                reason.as_deref().unwrap_or("worker reported failure"),
+                retryable,
+            ),
+            Command::Release {
+                assignment_id,
+                worker_id,
+                reason,
+                retry,
+            } => {
+                let a = self.load(&assignment_id, None)?;
+                self.holder_check(&a, &worker_id)?;
+                self.release(
+                    &assignment_id,
+                    &worker_id,
+                    reason.as_deref().unwrap_or("released by worker"),
+                    retry,
+                    None,
+                )
+            }
+            Command::Event { event } => Ok(Reply::Ingested(self.ingest(Value::Object(event))?)),
+            Command::Snapshot {} => Err(Error::bad_input(
+                "op",
+                "snapshot is answered by the engine loop, not inside a transaction",
+            )),
+            Command::Operator(Operator { operator, command }) => {
+                let by = if operator.trim().is_empty() {
+                    self.settings.operator.clone()
+                } else {
+                    operator
+                };
+                self.operator(&by, command)
+            }
+        }
+    }
+
+    fn operator(&mut self, by: &str, action: Action) -> Result<Reply> {
+        match action {
+            Action::Approve {
+                assignment_id,
+                reason,
+                expected_version,
+            } => self.approve(
+                &assignment_id,
+                by,
+                reason.as_deref().unwrap_or("approved"),
+                expected_version,
+            ),
+            Action::Reject {
+                assignment_id,
+                reason,
+                expected_version,
+            } => self.reject(
+                &assignment_id,
+                by,
+                reason.as_deref().unwrap_or("rejected"),
+                expected_version,
+            ),
+            Action::Release {
+                assignment_id,
+                reason,
+                retry,
+                expected_version,
+            } => self.release(
+                &assignment_id,
+                by,
+                reason.as_deref().unwrap_or("released by operator"),
+                retry,
+                expected_version,
+            ),
+            Action::Tick {
+                dry_run,
+                candidates,
+                ..
+            } => Ok(Reply::Tick(self.tick(dry_run, candidates)?)),
+            Action::Control { mode, reason } => Ok(Reply::Control(self.set_control(
+                mode,
+                reason.as_deref().unwrap_or(""),
+                by,
+            )?)),
+            Action::ProcessEvents {
+                include_processed, ..
+            } => Ok(Reply::Processed(self.process_stored(include_processed)?)),
+            Action::Evaluate { candidates } => {
+                let mut counts = RunCounts::default();
+                Ok(Reply::Outcomes(
+                    self.decide_values(candidates, &mut counts)?,
+                ))
+            }
+            Action::RecordRefusal {
+                action,
+                subject,
+                reason,
+            } => {
+                let record = audit::Record {
+                    actor: by,
+                    action: &action,
+                    subject: subject.as_deref(),
+                    refused: true,
+                    detail: Some(&reason),
+                    ..Default::default()
+                };
+                audit::append(self.tx, &record, self.now)?;
+                Ok(Reply::Recorded)
+            }
+            Action::Dispatch {} | Action::Reconcile {} => Err(Error::Unavailable {
+                what: "outbox write-back to AssistX".into(),
+            }),
+        }
+    }
+}
+
+mod decide;
+mod effects;
+mod housekeeping;
+mod inbound;
+mod operator;
+mod worker;
+
+#[cfg(test)]
+mod tests;

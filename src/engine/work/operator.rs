@@ -1,0 +1,184 @@
+//! Operator commands: approve, reject, release, the control mode.
+
+use super::Work;
+use crate::domain::control::ControlMode;
+use crate::domain::envelope::Envelope;
+use crate::domain::ids;
+use crate::domain::lane::Lane;
+use crate::domain::lifecycle::Event;
+use crate::domain::scorer;
+use crate::domain::time::rfc3339;
+use crate::error::{Error, Result};
+use crate::store::approvals;
+use crate::store::assignments::{self, Assignment};
+use crate::store::control::{self, ControlState};
+use crate::wire::reply::Reply;
+use chrono::Duration;
+use serde_json::json;
+
+impl Work<'_> {
+    pub(super) fn load(
+        &self,
+        assignment_id: &str,
+        expected_version: Option<i64>,
+    ) -> Result<Assignment> {
+        let a = assignments::get(self.tx, assignment_id)?;
+        match expected_version {
+            Some(seen) if seen != a.version => Err(Error::StaleVersion {
+                assignment_id: assignment_id.into(),
+                seen,
+                current: a.version,
+            }),
+            _ => Ok(a),
+        }
+    }
+
+    pub(super) fn approve(
+        &mut self,
+        id: &str,
+        by: &str,
+        reason: &str,
+        expected: Option<i64>,
+    ) -> Result<Reply> {
+        let a = self.load(id, expected)?;
+        let to = self.check(&a, Event::Approve)?;
+        let candidate = self.candidate_of(&a)?;
+        let mut ctx = self.context();
+        ctx.canonical_status = a.decision.canonical_status.as_deref();
+        let mut decision =
+            scorer::decide_approved(&candidate, &ctx, &format!("approved by {by}: {reason}"));
+        decision.status = to;
+        assignments::replace_decision(self.tx, &decision, self.now)?;
+        let expires_at = self.now + Duration::seconds(self.settings.approval_ttl_seconds as i64);
+        let answer = approvals::Answer {
+            decision: "approved",
+            by,
+            reason,
+            expires_at: Some(expires_at),
+        };
+        approvals::answer(self.tx, id, &answer, self.now)?;
+        self.audit(
+            by,
+            "approve",
+            Some(id),
+            Some(a.status),
+            Some(to),
+            Some(reason),
+        )?;
+        let payload = json!({
+            "approved_by": by,
+            "approval_reason": reason,
+            "selected_lane": decision.selected_lane,
+            "approval_expires_at": rfc3339(expires_at),
+        });
+        self.emit_assignment(
+            "assign.assignment.approved",
+            ids::approved_key(id, by, reason),
+            &a,
+            payload,
+        )?;
+        self.reply(id)
+    }
+
+    pub(super) fn reject(
+        &mut self,
+        id: &str,
+        by: &str,
+        reason: &str,
+        expected: Option<i64>,
+    ) -> Result<Reply> {
+        let a = self.load(id, expected)?;
+        let to = self.check(&a, Event::Reject)?;
+        let mut decision = a.decision.clone();
+        decision.status = to;
+        decision.selected_lane = Lane::Blocked;
+        decision.selected_target = None;
+        decision.score = 0.0;
+        decision.lease_expires_at = None;
+        decision.reasons = vec![format!("rejected by {by}: {reason}").into()];
+        assignments::replace_decision(self.tx, &decision, self.now)?;
+        assignments::set_status(self.tx, id, to, false, a.retry_count, self.now)?;
+        let answer = approvals::Answer {
+            decision: "rejected",
+            by,
+            reason,
+            expires_at: None,
+        };
+        approvals::answer(self.tx, id, &answer, self.now)?;
+        self.audit(
+            by,
+            "reject",
+            Some(id),
+            Some(a.status),
+            Some(to),
+            Some(reason),
+        )?;
+        let key = format!("assign.assignment.rejected:{id}:{by}:{reason}");
+        let payload =
+            json!({"reason_code": "rejected_by_operator", "reason": reason, "rejected_by": by});
+        self.emit_assignment("assign.assignment.skipped", key, &a, payload)?;
+        self.reply(id)
+    }
+
+    pub(super) fn release(
+        &mut self,
+        id: &str,
+        by: &str,
+        reason: &str,
+        retry: bool,
+        expected: Option<i64>,
+    ) -> Result<Reply> {
+        let a = self.load(id, expected)?;
+        let retry_count = a.retry_count + u32::from(retry);
+        self.transition_to(&a, Event::Release, by, Some(reason), retry, retry_count)?;
+        let payload = json!({
+            "reason": reason,
+            "retryable": retry,
+            "released_by": by,
+            "worker_id": a.worker_id,
+            "retry_count": retry_count,
+        });
+        self.emit_assignment(
+            "assign.assignment.released",
+            ids::released_key(id, reason, retry),
+            &a,
+            payload,
+        )?;
+        if retry {
+            self.redecide(&a.task_id)?;
+        }
+        self.reply(id)
+    }
+
+    pub(super) fn set_control(
+        &mut self,
+        mode: ControlMode,
+        reason: &str,
+        by: &str,
+    ) -> Result<ControlState> {
+        let before = self.control.mode;
+        let state = control::set(self.tx, mode, reason, by, self.now)?;
+        self.control = state.clone();
+        let subject = format!("control:{mode}");
+        self.audit(
+            by,
+            "control",
+            Some(&subject),
+            None,
+            None,
+            Some(&format!("{before} -> {mode}: {reason}")),
+        )?;
+        let key = format!("assign.control.changed:{}:{mode}", state.version);
+        let payload =
+            json!({"mode": mode, "previous_mode": before, "reason": reason, "changed_by": by});
+        let envelope = Envelope::about_node(
+            "assign.control.changed",
+            key,
+            "auto-assign",
+            payload,
+            self.now,
+        );
+        self.enqueue(envelope)?;
+        Ok(state)
+    }
+}

@@ -1,0 +1,206 @@
+//! The host: the one place that starts the engine with its doors (the
+//! socket now; sync and HTTP join here), and [`Link`], the one way every
+//! caller (the CLI, `batch`, `status`, the control room, the demo) reaches an
+//! engine. When a daemon answers on the socket, everything goes through it:
+//! nothing opens a second writer on its database.
+
+use crate::config::Settings;
+use crate::engine::counters::Counters;
+use crate::engine::{self, Command, Core, EngineHandle, Reply, Snapshot};
+use crate::error::{Error, Result};
+use crate::ingest::client::Client;
+use crate::ingest::{server, socket};
+use crate::wire::codec::REJECT_CODES;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+fn built(built: std::io::Result<tokio::runtime::Runtime>) -> Result<tokio::runtime::Runtime> {
+    built.map_err(|source| Error::Io {
+        context: "cannot start the async runtime".into(),
+        source,
+    })
+}
+
+/// One thread: for a one-shot command.
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    built(
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+    )
+}
+
+/// Two workers (the machine's cores): for the daemon and the control room,
+/// which serve the socket while the engine runs on its own thread.
+pub fn service_runtime() -> Result<tokio::runtime::Runtime> {
+    built(
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    )
+}
+
+/// A running engine and the doors it serves.
+pub struct Host {
+    engine: EngineHandle,
+    task: JoinHandle<Core>,
+    socket: PathBuf,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+}
+
+impl Host {
+    /// Binds the socket (refusing when another engine holds it), opens the
+    /// database, recovers, and starts serving.
+    pub async fn start(settings: &Settings) -> Result<Host> {
+        let path = settings.socket_path.clone();
+        let listener = socket::bind(&path).await?;
+        let started = Core::open(settings.clone()).and_then(engine::spawn);
+        let (engine, task) = match started {
+            Ok(started) => started,
+            Err(e) => {
+                // Nobody will serve it: a client must not find it and wait.
+                drop(listener);
+                socket::remove(&path);
+                return Err(e);
+            }
+        };
+        let (stop, stop_rx) = watch::channel(false);
+        let rejected = Arc::new(Counters::new(&REJECT_CODES));
+        let server = tokio::spawn(server::serve(listener, engine.clone(), rejected, stop_rx));
+        tracing::info!(socket = %path.display(), pid = std::process::id(), "engine listening");
+        Ok(Host {
+            engine,
+            task,
+            socket: path,
+            stop,
+            server,
+        })
+    }
+
+    pub fn link(&self) -> Link {
+        Link::Engine(self.engine.clone())
+    }
+
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.engine.snapshots()
+    }
+
+    /// Stops accepting, lets in-flight requests finish, lets the engine
+    /// commit its queue, removes the socket and checkpoints the database.
+    pub async fn stop(self) -> Result<()> {
+        let Host {
+            engine,
+            task,
+            socket,
+            stop,
+            server,
+        } = self;
+        let _ = stop.send(true);
+        let _ = server.await;
+        socket::remove(&socket);
+        drop(engine);
+        let core = task.await.map_err(|e| Error::Io {
+            context: "the engine task failed".into(),
+            source: std::io::Error::other(e),
+        })?;
+        core.store().checkpoint()
+    }
+}
+
+/// A way to an engine: one in this process, or a daemon over its socket.
+#[derive(Clone)]
+pub enum Link {
+    Engine(EngineHandle),
+    Socket(PathBuf),
+}
+
+impl Link {
+    /// The daemon answering on the configured socket, if there is one.
+    pub async fn daemon(settings: &Settings) -> Option<Link> {
+        let path = &settings.socket_path;
+        Client::connect(path).await.ok()?;
+        Some(Link::Socket(path.clone()))
+    }
+
+    /// Sends the commands in order over one connection; each one's result.
+    pub async fn send_all(&self, commands: Vec<Command>) -> Vec<Result<Reply>> {
+        let mut results = Vec::with_capacity(commands.len());
+        match self {
+            Link::Engine(engine) => {
+                for command in commands {
+                    results.push(engine.send(command).await);
+                }
+            }
+            Link::Socket(path) => match Client::connect(path).await {
+                Ok(mut client) => {
+                    for command in &commands {
+                        results.push(client.send(command).await);
+                    }
+                }
+                Err(source) => {
+                    let message =
+                        format!("cannot reach the engine on {}: {source}", path.display());
+                    results.extend(commands.iter().map(|_| {
+                        Err(Error::Io {
+                            context: message.clone(),
+                            source: std::io::Error::from(source.kind()),
+                        })
+                    }));
+                }
+            },
+        }
+        results
+    }
+
+    pub async fn send(&self, command: Command) -> Result<Reply> {
+        self.send_all(vec![command])
+            .await
+            .pop()
+            .unwrap_or(Err(Error::EngineGone))
+    }
+
+    /// A snapshot that includes everything sent before it.
+    pub async fn snapshot(&self) -> Result<Snapshot> {
+        match self {
+            Link::Engine(engine) => match engine.send(Command::Snapshot {}).await? {
+                Reply::Snapshot(snapshot) => Ok(*snapshot),
+                other => Err(Error::Io {
+                    context: "the engine's snapshot".into(),
+                    source: std::io::Error::other(format!("unexpected reply {other:?}")),
+                }),
+            },
+            Link::Socket(path) => {
+                let mut client = Client::connect(path).await.map_err(|source| Error::Io {
+                    context: format!("cannot reach the engine on {}", path.display()),
+                    source,
+                })?;
+                client.snapshot().await
+            }
+        }
+    }
+}
+
+/// Runs `work` with a link to an engine for a one-shot command: the
+/// daemon's when one answers on the socket, else an engine started here
+/// on the database (no socket) and stopped once `work` is done.
+pub async fn with_engine<T, F, Fut>(settings: &Settings, work: F) -> Result<T>
+where
+    F: FnOnce(Link) -> Fut,
+    Fut: std::future::Future<Output = Result<T>>,
+{
+    if let Some(link) = Link::daemon(settings).await {
+        return work(link).await;
+    }
+    let (handle, task) = engine::spawn(Core::open(settings.clone())?)?;
+    let result = work(Link::Engine(handle)).await;
+    let _ = task.await;
+    result
+}

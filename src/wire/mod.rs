@@ -1,0 +1,12 @@
+//! The wire: what clients send the engine and what it answers, as serde
+//! types shared by every door (the socket, `batch`, the control room, and
+//! HTTP when it comes). `command` declares each command once, `reply` the
+//! answers, `codec` turns them into protocol v1 lines and back.
+
+pub mod codec;
+pub mod command;
+pub mod decoder;
+pub mod reply;
+
+pub use command::{Action, Command, Completion, Operator};
+pub use reply::Reply;
