@@ -59,7 +59,7 @@ fn main() {
         // A new snapshot: the pane's rows are built once, then cached.
         let mut rebuilds: Vec<Duration> = (0..20)
             .map(|_| {
-                app.snapshot = Arc::new((*snapshot).clone());
+                app.set_snapshot(Arc::new((*snapshot).clone()));
                 let started = Instant::now();
                 terminal.draw(|f| views::draw(f, &app, &theme)).unwrap();
                 started.elapsed()

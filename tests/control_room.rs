@@ -68,7 +68,7 @@ impl Room {
     }
 
     async fn refresh(&mut self) {
-        self.app.snapshot = fresh(&self.engine).await;
+        self.app.set_snapshot(fresh(&self.engine).await);
     }
 
     /// Presses keys; any effect is carried out against the engine, and its

@@ -97,7 +97,9 @@ pub enum Level {
 }
 
 pub struct App {
-    pub snapshot: Arc<Snapshot>,
+    /// Replaced only through [`App::set_snapshot`], which forgets the rows
+    /// built from the one before.
+    snapshot: Arc<Snapshot>,
     pub now: DateTime<Utc>,
     pub pane: Pane,
     pub mode: Mode,
@@ -121,7 +123,6 @@ type CachedRows = (RowsKey, Rc<Vec<Row>>);
 
 #[derive(Debug, Clone, PartialEq)]
 struct RowsKey {
-    snapshot: usize,
     filter: Option<(String, bool)>,
     sort: Option<(usize, bool)>,
 }
@@ -154,10 +155,21 @@ impl App {
         }
     }
 
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// Shows `snapshot` from now on. The rows cached for the one before are
+    /// dropped here: keying them on the snapshot's address was wrong, since
+    /// a freed snapshot's address can come back with the next one.
+    pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+        self.snapshot = snapshot;
+        self.row_cache.borrow_mut().clear();
+    }
+
     /// A pane's rows: filtered, then sorted (built once per snapshot).
     pub fn rows(&self, pane: Pane) -> Rc<Vec<Row>> {
         let key = RowsKey {
-            snapshot: Arc::as_ptr(&self.snapshot) as usize,
             filter: self.filter.clone(),
             sort: self.sort.get(&pane).copied(),
         };

@@ -129,7 +129,7 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
                 None => break,
             },
             Ok(()) = snapshots.changed() => {
-                app.snapshot = snapshots.borrow_and_update().clone();
+                app.set_snapshot(snapshots.borrow_and_update().clone());
                 dirty = true;
             }
             Ok(()) = connection.changed() => {

@@ -10,7 +10,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let s = &app.snapshot;
+    let s = app.snapshot();
     let link = match &app.connection {
         Connection::InProcess => Span::styled(" in-process ", theme.header),
         Connection::Attached { socket } => {

@@ -47,7 +47,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     draw_footer(frame, footer, app, theme);
     match &app.mode {
         Mode::Describe { pane, id, scroll } => {
-            let lines = pane.describe(&app.snapshot, id, app.now);
+            let lines = pane.describe(app.snapshot(), id, app.now);
             dialog::text(
                 frame,
                 area,
@@ -77,9 +77,9 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
     for (i, pane) in Pane::ALL.iter().enumerate() {
         let count = match pane {
-            Pane::Approvals => format!(" ({})", app.snapshot.approvals.len()),
+            Pane::Approvals => format!(" ({})", app.snapshot().approvals.len()),
             Pane::Workers => {
-                let stale = app.snapshot.workers.iter().filter(|w| w.stale).count();
+                let stale = app.snapshot().workers.iter().filter(|w| w.stale).count();
                 if stale > 0 {
                     format!(" ({stale} stale)")
                 } else {

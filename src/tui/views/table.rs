@@ -159,7 +159,7 @@ fn widths(pane: Pane) -> Vec<Constraint> {
 }
 
 fn queue_summary(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let s = &app.snapshot;
+    let s = app.snapshot();
     let waiting: u64 = s
         .queue
         .iter()
@@ -193,7 +193,7 @@ fn queue_summary(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 /// Counts per status, the write-back lag, and the last error (AssistX is
 /// the one destination today).
 fn outbox_summary(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let o = &app.snapshot.outbox;
+    let o = &app.snapshot().outbox;
     let lag = o
         .oldest_pending_at
         .as_deref()

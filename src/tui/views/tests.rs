@@ -171,3 +171,20 @@ fn disconnected_is_said_in_the_header() {
         "{text}"
     );
 }
+
+/// Rows cached for one snapshot are never shown for the next, even when
+/// the next one lives at the address where the last one was (the row cache
+/// was once keyed by the snapshot's address, and a freed snapshot's memory
+/// comes back with a later one).
+#[test]
+fn a_new_snapshot_at_a_reused_address_gets_its_own_rows() {
+    let mut a = app(fixtures::busy(), Pane::Recommendations);
+    let ids = |a: &App| a.rows(Pane::Recommendations).len();
+    assert!(ids(&a) > 0);
+    // The same allocation, emptied: exactly what address reuse looks like.
+    let mut reused = a.snapshot().clone();
+    a.set_snapshot(Arc::new(fixtures::empty()));
+    Arc::get_mut(&mut reused).unwrap().recommendations.clear();
+    a.set_snapshot(reused);
+    assert_eq!(ids(&a), 0);
+}
