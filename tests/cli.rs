@@ -386,7 +386,7 @@ fn deleting_the_database_while_stopped_is_safe() {
         let _ = std::fs::remove_file(format!("{}{suffix}", sb.db().display()));
     }
     let out = ok(&sb.run(&["status", "--json"]));
-    assert_eq!(json_lines(&out)[0]["status_counts"], json!([]));
+    assert_eq!(json_lines(&out)[0]["status_counts"], json!({}));
     assert!(stderr(&sb.run(&["status"])).is_empty());
 }
 

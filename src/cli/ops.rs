@@ -7,6 +7,7 @@ use super::{Cmd, EventsCmd};
 use crate::config::Settings;
 use crate::domain::candidate::backlog_items;
 use crate::domain::control::ControlMode;
+use crate::domain::delivery::DeliveryStatus;
 use crate::domain::lifecycle::Status;
 use crate::engine::{Command, Reply};
 use crate::error::{Error, Result};
@@ -227,6 +228,8 @@ pub fn print_reply(reply: &Reply, json: bool) {
             h.started.len()
         ),
         Reply::Recorded => println!("recorded"),
+        Reply::Explanation(e) => output::json_line(e),
+        Reply::OutboxEvent(e) => output::json_line(e),
         Reply::Snapshot(s) => println!("{}", super::watch::summary(s)),
         Reply::Control(c) => println!(
             "control mode: {} ({})",
@@ -310,6 +313,10 @@ pub fn outbox(
             }
         }
         OutboxView::List => {
+            let status: Option<DeliveryStatus> = status
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: String| Error::bad_input("--status", e))?;
             let events = outbox::list(store.conn(), status, limit)?;
             let headers = ["SEQ", "STATUS", "TYPE", "SUBJECT", "ATTEMPTS", "KEY"];
             output::list(&events, json, &headers, |e| {

@@ -1,5 +1,7 @@
 //! Plain aligned tables and JSON lines for the terminal.
 
+use crate::domain::time::rfc3339;
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 /// Prints rows under headers, columns padded to their widest cell.
@@ -24,6 +26,11 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     for row in rows {
         line(row.iter().map(String::as_str).collect());
     }
+}
+
+/// A time as the CLI prints it (RFC 3339, UTC), or `-`.
+pub fn at(time: Option<DateTime<Utc>>) -> String {
+    time.map_or_else(|| "-".into(), rfc3339)
 }
 
 /// One compact JSON document on one line.

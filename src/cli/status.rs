@@ -12,12 +12,10 @@ use chrono::Utc;
 
 /// The running engine's snapshot (with the database it serves), or one
 /// read from the database without writing anything.
-fn snapshot(settings: &Settings) -> Result<(Snapshot, String)> {
+fn snapshot(settings: &Settings) -> Result<Snapshot> {
     runtime()?.block_on(async {
         if let Some(link) = Link::daemon(settings).await {
-            let snapshot = link.snapshot().await?;
-            let database = snapshot.database.clone();
-            return Ok((snapshot, database));
+            return link.snapshot().await;
         }
         let store = Store::open_read_only(&settings.database_path)?;
         let mut snapshot = snapshot::build(
@@ -27,18 +25,17 @@ fn snapshot(settings: &Settings) -> Result<(Snapshot, String)> {
             None,
         )?;
         snapshot.database = settings.database_path.display().to_string();
-        let database = snapshot.database.clone();
-        Ok((snapshot, database))
+        Ok(snapshot)
     })
 }
 
 pub fn show(settings: &Settings, json: bool) -> Result<()> {
-    let (snap, database) = snapshot(settings)?;
+    let snap = snapshot(settings)?;
     if json {
         output::json_line(&snap);
         return Ok(());
     }
-    println!("database: {database}");
+    println!("database: {}", snap.database);
     println!(
         "control: {} ({})",
         snap.control.mode,
@@ -59,7 +56,7 @@ pub fn show(settings: &Settings, json: bool) -> Result<()> {
     );
     println!(
         "oldest waiting since: {}",
-        or_dash(snap.oldest_waiting_at.as_deref())
+        output::at(snap.oldest_waiting_at)
     );
     let o = &snap.outbox;
     println!(
@@ -69,9 +66,19 @@ pub fn show(settings: &Settings, json: bool) -> Result<()> {
         o.delivered,
         o.conflict,
         o.dead_letter,
-        or_dash(o.oldest_pending_at.as_deref())
+        output::at(o.oldest_pending_at)
     );
     println!("inbound events not processed: {}", snap.inbound_unprocessed);
+    let rejected: u64 = snap.rejected_lines.values().sum();
+    if rejected > 0 {
+        let codes: Vec<String> = snap
+            .rejected_lines
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(code, n)| format!("{code} {n}"))
+            .collect();
+        println!("socket lines refused: {}", codes.join(", "));
+    }
     if !snap.approvals.is_empty() {
         println!();
         let rows: Vec<Vec<String>> = snap
@@ -82,7 +89,7 @@ pub fn show(settings: &Settings, json: bool) -> Result<()> {
                     a.assignment_id.clone(),
                     a.task_id.clone(),
                     a.gate.clone(),
-                    a.requested_at.clone(),
+                    output::at(Some(a.requested_at)),
                     a.version.to_string(),
                 ]
             })
@@ -99,14 +106,14 @@ pub fn show(settings: &Settings, json: bool) -> Result<()> {
             .iter()
             .map(|w| {
                 vec![
-                    format!("{}/{}", w.node_id, w.worker_id),
+                    w.key(),
                     if w.stale {
                         format!("{} (STALE)", w.status)
                     } else {
-                        w.status.clone()
+                        w.status.to_string()
                     },
                     format!("{}/{}", w.active, w.max_concurrent),
-                    w.last_seen.clone(),
+                    output::at(Some(w.last_seen)),
                 ]
             })
             .collect();

@@ -2,6 +2,7 @@
 
 use super::output::json_line;
 use crate::config::Settings;
+use crate::domain::lifecycle::Status;
 use crate::engine::Snapshot;
 use crate::error::{Error, Result};
 use crate::host::runtime;
@@ -10,22 +11,17 @@ use serde_json::Value;
 
 /// One line saying what an operator checks first.
 pub fn summary(s: &Snapshot) -> String {
-    let count = |status: &str| {
-        s.status_counts
-            .iter()
-            .find(|(st, _)| st == status)
-            .map_or(0, |(_, n)| *n)
-    };
+    let count = |status: Status| s.count(status);
     let stale = s.workers.iter().filter(|w| w.stale).count();
     format!(
         "control {} | recommended {} approval {} approved {} claimed {} running {} blocked {} | workers {} ({} stale) | outbox pending {} failed {} dead {}",
         s.control.mode,
-        count("recommended"),
-        count("approval_required"),
-        count("approved"),
-        count("claimed"),
-        count("running"),
-        count("blocked"),
+        count(Status::Recommended),
+        count(Status::ApprovalRequired),
+        count(Status::Approved),
+        count(Status::Claimed),
+        count(Status::Running),
+        count(Status::Blocked),
         s.workers.len(),
         stale,
         s.outbox.pending,

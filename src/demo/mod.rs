@@ -3,7 +3,7 @@
 //! heartbeats, claims, progress, completions, failures, silences.
 
 use crate::config::Settings;
-use crate::engine::Snapshot;
+use crate::domain::lifecycle::Status;
 use crate::error::{Error, Result};
 use crate::ingest::client::Client;
 use serde::Deserialize;
@@ -118,16 +118,12 @@ async fn generate(socket: &Path, script: Script) {
     ask(&mut client, operator).await;
     let mut number = 0usize;
     loop {
-        let snapshot: Option<Snapshot> = ask(&mut client, json!({"op": "snapshot"}))
-            .await
-            .and_then(|r| serde_json::from_value(r["result"].clone()).ok());
-        let Some(snapshot) = snapshot else { return };
-        let waiting = snapshot
-            .recommendations
-            .iter()
-            .filter(|r| r.status == "recommended" || r.status == "approval_required")
-            .count();
-        if waiting < MAX_WAITING {
+        let Ok(snapshot) = client.snapshot().await else {
+            return;
+        };
+        let waiting =
+            snapshot.count(Status::Recommended) + snapshot.count(Status::ApprovalRequired);
+        if waiting < MAX_WAITING as u64 {
             let mut task = script.tasks[number % script.tasks.len()].clone();
             number += 1;
             task["task_id"] = json!(format!("T{number:04}"));
@@ -191,18 +187,17 @@ async fn work(socket: &Path, node: &str, worker: Worker, seed: u64) {
             ask(&mut client, request).await;
         }
         if current.len() < worker.max_concurrent as usize {
-            let snapshot: Option<Snapshot> = ask(&mut client, json!({"op": "snapshot"}))
-                .await
-                .and_then(|r| serde_json::from_value(r["result"].clone()).ok());
-            let Some(snapshot) = snapshot else { return };
+            let Ok(snapshot) = client.snapshot().await else {
+                return;
+            };
             let offer = snapshot
                 .recommendations
                 .iter()
                 .filter(|r| {
-                    matches!(r.status.as_str(), "recommended" | "approved")
-                        && worker.lanes.contains(&r.lane)
+                    matches!(r.status, Status::Recommended | Status::Approved)
+                        && worker.lanes.iter().any(|l| l == r.lane.as_str())
                 })
-                .min_by_key(|r| r.created_at.clone());
+                .min_by_key(|r| r.created_at);
             if let Some(offer) = offer {
                 let claim = json!({"op": "claim", "assignment_id": offer.assignment_id, "worker_id": worker.id, "node_id": node, "lease_seconds": 60});
                 if ask(&mut client, claim)

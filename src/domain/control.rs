@@ -1,11 +1,25 @@
 //! Assignment control modes (contract A9).
 
+use super::names;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::str::FromStr;
+use strum::VariantArray;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Default,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum ControlMode {
     #[default]
     Enabled,
@@ -15,20 +29,8 @@ pub enum ControlMode {
 }
 
 impl ControlMode {
-    pub const ALL: [ControlMode; 4] = [
-        ControlMode::Enabled,
-        ControlMode::Paused,
-        ControlMode::Draining,
-        ControlMode::Maintenance,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            ControlMode::Enabled => "enabled",
-            ControlMode::Paused => "paused",
-            ControlMode::Draining => "draining",
-            ControlMode::Maintenance => "maintenance",
-        }
+        self.into()
     }
 
     /// New assignment decisions, claims, scheduled ticks and dispatch.
@@ -43,24 +45,11 @@ impl ControlMode {
     }
 }
 
-impl fmt::Display for ControlMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for ControlMode {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ControlMode::ALL
-            .into_iter()
-            .find(|m| m.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                format!(
-                    "unknown control mode '{s}' (expected enabled, paused, draining or maintenance)"
-                )
-            })
+        names::parse("control mode", Self::VARIANTS, s)
     }
 }
 

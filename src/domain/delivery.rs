@@ -1,7 +1,44 @@
 //! What an AssistX answer to `POST /api/events` means for an outbox event
 //! (contract A7), and when to try again.
 
+use super::names;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::str::FromStr;
+use strum::VariantArray;
+
+/// Where an outbox event stands with its destination.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+)]
+#[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+pub enum DeliveryStatus {
+    Pending,
+    /// An attempt failed; it is tried again at `next_attempt_at`.
+    Failed,
+    Delivered,
+    /// The destination already had this key with another body.
+    Conflict,
+    DeadLetter,
+}
+
+impl FromStr for DeliveryStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        names::parse("outbox status", Self::VARIANTS, s)
+    }
+}
 
 /// One delivery attempt's result as the dispatcher saw it.
 #[derive(Debug, Clone, PartialEq)]

@@ -13,12 +13,28 @@
 //! `blocked`, `released`, `expired` and `failed` rows marked `requeue` go back
 //! through `decide`; the others stay where they are.
 
+use super::names;
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::str::FromStr;
+use strum::VariantArray;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum Status {
     Recommended,
     ApprovalRequired,
@@ -33,32 +49,8 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 10] = [
-        Status::Recommended,
-        Status::ApprovalRequired,
-        Status::Approved,
-        Status::Claimed,
-        Status::Running,
-        Status::Done,
-        Status::Failed,
-        Status::Released,
-        Status::Expired,
-        Status::Blocked,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Recommended => "recommended",
-            Status::ApprovalRequired => "approval_required",
-            Status::Approved => "approved",
-            Status::Claimed => "claimed",
-            Status::Running => "running",
-            Status::Done => "done",
-            Status::Failed => "failed",
-            Status::Released => "released",
-            Status::Expired => "expired",
-            Status::Blocked => "blocked",
-        }
+        self.into()
     }
 
     /// A worker holds the assignment and its lease is running.
@@ -75,26 +67,11 @@ impl Status {
     }
 }
 
-impl fmt::Display for Status {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 impl FromStr for Status {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Status::ALL
-            .into_iter()
-            .find(|st| st.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                let names: Vec<&str> = Status::ALL.iter().map(|st| st.as_str()).collect();
-                format!(
-                    "unknown status '{s}' (expected one of {})",
-                    names.join(", ")
-                )
-            })
+        names::parse("status", Self::VARIANTS, s)
     }
 }
 
@@ -268,7 +245,7 @@ mod tests {
     #[test]
     fn every_other_transition_is_refused() {
         let allowed = allowed();
-        let froms = std::iter::once(None).chain(Status::ALL.into_iter().map(Some));
+        let froms = std::iter::once(None).chain(Status::VARIANTS.iter().copied().map(Some));
         let mut refused = 0;
         for from in froms {
             for requeue in [false, true] {
@@ -312,7 +289,7 @@ mod tests {
 
     #[test]
     fn status_names_round_trip() {
-        for status in Status::ALL {
+        for &status in Status::VARIANTS {
             assert_eq!(status.as_str().parse::<Status>(), Ok(status));
         }
         assert!("stuck".parse::<Status>().unwrap_err().contains("'stuck'"));

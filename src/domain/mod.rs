@@ -10,6 +10,7 @@ pub mod envelope;
 pub mod ids;
 pub mod lane;
 pub mod lifecycle;
+pub mod names;
 pub mod router;
 pub mod scorer;
 pub mod time;

@@ -22,6 +22,13 @@ pub fn rfc3339(at: DateTime<Utc>) -> String {
     })
 }
 
+/// An RFC 3339 timestamp in UTC, or `None` when `text` is not one.
+pub fn parse_utc(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|at| at.with_timezone(&Utc))
+}
+
 /// Serde adapter so every stored and sent timestamp has the same shape.
 pub mod serde_utc {
     use chrono::{DateTime, Utc};

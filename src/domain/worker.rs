@@ -1,13 +1,27 @@
 //! Workers as they announce themselves by heartbeat (contract C).
 
 use super::bounded::{non_empty, non_empty_opt};
+use super::names;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::fmt;
 use std::str::FromStr;
+use strum::VariantArray;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    Default,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
 pub enum WorkerStatus {
     #[default]
     Ready,
@@ -19,30 +33,8 @@ pub enum WorkerStatus {
 }
 
 impl WorkerStatus {
-    pub const ALL: [WorkerStatus; 6] = [
-        WorkerStatus::Ready,
-        WorkerStatus::Sleeping,
-        WorkerStatus::Busy,
-        WorkerStatus::Degraded,
-        WorkerStatus::Draining,
-        WorkerStatus::Offline,
-    ];
-
     pub fn as_str(self) -> &'static str {
-        match self {
-            WorkerStatus::Ready => "ready",
-            WorkerStatus::Sleeping => "sleeping",
-            WorkerStatus::Busy => "busy",
-            WorkerStatus::Degraded => "degraded",
-            WorkerStatus::Draining => "draining",
-            WorkerStatus::Offline => "offline",
-        }
-    }
-}
-
-impl fmt::Display for WorkerStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        self.into()
     }
 }
 
@@ -50,12 +42,7 @@ impl FromStr for WorkerStatus {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        WorkerStatus::ALL
-            .into_iter()
-            .find(|w| w.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| {
-                format!("unknown worker status '{s}' (expected ready, sleeping, busy, degraded, draining or offline)")
-            })
+        names::parse("worker status", Self::VARIANTS, s)
     }
 }
 

@@ -134,12 +134,7 @@ struct QueueHistory {
 
 impl QueueHistory {
     fn record(&mut self, now: DateTime<Utc>, snapshot: &Snapshot) -> Vec<u64> {
-        let waiting = snapshot
-            .queue
-            .iter()
-            .filter(|q| q.status != "blocked")
-            .map(|q| q.count)
-            .sum();
+        let waiting = snapshot.waiting();
         let minute = now.timestamp() / 60;
         match self.minutes.back_mut() {
             Some((m, value)) if *m == minute => *value = waiting,

@@ -3,7 +3,7 @@
 //! engine comes back as an [`Effect`] for the event loop to carry out.
 
 use super::keymap::{Action, Keymap};
-use super::panes::{Pane, leases_by_worker};
+use super::panes::{Detail, Pane, leases_by_worker};
 use super::rows::{self, Row};
 use crate::domain::control::ControlMode;
 use crate::engine::{Command, Reply, Snapshot};
@@ -81,6 +81,9 @@ pub enum Mode {
     Help,
 }
 
+/// The label of the fetch a describe view starts.
+const DESCRIBE: &str = "describe";
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     Send {
@@ -97,6 +100,8 @@ pub enum Level {
 }
 
 pub struct App {
+    /// What the engine sent for the describe view being shown.
+    pub detail: Option<Detail>,
     /// Replaced only through [`App::set_snapshot`], which forgets the rows
     /// built from the one before.
     snapshot: Arc<Snapshot>,
@@ -152,6 +157,7 @@ impl App {
             keymap,
             quit: false,
             row_cache: RefCell::new(BTreeMap::new()),
+            detail: None,
         }
     }
 
@@ -367,9 +373,14 @@ impl App {
                 self.selected.insert(self.pane, len.saturating_sub(1));
             }
             Action::Describe => {
-                if let Some(row) = self.selected_row() {
-                    self.mode = Mode::Describe { pane: self.pane, id: row.id, scroll: 0 };
-                }
+                let row = self.selected_row()?;
+                self.detail = None;
+                let fetch = self.pane.view().detail_for(&row.id);
+                self.mode = Mode::Describe { pane: self.pane, id: row.id, scroll: 0 };
+                return fetch.map(|command| Effect::Send {
+                    label: DESCRIBE.into(),
+                    commands: vec![command],
+                });
             }
             Action::Back => {
                 self.filter = None;
@@ -427,10 +438,10 @@ impl App {
                 .get(&worker)
                 .into_iter()
                 .flatten()
-                .map(|(id, task, _, _)| Target {
-                    id: id.clone(),
-                    version: self.version_of(id),
-                    label: format!("{task} held by {worker}"),
+                .map(|lease| Target {
+                    id: lease.assignment_id.clone(),
+                    version: self.version_of(&lease.assignment_id),
+                    label: format!("{} held by {worker}", lease.task_id),
                 })
                 .collect();
         }
@@ -597,6 +608,17 @@ impl App {
 
     /// What the engine said to an [`Effect`]; refusals show in the flash line.
     pub fn on_results(&mut self, label: &str, results: Vec<Result<Reply, String>>) {
+        if label == DESCRIBE {
+            for result in results {
+                match result {
+                    Ok(Reply::Explanation(e)) => self.detail = Some(Detail::Explanation(e)),
+                    Ok(Reply::OutboxEvent(e)) => self.detail = Some(Detail::Event(e)),
+                    Ok(_) => {}
+                    Err(e) => self.set_flash(format!("describe: {e}"), Level::Error),
+                }
+            }
+            return;
+        }
         let failed: Vec<String> = results
             .iter()
             .filter_map(|r| r.as_ref().err().cloned())

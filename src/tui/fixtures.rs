@@ -2,12 +2,14 @@
 //! benchmarks. Times are fixed relative to [`now`], so frames are stable.
 
 use crate::domain::decision::Skip;
+use crate::domain::delivery::DeliveryStatus;
 use crate::domain::lane::Lane;
-use crate::engine::snapshot::{Health, QueueRow, Recommendation, Snapshot};
-use crate::store::approvals::Approval;
-use crate::store::audit::Entry;
-use crate::store::outbox::OutboxEvent;
-use crate::store::workers::Worker;
+use crate::domain::lifecycle::Status;
+use crate::domain::worker::WorkerStatus;
+use crate::engine::snapshot::{
+    AuditRow, Explanation, Health, HealthState, OutboxRow, PendingApproval, QueueRow,
+    Recommendation, Snapshot, Worker,
+};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
 pub fn now() -> DateTime<Utc> {
@@ -16,15 +18,16 @@ pub fn now() -> DateTime<Utc> {
         .unwrap_or_default()
 }
 
-fn ago(seconds: i64) -> String {
-    crate::domain::time::rfc3339(now() - Duration::seconds(seconds))
+fn ago(seconds: i64) -> DateTime<Utc> {
+    now() - Duration::seconds(seconds)
 }
 
-fn health(name: &str, state: &str, age: Option<i64>) -> Health {
+fn health(name: &str, state: HealthState, age: Option<i64>) -> Health {
     Health {
         name: name.into(),
-        state: state.into(),
+        state,
         last_success_at: age.map(ago),
+        last_error: None,
         detail: None,
     }
 }
@@ -33,34 +36,45 @@ pub fn empty() -> Snapshot {
     Snapshot {
         taken_at: ago(0),
         health: vec![
-            health("assistx", "unknown", None),
-            health("neo4j", "unknown", None),
-            health("router", "unknown", None),
-            health("cache", "ok", Some(0)),
+            health("assistx", HealthState::Unknown, None),
+            health("neo4j", HealthState::Unknown, None),
+            health("router", HealthState::Unknown, None),
+            health("cache", HealthState::Ok, Some(0)),
         ],
         ..Snapshot::default()
     }
 }
 
-fn recommendation(i: usize, status: &str, worker: Option<&str>) -> Recommendation {
-    let lane = ["local_only", "router_model", "free_api"][i % 3];
+const LANES: [Lane; 3] = [Lane::LocalOnly, Lane::RouterModel, Lane::FreeApi];
+
+fn recommendation(i: usize, status: Status, worker: Option<&str>) -> Recommendation {
     Recommendation {
         assignment_id: format!("assign_{i:016x}"),
         task_id: format!("T{i:04}"),
         title: Some(format!("Task number {i}")),
-        status: status.into(),
+        status,
         version: 1 + (i % 3) as i64,
-        lane: if status == "approval_required" {
-            "blocked".into()
+        lane: if status == Status::ApprovalRequired {
+            Lane::Blocked
         } else {
-            lane.into()
+            LANES[i % 3]
         },
-        target: Some(lane.into()),
         worker: worker.map(str::to_string),
         node: worker.map(|_| "n1".to_string()),
         score: 0.78,
         priority: "batch".into(),
         retry_count: 0,
+        created_at: ago(30 + i as i64 * 7),
+        updated_at: ago(10),
+        lease_expires_at: worker.map(|_| ago(-300)),
+    }
+}
+
+/// What the engine explains of the assignment `recommendation(i, ..)` makes.
+pub fn explanation(i: usize) -> Explanation {
+    Explanation {
+        assignment_id: format!("assign_{i:016x}"),
+        target: Some(LANES[i % 3].as_str().into()),
         reasons: vec!["priority boost applied for batch".into()],
         skipped_lanes: vec![Skip {
             lane: Lane::FreeApi,
@@ -71,22 +85,19 @@ fn recommendation(i: usize, status: &str, worker: Option<&str>) -> Recommendatio
         }],
         decision_id: format!("decision_{i:016x}"),
         idempotency_key: format!("assign.assignment.decision:T{i:04}:READY:unknown"),
-        created_at: ago(30 + i as i64 * 7),
-        updated_at: ago(10),
-        lease_expires_at: worker.map(|_| ago(-300)),
     }
 }
 
-fn worker(node: &str, id: &str, status: &str, stale: bool, active: u32) -> Worker {
+fn worker(node: &str, id: &str, status: WorkerStatus, stale: bool, active: u32) -> Worker {
     Worker {
         node_id: node.into(),
         worker_id: id.into(),
-        status: status.into(),
+        status,
         lanes: vec!["local_only".into(), "router_model".into()],
         capabilities: vec!["python".into()],
         owner: None,
         max_concurrent: 2,
-        metrics: serde_json::json!({"load": 0.5}),
+        metrics: [("load".to_string(), 0.5)].into(),
         first_seen: ago(3600),
         last_seen: if stale { ago(300) } else { ago(3) },
         stale,
@@ -100,53 +111,54 @@ fn worker(node: &str, id: &str, status: &str, stale: bool, active: u32) -> Worke
 pub fn busy() -> Snapshot {
     let mut s = empty();
     s.health = vec![
-        health("assistx", "ok", Some(4)),
-        health("neo4j", "ok", Some(9)),
-        health("router", "down", Some(600)),
-        health("cache", "ok", Some(0)),
+        health("assistx", HealthState::Ok, Some(4)),
+        health("neo4j", HealthState::Ok, Some(9)),
+        health("router", HealthState::Down, Some(600)),
+        health("cache", HealthState::Ok, Some(0)),
     ];
     s.last_tick_at = Some(ago(42));
     s.queue = vec![
         QueueRow {
-            status: "approval_required".into(),
-            lane: "blocked".into(),
+            status: Status::ApprovalRequired,
+            lane: Lane::Blocked,
             priority: "critical".into(),
             count: 2,
         },
         QueueRow {
-            status: "recommended".into(),
-            lane: "local_only".into(),
+            status: Status::Recommended,
+            lane: Lane::LocalOnly,
             priority: "batch".into(),
             count: 5,
         },
         QueueRow {
-            status: "recommended".into(),
-            lane: "router_model".into(),
+            status: Status::Recommended,
+            lane: Lane::RouterModel,
             priority: "interactive".into(),
             count: 3,
         },
     ];
     s.queue_history = vec![2, 4, 4, 7, 9, 8, 10, 6, 5, 10];
     s.oldest_waiting_at = Some(ago(754));
-    s.status_counts = vec![
-        ("approval_required".into(), 2),
-        ("recommended".into(), 8),
-        ("running".into(), 2),
-    ];
+    s.status_counts = [
+        (Status::ApprovalRequired, 2),
+        (Status::Recommended, 8),
+        (Status::Running, 2),
+    ]
+    .into();
     s.recommendations = (0..8)
-        .map(|i| recommendation(i, "recommended", None))
+        .map(|i| recommendation(i, Status::Recommended, None))
         .collect();
     s.recommendations
-        .push(recommendation(8, "approval_required", None));
+        .push(recommendation(8, Status::ApprovalRequired, None));
     s.recommendations
-        .push(recommendation(9, "approval_required", None));
+        .push(recommendation(9, Status::ApprovalRequired, None));
     s.recommendations
-        .push(recommendation(10, "running", Some("w1")));
+        .push(recommendation(10, Status::Running, Some("w1")));
     s.recommendations
-        .push(recommendation(11, "claimed", Some("w2")));
+        .push(recommendation(11, Status::Claimed, Some("w2")));
     s.approvals = [8usize, 9]
         .iter()
-        .map(|&i| Approval {
+        .map(|&i| PendingApproval {
             assignment_id: format!("assign_{i:016x}"),
             task_id: format!("T{i:04}"),
             title: Some(format!("Task number {i}")),
@@ -156,19 +168,14 @@ pub fn busy() -> Snapshot {
                 "approval flag".into()
             },
             requested_at: ago(95 * i as i64),
-            decision: None,
-            decided_by: None,
-            reason: None,
-            decided_at: None,
-            expires_at: None,
             version: 1,
         })
         .collect();
     s.workers = vec![
-        worker("n1", "w1", "busy", false, 1),
-        worker("n1", "w2", "ready", false, 1),
-        worker("n2", "w3", "ready", true, 0),
-        worker("n2", "w4", "degraded", false, 0),
+        worker("n1", "w1", WorkerStatus::Busy, false, 1),
+        worker("n1", "w2", WorkerStatus::Ready, false, 1),
+        worker("n2", "w3", WorkerStatus::Ready, true, 0),
+        worker("n2", "w4", WorkerStatus::Degraded, false, 0),
     ];
     s.outbox.pending = 12;
     s.outbox.delivered = 30;
@@ -176,26 +183,23 @@ pub fn busy() -> Snapshot {
     s.outbox.oldest_pending_at = Some(ago(61));
     s.outbox.last_error = Some("422: correlation_id is not a UUID".into());
     s.outbox_recent = (0..4)
-        .map(|i| OutboxEvent {
+        .map(|i| OutboxRow {
             seq: 40 - i,
-            idempotency_key: format!("assign.assignment.decision:T{i:04}:READY:unknown"),
-            event_id: format!("evt_{i:032x}"),
             event_type: "assign.assignment.recommended".into(),
-            destination: "assistx".into(),
             subject_id: format!("T{i:04}"),
-            body: r#"{"event_type":"assign.assignment.recommended","payload":{"task_id":"T0000"}}"#
-                .into(),
-            status: ["pending", "failed", "dead_letter", "delivered"][i as usize].into(),
+            status: [
+                DeliveryStatus::Pending,
+                DeliveryStatus::Failed,
+                DeliveryStatus::DeadLetter,
+                DeliveryStatus::Delivered,
+            ][i as usize],
             attempts: i as u32,
-            next_attempt_at: None,
             last_error: (i == 2).then(|| "422: correlation_id is not a UUID".into()),
             created_at: ago(61 - i * 10),
-            updated_at: ago(5),
-            delivered_at: None,
         })
         .collect();
     s.audit = vec![
-        Entry {
+        AuditRow {
             seq: 1,
             at: ago(500),
             actor: "scott".into(),
@@ -203,10 +207,10 @@ pub fn busy() -> Snapshot {
             subject: Some("assign_0000000000000003".into()),
             from_status: Some("approval_required".into()),
             to_status: Some("approved".into()),
-            outcome: "ok".into(),
+            refused: false,
             detail: Some("reviewed".into()),
         },
-        Entry {
+        AuditRow {
             seq: 2,
             at: ago(100),
             actor: "scott".into(),
@@ -214,7 +218,7 @@ pub fn busy() -> Snapshot {
             subject: Some("assign_0000000000000003".into()),
             from_status: None,
             to_status: None,
-            outcome: "refused".into(),
+            refused: true,
             detail: Some("stale version".into()),
         },
     ];
@@ -228,7 +232,11 @@ pub fn large(tasks: usize, workers: usize) -> Snapshot {
         .map(|i| {
             recommendation(
                 i,
-                if i % 5 == 0 { "running" } else { "recommended" },
+                if i % 5 == 0 {
+                    Status::Running
+                } else {
+                    Status::Recommended
+                },
                 (i % 5 == 0).then_some("w1"),
             )
         })
@@ -238,7 +246,7 @@ pub fn large(tasks: usize, workers: usize) -> Snapshot {
             worker(
                 &format!("n{}", i % 10),
                 &format!("w{i}"),
-                "ready",
+                WorkerStatus::Ready,
                 i % 50 == 0,
                 (i % 3) as u32,
             )

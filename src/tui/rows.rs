@@ -60,10 +60,8 @@ impl Row {
     }
 
     /// An age column: shown as `12s`/`3m`/`2h` at draw time, sorted by age.
-    pub fn age(mut self, since: Option<&str>) -> Row {
-        let epoch = since
-            .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-            .map(|at| at.timestamp());
+    pub fn age(mut self, since: Option<DateTime<Utc>>) -> Row {
+        let epoch = since.map(|at| at.timestamp());
         if let Some(epoch) = epoch {
             self.ages.push((self.cells.len(), epoch));
         }
@@ -84,9 +82,12 @@ impl Row {
     }
 }
 
-pub fn seconds_since(at: &str, now: DateTime<Utc>) -> Option<i64> {
-    let at = DateTime::parse_from_rfc3339(at).ok()?.with_timezone(&Utc);
-    Some((now - at).num_seconds().max(0))
+/// How long ago `at` was, as the control room writes it (`-` for never).
+pub fn age_of(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    at.map_or_else(
+        || "-".into(),
+        |at| format_age((now - at).num_seconds().max(0)),
+    )
 }
 
 pub fn format_age(seconds: i64) -> String {

@@ -79,6 +79,14 @@ pub enum Command {
     Event { event: Map<String, Value> },
     /// A snapshot built after everything sent before it.
     Snapshot {},
+    /// Why an assignment went where it did: its decision's reasons and
+    /// skipped lanes (a snapshot lists assignments without them).
+    Explain {
+        #[serde(deserialize_with = "non_empty")]
+        assignment_id: String,
+    },
+    /// One outbox event whole, body included.
+    OutboxEvent { seq: i64 },
     /// An operator's command, named in the audit.
     #[serde(rename = "command")]
     #[strum(serialize = "command")]
@@ -214,7 +222,10 @@ impl Command {
                 Action::Control { mode, .. } => Some(format!("control:{mode}")),
                 _ => None,
             },
-            Command::Event { .. } | Command::Snapshot {} => None,
+            Command::Event { .. }
+            | Command::Snapshot {}
+            | Command::Explain { .. }
+            | Command::OutboxEvent { .. } => None,
         }
     }
 
@@ -228,7 +239,10 @@ impl Command {
             | Command::Release { worker_id, .. } => Some(worker_id),
             Command::Heartbeat(hb) => Some(&hb.worker_id),
             Command::Operator(o) => Some(&o.operator),
-            Command::Event { .. } | Command::Snapshot {} => None,
+            Command::Event { .. }
+            | Command::Snapshot {}
+            | Command::Explain { .. }
+            | Command::OutboxEvent { .. } => None,
         }
     }
 

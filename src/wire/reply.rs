@@ -2,6 +2,7 @@
 //! change it reports is committed.
 
 use crate::domain::decision::Decision;
+use crate::engine::snapshot::{Explanation, OutboxDetail};
 use crate::store::{
     assignments::Assignment, control::ControlState, events::Mirrored, runs::RunCounts,
 };
@@ -70,4 +71,6 @@ pub enum Reply {
     Processed(Vec<Processed>),
     Recorded,
     Snapshot(Box<crate::engine::Snapshot>),
+    Explanation(Box<Explanation>),
+    OutboxEvent(Box<OutboxDetail>),
 }

@@ -5,10 +5,11 @@
 
 use crate::config::Settings;
 use crate::domain::router::RouterSnapshot;
+use crate::engine::snapshot::Explanation;
 use crate::error::{Error, Result};
-use crate::store::audit;
 use crate::store::control::{self, ControlState};
 use crate::store::runs::RunCounts;
+use crate::store::{assignments, audit, outbox};
 use crate::wire::reply::Reply;
 use crate::wire::{Action, Command, Completion, Operator};
 use chrono::{DateTime, Utc};
@@ -137,6 +138,13 @@ impl<'a> Work<'a> {
                 )
             }
             Command::Event { event } => Ok(Reply::Ingested(self.ingest(Value::Object(event))?)),
+            Command::Explain { assignment_id } => {
+                let a = assignments::get(self.tx, &assignment_id)?;
+                Ok(Reply::Explanation(Box::new(Explanation::from(&a))))
+            }
+            Command::OutboxEvent { seq } => Ok(Reply::OutboxEvent(Box::new(
+                outbox::get(self.tx, seq)?.into(),
+            ))),
             Command::Snapshot {} => Err(Error::bad_input(
                 "op",
                 "snapshot is answered by the engine loop, not inside a transaction",

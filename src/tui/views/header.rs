@@ -1,8 +1,10 @@
 //! The header: where the engine is, its control mode and dependencies, who
 //! is operating, and the clock.
 
+use crate::domain::control::ControlMode;
+use crate::engine::snapshot::HealthState;
 use crate::tui::app::{App, Connection};
-use crate::tui::rows::{format_age, seconds_since};
+use crate::tui::rows::age_of;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -21,18 +23,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.badge,
         ),
     };
+    let enabled = s.control.mode == ControlMode::Enabled;
     let mode = s.control.mode.to_string();
-    let mode_style = if mode == "enabled" {
-        theme.ok
-    } else {
-        theme.warn
-    };
+    let mode_style = if enabled { theme.ok } else { theme.warn };
     let mut first = vec![
         Span::styled(" auto-assign ", theme.title),
         link,
         Span::raw("  control "),
         Span::styled(
-            if mode == "enabled" {
+            if enabled {
                 mode
             } else {
                 format!("⚠ {}", mode.to_uppercase())
@@ -53,30 +52,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     for h in &s.health {
         let age = h
             .last_success_at
-            .as_deref()
-            .and_then(|at| seconds_since(at, app.now))
-            .map(|secs| format!(" {}", format_age(secs)))
+            .map(|at| format!(" {}", age_of(Some(at), app.now)))
             .unwrap_or_default();
-        let (glyph, style) = match h.state.as_str() {
-            "ok" => ("✔", theme.ok),
-            "down" => ("✖", theme.error),
-            _ => ("?", theme.muted),
+        let (glyph, style) = match h.state {
+            HealthState::Ok => ("✔", theme.ok),
+            HealthState::Degraded => ("!", theme.warn),
+            HealthState::Down => ("✖", theme.error),
+            HealthState::Unknown => ("?", theme.muted),
         };
         second.push(Span::styled(format!(" {glyph} {}{age}", h.name), style));
     }
     let tick = s
         .last_tick_at
-        .as_deref()
-        .and_then(|at| seconds_since(at, app.now))
-        .map(|secs| format!("{} ago", format_age(secs)))
+        .map(|at| format!("{} ago", age_of(Some(at), app.now)))
         .unwrap_or_else(|| "none yet".into());
     second.push(Span::styled(format!("   last tick {tick}"), theme.muted));
     let lag = s
         .outbox
         .oldest_pending_at
-        .as_deref()
-        .and_then(|at| seconds_since(at, app.now))
-        .map(|secs| format!(", oldest {}", format_age(secs)))
+        .map(|at| format!(", oldest {}", age_of(Some(at), app.now)))
         .unwrap_or_default();
     second.push(Span::styled(
         format!(

@@ -47,7 +47,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     draw_footer(frame, footer, app, theme);
     match &app.mode {
         Mode::Describe { pane, id, scroll } => {
-            let lines = pane.describe(app.snapshot(), id, app.now);
+            let lines = pane
+                .view()
+                .describe(app.snapshot(), id, app.detail.as_ref(), app.now);
             dialog::text(
                 frame,
                 area,
@@ -76,18 +78,11 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = Vec::new();
     for (i, pane) in Pane::ALL.iter().enumerate() {
-        let count = match pane {
-            Pane::Approvals => format!(" ({})", app.snapshot().approvals.len()),
-            Pane::Workers => {
-                let stale = app.snapshot().workers.iter().filter(|w| w.stale).count();
-                if stale > 0 {
-                    format!(" ({stale} stale)")
-                } else {
-                    String::new()
-                }
-            }
-            _ => String::new(),
-        };
+        let count = pane
+            .view()
+            .badge(app.snapshot())
+            .map(|badge| format!(" ({badge})"))
+            .unwrap_or_default();
         // Narrow terminals get the short names, so all six tabs fit in 80.
         let name = if area.width < 100 {
             pane.command()

@@ -3,22 +3,21 @@
 
 use crate::tui::app::App;
 use crate::tui::panes::Pane;
-use crate::tui::rows::{Tone, format_age, seconds_since};
+use crate::tui::rows::Tone;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Sparkline, Table};
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane, active: bool) {
-    let area = if pane == Pane::Queue && area.height > 8 {
-        let [top, rest] = Layout::vertical([Constraint::Length(4), Constraint::Min(3)]).areas(area);
-        queue_summary(frame, top, app, theme);
-        rest
-    } else if pane == Pane::Outbox && active && area.height > 6 {
-        let [top, rest] = Layout::vertical([Constraint::Length(2), Constraint::Min(3)]).areas(area);
-        outbox_summary(frame, top, app, theme);
+    let view = pane.view();
+    let summary = view.summary_height(active);
+    let area = if summary > 0 && area.height > summary + 4 {
+        let [top, rest] =
+            Layout::vertical([Constraint::Length(summary), Constraint::Min(3)]).areas(area);
+        view.draw_summary(frame, top, app, theme);
         rest
     } else {
         area
@@ -31,7 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
             title.push_str(&format!("/{}{} ", if *inverted { "!" } else { "" }, needle));
         }
         if let Some((column, descending)) = app.sort.get(&pane) {
-            let name = pane.columns().get(*column).copied().unwrap_or("");
+            let name = view.columns().get(*column).map_or("", |c| c.name);
             title.push_str(&format!(
                 "sort {name}{} ",
                 if *descending { "↓" } else { "↑" }
@@ -75,23 +74,19 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
             Row::new(cells).style(style)
         })
         .collect();
-    let columns = pane.columns();
-    let header =
-        Row::new(std::iter::once(Cell::from(" ")).chain(columns.iter().map(|c| Cell::from(*c))))
-            .style(theme.title);
-    let widths = std::iter::once(Constraint::Length(1)).chain(widths(pane));
+    let columns = view.columns();
+    let header = Row::new(
+        std::iter::once(Cell::from(" ")).chain(columns.iter().map(|c| Cell::from(c.name))),
+    )
+    .style(theme.title);
+    let widths = std::iter::once(Constraint::Length(1)).chain(columns.iter().map(|c| c.width));
     let table = Table::new(body, widths)
         .header(header)
         .block(block)
         .column_spacing(1);
     frame.render_widget(table, area);
     if rows.is_empty() {
-        let hint = match pane {
-            Pane::Approvals => "nothing waits for an approval",
-            Pane::Workers => "no worker has sent a heartbeat yet",
-            Pane::Outbox => "no events",
-            _ => "empty",
-        };
+        let hint = view.empty_hint();
         let inner = Rect {
             x: area.x + 2,
             y: area.y + 2,
@@ -112,123 +107,4 @@ fn tone(theme: &Theme, tone: Tone) -> Style {
         Tone::Warn => theme.warn,
         Tone::Error => theme.error,
     }
-}
-
-fn widths(pane: Pane) -> Vec<Constraint> {
-    use Constraint::{Length, Min};
-    match pane {
-        Pane::Queue => vec![Length(18), Length(14), Length(14), Length(6)],
-        Pane::Recommendations => vec![
-            Length(14),
-            Min(10),
-            Length(13),
-            Length(12),
-            Length(6),
-            Length(17),
-            Length(7),
-        ],
-        Pane::Approvals => vec![Length(14), Min(10), Length(22), Length(8), Length(7)],
-        Pane::Workers => vec![
-            Length(14),
-            Length(14),
-            Length(20),
-            Min(10),
-            Length(6),
-            Length(7),
-            Length(6),
-        ],
-        Pane::Outbox => vec![
-            Length(6),
-            Length(11),
-            Length(36),
-            Length(24),
-            Length(5),
-            Length(7),
-            Min(10),
-        ],
-        Pane::Audit => vec![
-            Length(7),
-            Length(10),
-            Length(14),
-            Length(24),
-            Length(28),
-            Length(10),
-            Min(10),
-        ],
-    }
-}
-
-fn queue_summary(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let s = app.snapshot();
-    let waiting: u64 = s
-        .queue
-        .iter()
-        .filter(|q| q.status != "blocked")
-        .map(|q| q.count)
-        .sum();
-    let oldest = s
-        .oldest_waiting_at
-        .as_deref()
-        .and_then(|at| seconds_since(at, app.now))
-        .map(format_age)
-        .unwrap_or_else(|| "-".into());
-    let [text, spark] =
-        Layout::vertical([Constraint::Length(1), Constraint::Length(3)]).areas(area);
-    let line = Line::from(vec![
-        Span::styled(format!(" waiting {waiting}"), theme.title),
-        Span::styled(
-            format!("   oldest waiting {oldest}   last hour ▸"),
-            theme.muted,
-        ),
-    ]);
-    frame.render_widget(Paragraph::new(line), text);
-    frame.render_widget(
-        Sparkline::default()
-            .data(&s.queue_history)
-            .style(theme.accent),
-        spark,
-    );
-}
-
-/// Counts per status, the write-back lag, and the last error (AssistX is
-/// the one destination today).
-fn outbox_summary(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let o = &app.snapshot().outbox;
-    let lag = o
-        .oldest_pending_at
-        .as_deref()
-        .and_then(|at| seconds_since(at, app.now))
-        .map(format_age)
-        .unwrap_or_else(|| "-".into());
-    let counts = Line::from(vec![
-        Span::styled(
-            format!(" pending {}  failed {}  ", o.pending, o.failed),
-            theme.text,
-        ),
-        Span::styled(
-            format!("delivered {}  conflict {}  ", o.delivered, o.conflict),
-            theme.muted,
-        ),
-        Span::styled(
-            format!("dead letter {}", o.dead_letter),
-            if o.dead_letter > 0 {
-                theme.error
-            } else {
-                theme.muted
-            },
-        ),
-        Span::styled(format!("   write-back lag {lag}"), theme.title),
-    ]);
-    let error = Line::from(Span::styled(
-        format!(
-            " last error (assistx): {}",
-            o.last_error.as_deref().unwrap_or("none")
-        ),
-        if o.last_error.is_some() {
-            theme.warn
-        } else {
-            theme.muted
-        },
-    ));
-    frame.render_widget(Paragraph::new(vec![counts, error]), area);
 }

@@ -3,11 +3,12 @@
 //! checked cell by cell.
 
 use crate::engine::Snapshot;
-use crate::tui::app::{App, Connection, Mode};
+use crate::tui::app::{App, Connection, Effect, Mode};
 use crate::tui::fixtures;
 use crate::tui::keymap::Keymap;
 use crate::tui::panes::Pane;
 use crate::tui::theme::Theme;
+use crate::wire::{Command, Reply};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -108,8 +109,27 @@ fn degraded_dependencies_show_in_the_header() {
 #[test]
 fn describe_shows_every_reason_skip_id_and_key() {
     let mut a = app(fixtures::busy(), Pane::Recommendations);
-    key(&mut a, KeyCode::Char('d'));
+    // The describe view asks the engine for the decision's reasons...
+    let effect = a.on_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::NONE));
     assert!(matches!(a.mode, Mode::Describe { .. }));
+    let Some(Effect::Send { label, commands }) = effect else {
+        panic!("{effect:?}")
+    };
+    assert_eq!(
+        commands,
+        vec![Command::Explain {
+            assignment_id: "assign_0000000000000000".into()
+        }]
+    );
+    assert!(
+        render(&a, 120, 40)
+            .backend()
+            .to_string()
+            .contains("loading the decision")
+    );
+    // ...and shows them once they arrive.
+    let reply = Reply::Explanation(Box::new(fixtures::explanation(0)));
+    a.on_results(&label, vec![Ok(reply)]);
     let t = render(&a, 120, 40);
     let text = t.backend().to_string();
     for needle in [

@@ -1,0 +1,177 @@
+//! What the control room shows, built from the store after a change and
+//! handed out as an `Arc<Snapshot>`: readers never touch the engine's state.
+//! Its rows are typed views (`views`), mapped from store rows once, here.
+
+pub mod views;
+
+use crate::domain::lifecycle::Status;
+use crate::domain::router::RouterSnapshot;
+use crate::error::Result;
+use crate::store::{
+    approvals, assignments, audit, candidates, control, events, outbox, runs, workers,
+};
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+pub use views::{
+    AuditRow, Control, Explanation, Health, HealthState, OutboxDetail, OutboxRow, OutboxSummary,
+    PendingApproval, QueueRow, Recommendation, Run, Worker,
+};
+
+/// How many waiting assignments the snapshot lists in full.
+pub const RECOMMENDATION_LIMIT: usize = 2000;
+
+/// How many of the newest audit lines and outbox events it lists.
+pub const RECENT_LIMIT: usize = 200;
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Snapshot {
+    pub taken_at: DateTime<Utc>,
+    /// The database the engine serves (filled in by whoever built this).
+    #[serde(default)]
+    pub database: String,
+    pub control: Control,
+    pub queue: Vec<QueueRow>,
+    pub status_counts: BTreeMap<Status, u64>,
+    pub oldest_waiting_at: Option<DateTime<Utc>>,
+    /// Waiting, gated, blocked and leased assignments, newest change first,
+    /// at most [`RECOMMENDATION_LIMIT`] of them.
+    pub recommendations: Vec<Recommendation>,
+    /// How many there were before the limit.
+    #[serde(default)]
+    pub recommendations_total: u64,
+    pub approvals: Vec<PendingApproval>,
+    pub workers: Vec<Worker>,
+    pub outbox: OutboxSummary,
+    pub inbound_unprocessed: u64,
+    pub runs: Vec<Run>,
+    pub last_tick_at: Option<DateTime<Utc>>,
+    /// AssistX, Neo4j, the router and the cache, as their owners last saw
+    /// them (the sync layer fills in the first two).
+    pub health: Vec<Health>,
+    /// Operator and worker actions, newest last.
+    #[serde(default)]
+    pub audit: Vec<AuditRow>,
+    /// The newest outbox events, newest first.
+    #[serde(default)]
+    pub outbox_recent: Vec<OutboxRow>,
+    /// Waiting assignments at each of the last minutes, oldest first (kept
+    /// in memory by the engine: it starts empty after a restart).
+    #[serde(default)]
+    pub queue_history: Vec<u64>,
+    /// Socket lines refused, per reason (empty without a socket).
+    #[serde(default)]
+    pub rejected_lines: BTreeMap<String, u64>,
+}
+
+impl Snapshot {
+    /// Assignments of `status` (all of them, not only those listed).
+    pub fn count(&self, status: Status) -> u64 {
+        self.status_counts.get(&status).copied().unwrap_or(0)
+    }
+
+    /// Assignments waiting for a worker or an operator.
+    pub fn waiting(&self) -> u64 {
+        self.queue
+            .iter()
+            .filter(|q| q.status != Status::Blocked)
+            .map(|q| q.count)
+            .sum()
+    }
+}
+
+pub fn build(
+    conn: &Connection,
+    router: &RouterSnapshot,
+    now: DateTime<Utc>,
+    last_tick_at: Option<DateTime<Utc>>,
+) -> Result<Snapshot> {
+    let queue = assignments::queue_depth(conn)?
+        .into_iter()
+        .filter_map(|(status, lane, priority, count)| {
+            Some(QueueRow {
+                status: status.parse().ok()?,
+                lane: lane.parse().ok()?,
+                priority,
+                count,
+            })
+        })
+        .collect();
+    let titles = candidates::titles(conn)?;
+    let shown = |a: &assignments::Assignment| {
+        a.status.is_waiting() || a.status.holds_lease() || a.status == Status::Blocked
+    };
+    let listed = assignments::list(conn, None, RECOMMENDATION_LIMIT)?;
+    let recommendations: Vec<Recommendation> = listed
+        .iter()
+        .filter(|a| shown(a))
+        .map(|a| Recommendation::from_row(a, titles.get(&a.task_id).cloned()))
+        .collect();
+    let status_counts: BTreeMap<Status, u64> = assignments::status_counts(conn)?
+        .into_iter()
+        .filter_map(|(status, n)| Some((status.parse().ok()?, n)))
+        .collect();
+    let recommendations_total = status_counts
+        .iter()
+        .filter(|(s, _)| s.is_waiting() || s.holds_lease() || **s == Status::Blocked)
+        .map(|(_, n)| n)
+        .sum();
+    let router_health = Health {
+        name: "router".into(),
+        state: if router.reachable {
+            HealthState::Ok
+        } else {
+            HealthState::Unknown
+        },
+        last_success_at: None,
+        last_error: None,
+        detail: router.revision.clone().map(|r| format!("revision {r}")),
+    };
+    Ok(Snapshot {
+        taken_at: now,
+        database: String::new(),
+        control: control::get(conn)?.into(),
+        queue,
+        status_counts,
+        oldest_waiting_at: assignments::oldest_waiting(conn)?
+            .as_deref()
+            .and_then(crate::domain::time::parse_utc),
+        recommendations,
+        recommendations_total,
+        approvals: approvals::pending(conn)?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        workers: workers::list(conn)?.into_iter().map(Into::into).collect(),
+        outbox: outbox::summary(conn)?.into(),
+        inbound_unprocessed: events::count_unprocessed(conn)?,
+        runs: runs::recent(conn, 20)?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        last_tick_at,
+        audit: audit::recent(conn, RECENT_LIMIT, true)?
+            .into_iter()
+            .map(Into::into)
+            .collect(),
+        outbox_recent: outbox::list_recent(conn, RECENT_LIMIT)?
+            .iter()
+            .map(Into::into)
+            .collect(),
+        queue_history: Vec::new(),
+        rejected_lines: BTreeMap::new(),
+        health: vec![
+            Health::unknown("assistx", "not connected in this build"),
+            Health::unknown("neo4j", "not connected in this build"),
+            router_health,
+            Health {
+                name: "cache".into(),
+                state: HealthState::Ok,
+                last_success_at: Some(now),
+                last_error: None,
+                detail: None,
+            },
+        ],
+    })
+}

@@ -1,0 +1,70 @@
+//! Assignments gated behind an operator's answer, oldest first.
+
+use super::recommendations::{describe_assignment, explain};
+use super::{Column, Detail, PaneView, fixed, flexible};
+use crate::engine::Snapshot;
+use crate::tui::rows::{Row, Tone};
+use crate::wire::Command;
+use chrono::{DateTime, Utc};
+
+pub struct Approvals;
+
+const COLUMNS: &[Column] = &[
+    fixed("TASK", 14),
+    flexible("TITLE", 10),
+    fixed("GATE", 22),
+    fixed("WAITING", 8),
+    fixed("VERSION", 7),
+];
+
+impl PaneView for Approvals {
+    fn title(&self) -> &'static str {
+        "Approvals"
+    }
+
+    fn command(&self) -> &'static str {
+        "approvals"
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
+    }
+
+    fn rows(&self, s: &Snapshot) -> Vec<Row> {
+        s.approvals
+            .iter()
+            .map(|a| {
+                let mut row = Row::new(&a.assignment_id, Tone::Warn)
+                    .text(&a.task_id)
+                    .text(a.title.clone().unwrap_or_default())
+                    .text(&a.gate)
+                    .age(Some(a.requested_at))
+                    .num(a.version.to_string(), a.version as f64);
+                row.version = Some(a.version);
+                row
+            })
+            .collect()
+    }
+
+    fn describe(
+        &self,
+        s: &Snapshot,
+        id: &str,
+        detail: Option<&Detail>,
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
+        describe_assignment(s, id, detail, now)
+    }
+
+    fn detail_for(&self, id: &str) -> Option<Command> {
+        Some(explain(id))
+    }
+
+    fn empty_hint(&self) -> &'static str {
+        "nothing waits for an approval"
+    }
+
+    fn badge(&self, s: &Snapshot) -> Option<String> {
+        Some(s.approvals.len().to_string())
+    }
+}

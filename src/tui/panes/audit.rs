@@ -1,0 +1,89 @@
+//! Operator and worker actions, newest first, refusals included.
+
+use super::{Column, Detail, PaneView, fixed, flexible, gone};
+use crate::domain::time::rfc3339;
+use crate::engine::Snapshot;
+use crate::tui::rows::{Row, Tone};
+use chrono::{DateTime, Utc};
+
+pub struct Audit;
+
+const COLUMNS: &[Column] = &[
+    fixed("AGE", 7),
+    fixed("ACTOR", 10),
+    fixed("ACTION", 14),
+    fixed("SUBJECT", 24),
+    fixed("CHANGE", 28),
+    fixed("OUTCOME", 10),
+    flexible("DETAIL", 10),
+];
+
+fn outcome(refused: bool) -> &'static str {
+    if refused { "refused" } else { "ok" }
+}
+
+impl PaneView for Audit {
+    fn title(&self) -> &'static str {
+        "Audit"
+    }
+
+    fn command(&self) -> &'static str {
+        "audit"
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
+    }
+
+    fn rows(&self, s: &Snapshot) -> Vec<Row> {
+        s.audit
+            .iter()
+            .rev()
+            .map(|e| {
+                let tone = if e.refused { Tone::Error } else { Tone::Normal };
+                let change = match (&e.from_status, &e.to_status) {
+                    (None, None) => String::new(),
+                    (from, to) => format!(
+                        "{} → {}",
+                        from.as_deref().unwrap_or("-"),
+                        to.as_deref().unwrap_or("-")
+                    ),
+                };
+                // The word, not only the colour, says it was refused.
+                let shown = if e.refused { "✖ refused" } else { "ok" };
+                Row::new(e.seq.to_string(), tone)
+                    .age(Some(e.at))
+                    .text(&e.actor)
+                    .text(&e.action)
+                    .text(e.subject.clone().unwrap_or_default())
+                    .text(change)
+                    .text(shown)
+                    .text(e.detail.clone().unwrap_or_default())
+            })
+            .collect()
+    }
+
+    fn describe(
+        &self,
+        s: &Snapshot,
+        id: &str,
+        _detail: Option<&Detail>,
+        _now: DateTime<Utc>,
+    ) -> Vec<String> {
+        let Some(e) = s.audit.iter().find(|e| e.seq.to_string() == id) else {
+            return gone(id);
+        };
+        vec![
+            format!("at           {}", rfc3339(e.at)),
+            format!("actor        {}", e.actor),
+            format!("action       {}  ({})", e.action, outcome(e.refused)),
+            format!("subject      {}", e.subject.clone().unwrap_or_default()),
+            format!(
+                "change       {} → {}",
+                e.from_status.clone().unwrap_or_default(),
+                e.to_status.clone().unwrap_or_default()
+            ),
+            format!("detail       {}", e.detail.clone().unwrap_or_default()),
+        ]
+    }
+}

@@ -1,0 +1,166 @@
+//! The panes. Each is one file behind [`PaneView`]: its columns, how a
+//! snapshot becomes its rows, what its describe view says (and what it
+//! fetches for it), its empty hint, its tab badge and the summary drawn above
+//! its table. The table view (`views/table.rs`) is generic over them.
+
+mod approvals;
+mod audit;
+mod outbox;
+mod queue;
+mod recommendations;
+mod workers;
+
+use super::app::App;
+use super::rows::Row;
+use super::theme::Theme;
+use crate::engine::Snapshot;
+use crate::engine::snapshot::{Explanation, OutboxDetail};
+use crate::wire::Command;
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pane {
+    Queue,
+    Recommendations,
+    Approvals,
+    Workers,
+    Outbox,
+    Audit,
+}
+
+/// A column: its header and how wide it may be.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub name: &'static str,
+    pub width: Constraint,
+}
+
+const fn fixed(name: &'static str, width: u16) -> Column {
+    Column {
+        name,
+        width: Constraint::Length(width),
+    }
+}
+
+const fn flexible(name: &'static str, min: u16) -> Column {
+    Column {
+        name,
+        width: Constraint::Min(min),
+    }
+}
+
+/// What the engine sent back for a describe view.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    Explanation(Box<Explanation>),
+    Event(Box<OutboxDetail>),
+}
+
+/// Everything the control room knows about one pane.
+pub trait PaneView {
+    fn title(&self) -> &'static str;
+    /// The `:` command that opens the pane.
+    fn command(&self) -> &'static str;
+    fn columns(&self) -> &'static [Column];
+    fn rows(&self, s: &Snapshot) -> Vec<Row>;
+    /// The describe view of row `id`, with what was fetched for it.
+    fn describe(
+        &self,
+        s: &Snapshot,
+        id: &str,
+        detail: Option<&Detail>,
+        now: DateTime<Utc>,
+    ) -> Vec<String>;
+    /// What to ask the engine for before describing row `id`, if anything.
+    fn detail_for(&self, _id: &str) -> Option<Command> {
+        None
+    }
+    /// Shown inside an empty table.
+    fn empty_hint(&self) -> &'static str {
+        "empty"
+    }
+    /// Shown after the pane's name in the tabs.
+    fn badge(&self, _s: &Snapshot) -> Option<String> {
+        None
+    }
+    /// Rows the summary above the table takes when the pane is shown.
+    fn summary_height(&self, _active: bool) -> u16 {
+        0
+    }
+    fn draw_summary(&self, _frame: &mut Frame, _area: Rect, _app: &App, _theme: &Theme) {}
+}
+
+impl Pane {
+    pub const ALL: [Pane; 6] = [
+        Pane::Queue,
+        Pane::Recommendations,
+        Pane::Approvals,
+        Pane::Workers,
+        Pane::Outbox,
+        Pane::Audit,
+    ];
+
+    pub fn view(self) -> &'static dyn PaneView {
+        match self {
+            Pane::Queue => &queue::Queue,
+            Pane::Recommendations => &recommendations::Recommendations,
+            Pane::Approvals => &approvals::Approvals,
+            Pane::Workers => &workers::Workers,
+            Pane::Outbox => &outbox::Outbox,
+            Pane::Audit => &audit::Audit,
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        self.view().title()
+    }
+
+    pub fn command(self) -> &'static str {
+        self.view().command()
+    }
+
+    pub fn columns(self) -> Vec<&'static str> {
+        self.view().columns().iter().map(|c| c.name).collect()
+    }
+
+    pub fn rows(self, s: &Snapshot) -> Vec<Row> {
+        self.view().rows(s)
+    }
+
+    pub fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+}
+
+/// The describe view of an id no longer in the snapshot.
+fn gone(id: &str) -> Vec<String> {
+    vec![format!("{id}: not in the current snapshot")]
+}
+
+/// A lease held by a worker, for its row and its describe view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lease {
+    pub assignment_id: String,
+    pub task_id: String,
+    pub status: crate::domain::lifecycle::Status,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// The leases held, per `node/worker`.
+pub fn leases_by_worker(s: &Snapshot) -> BTreeMap<String, Vec<Lease>> {
+    let mut map: BTreeMap<String, Vec<Lease>> = BTreeMap::new();
+    for r in s.recommendations.iter().filter(|r| r.status.holds_lease()) {
+        if let Some(holder) = r.holder() {
+            map.entry(holder).or_default().push(Lease {
+                assignment_id: r.assignment_id.clone(),
+                task_id: r.task_id.clone(),
+                status: r.status,
+                until: r.lease_expires_at,
+            });
+        }
+    }
+    map
+}

@@ -1,0 +1,159 @@
+//! Events for AssistX, newest first, with the write-back's counts above;
+//! an event's body is fetched for its describe view.
+
+use super::{Column, Detail, PaneView, fixed, flexible, gone};
+use crate::domain::delivery::DeliveryStatus;
+use crate::domain::time::rfc3339;
+use crate::engine::Snapshot;
+use crate::tui::app::App;
+use crate::tui::rows::{Row, Tone, age_of};
+use crate::tui::theme::Theme;
+use crate::wire::Command;
+use chrono::{DateTime, Utc};
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+pub struct Outbox;
+
+const COLUMNS: &[Column] = &[
+    fixed("SEQ", 6),
+    fixed("STATUS", 11),
+    fixed("TYPE", 36),
+    fixed("SUBJECT", 24),
+    fixed("TRIES", 5),
+    fixed("AGE", 7),
+    flexible("ERROR", 10),
+];
+
+impl PaneView for Outbox {
+    fn title(&self) -> &'static str {
+        "Outbox"
+    }
+
+    fn command(&self) -> &'static str {
+        "outbox"
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
+    }
+
+    fn rows(&self, s: &Snapshot) -> Vec<Row> {
+        s.outbox_recent
+            .iter()
+            .map(|e| {
+                let tone = match e.status {
+                    DeliveryStatus::DeadLetter => Tone::Error,
+                    DeliveryStatus::Failed | DeliveryStatus::Conflict => Tone::Warn,
+                    DeliveryStatus::Delivered => Tone::Muted,
+                    DeliveryStatus::Pending => Tone::Normal,
+                };
+                Row::new(e.seq.to_string(), tone)
+                    .num(e.seq.to_string(), e.seq as f64)
+                    .text(e.status.to_string())
+                    .text(&e.event_type)
+                    .text(&e.subject_id)
+                    .num(e.attempts.to_string(), f64::from(e.attempts))
+                    .age(Some(e.created_at))
+                    .text(e.last_error.clone().unwrap_or_default())
+            })
+            .collect()
+    }
+
+    fn describe(
+        &self,
+        s: &Snapshot,
+        id: &str,
+        detail: Option<&Detail>,
+        _now: DateTime<Utc>,
+    ) -> Vec<String> {
+        if !s.outbox_recent.iter().any(|e| e.seq.to_string() == id) {
+            return gone(id);
+        }
+        let Some(Detail::Event(e)) =
+            detail.filter(|d| matches!(d, Detail::Event(e) if e.row.seq.to_string() == id))
+        else {
+            return vec![
+                format!("event {id}"),
+                String::new(),
+                "loading the event…".into(),
+            ];
+        };
+        let mut lines = vec![
+            format!("event        {} ({})", e.event_id, e.row.event_type),
+            format!("key          {}", e.idempotency_key),
+            format!(
+                "status       {} after {} attempt(s)",
+                e.row.status, e.row.attempts
+            ),
+            format!(
+                "next attempt {}",
+                e.next_attempt_at.map_or_else(|| "-".into(), rfc3339)
+            ),
+            format!(
+                "last error   {}",
+                e.row.last_error.clone().unwrap_or_else(|| "-".into())
+            ),
+            String::new(),
+        ];
+        let pretty = serde_json::from_str::<serde_json::Value>(&e.body)
+            .and_then(|v| serde_json::to_string_pretty(&v))
+            .unwrap_or_else(|_| e.body.clone());
+        lines.extend(pretty.lines().map(str::to_string));
+        lines
+    }
+
+    fn detail_for(&self, id: &str) -> Option<Command> {
+        Some(Command::OutboxEvent {
+            seq: id.parse().ok()?,
+        })
+    }
+
+    fn empty_hint(&self) -> &'static str {
+        "no events"
+    }
+
+    fn summary_height(&self, active: bool) -> u16 {
+        if active { 2 } else { 0 }
+    }
+
+    /// Counts per status, the write-back lag, and the last error (AssistX is
+    /// the one destination today).
+    fn draw_summary(&self, frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+        let o = &app.snapshot().outbox;
+        let lag = age_of(o.oldest_pending_at, app.now);
+        let counts = Line::from(vec![
+            Span::styled(
+                format!(" pending {}  failed {}  ", o.pending, o.failed),
+                theme.text,
+            ),
+            Span::styled(
+                format!("delivered {}  conflict {}  ", o.delivered, o.conflict),
+                theme.muted,
+            ),
+            Span::styled(
+                format!("dead letter {}", o.dead_letter),
+                if o.dead_letter > 0 {
+                    theme.error
+                } else {
+                    theme.muted
+                },
+            ),
+            Span::styled(format!("   write-back lag {lag}"), theme.title),
+        ]);
+        let error = Line::from(Span::styled(
+            format!(
+                " last error (assistx): {}",
+                o.last_error.as_deref().unwrap_or("none")
+            ),
+            if o.last_error.is_some() {
+                theme.warn
+            } else {
+                theme.muted
+            },
+        ));
+        frame.render_widget(Paragraph::new(vec![counts, error]), area);
+    }
+}

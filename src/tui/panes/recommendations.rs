@@ -1,0 +1,151 @@
+//! Assignments waiting, gated, blocked or in flight; their describe view
+//! fetches the decision's reasons and skipped lanes from the engine.
+
+use super::{Column, Detail, PaneView, fixed, flexible, gone};
+use crate::domain::lifecycle::Status;
+use crate::domain::time::rfc3339;
+use crate::engine::Snapshot;
+use crate::tui::rows::{Row, Tone, age_of};
+use crate::wire::Command;
+use chrono::{DateTime, Utc};
+
+pub struct Recommendations;
+
+const COLUMNS: &[Column] = &[
+    fixed("TASK", 14),
+    flexible("TITLE", 10),
+    fixed("LANE", 13),
+    fixed("WORKER", 12),
+    fixed("SCORE", 6),
+    fixed("STATUS", 17),
+    fixed("AGE", 7),
+];
+
+impl PaneView for Recommendations {
+    fn title(&self) -> &'static str {
+        "Recommendations"
+    }
+
+    fn command(&self) -> &'static str {
+        "recs"
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        COLUMNS
+    }
+
+    fn rows(&self, s: &Snapshot) -> Vec<Row> {
+        s.recommendations
+            .iter()
+            .map(|r| {
+                let tone = match r.status {
+                    Status::ApprovalRequired => Tone::Warn,
+                    Status::Blocked => Tone::Muted,
+                    Status::Claimed | Status::Running => Tone::Ok,
+                    _ => Tone::Normal,
+                };
+                let mut row = Row::new(&r.assignment_id, tone)
+                    .text(&r.task_id)
+                    .text(r.title.clone().unwrap_or_default())
+                    .text(r.lane.as_str())
+                    .text(r.worker.clone().unwrap_or_else(|| "-".into()))
+                    .num(format!("{:.2}", r.score), r.score)
+                    .text(r.status.as_str())
+                    .age(Some(r.created_at));
+                row.version = Some(r.version);
+                row
+            })
+            .collect()
+    }
+
+    fn describe(
+        &self,
+        s: &Snapshot,
+        id: &str,
+        detail: Option<&Detail>,
+        now: DateTime<Utc>,
+    ) -> Vec<String> {
+        describe_assignment(s, id, detail, now)
+    }
+
+    fn detail_for(&self, id: &str) -> Option<Command> {
+        Some(explain(id))
+    }
+}
+
+/// What the engine is asked for an assignment's describe view.
+pub(super) fn explain(id: &str) -> Command {
+    Command::Explain {
+        assignment_id: id.into(),
+    }
+}
+
+/// An assignment's describe view (the recommendations' and the approvals').
+pub(super) fn describe_assignment(
+    s: &Snapshot,
+    id: &str,
+    detail: Option<&Detail>,
+    now: DateTime<Utc>,
+) -> Vec<String> {
+    let Some(r) = s.recommendations.iter().find(|r| r.assignment_id == id) else {
+        return gone(id);
+    };
+    let explanation = match detail {
+        Some(Detail::Explanation(e)) if e.assignment_id == id => Some(e),
+        _ => None,
+    };
+    let target = explanation
+        .and_then(|e| e.target.as_ref())
+        .map_or_else(|| "-".into(), ToString::to_string);
+    let mut lines = vec![
+        format!("assignment   {}", r.assignment_id),
+        format!(
+            "task         {}  {}",
+            r.task_id,
+            r.title.clone().unwrap_or_default()
+        ),
+        format!("status       {} (version {})", r.status, r.version),
+        format!("lane         {} → {target}", r.lane),
+        format!("score        {}", r.score),
+        format!("priority     {}   retries {}", r.priority, r.retry_count),
+        format!(
+            "worker       {}",
+            r.worker.clone().unwrap_or_else(|| "-".into())
+        ),
+        format!(
+            "lease ends   {}",
+            r.lease_expires_at.map_or_else(|| "-".into(), rfc3339)
+        ),
+    ];
+    if let Some(a) = s.approvals.iter().find(|a| a.assignment_id == id) {
+        lines.push(format!(
+            "gated by     {} (waiting {})",
+            a.gate,
+            age_of(Some(a.requested_at), now)
+        ));
+    }
+    let Some(e) = explanation else {
+        lines.push(String::new());
+        lines.push("loading the decision…".into());
+        return lines;
+    };
+    lines.push(format!("decision     {}", e.decision_id));
+    lines.push(format!("key          {}", e.idempotency_key));
+    lines.push(String::new());
+    lines.push("reasons".into());
+    lines.extend(e.reasons.iter().map(|x| format!("  • {x}")));
+    lines.push(String::new());
+    lines.push("skipped lanes".into());
+    if e.skipped_lanes.is_empty() {
+        lines.push("  (none)".into());
+    }
+    lines.extend(e.skipped_lanes.iter().map(|k| {
+        format!(
+            "  {:<14} {:<28} {}",
+            k.lane.as_str(),
+            k.reason_code,
+            k.reason
+        )
+    }));
+    lines
+}
