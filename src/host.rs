@@ -5,12 +5,10 @@
 //! nothing opens a second writer on its database.
 
 use crate::config::Settings;
-use crate::engine::counters::Counters;
 use crate::engine::{self, Command, Core, EngineHandle, Reply, Snapshot};
 use crate::error::{Error, Result};
 use crate::ingest::client::Client;
 use crate::ingest::{server, socket};
-use crate::wire::codec::REJECT_CODES;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use tokio::sync::watch;
@@ -69,8 +67,7 @@ impl Host {
             }
         };
         let (stop, stop_rx) = watch::channel(false);
-        let rejected = Arc::new(Counters::new(&REJECT_CODES));
-        let server = tokio::spawn(server::serve(listener, engine.clone(), rejected, stop_rx));
+        let server = tokio::spawn(server::serve(listener, engine.clone(), stop_rx));
         tracing::info!(socket = %path.display(), pid = std::process::id(), "engine listening");
         Ok(Host {
             engine,

@@ -7,7 +7,6 @@ use crate::engine::Snapshot;
 use crate::error::{Error, Result};
 use crate::host::runtime;
 use crate::ingest::client::Client;
-use serde_json::Value;
 
 /// One line saying what an operator checks first.
 pub fn summary(s: &Snapshot) -> String {
@@ -30,13 +29,6 @@ pub fn summary(s: &Snapshot) -> String {
     )
 }
 
-fn parse(value: &Value) -> Result<Snapshot> {
-    serde_json::from_value(value.clone()).map_err(|e| Error::Io {
-        context: "the engine's snapshot".into(),
-        source: std::io::Error::other(e),
-    })
-}
-
 pub fn run(settings: &Settings, json: bool) -> Result<()> {
     let path = settings.socket_path.clone();
     runtime()?.block_on(async move {
@@ -49,21 +41,19 @@ pub fn run(settings: &Settings, json: bool) -> Result<()> {
         })?;
         let first = client.subscribe().await?;
         let mut last = String::new();
-        let mut show = |snapshot: &Value| -> Result<()> {
+        let mut show = |snapshot: &Snapshot| {
             if json {
-                json_line(snapshot);
-                return Ok(());
+                return json_line(snapshot);
             }
-            let line = summary(&parse(snapshot)?);
+            let line = summary(snapshot);
             if line != last {
                 println!("{} {line}", chrono::Utc::now().format("%H:%M:%S"));
                 last = line;
             }
-            Ok(())
         };
-        show(&first["snapshot"])?;
-        while let Some(update) = client.next_line().await? {
-            show(&update["snapshot"])?;
+        show(&first);
+        while let Some(snapshot) = client.next_snapshot().await? {
+            show(&snapshot);
         }
         Ok(())
     })

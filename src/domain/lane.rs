@@ -4,7 +4,19 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    PartialOrd,
+    Ord,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Lane {
     LocalOnly,
@@ -38,6 +50,12 @@ impl Lane {
             Lane::Paperclip => "paperclip",
             Lane::Blocked => "blocked",
         }
+    }
+
+    /// Any lane by its stored name, `blocked` included.
+    pub fn from_name(name: &str) -> Option<Lane> {
+        use strum::VariantArray;
+        Lane::VARIANTS.iter().copied().find(|l| l.as_str() == name)
     }
 
     /// Where work on this lane is sent; `None` for the blocked lane.

@@ -20,6 +20,8 @@ pub use core::Core;
 pub use snapshot::Snapshot;
 
 use crate::wire::Action;
+use crate::wire::codec::REJECT_CODES;
+use counters::Counters;
 use publisher::Publisher;
 
 /// Who the audit names for a scheduled tick.
@@ -45,6 +47,7 @@ type Request = (Command, oneshot::Sender<Result<Reply>>);
 pub struct EngineHandle {
     commands: mpsc::Sender<Request>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
+    rejected: Arc<Counters>,
 }
 
 impl EngineHandle {
@@ -60,6 +63,12 @@ impl EngineHandle {
 
     pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.snapshots.clone()
+    }
+
+    /// Lines the engine's doors refused, per reason: they count here, and
+    /// every snapshot reports them.
+    pub fn rejected(&self) -> &Counters {
+        &self.rejected
     }
 
     /// Queues a command (waiting while the queue is full) and returns where
@@ -81,13 +90,19 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
     core.recover()?;
     let first = Arc::new(core.snapshot()?);
     let (snapshot_tx, snapshot_rx) = watch::channel(first);
-    let publisher = Publisher::spawn(&core.settings().database_path, snapshot_tx)?;
+    let rejected = Arc::new(Counters::new(&REJECT_CODES));
+    let publisher = Publisher::spawn(
+        &core.settings().database_path,
+        snapshot_tx,
+        rejected.clone(),
+    )?;
     let (command_tx, command_rx) = mpsc::channel(QUEUE);
     let task = tokio::task::spawn_blocking(move || run(core, command_rx, publisher));
     Ok((
         EngineHandle {
             commands: command_tx,
             snapshots: snapshot_rx,
+            rejected,
         },
         task,
     ))

@@ -4,6 +4,7 @@
 //! most every [`PUBLISH_EVERY`] under load. Requests never wait behind a
 //! snapshot build this way.
 
+use super::counters::Counters;
 use super::snapshot::{self, Snapshot};
 use crate::domain::router::RouterSnapshot;
 use crate::error::{Error, Result};
@@ -42,13 +43,17 @@ pub struct Publisher {
 
 impl Publisher {
     /// Starts the publisher thread on its own connection to `database`.
-    pub fn spawn(database: &Path, snapshots: watch::Sender<Arc<Snapshot>>) -> Result<Publisher> {
+    pub fn spawn(
+        database: &Path,
+        snapshots: watch::Sender<Arc<Snapshot>>,
+        rejected: Arc<Counters>,
+    ) -> Result<Publisher> {
         let store = Store::open_read_only(database)?;
         let database = database.display().to_string();
         let (requests, inbox) = mpsc::channel();
         std::thread::Builder::new()
             .name("snapshots".into())
-            .spawn(move || run(store, database, inbox, snapshots))
+            .spawn(move || run(store, database, rejected, inbox, snapshots))
             .map_err(|source| Error::Io {
                 context: "cannot start the snapshot thread".into(),
                 source,
@@ -70,6 +75,7 @@ impl Publisher {
 fn run(
     store: Store,
     database: String,
+    rejected: Arc<Counters>,
     inbox: mpsc::Receiver<Request>,
     snapshots: watch::Sender<Arc<Snapshot>>,
 ) {
@@ -101,6 +107,7 @@ fn run(
             |mut snapshot| {
                 snapshot.queue_history = history.record(view.now, &snapshot);
                 snapshot.database = database.clone();
+                snapshot.rejected_lines = rejected.read();
                 Arc::new(snapshot)
             },
         );

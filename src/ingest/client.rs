@@ -3,6 +3,8 @@
 use crate::engine::{Command, Reply, Snapshot};
 use crate::error::{Error, Result};
 use crate::wire::codec::encode;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -33,7 +35,13 @@ impl Client {
     }
 
     /// Sends one request line and reads the next line back.
-    pub async fn request(&mut self, mut request: Value) -> Result<Value> {
+    pub async fn request(&mut self, request: Value) -> Result<Value> {
+        let line = self.send_line(request).await?;
+        decode(&line)
+    }
+
+    /// Sends one request line; the line that answers it, as text.
+    async fn send_line(&mut self, mut request: Value) -> Result<String> {
         if request.get("id").is_none() {
             request["id"] = json!(self.next_id);
             self.next_id += 1;
@@ -41,23 +49,11 @@ impl Client {
         let mut line = request.to_string();
         line.push('\n');
         self.writer.write_all(line.as_bytes()).await.map_err(lost)?;
-        self.next_line().await?.ok_or_else(|| Error::EngineGone)
-    }
-
-    /// The next line the engine sends (a reply or a subscription update);
-    /// `None` when it closed the connection.
-    pub async fn next_line(&mut self) -> Result<Option<Value>> {
-        let mut line = String::new();
-        let n = self.reader.read_line(&mut line).await.map_err(lost)?;
-        if n == 0 {
-            return Ok(None);
+        let mut answer = String::new();
+        if self.reader.read_line(&mut answer).await.map_err(lost)? == 0 {
+            return Err(Error::EngineGone);
         }
-        serde_json::from_str(&line)
-            .map(Some)
-            .map_err(|e| Error::Io {
-                context: "the engine's reply".into(),
-                source: std::io::Error::other(e),
-            })
+        Ok(answer)
     }
 
     pub async fn hello(&mut self) -> Result<Value> {
@@ -86,9 +82,44 @@ impl Client {
         })
     }
 
-    pub async fn subscribe(&mut self) -> Result<Value> {
-        unwrap(self.request(json!({"op": "subscribe"})).await?)
+    /// Subscribes to the engine's snapshots; the first one.
+    pub async fn subscribe(&mut self) -> Result<Snapshot> {
+        #[derive(Deserialize)]
+        struct First {
+            result: Option<Update>,
+            error: Option<Value>,
+        }
+        let line = self.send_line(json!({"op": "subscribe"})).await?;
+        let first: First = decode(&line)?;
+        match (first.result, first.error) {
+            (Some(update), _) => Ok(update.snapshot),
+            (None, error) => Err(refusal(&error.unwrap_or(Value::Null))),
+        }
     }
+
+    /// The next snapshot of a subscription, decoded straight from its line
+    /// (no JSON tree in between: a snapshot is megabytes); `None` when the
+    /// engine closed the connection.
+    pub async fn next_snapshot(&mut self) -> Result<Option<Snapshot>> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line).await.map_err(lost)? == 0 {
+            return Ok(None);
+        }
+        Ok(Some(decode::<Update>(&line)?.snapshot))
+    }
+}
+
+/// A subscription update: `{"event": "snapshot", "sent_at", "snapshot"}`.
+#[derive(Deserialize)]
+struct Update {
+    snapshot: Snapshot,
+}
+
+fn decode<T: DeserializeOwned>(line: &str) -> Result<T> {
+    serde_json::from_str(line).map_err(|e| Error::Io {
+        context: "the engine's reply".into(),
+        source: std::io::Error::other(e),
+    })
 }
 
 /// The `result` of an ok reply, or the refusal as an error.
@@ -96,12 +127,15 @@ fn unwrap(reply: Value) -> Result<Value> {
     if reply["ok"] == true {
         return Ok(reply.get("result").cloned().unwrap_or(Value::Null));
     }
-    let error = &reply["error"];
-    Err(Error::Remote {
+    Err(refusal(&reply["error"]))
+}
+
+fn refusal(error: &Value) -> Error {
+    Error::Remote {
         code: error["code"].as_str().unwrap_or("unknown").to_string(),
         message: error["message"]
             .as_str()
             .unwrap_or("the engine refused the request")
             .to_string(),
-    })
+    }
 }

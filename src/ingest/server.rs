@@ -9,7 +9,6 @@
 //! without limit, and never has an acknowledged request dropped. Other
 //! clients keep their own turn in the engine's queue.
 
-use crate::engine::counters::Counters;
 use crate::engine::{Command, EngineHandle, Reply, Snapshot};
 use crate::error::Result;
 use crate::wire::codec::{
@@ -17,8 +16,9 @@ use crate::wire::codec::{
     ok_reply,
 };
 use crate::wire::decoder::LineDecoder;
+use chrono::Utc;
 use serde_json::{Value, json};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::OwnedWriteHalf;
@@ -52,15 +52,15 @@ enum Pending {
 pub async fn serve(
     listener: UnixListener,
     engine: EngineHandle,
-    rejected: Arc<Counters>,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let encoded = Arc::new(Encoded::default());
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
-                    connections.spawn(connection(stream, engine.clone(), rejected.clone(), shutdown.clone()));
+                    connections.spawn(connection(stream, engine.clone(), encoded.clone(), shutdown.clone()));
                 }
                 Err(e) => tracing::warn!("accept failed: {e}"),
             },
@@ -85,7 +85,7 @@ pub async fn serve(
 async fn connection(
     stream: UnixStream,
     engine: EngineHandle,
-    rejected: Arc<Counters>,
+    encoded: Arc<Encoded>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let (mut read, write) = stream.into_split();
@@ -94,7 +94,7 @@ async fn connection(
         write,
         pending_rx,
         engine.snapshots(),
-        rejected.clone(),
+        encoded,
         shutdown.clone(),
     ));
     let mut decoder = LineDecoder::default();
@@ -113,7 +113,7 @@ async fn connection(
                 continue; // a subscription owns the connection until it closes
             }
             let parsed = codec::parse_frame(frame);
-            let pending = match dispatch(parsed, &engine, &rejected).await {
+            let pending = match dispatch(parsed, &engine).await {
                 Some(pending) => pending,
                 None => break 'read,
             };
@@ -128,11 +128,11 @@ async fn connection(
 }
 
 /// What to write back for one parsed line; `None` when the engine is gone.
-async fn dispatch(parsed: Parsed, engine: &EngineHandle, rejected: &Counters) -> Option<Pending> {
+async fn dispatch(parsed: Parsed, engine: &EngineHandle) -> Option<Pending> {
     let Parsed { id, op, request } = parsed;
     Some(match request {
         Err(error) => {
-            rejected.bump(error.code);
+            engine.rejected().bump(error.code);
             Pending::Ready(error_reply(&id, &error))
         }
         Ok(Request::Hello) => Pending::Ready(ok_reply(&id, "hello", hello())),
@@ -158,41 +158,67 @@ pub fn hello() -> Value {
     })
 }
 
-/// The engine's latest snapshot with the socket's own counters filled in
-/// (they change without the engine knowing).
-fn snapshot_value(snapshots: &mut watch::Receiver<Arc<Snapshot>>, rejected: &Counters) -> Value {
-    let snapshot = snapshots.borrow_and_update().clone();
-    let mut value = serde_json::to_value(&*snapshot).unwrap_or(Value::Null);
-    value["rejected_lines"] = json!(rejected.read());
-    value
+/// Snapshots as JSON, each serialized once however many connections send
+/// it. Holding the snapshot keeps its address from being reused, so a
+/// pointer comparison is a sound identity check.
+#[derive(Default)]
+struct Encoded {
+    last: Mutex<Option<(Arc<Snapshot>, Arc<str>)>>,
+}
+
+impl Encoded {
+    fn json(&self, snapshot: &Arc<Snapshot>) -> Arc<str> {
+        let mut last = self
+            .last
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((held, json)) = &*last
+            && Arc::ptr_eq(held, snapshot)
+        {
+            return json.clone();
+        }
+        let json: Arc<str> = serde_json::to_string(&**snapshot)
+            .unwrap_or_else(|_| "null".into())
+            .into();
+        *last = Some((snapshot.clone(), json.clone()));
+        json
+    }
+}
+
+/// An ok reply whose result is JSON text already: spliced in, not parsed
+/// back into a tree (a snapshot of ten thousand rows is megabytes).
+fn raw_reply(id: &Value, op: &str, result: &str) -> String {
+    format!(
+        r#"{{"id":{id},"ok":true,"op":{},"result":{result}}}"#,
+        json!(op)
+    )
 }
 
 async fn write_replies(
     mut write: OwnedWriteHalf,
     mut pending: mpsc::Receiver<Pending>,
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
-    rejected: Arc<Counters>,
+    encoded: Arc<Encoded>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut out = Vec::with_capacity(64 * 1024);
     while let Some(item) = pending.recv().await {
         let reply = match item {
-            Pending::Ready(reply) => reply,
-            Pending::Snapshot(id, reply) => match reply.await {
-                Ok(Ok(Reply::Snapshot(snapshot))) => {
-                    let mut value = serde_json::to_value(&*snapshot).unwrap_or(Value::Null);
-                    value["rejected_lines"] = json!(rejected.read());
-                    ok_reply(&id, "snapshot", value)
-                }
-                _ => ok_reply(&id, "snapshot", snapshot_value(&mut snapshots, &rejected)),
-            },
-            Pending::Engine { id, op, reply } => engine_reply(&id, &op, reply).await,
+            Pending::Ready(reply) => reply.to_string(),
+            Pending::Snapshot(id, reply) => {
+                let json = match reply.await {
+                    Ok(Ok(Reply::Snapshot(snapshot))) => encoded.json(&Arc::new(*snapshot)),
+                    _ => encoded.json(&snapshots.borrow_and_update().clone()),
+                };
+                raw_reply(&id, "snapshot", &json)
+            }
+            Pending::Engine { id, op, reply } => engine_reply(&id, &op, reply).await.to_string(),
             Pending::Subscribe(id) => {
                 if flush(&mut write, &mut out).await.is_err() {
                     return;
                 }
-                let first = snapshot_value(&mut snapshots, &rejected);
-                let reply = ok_reply(&id, "subscribe", json!({ "snapshot": first }));
+                let first = encoded.json(&snapshots.borrow_and_update().clone());
+                let reply = raw_reply(&id, "subscribe", &format!(r#"{{"snapshot":{first}}}"#));
                 if send(&mut write, &reply).await.is_err() {
                     return;
                 }
@@ -200,7 +226,7 @@ async fn write_replies(
                     write: &mut write,
                     pending: &mut pending,
                     snapshots: &mut snapshots,
-                    rejected: &rejected,
+                    encoded: &encoded,
                     shutdown: &mut shutdown,
                 };
                 streams.run().await;
@@ -209,7 +235,7 @@ async fn write_replies(
         };
         // Replies queue up in `out` while more are ready, and go out in one
         // write when the connection has nothing else pending.
-        out.extend_from_slice(reply.to_string().as_bytes());
+        out.extend_from_slice(reply.as_bytes());
         out.push(b'\n');
         if (pending.is_empty() || out.len() > 60 * 1024)
             && flush(&mut write, &mut out).await.is_err()
@@ -244,23 +270,30 @@ struct Streams<'a> {
     write: &'a mut OwnedWriteHalf,
     pending: &'a mut mpsc::Receiver<Pending>,
     snapshots: &'a mut watch::Receiver<Arc<Snapshot>>,
-    rejected: &'a Counters,
+    encoded: &'a Encoded,
     shutdown: &'a mut watch::Receiver<bool>,
 }
 
 impl Streams<'_> {
-    /// Whole snapshots, at most one per [`SUBSCRIBE_EVERY`], until the client
-    /// closes (its reader drops `pending`) or the engine shuts down.
+    /// The latest snapshot whenever it changes, at most one per
+    /// [`SUBSCRIBE_EVERY`], until the client closes (its reader drops
+    /// `pending`) or the engine shuts down. A change after a quiet spell goes
+    /// out at once; a client that reads slowly gets the newest snapshot
+    /// when it is ready again, never a backlog of old ones.
     async fn run(&mut self) {
+        let mut last_sent = tokio::time::Instant::now();
         loop {
             tokio::select! {
                 changed = self.snapshots.changed() => {
                     if changed.is_err() {
                         return;
                     }
-                    tokio::time::sleep(SUBSCRIBE_EVERY).await;
-                    let snapshot = snapshot_value(self.snapshots, self.rejected);
-                    let update = json!({"event": "snapshot", "snapshot": snapshot});
+                    tokio::time::sleep_until(last_sent + SUBSCRIBE_EVERY).await;
+                    let snapshot = self.snapshots.borrow_and_update().clone();
+                    let json = self.encoded.json(&snapshot);
+                    let sent_at = json!(Utc::now());
+                    let update = format!(r#"{{"event":"snapshot","sent_at":{sent_at},"snapshot":{json}}}"#);
+                    last_sent = tokio::time::Instant::now();
                     if send(self.write, &update).await.is_err() {
                         return;
                     }
@@ -272,8 +305,7 @@ impl Streams<'_> {
     }
 }
 
-async fn send(write: &mut OwnedWriteHalf, value: &Value) -> std::io::Result<()> {
-    let mut line = value.to_string();
-    line.push('\n');
-    write.write_all(line.as_bytes()).await
+async fn send(write: &mut OwnedWriteHalf, line: &str) -> std::io::Result<()> {
+    write.write_all(line.as_bytes()).await?;
+    write.write_all(b"\n").await
 }

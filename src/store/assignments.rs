@@ -135,6 +135,55 @@ pub fn list(conn: &Connection, status: Option<Status>, limit: usize) -> Result<V
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// An assignment as the control room lists it: no decision (its reasons
+/// are fetched when asked for), the task's title from the candidate cache.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listed {
+    pub assignment_id: String,
+    pub task_id: String,
+    pub title: Option<String>,
+    pub status: Status,
+    pub version: i64,
+    pub lane: String,
+    pub worker_id: Option<String>,
+    pub node_id: Option<String>,
+    pub score: f64,
+    pub priority: String,
+    pub retry_count: u32,
+    pub created_at: String,
+    pub updated_at: String,
+    pub lease_expires_at: Option<String>,
+}
+
+/// The waiting, gated, blocked and leased assignments, newest change
+/// first, at most `limit`. Only row ids are sorted, and only the rows kept
+/// are read whole: sorting whole rows (decisions included) for ten thousand
+/// assignments cost a snapshot most of its time.
+pub fn listed(conn: &Connection, limit: usize) -> Result<Vec<Listed>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT a.assignment_id, a.task_id, json_extract(c.body, '$.title'), a.status, a.version,              a.lane, a.worker_id, a.node_id, json_extract(a.decision, '$.score'), a.priority,              a.retry_count, a.created_at, a.updated_at, a.lease_expires_at          FROM (SELECT rowid AS id FROM assignments                WHERE status IN ('recommended', 'approval_required', 'approved', 'claimed', 'running', 'blocked')                ORDER BY updated_at DESC, assignment_id LIMIT ?1) AS kept          JOIN assignments a ON a.rowid = kept.id          LEFT JOIN candidates c ON c.task_id = a.task_id          ORDER BY a.updated_at DESC, a.assignment_id",
+    )?;
+    let rows = stmt.query_map([limit as i64], |row| {
+        Ok(Listed {
+            assignment_id: row.get(0)?,
+            task_id: row.get(1)?,
+            title: row.get(2)?,
+            status: status_of(row.get(3)?)?,
+            version: row.get(4)?,
+            lane: row.get(5)?,
+            worker_id: row.get(6)?,
+            node_id: row.get(7)?,
+            score: row.get::<_, Option<f64>>(8)?.unwrap_or(0.0),
+            priority: row.get(9)?,
+            retry_count: row.get(10)?,
+            created_at: row.get(11)?,
+            updated_at: row.get(12)?,
+            lease_expires_at: row.get(13)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Assignments a worker holds a lease on.
 pub fn held_by(conn: &Connection, node_id: &str, worker_id: &str) -> Result<Vec<Assignment>> {
     // Sorted here, not by ORDER BY: with a bound parameter and an ORDER BY

@@ -33,15 +33,6 @@ pub fn get(conn: &Connection, task_id: &str) -> Result<Option<Candidate>> {
     Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
 }
 
-/// Every cached task's title, for the control room.
-pub fn titles(conn: &Connection) -> Result<std::collections::HashMap<String, String>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT task_id, json_extract(body, '$.title') FROM candidates WHERE json_extract(body, '$.title') IS NOT NULL",
-    )?;
-    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 /// Candidates whose tasks are not held, finished or rejected: what a tick
 /// without a fresh backlog decides again.
 pub fn undecided_or_waiting(conn: &Connection) -> Result<Vec<Candidate>> {

@@ -45,20 +45,12 @@ impl Source {
                 if let Ok(mut client) = Client::connect(&socket).await
                     && let Ok(first) = client.subscribe().await
                 {
-                    if let Ok(snapshot) =
-                        serde_json::from_value::<Snapshot>(first["snapshot"].clone())
-                    {
-                        snapshot_tx.send_replace(Arc::new(snapshot));
-                    }
+                    snapshot_tx.send_replace(Arc::new(first));
                     connection_tx.send_replace(Connection::Attached {
                         socket: label.clone(),
                     });
-                    while let Ok(Some(update)) = client.next_line().await {
-                        if let Ok(snapshot) =
-                            serde_json::from_value::<Snapshot>(update["snapshot"].clone())
-                        {
-                            snapshot_tx.send_replace(Arc::new(snapshot));
-                        }
+                    while let Ok(Some(snapshot)) = client.next_snapshot().await {
+                        snapshot_tx.send_replace(Arc::new(snapshot));
                     }
                 }
                 connection_tx.send_replace(Connection::Disconnected {

@@ -4,12 +4,11 @@
 
 pub mod views;
 
+use crate::domain::lane::Lane;
 use crate::domain::lifecycle::Status;
 use crate::domain::router::RouterSnapshot;
 use crate::error::Result;
-use crate::store::{
-    approvals, assignments, audit, candidates, control, events, outbox, runs, workers,
-};
+use crate::store::{approvals, assignments, audit, control, events, outbox, runs, workers};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
@@ -92,21 +91,15 @@ pub fn build(
         .filter_map(|(status, lane, priority, count)| {
             Some(QueueRow {
                 status: status.parse().ok()?,
-                lane: lane.parse().ok()?,
+                lane: Lane::from_name(&lane)?,
                 priority,
                 count,
             })
         })
         .collect();
-    let titles = candidates::titles(conn)?;
-    let shown = |a: &assignments::Assignment| {
-        a.status.is_waiting() || a.status.holds_lease() || a.status == Status::Blocked
-    };
-    let listed = assignments::list(conn, None, RECOMMENDATION_LIMIT)?;
-    let recommendations: Vec<Recommendation> = listed
-        .iter()
-        .filter(|a| shown(a))
-        .map(|a| Recommendation::from_row(a, titles.get(&a.task_id).cloned()))
+    let recommendations: Vec<Recommendation> = assignments::listed(conn, RECOMMENDATION_LIMIT)?
+        .into_iter()
+        .map(Into::into)
         .collect();
     let status_counts: BTreeMap<Status, u64> = assignments::status_counts(conn)?
         .into_iter()

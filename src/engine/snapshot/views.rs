@@ -81,26 +81,28 @@ pub struct Recommendation {
     pub lease_expires_at: Option<DateTime<Utc>>,
 }
 
-impl Recommendation {
-    pub fn from_row(a: &assignments::Assignment, title: Option<String>) -> Self {
+impl From<assignments::Listed> for Recommendation {
+    fn from(a: assignments::Listed) -> Self {
         Recommendation {
-            assignment_id: a.assignment_id.clone(),
-            task_id: a.task_id.clone(),
-            title,
-            status: a.status,
-            version: a.version,
-            lane: a.decision.selected_lane,
-            worker: a.worker_id.clone(),
-            node: a.node_id.clone(),
-            score: a.decision.score,
-            priority: a.priority.clone(),
-            retry_count: a.retry_count,
+            lane: Lane::from_name(&a.lane).unwrap_or(Lane::Blocked),
             created_at: at(&a.created_at),
             updated_at: at(&a.updated_at),
             lease_expires_at: at_opt(a.lease_expires_at.as_deref()),
+            assignment_id: a.assignment_id,
+            task_id: a.task_id,
+            title: a.title,
+            status: a.status,
+            version: a.version,
+            worker: a.worker_id,
+            node: a.node_id,
+            score: a.score,
+            priority: a.priority,
+            retry_count: a.retry_count,
         }
     }
+}
 
+impl Recommendation {
     /// The worker holding the lease, as `node/worker`.
     pub fn holder(&self) -> Option<String> {
         let worker = self.worker.as_deref()?;

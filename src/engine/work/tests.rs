@@ -970,3 +970,38 @@ fn a_big_backlog_is_written_whole_in_order_and_a_repeated_task_is_decided_once()
     assert_eq!(audit::recent(conn, 10_000, false).unwrap().len(), 1_500);
     h.assert_status_matches_decision();
 }
+
+#[test]
+fn a_snapshot_lists_gated_and_plain_work_with_titles_and_typed_rows() {
+    use crate::domain::lane::Lane;
+    use crate::engine::snapshot;
+    let mut h = Harness::new();
+    let gated =
+        h.evaluate(json!({"task_id": "G1", "title": "push to prod", "risk_level": "critical"}));
+    let plain =
+        h.evaluate(json!({"task_id": "P1", "title": "tidy", "allowed_lanes": ["local_only"]}));
+    h.claim(&plain, "w1", 60).unwrap();
+    let now = *h.now.lock().unwrap();
+    let s = snapshot::build(h.core.store().conn(), &Default::default(), now, None).unwrap();
+    // The gated one waits in the blocked lane: its queue row is there.
+    assert!(
+        s.queue.iter().any(|q| q.status == Status::ApprovalRequired
+            && q.lane == Lane::Blocked
+            && q.count == 1)
+    );
+    let row = |id: &str| {
+        s.recommendations
+            .iter()
+            .find(|r| r.assignment_id == id)
+            .unwrap()
+    };
+    assert_eq!(row(&gated).title.as_deref(), Some("push to prod"));
+    assert_eq!(row(&plain).status, Status::Claimed);
+    assert_eq!(row(&plain).lane, Lane::LocalOnly);
+    assert_eq!(row(&plain).holder().as_deref(), Some("n1/w1"));
+    assert!(row(&plain).lease_expires_at.is_some_and(|at| at > now));
+    assert!(row(&plain).score > 0.0);
+    assert_eq!(s.count(Status::Claimed), 1);
+    assert_eq!(s.recommendations_total, 2);
+    assert_eq!(s.approvals[0].assignment_id, gated);
+}
