@@ -88,46 +88,6 @@ pub fn is_uuid(text: &str) -> bool {
     Uuid::parse_str(text).is_ok()
 }
 
-/// Python's `str(bool)`, which the old service wrote into keys.
-pub fn py_bool(value: bool) -> &'static str {
-    if value { "True" } else { "False" }
-}
-
-/// Python's `str(None)` for absent key parts.
-pub fn py_opt(value: Option<&str>) -> &str {
-    value.unwrap_or("None")
-}
-
-pub fn approved_key(assignment_id: &str, approved_by: &str, reason: &str) -> String {
-    format!("assign.assignment.approved:{assignment_id}:{approved_by}:{reason}")
-}
-
-pub fn released_key(assignment_id: &str, reason: &str, retryable: bool) -> String {
-    format!(
-        "assign.assignment.released:{assignment_id}:{reason}:{}",
-        py_bool(retryable)
-    )
-}
-
-pub fn claimed_key(assignment_id: &str, worker_id: &str, correlation_id: &str) -> String {
-    format!("assignment.claimed:{assignment_id}:{worker_id}:{correlation_id}")
-}
-
-pub fn heartbeat_key(
-    node_id: Option<&str>,
-    worker_id: Option<&str>,
-    assignment_id: Option<&str>,
-    heartbeat_id: Option<&str>,
-) -> String {
-    format!(
-        "assignment.heartbeat:{}:{}:{}:{}",
-        py_opt(node_id),
-        py_opt(worker_id),
-        py_opt(assignment_id),
-        py_opt(heartbeat_id)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,30 +140,6 @@ mod tests {
             id[4..]
                 .chars()
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
-        );
-    }
-
-    #[test]
-    fn lifecycle_keys_use_python_spelling() {
-        assert_eq!(
-            released_key("assign_1", "stale", true),
-            "assign.assignment.released:assign_1:stale:True"
-        );
-        assert_eq!(
-            released_key("assign_1", "done", false),
-            "assign.assignment.released:assign_1:done:False"
-        );
-        assert_eq!(
-            approved_key("assign_1", "scott", "ok"),
-            "assign.assignment.approved:assign_1:scott:ok"
-        );
-        assert_eq!(
-            claimed_key("assign_1", "w1", "c"),
-            "assignment.claimed:assign_1:w1:c"
-        );
-        assert_eq!(
-            heartbeat_key(Some("n1"), Some("w1"), None, None),
-            "assignment.heartbeat:n1:w1:None:None"
         );
     }
 }

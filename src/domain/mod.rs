@@ -7,6 +7,7 @@ pub mod control;
 pub mod decision;
 pub mod delivery;
 pub mod envelope;
+pub mod events;
 pub mod ids;
 pub mod lane;
 pub mod lifecycle;

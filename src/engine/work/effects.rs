@@ -4,12 +4,12 @@
 use super::Work;
 use crate::domain::candidate::Candidate;
 use crate::domain::envelope::Envelope;
+use crate::domain::events::Authored;
 use crate::domain::lifecycle::{Event, Status, transition};
 use crate::error::{Error, Result};
 use crate::store::assignments::{self, Assignment};
 use crate::store::{audit, candidates, outbox};
 use crate::wire::reply::Reply;
-use serde_json::Value;
 
 impl Work<'_> {
     pub(super) fn check(&self, a: &Assignment, event: Event) -> Result<Status> {
@@ -58,31 +58,36 @@ impl Work<'_> {
         })
     }
 
-    pub(super) fn emit_assignment(
-        &self,
-        event_type: &str,
-        key: String,
-        a: &Assignment,
-        payload: Value,
-    ) -> Result<bool> {
-        self.emit_with_correlation(event_type, key, a, a.correlation_id.clone(), payload)
+    /// Queues the event of what happened to `a`.
+    pub(super) fn emit(&self, a: &Assignment, event: &Authored) -> Result<bool> {
+        self.emit_correlated(a, event, a.correlation_id.clone())
     }
 
-    pub(super) fn emit_with_correlation(
+    pub(super) fn emit_correlated(
         &self,
-        event_type: &str,
-        key: String,
         a: &Assignment,
+        event: &Authored,
         correlation: Option<String>,
-        payload: Value,
     ) -> Result<bool> {
         let envelope = Envelope::about_assignment(
-            event_type,
-            key,
+            event.event_type(),
+            event.key(),
             &a.assignment_id,
             &a.task_id,
             correlation,
-            payload,
+            event.payload(),
+            self.now,
+        );
+        self.enqueue(envelope)
+    }
+
+    /// Queues the event of what happened to a node (a worker, the engine).
+    pub(super) fn emit_about_node(&self, event: &Authored) -> Result<bool> {
+        let envelope = Envelope::about_node(
+            event.event_type(),
+            event.key(),
+            event.node().unwrap_or("auto-assign"),
+            event.payload(),
             self.now,
         );
         self.enqueue(envelope)

@@ -3,6 +3,7 @@
 
 use super::super::pass;
 use super::{ENGINE, Work};
+use crate::domain::events::Authored;
 use crate::domain::lifecycle::Event;
 use crate::error::Result;
 use crate::store::assignments::{self, Assignment};
@@ -10,7 +11,7 @@ use crate::store::runs::{self, RunCounts};
 use crate::store::{approvals, candidates, workers};
 use crate::wire::reply::TickReport;
 use chrono::Duration;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 impl Work<'_> {
     /// Lease expiry, stale workers and lapsed approvals. Frozen while the
@@ -71,19 +72,15 @@ impl Work<'_> {
             "worker stale"
         };
         self.transition_to(&a, Event::Expire, ENGINE, Some(why), requeue, retry_count)?;
-        let key = format!(
-            "assignment.expired:{}:{}",
-            a.assignment_id,
-            a.lease_expires_at.as_deref().unwrap_or("None")
-        );
-        let payload = json!({
-            "status": "READY",
-            "reason": why,
-            "worker_id": a.worker_id,
-            "node_id": a.node_id,
-            "retry_count": retry_count,
-        });
-        self.emit_assignment("assignment.expired", key, &a, payload)?;
+        let event = Authored::Expired {
+            assignment_id: &a.assignment_id,
+            lease_expires_at: a.lease_expires_at.as_deref(),
+            reason: why,
+            worker_id: a.worker_id.as_deref(),
+            node_id: a.node_id.as_deref(),
+            retry_count,
+        };
+        self.emit(&a, &event)?;
         if requeue {
             self.redecide(&a.task_id)?;
         }

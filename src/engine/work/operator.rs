@@ -2,8 +2,7 @@
 
 use super::Work;
 use crate::domain::control::ControlMode;
-use crate::domain::envelope::Envelope;
-use crate::domain::ids;
+use crate::domain::events::Authored;
 use crate::domain::lane::Lane;
 use crate::domain::lifecycle::Event;
 use crate::domain::scorer;
@@ -14,7 +13,6 @@ use crate::store::assignments::{self, Assignment};
 use crate::store::control::{self, ControlState};
 use crate::wire::reply::Reply;
 use chrono::Duration;
-use serde_json::json;
 
 impl Work<'_> {
     pub(super) fn load(
@@ -65,18 +63,14 @@ impl Work<'_> {
             Some(to),
             Some(reason),
         )?;
-        let payload = json!({
-            "approved_by": by,
-            "approval_reason": reason,
-            "selected_lane": decision.selected_lane,
-            "approval_expires_at": rfc3339(expires_at),
-        });
-        self.emit_assignment(
-            "assign.assignment.approved",
-            ids::approved_key(id, by, reason),
-            &a,
-            payload,
-        )?;
+        let event = Authored::Approved {
+            assignment_id: id,
+            by,
+            reason,
+            selected_lane: decision.selected_lane,
+            expires_at: &rfc3339(expires_at),
+        };
+        self.emit(&a, &event)?;
         self.reply(id)
     }
 
@@ -113,10 +107,12 @@ impl Work<'_> {
             Some(to),
             Some(reason),
         )?;
-        let key = format!("assign.assignment.rejected:{id}:{by}:{reason}");
-        let payload =
-            json!({"reason_code": "rejected_by_operator", "reason": reason, "rejected_by": by});
-        self.emit_assignment("assign.assignment.skipped", key, &a, payload)?;
+        let event = Authored::Rejected {
+            assignment_id: id,
+            by,
+            reason,
+        };
+        self.emit(&a, &event)?;
         self.reply(id)
     }
 
@@ -131,19 +127,15 @@ impl Work<'_> {
         let a = self.load(id, expected)?;
         let retry_count = a.retry_count + u32::from(retry);
         self.transition_to(&a, Event::Release, by, Some(reason), retry, retry_count)?;
-        let payload = json!({
-            "reason": reason,
-            "retryable": retry,
-            "released_by": by,
-            "worker_id": a.worker_id,
-            "retry_count": retry_count,
-        });
-        self.emit_assignment(
-            "assign.assignment.released",
-            ids::released_key(id, reason, retry),
-            &a,
-            payload,
-        )?;
+        let event = Authored::Released {
+            assignment_id: id,
+            by,
+            reason,
+            retry,
+            worker_id: a.worker_id.as_deref(),
+            retry_count,
+        };
+        self.emit(&a, &event)?;
         if retry {
             self.redecide(&a.task_id)?;
         }
@@ -168,17 +160,13 @@ impl Work<'_> {
             None,
             Some(&format!("{before} -> {mode}: {reason}")),
         )?;
-        let key = format!("assign.control.changed:{}:{mode}", state.version);
-        let payload =
-            json!({"mode": mode, "previous_mode": before, "reason": reason, "changed_by": by});
-        let envelope = Envelope::about_node(
-            "assign.control.changed",
-            key,
-            "auto-assign",
-            payload,
-            self.now,
-        );
-        self.enqueue(envelope)?;
+        self.emit_about_node(&Authored::ControlChanged {
+            version: state.version,
+            mode,
+            previous: before,
+            reason,
+            by,
+        })?;
         Ok(state)
     }
 }

@@ -1,7 +1,7 @@
 //! Worker commands: claim, heartbeat, progress, complete, fail.
 
 use super::Work;
-use crate::domain::envelope::Envelope;
+use crate::domain::events::Authored;
 use crate::domain::ids;
 use crate::domain::lifecycle::{Event, Status};
 use crate::domain::time::rfc3339;
@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::store::assignments::{self, Assignment};
 use crate::store::workers;
 use crate::wire::reply::{HeartbeatReport, Reply};
-use serde_json::json;
 
 impl Work<'_> {
     pub(super) fn holder_check(&self, a: &Assignment, worker_id: &str) -> Result<()> {
@@ -75,15 +74,14 @@ impl Work<'_> {
             Some(&format!("lease {lease_seconds}s on {node_id}")),
         )?;
         let claimed = assignments::get(self.tx, id)?;
-        let payload = json!({
-            "status": "CLAIMED",
-            "claimed_by": worker_id,
-            "worker_id": worker_id,
-            "node_id": node_id,
-            "lease_expires_at": claimed.lease_expires_at,
-        });
-        let key = ids::claimed_key(id, worker_id, &correlation);
-        self.emit_assignment("assignment.claimed", key, &claimed, payload)?;
+        let event = Authored::Claimed {
+            assignment_id: id,
+            worker_id,
+            node_id,
+            correlation_id: &correlation,
+            lease_expires_at: claimed.lease_expires_at.as_deref(),
+        };
+        self.emit(&claimed, &event)?;
         Ok(Reply::Assignment(Box::new(claimed)))
     }
 
@@ -120,7 +118,7 @@ impl Work<'_> {
         let (renewed, started) = self.renew_and_start(&hb, named)?;
         let status = hb.status.as_str();
         if before.status.as_deref() != Some(status) || before.stale {
-            let subject = format!("{}/{}", hb.node_id, hb.worker_id);
+            let subject = hb.key();
             let detail = format!("{} -> {status}", before.status.as_deref().unwrap_or("new"));
             self.audit(
                 &hb.worker_id,
@@ -130,29 +128,16 @@ impl Work<'_> {
                 None,
                 Some(&detail),
             )?;
-            let key = format!(
-                "assign.worker.heartbeat.recorded:{}:{}:{}",
-                hb.node_id,
-                hb.worker_id,
-                rfc3339(self.now)
-            );
-            let payload = json!({
-                "node_id": hb.node_id,
-                "worker_id": hb.worker_id,
-                "status": status,
-                "previous_status": before.status,
-                "lanes": hb.lanes,
-                "capabilities": hb.capabilities,
-                "max_concurrent": hb.max_concurrent,
-            });
-            let envelope = Envelope::about_node(
-                "assign.worker.heartbeat.recorded",
-                key,
-                &hb.node_id,
-                payload,
-                self.now,
-            );
-            self.enqueue(envelope)?;
+            self.emit_about_node(&Authored::WorkerStatus {
+                node_id: &hb.node_id,
+                worker_id: &hb.worker_id,
+                status: hb.status,
+                previous: before.status.as_deref(),
+                lanes: &hb.lanes,
+                capabilities: &hb.capabilities,
+                max_concurrent: hb.max_concurrent,
+                at: &rfc3339(self.now),
+            })?;
         }
         Ok(HeartbeatReport {
             node_id: hb.node_id,
@@ -181,16 +166,13 @@ impl Work<'_> {
         let mut started = Vec::new();
         if let Some(a) = named.filter(|a| a.status == Status::Claimed) {
             self.transition_to(&a, Event::Start, &hb.worker_id, None, true, a.retry_count)?;
-            let key = ids::heartbeat_key(
-                Some(&hb.node_id),
-                Some(&hb.worker_id),
-                Some(&a.assignment_id),
-                hb.heartbeat_id.as_deref(),
-            );
-            let payload =
-                json!({"status": "RUNNING", "worker_id": hb.worker_id, "node_id": hb.node_id});
-            let correlation = hb.correlation_id.clone();
-            self.emit_with_correlation("assignment.heartbeat", key, &a, correlation, payload)?;
+            let event = Authored::Started {
+                assignment_id: &a.assignment_id,
+                worker_id: &hb.worker_id,
+                node_id: &hb.node_id,
+                heartbeat_id: hb.heartbeat_id.as_deref(),
+            };
+            self.emit_correlated(&a, &event, hb.correlation_id.clone())?;
             started.push(a.assignment_id);
         }
         Ok((renewed, started))
@@ -242,9 +224,14 @@ impl Work<'_> {
             false,
             a.retry_count,
         )?;
-        let key = format!("assignment.completed:{id}:{worker_id}:{}", a.retry_count);
-        let payload = json!({"status": "DONE", "worker_id": worker_id, "node_id": a.node_id, "summary": summary});
-        self.emit_assignment("assignment.completed", key, &a, payload)?;
+        let event = Authored::Completed {
+            assignment_id: id,
+            worker_id,
+            node_id: a.node_id.as_deref(),
+            attempt: a.retry_count,
+            summary,
+        };
+        self.emit(&a, &event)?;
         self.reply(id)
     }
 
@@ -260,17 +247,17 @@ impl Work<'_> {
         let retry = retryable && a.retry_count < self.settings.max_retries;
         let retry_count = a.retry_count + u32::from(retry);
         self.transition_to(&a, Event::Fail, worker_id, Some(reason), retry, retry_count)?;
-        let key = format!("assignment.failed:{id}:{worker_id}:{}", a.retry_count);
-        let payload = json!({
-            "status": "FAILED",
-            "worker_id": worker_id,
-            "node_id": a.node_id,
-            "reason": reason,
-            "retryable": retryable,
-            "will_retry": retry,
-            "retry_count": retry_count,
-        });
-        self.emit_assignment("assignment.failed", key, &a, payload)?;
+        let event = Authored::Failed {
+            assignment_id: id,
+            worker_id,
+            node_id: a.node_id.as_deref(),
+            attempt: a.retry_count,
+            reason,
+            retryable,
+            will_retry: retry,
+            retry_count,
+        };
+        self.emit(&a, &event)?;
         if retry {
             self.redecide(&a.task_id)?;
         }
