@@ -3,76 +3,23 @@
 
 mod common;
 
-use common::{Sandbox, json_lines, ok, stderr};
+use common::{Daemon, Sandbox, eventually, json_lines, ok, stderr};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-struct Daemon {
-    child: Child,
-    socket: PathBuf,
+trait Connect {
+    fn connect(&self) -> Conn;
 }
 
-impl Daemon {
-    fn start(sb: &Sandbox) -> Daemon {
-        Self::start_env(sb, &[])
-    }
-
-    fn start_env(sb: &Sandbox, env: &[(&str, &str)]) -> Daemon {
-        let socket = sb.path("run/engine.sock");
-        let mut cmd = sb.command();
-        cmd.env("AUTO_ASSIGN_SOCKET_PATH", &socket)
-            .args(["daemon"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while UnixStream::connect(&socket).is_err() {
-            assert!(Instant::now() < deadline, "the daemon did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Daemon { child, socket }
-    }
-
+impl Connect for Daemon {
     fn connect(&self) -> Conn {
         Conn::open(&self.socket)
     }
-
-    /// SIGTERM, then the exit status and what it logged.
-    fn terminate(mut self) -> (Option<i32>, String) {
-        send_signal(self.child.id(), "TERM");
-        let out = std::mem::replace(
-            &mut self.child,
-            std::process::Command::new("true").spawn().unwrap(),
-        )
-        .wait_with_output()
-        .unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn send_signal(pid: u32, signal: &str) {
-    std::process::Command::new("kill")
-        .args([format!("-{signal}"), pid.to_string()])
-        .status()
-        .unwrap();
 }
 
 struct Conn {
@@ -293,36 +240,31 @@ fn a_silent_workers_lease_expires_and_its_task_is_offered_again() {
     std::thread::sleep(Duration::from_millis(1100)); // the engine has been up for the grace
     c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1"}));
     c.ask(json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "node_id": "n1", "lease_seconds": 3600}));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let snap = c.ask(json!({"op": "snapshot"}))["result"].clone();
-        let worker = snap["workers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|w| w["worker_id"] == "w1")
-            .cloned()
-            .unwrap();
-        let rec = snap["recommendations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["assignment_id"] == id.as_str())
-            .cloned()
-            .unwrap();
-        if worker["stale"] == true && rec["status"] == "recommended" {
-            assert_eq!(
-                rec["retry_count"], 0,
-                "a dead worker does not use up a retry"
-            );
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "not offered again: {worker} {rec}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let (worker, rec) = eventually(
+        "the silent worker's task offered again",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let snap = c.ask(json!({"op": "snapshot"}))["result"].clone();
+            let find = |list: &str, key: &str, value: &str| {
+                snap[list]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|x| x[key] == value)
+                    .cloned()
+                    .unwrap()
+            };
+            let worker = find("workers", "worker_id", "w1");
+            let rec = find("recommendations", "assignment_id", &id);
+            (worker["stale"] == true && rec["status"] == "recommended").then_some((worker, rec))
+        },
+    );
+    assert_eq!(worker["stale"], true);
+    assert_eq!(
+        rec["retry_count"], 0,
+        "a dead worker does not use up a retry"
+    );
     let expired = json_lines(&ok(&sb.run(&["outbox", "list", "--json"])));
     assert!(
         expired

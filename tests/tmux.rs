@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Sandbox, json_lines, ok};
+use common::{Daemon, Sandbox, eventually, json_lines, ok};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -99,7 +99,7 @@ fn approve_in_the_control_room_then_quit_and_the_terminal_is_restored() {
     let binary = env!("CARGO_BIN_EXE_auto-assign");
     let stty = sb.path("stty.txt");
     let script = format!(
-        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={db} AUTO_ASSIGN_SOCKET_PATH={dir}/run/e.sock AUTO_ASSIGN_LOG_FILE={dir}/room.log {binary} --operator tmux-op; stty -a > {stty}; echo RESTORED-$?; sleep 30",
+        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={db} AUTO_ASSIGN_SOCKET_PATH={dir}/run/engine.sock AUTO_ASSIGN_LOG_FILE={dir}/room.log {binary} --operator tmux-op; stty -a > {stty}; echo RESTORED-$?; sleep 30",
         dir = sb.dir.path().display(),
         db = sb.db().display(),
         stty = stty.display(),
@@ -140,7 +140,7 @@ fn approve_in_the_control_room_then_quit_and_the_terminal_is_restored() {
 
 fn room_script(sb: &Sandbox, flags: &str, stty: &std::path::Path) -> String {
     format!(
-        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={db} AUTO_ASSIGN_SOCKET_PATH={dir}/run/e.sock AUTO_ASSIGN_LOG_FILE={dir}/room.log {binary} {flags}; stty -a > {stty}; echo RESTORED-$?; sleep 30",
+        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={db} AUTO_ASSIGN_SOCKET_PATH={dir}/run/engine.sock AUTO_ASSIGN_LOG_FILE={dir}/room.log {binary} {flags}; stty -a > {stty}; echo RESTORED-$?; sleep 30",
         dir = sb.dir.path().display(),
         db = sb.db().display(),
         binary = env!("CARGO_BIN_EXE_auto-assign"),
@@ -149,23 +149,20 @@ fn room_script(sb: &Sandbox, flags: &str, stty: &std::path::Path) -> String {
 }
 
 fn room_pid(sb: &Sandbox) -> String {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        // The room's own process: the binary with this sandbox's socket open.
-        let out = Command::new("sh")
-            .args(["-c", &format!("for p in $(pgrep -f '{}'); do if [ \"$(readlink /proc/$p/cwd)\" = '{}' ]; then echo $p; fi; done", env!("CARGO_BIN_EXE_auto-assign"), sb.dir.path().display())])
-            .output()
-            .unwrap();
-        let pids = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        if let Some(pid) = pids.lines().last() {
-            return pid.to_string();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the control room's process was not found"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    // The room's own process: the binary running in this sandbox's folder.
+    eventually(
+        "the control room's process",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let out = Command::new("sh")
+                .args(["-c", &format!("for p in $(pgrep -f '{}'); do if [ \"$(readlink /proc/$p/cwd)\" = '{}' ]; then echo $p; fi; done", env!("CARGO_BIN_EXE_auto-assign"), sb.dir.path().display())])
+                .output()
+                .unwrap();
+            let pids = String::from_utf8_lossy(&out.stdout).trim().to_string();
+            pids.lines().last().map(str::to_string)
+        },
+    )
 }
 
 #[test]
@@ -188,36 +185,18 @@ fn sigterm_restores_the_terminal() {
 #[test]
 fn attached_to_a_daemon_it_shows_a_lost_daemon_and_reconnects() {
     let sb = Sandbox::new();
-    let socket = sb.path("run/e.sock");
-    let start_daemon = || {
-        let child = sb
-            .command()
-            .env("AUTO_ASSIGN_SOCKET_PATH", &socket)
-            .args(["daemon"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while std::os::unix::net::UnixStream::connect(&socket).is_err() {
-            assert!(Instant::now() < deadline, "the daemon did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child
-    };
-    let mut daemon = start_daemon();
+    let daemon = Daemon::start(&sb);
+    let socket = daemon.socket.clone();
     let stty = sb.path("stty.txt");
     let tmux = Tmux::start(&room_script(&sb, "--attach", &stty));
     tmux.wait_for("attached");
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    drop(daemon); // SIGKILL: the socket file stays behind
     tmux.wait_for("DISCONNECTED");
     let _ = std::fs::remove_file(&socket);
-    let mut daemon = start_daemon();
+    let daemon = Daemon::start(&sb);
     let screen = tmux.wait_for("attached");
     assert!(!screen.contains("DISCONNECTED"), "{screen}");
     tmux.keys(&["q"]);
     tmux.wait_for("RESTORED-0");
-    daemon.kill().unwrap();
-    daemon.wait().unwrap();
+    drop(daemon);
 }

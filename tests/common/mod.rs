@@ -2,8 +2,10 @@
 //! folder, and none of the caller's AUTO_ASSIGN_* variables.
 #![allow(dead_code)]
 
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 pub struct Sandbox {
     pub dir: tempfile::TempDir,
@@ -135,4 +137,84 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
 
 pub fn exists(path: &Path) -> bool {
     path.exists()
+}
+
+/// Asks `probe` every `every` until it answers, for at most `within`; the
+/// answer, or a failure naming what never happened.
+pub fn eventually<T>(
+    what: &str,
+    within: Duration,
+    every: Duration,
+    mut probe: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(answer) = probe() {
+            return answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what} did not happen within {within:?}"
+        );
+        std::thread::sleep(every);
+    }
+}
+
+/// `auto-assign daemon` on a sandbox, killed when dropped.
+pub struct Daemon {
+    pub child: Child,
+    pub socket: PathBuf,
+}
+
+impl Daemon {
+    pub fn start(sb: &Sandbox) -> Daemon {
+        Self::start_env(sb, &[])
+    }
+
+    /// Starts the daemon and returns once its socket answers.
+    pub fn start_env(sb: &Sandbox, env: &[(&str, &str)]) -> Daemon {
+        let socket = sb.path("run/engine.sock");
+        let mut cmd = sb.command();
+        cmd.env("AUTO_ASSIGN_SOCKET_PATH", &socket)
+            .args(["daemon"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().unwrap();
+        eventually(
+            "the daemon's start",
+            Duration::from_secs(20),
+            Duration::from_millis(20),
+            || UnixStream::connect(&socket).ok(),
+        );
+        Daemon { child, socket }
+    }
+
+    /// SIGTERM, then the exit status and what it logged.
+    pub fn terminate(mut self) -> (Option<i32>, String) {
+        send_signal(self.child.id(), "TERM");
+        let out = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap())
+            .wait_with_output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn send_signal(pid: u32, signal: &str) {
+    Command::new("kill")
+        .args([format!("-{signal}"), pid.to_string()])
+        .status()
+        .unwrap();
 }
