@@ -53,12 +53,10 @@ pub struct EngineHandle {
 impl EngineHandle {
     /// Sends a command and waits for its committed reply.
     pub async fn send(&self, command: Command) -> Result<Reply> {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        self.commands
-            .send((command, reply_tx))
+        self.submit(command)
+            .await?
             .await
-            .map_err(|_| Error::EngineGone)?;
-        reply_rx.await.map_err(|_| Error::EngineGone)?
+            .map_err(|_| Error::EngineGone)?
     }
 
     pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {

@@ -1,5 +1,6 @@
 //! Approvals: why an assignment is gated, and the operator's answer.
 
+use super::all_rows;
 use crate::domain::time::rfc3339;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -93,11 +94,14 @@ fn from_row(row: &Row) -> rusqlite::Result<Approval> {
 
 /// Requests waiting for an operator, oldest first.
 pub fn pending(conn: &Connection) -> Result<Vec<Approval>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "{SELECT} WHERE a.status = 'approval_required' ORDER BY p.requested_at, p.assignment_id"
-    ))?;
-    let rows = stmt.query_map([], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    all_rows(
+        conn,
+        &format!(
+            "{SELECT} WHERE a.status = 'approval_required' ORDER BY p.requested_at, p.assignment_id"
+        ),
+        [],
+        from_row,
+    )
 }
 
 pub fn get(conn: &Connection, assignment_id: &str) -> Result<Option<Approval>> {
@@ -108,10 +112,11 @@ pub fn get(conn: &Connection, assignment_id: &str) -> Result<Option<Approval>> {
 /// Approved assignments whose approval ran out before `now` and that no
 /// worker has claimed.
 pub fn lapsed(conn: &Connection, now: DateTime<Utc>) -> Result<Vec<String>> {
-    let mut stmt = conn.prepare_cached(
+    all_rows(
+        conn,
         "SELECT p.assignment_id FROM approvals p JOIN assignments a ON a.assignment_id = p.assignment_id \
          WHERE a.status = 'approved' AND p.expires_at IS NOT NULL AND p.expires_at < ?1",
-    )?;
-    let rows = stmt.query_map([rfc3339(now)], |row| row.get(0))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        [rfc3339(now)],
+        |row| row.get(0),
+    )
 }

@@ -1,6 +1,7 @@
 //! Assignments: the latest decision per assignment and where it stands in
 //! its lifecycle.
 
+use super::all_rows;
 use super::to_json;
 use crate::domain::decision::Decision;
 use crate::domain::lifecycle::Status;
@@ -127,12 +128,15 @@ pub fn get(conn: &Connection, assignment_id: &str) -> Result<Assignment> {
 
 /// Assignments, newest change first, optionally of one status.
 pub fn list(conn: &Connection, status: Option<Status>, limit: usize) -> Result<Vec<Assignment>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM assignments WHERE ?1 IS NULL OR status = ?1 \
+    all_rows(
+        conn,
+        &format!(
+            "SELECT {COLUMNS} FROM assignments WHERE ?1 IS NULL OR status = ?1 \
          ORDER BY updated_at DESC, assignment_id LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![status.map(Status::as_str), limit as i64], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        ),
+        params![status.map(Status::as_str), limit as i64],
+        from_row,
+    )
 }
 
 /// An assignment as the control room lists it: no decision (its reasons
@@ -160,28 +164,29 @@ pub struct Listed {
 /// are read whole: sorting whole rows (decisions included) for ten thousand
 /// assignments cost a snapshot most of its time.
 pub fn listed(conn: &Connection, limit: usize) -> Result<Vec<Listed>> {
-    let mut stmt = conn.prepare_cached(
+    all_rows(
+        conn,
         "SELECT a.assignment_id, a.task_id, json_extract(c.body, '$.title'), a.status, a.version,              a.lane, a.worker_id, a.node_id, json_extract(a.decision, '$.score'), a.priority,              a.retry_count, a.created_at, a.updated_at, a.lease_expires_at          FROM (SELECT rowid AS id FROM assignments                WHERE status IN ('recommended', 'approval_required', 'approved', 'claimed', 'running', 'blocked')                ORDER BY updated_at DESC, assignment_id LIMIT ?1) AS kept          JOIN assignments a ON a.rowid = kept.id          LEFT JOIN candidates c ON c.task_id = a.task_id          ORDER BY a.updated_at DESC, a.assignment_id",
-    )?;
-    let rows = stmt.query_map([limit as i64], |row| {
-        Ok(Listed {
-            assignment_id: row.get(0)?,
-            task_id: row.get(1)?,
-            title: row.get(2)?,
-            status: status_of(row.get(3)?)?,
-            version: row.get(4)?,
-            lane: row.get(5)?,
-            worker_id: row.get(6)?,
-            node_id: row.get(7)?,
-            score: row.get::<_, Option<f64>>(8)?.unwrap_or(0.0),
-            priority: row.get(9)?,
-            retry_count: row.get(10)?,
-            created_at: row.get(11)?,
-            updated_at: row.get(12)?,
-            lease_expires_at: row.get(13)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        [limit as i64],
+        |row| {
+            Ok(Listed {
+                assignment_id: row.get(0)?,
+                task_id: row.get(1)?,
+                title: row.get(2)?,
+                status: status_of(row.get(3)?)?,
+                version: row.get(4)?,
+                lane: row.get(5)?,
+                worker_id: row.get(6)?,
+                node_id: row.get(7)?,
+                score: row.get::<_, Option<f64>>(8)?.unwrap_or(0.0),
+                priority: row.get(9)?,
+                retry_count: row.get(10)?,
+                created_at: row.get(11)?,
+                updated_at: row.get(12)?,
+                lease_expires_at: row.get(13)?,
+            })
+        },
+    )
 }
 
 /// Assignments a worker holds a lease on.
@@ -201,12 +206,15 @@ pub fn held_by(conn: &Connection, node_id: &str, worker_id: &str) -> Result<Vec<
 
 /// Leases that ran out strictly before `cutoff`.
 pub fn leases_ended_before(conn: &Connection, cutoff: DateTime<Utc>) -> Result<Vec<Assignment>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM assignments WHERE status IN ('claimed', 'running') \
+    all_rows(
+        conn,
+        &format!(
+            "SELECT {COLUMNS} FROM assignments WHERE status IN ('claimed', 'running') \
          AND lease_expires_at < ?1 ORDER BY lease_expires_at"
-    ))?;
-    let rows = stmt.query_map([rfc3339(cutoff)], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        ),
+        [rfc3339(cutoff)],
+        from_row,
+    )
 }
 
 /// A decision to store, serialized once (the same bytes as its event's
@@ -357,24 +365,24 @@ pub fn renew_lease(conn: &Connection, assignment: &Assignment, now: DateTime<Utc
 /// Counts by status, lane and priority of the assignments waiting for a
 /// worker or an operator.
 pub fn queue_depth(conn: &Connection) -> Result<Vec<(String, String, String, u64)>> {
-    let mut stmt = conn.prepare_cached(
+    all_rows(
+        conn,
         "SELECT status, lane, priority, COUNT(*) FROM assignments \
          WHERE status IN ('recommended', 'approval_required', 'approved', 'blocked') \
          GROUP BY status, lane, priority ORDER BY status, lane, priority",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+    )
 }
 
 /// Counts per status over every assignment.
 pub fn status_counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
-    let mut stmt = conn.prepare_cached(
+    all_rows(
+        conn,
         "SELECT status, COUNT(*) FROM assignments GROUP BY status ORDER BY status",
-    )?;
-    let rows = stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )
 }
 
 /// The oldest creation time of a waiting assignment.

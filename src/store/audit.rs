@@ -1,6 +1,7 @@
 //! The append-only audit of every state transition and operator action,
 //! refused ones included.
 
+use super::all_rows;
 use crate::domain::time::rfc3339;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -62,23 +63,24 @@ pub fn append_all(conn: &Connection, records: &[Record], now: DateTime<Utc>) -> 
 /// The newest `limit` entries, oldest first; only operator actions when
 /// `operator_only` (transitions made by the engine itself are left out).
 pub fn recent(conn: &Connection, limit: usize, operator_only: bool) -> Result<Vec<Entry>> {
-    let mut stmt = conn.prepare_cached(
+    all_rows(
+        conn,
         "SELECT seq, at, actor, action, subject, from_status, to_status, outcome, detail FROM ( \
              SELECT * FROM audit WHERE NOT ?2 OR actor <> 'engine' ORDER BY seq DESC LIMIT ?1) \
          ORDER BY seq",
-    )?;
-    let rows = stmt.query_map(params![limit as i64, operator_only], |row| {
-        Ok(Entry {
-            seq: row.get(0)?,
-            at: row.get(1)?,
-            actor: row.get(2)?,
-            action: row.get(3)?,
-            subject: row.get(4)?,
-            from_status: row.get(5)?,
-            to_status: row.get(6)?,
-            outcome: row.get(7)?,
-            detail: row.get(8)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        params![limit as i64, operator_only],
+        |row| {
+            Ok(Entry {
+                seq: row.get(0)?,
+                at: row.get(1)?,
+                actor: row.get(2)?,
+                action: row.get(3)?,
+                subject: row.get(4)?,
+                from_status: row.get(5)?,
+                to_status: row.get(6)?,
+                outcome: row.get(7)?,
+                detail: row.get(8)?,
+            })
+        },
+    )
 }

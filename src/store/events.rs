@@ -1,6 +1,7 @@
 //! The inbound mirror: events other systems sent us, and what processing
 //! each idempotency key got. Inbound events never reach the outbox.
 
+use super::all_rows;
 use crate::domain::envelope::InboundEvent;
 use crate::domain::time::rfc3339;
 use crate::error::Result;
@@ -78,25 +79,26 @@ pub fn record_processing(
 
 /// Events in arrival order; only unprocessed ones unless `include_processed`.
 pub fn list(conn: &Connection, include_processed: bool, limit: usize) -> Result<Vec<Stored>> {
-    let mut stmt = conn.prepare_cached(
+    all_rows(
+        conn,
         "SELECT e.idempotency_key, e.event_id, e.event_type, e.body, e.received_at, p.action, p.reason, \
              COALESCE(p.runs, 0) \
          FROM inbound_events e LEFT JOIN inbound_processing p USING (idempotency_key) \
          WHERE ?1 OR p.idempotency_key IS NULL ORDER BY e.rowid LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![include_processed, limit as i64], |row| {
-        Ok(Stored {
-            idempotency_key: row.get(0)?,
-            event_id: row.get(1)?,
-            event_type: row.get(2)?,
-            body: row.get(3)?,
-            received_at: row.get(4)?,
-            action: row.get(5)?,
-            reason: row.get(6)?,
-            runs: row.get(7)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        params![include_processed, limit as i64],
+        |row| {
+            Ok(Stored {
+                idempotency_key: row.get(0)?,
+                event_id: row.get(1)?,
+                event_type: row.get(2)?,
+                body: row.get(3)?,
+                received_at: row.get(4)?,
+                action: row.get(5)?,
+                reason: row.get(6)?,
+                runs: row.get(7)?,
+            })
+        },
+    )
 }
 
 pub fn count_unprocessed(conn: &Connection) -> Result<u64> {

@@ -256,6 +256,18 @@ impl Store {
     }
 }
 
+/// Every row `sql` returns, each mapped by `row`.
+pub(crate) fn all_rows<T, P: rusqlite::Params>(
+    conn: &Connection,
+    sql: &str,
+    params: P,
+    row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+) -> Result<Vec<T>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(params, row)?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 /// Inserts rows with multi-row `INSERT ... VALUES (...), (...)` statements
 /// of up to 32 rows: what a statement costs on its own (and AUTOINCREMENT's
 /// sqlite_sequence update) is paid once per group, not once per row, which

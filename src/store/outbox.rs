@@ -1,6 +1,7 @@
 //! The outbox: authored events waiting to be written back to AssistX. The
 //! body is serialized once, at enqueue, so every retry sends the same bytes.
 
+use super::all_rows;
 use crate::domain::delivery::{DeliveryStatus, Verdict, backoff_seconds};
 use crate::domain::envelope::Sealed;
 use crate::domain::time::rfc3339;
@@ -108,12 +109,15 @@ pub fn list(
     status: Option<DeliveryStatus>,
     limit: usize,
 ) -> Result<Vec<OutboxEvent>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM outbox WHERE ?1 IS NULL OR status = ?1 ORDER BY seq LIMIT ?2"
-    ))?;
     let status: Option<&str> = status.map(Into::into);
-    let rows = stmt.query_map(params![status, limit as i64], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    all_rows(
+        conn,
+        &format!(
+            "SELECT {COLUMNS} FROM outbox WHERE ?1 IS NULL OR status = ?1 ORDER BY seq LIMIT ?2"
+        ),
+        params![status, limit as i64],
+        from_row,
+    )
 }
 
 /// One event by its queue position.
@@ -129,21 +133,25 @@ pub fn get(conn: &Connection, seq: i64) -> Result<OutboxEvent> {
 
 /// The newest `limit` events, newest first.
 pub fn list_recent(conn: &Connection, limit: usize) -> Result<Vec<OutboxEvent>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM outbox ORDER BY seq DESC LIMIT ?1"
-    ))?;
-    let rows = stmt.query_map([limit as i64], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    all_rows(
+        conn,
+        &format!("SELECT {COLUMNS} FROM outbox ORDER BY seq DESC LIMIT ?1"),
+        [limit as i64],
+        from_row,
+    )
 }
 
 /// Events due for a delivery attempt at `now`, oldest first.
 pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEvent>> {
-    let mut stmt = conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM outbox WHERE status IN ('pending', 'failed') \
-         AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY seq LIMIT ?2"
-    ))?;
-    let rows = stmt.query_map(params![rfc3339(now), limit as i64], from_row)?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    all_rows(
+        conn,
+        &format!(
+            "SELECT {COLUMNS} FROM outbox WHERE status IN ('pending', 'failed') \
+             AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) ORDER BY seq LIMIT ?2"
+        ),
+        params![rfc3339(now), limit as i64],
+        from_row,
+    )
 }
 
 pub fn summary(conn: &Connection) -> Result<Summary> {

@@ -1,5 +1,6 @@
 //! Scheduler run summaries.
 
+use super::all_rows;
 use crate::domain::time::rfc3339;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -59,27 +60,28 @@ pub fn record(
 }
 
 pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<Run>> {
-    let mut stmt = conn.prepare_cached(
+    all_rows(
+        conn,
         "SELECT run_id, trigger, started_at, finished_at, candidates, recommended, approval_required, \
              blocked, unchanged, expired, stale_workers, note FROM scheduler_runs ORDER BY run_id DESC LIMIT ?1",
-    )?;
-    let rows = stmt.query_map([limit as i64], |row| {
-        Ok(Run {
-            run_id: row.get(0)?,
-            trigger: row.get(1)?,
-            started_at: row.get(2)?,
-            finished_at: row.get(3)?,
-            counts: RunCounts {
-                candidates: row.get(4)?,
-                recommended: row.get(5)?,
-                approval_required: row.get(6)?,
-                blocked: row.get(7)?,
-                unchanged: row.get(8)?,
-                expired: row.get(9)?,
-                stale_workers: row.get(10)?,
-            },
-            note: row.get(11)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        [limit as i64],
+        |row| {
+            Ok(Run {
+                run_id: row.get(0)?,
+                trigger: row.get(1)?,
+                started_at: row.get(2)?,
+                finished_at: row.get(3)?,
+                counts: RunCounts {
+                    candidates: row.get(4)?,
+                    recommended: row.get(5)?,
+                    approval_required: row.get(6)?,
+                    blocked: row.get(7)?,
+                    unchanged: row.get(8)?,
+                    expired: row.get(9)?,
+                    stale_workers: row.get(10)?,
+                },
+                note: row.get(11)?,
+            })
+        },
+    )
 }

@@ -1,5 +1,6 @@
 //! Workers' latest heartbeat, plus a bounded history per worker.
 
+use super::all_rows;
 use super::to_json;
 use crate::domain::time::rfc3339;
 use crate::domain::worker::Heartbeat;
@@ -127,34 +128,35 @@ pub fn mark_stale(conn: &Connection, cutoff: DateTime<Utc>) -> Result<Vec<(Strin
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Worker>> {
-    let mut stmt = conn.prepare_cached(
+    all_rows(
+        conn,
         "SELECT w.node_id, w.worker_id, w.status, w.lanes, w.capabilities, w.owner, w.max_concurrent, \
              w.metrics, w.first_seen, w.last_seen, w.stale, w.drained, \
              (SELECT COUNT(*) FROM assignments a WHERE a.node_id = w.node_id AND a.worker_id = w.worker_id \
                  AND a.status IN ('claimed', 'running')) \
          FROM workers w ORDER BY w.node_id, w.worker_id",
-    )?;
-    let rows = stmt.query_map([], |row| {
-        let json_list = |i: usize| -> rusqlite::Result<Vec<String>> {
-            Ok(serde_json::from_str(&row.get::<_, String>(i)?).unwrap_or_default())
-        };
-        Ok(Worker {
-            node_id: row.get(0)?,
-            worker_id: row.get(1)?,
-            status: row.get(2)?,
-            lanes: json_list(3)?,
-            capabilities: json_list(4)?,
-            owner: row.get(5)?,
-            max_concurrent: row.get(6)?,
-            metrics: serde_json::from_str(&row.get::<_, String>(7)?).unwrap_or_default(),
-            first_seen: row.get(8)?,
-            last_seen: row.get(9)?,
-            stale: row.get(10)?,
-            drained: row.get(11)?,
-            active: row.get(12)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+        [],
+        |row| {
+            let json_list = |i: usize| -> rusqlite::Result<Vec<String>> {
+                Ok(serde_json::from_str(&row.get::<_, String>(i)?).unwrap_or_default())
+            };
+            Ok(Worker {
+                node_id: row.get(0)?,
+                worker_id: row.get(1)?,
+                status: row.get(2)?,
+                lanes: json_list(3)?,
+                capabilities: json_list(4)?,
+                owner: row.get(5)?,
+                max_concurrent: row.get(6)?,
+                metrics: serde_json::from_str(&row.get::<_, String>(7)?).unwrap_or_default(),
+                first_seen: row.get(8)?,
+                last_seen: row.get(9)?,
+                stale: row.get(10)?,
+                drained: row.get(11)?,
+                active: row.get(12)?,
+            })
+        },
+    )
 }
 
 #[cfg(test)]
