@@ -1,0 +1,174 @@
+//! The config file: TOML read into raw strings per known key, and the
+//! typed reading of raw values, each error naming the value's source.
+
+use super::{SPECS, Source};
+use crate::domain::lane::{Lane, SCORED_LANES, parse_lane_list};
+use crate::domain::truthy::parse_bool;
+use crate::error::{Error, Result};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Reads the TOML file into raw strings per known key. A missing file is an
+/// error only when it was named explicitly.
+type FileValues = (Vec<(&'static str, String)>, BTreeMap<String, String>);
+
+pub(super) fn read_file(path: &Path, explicit: bool) -> Result<FileValues> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
+            return Ok((Vec::new(), BTreeMap::new()));
+        }
+        Err(e) => {
+            return Err(Error::bad_input(
+                "config file",
+                format!("cannot read {}: {e}", path.display()),
+            ));
+        }
+    };
+    let table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
+        Error::bad_input(
+            "config file",
+            format!("{} is not valid TOML: {}", path.display(), e.message()),
+        )
+    })?;
+    let mut out = Vec::new();
+    let mut keymap = BTreeMap::new();
+    for (key, value) in table {
+        if key == "keymap" {
+            let toml::Value::Table(bindings) = value else {
+                return Err(Error::bad_input(
+                    format!("keymap in {}", path.display()),
+                    "must be a table of action = \"key\"",
+                ));
+            };
+            for (action, key) in bindings {
+                let key = key.as_str().map(str::to_string).ok_or_else(|| {
+                    Error::bad_input(
+                        format!("keymap.{action} in {}", path.display()),
+                        "must be a string such as \"A\" or \"ctrl-a\"",
+                    )
+                })?;
+                keymap.insert(action, key);
+            }
+            continue;
+        }
+        let spec = SPECS.iter().find(|s| s.key == key).ok_or_else(|| {
+            Error::bad_input(
+                "config file",
+                format!(
+                    "unknown setting '{key}' in {} (see `auto-assign config template`)",
+                    path.display()
+                ),
+            )
+        })?;
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Float(f) => f.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Table(t) => t
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| v.to_string())
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            other => {
+                return Err(Error::bad_input(
+                    format!("setting {key} in {}", path.display()),
+                    format!("unsupported value {other}"),
+                ));
+            }
+        };
+        out.push((spec.key, text));
+    }
+    Ok((out, keymap))
+}
+
+pub(super) struct Reader<'a> {
+    pub(super) values: &'a BTreeMap<&'static str, (String, Source)>,
+}
+
+impl Reader<'_> {
+    pub(super) fn raw(&self, key: &str) -> (&str, &Source) {
+        let (value, source) = &self.values[key];
+        (value.trim(), source)
+    }
+
+    pub(super) fn fail<T>(&self, key: &str, expected: &str) -> Result<T> {
+        let (value, source) = self.raw(key);
+        Err(Error::bad_input(
+            format!("setting {}", source.name(key)),
+            format!("'{value}' is not {expected}"),
+        ))
+    }
+
+    pub(super) fn text(&self, key: &str) -> String {
+        self.raw(key).0.to_string()
+    }
+
+    pub(super) fn bool(&self, key: &str) -> Result<bool> {
+        let (value, _) = self.raw(key);
+        // Contract A10: only 1, true, yes, on are true; an unknown word is an error.
+        match parse_bool(value) {
+            Some(b) if !matches!(value.to_ascii_lowercase().as_str(), "y" | "n") => Ok(b),
+            _ => self.fail(key, "a boolean (true/false, 1/0, yes/no, on/off)"),
+        }
+    }
+
+    pub(super) fn whole<T: std::str::FromStr>(&self, key: &str) -> Result<T> {
+        self.raw(key)
+            .0
+            .parse()
+            .or_else(|_| self.fail(key, "a whole number of at least 0"))
+    }
+
+    pub(super) fn seconds(&self, key: &str) -> Result<Duration> {
+        let (value, _) = self.raw(key);
+        match value.parse::<f64>() {
+            Ok(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s)),
+            _ => self.fail(key, "a number of seconds of at least 0"),
+        }
+    }
+
+    pub(super) fn fraction(&self, key: &str) -> Result<f64> {
+        match self.raw(key).0.parse::<f64>() {
+            Ok(f) if f.is_finite() => Ok(f),
+            _ => self.fail(key, "a decimal number"),
+        }
+    }
+
+    pub(super) fn lane_scores(&self, key: &str) -> Result<BTreeMap<Lane, f64>> {
+        let expected = "a list like local_only=0.78,router_model=0.66 over local_only, router_model, free_api, direct_worker";
+        let mut scores = BTreeMap::new();
+        for part in self.raw(key).0.split(',').filter(|p| !p.trim().is_empty()) {
+            let Some((lane, score)) = part.split_once('=') else {
+                return self.fail(key, expected);
+            };
+            let lane: Lane = match lane.parse() {
+                Ok(lane) if SCORED_LANES.contains(&lane) => lane,
+                _ => return self.fail(key, expected),
+            };
+            let Ok(score) = score.trim().parse::<f64>() else {
+                return self.fail(key, expected);
+            };
+            if !score.is_finite() {
+                return self.fail(key, expected);
+            }
+            scores.insert(lane, score);
+        }
+        Ok(scores)
+    }
+
+    pub(super) fn lanes(&self, key: &str) -> Result<Vec<Lane>> {
+        parse_lane_list(self.raw(key).0).or_else(|e| self.fail(key, &format!("a lane list ({e})")))
+    }
+}

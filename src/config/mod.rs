@@ -1,0 +1,253 @@
+//! Settings: defaults < config file < `AUTO_ASSIGN_*` environment < flags.
+//!
+//! One table ([`SPECS`]) names every setting once: its file key, its
+//! variable, its default and its meaning. `config show`, `config template`
+//! and docs/configuration.md are all read off it, so they cannot drift.
+
+use crate::domain::lane::Lane;
+use crate::domain::scorer::ScoringPolicy;
+use crate::error::Result;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+mod file;
+mod specs;
+#[cfg(test)]
+mod tests;
+
+use file::{Reader, read_file};
+pub use specs::{SPECS, Spec, template};
+
+/// Where an effective value came from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(String),
+    Flag(&'static str),
+}
+
+impl Source {
+    pub fn describe(&self) -> String {
+        match self {
+            Source::Default => "default".into(),
+            Source::File(path) => format!("file {}", path.display()),
+            Source::Env(var) => format!("env {var}"),
+            Source::Flag(flag) => format!("flag {flag}"),
+        }
+    }
+
+    /// How a value from here is named in an error message.
+    fn name(&self, key: &str) -> String {
+        match self {
+            Source::Default => format!("default of {key}"),
+            Source::File(path) => format!("{key} in {}", path.display()),
+            Source::Env(var) => var.clone(),
+            Source::Flag(flag) => (*flag).to_string(),
+        }
+    }
+}
+
+/// Values given on the command line, which win over everything.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub database: Option<String>,
+    pub operator: Option<String>,
+    pub socket: Option<String>,
+}
+
+/// The effective settings, typed.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_path: PathBuf,
+    pub assistx_base_url: String,
+    pub assistx_auth: Option<(String, String)>,
+    pub assistx_timeout: Duration,
+    pub router_base_url: String,
+    pub router_timeout: Duration,
+    pub scheduler_enabled: bool,
+    pub tick_interval: Duration,
+    pub default_lease_seconds: u64,
+    pub stale_heartbeat_seconds: u64,
+    pub stale_assignment_seconds: u64,
+    pub dispatch_enabled: bool,
+    pub api_token: Option<String>,
+    pub scoring: ScoringPolicy,
+    pub default_lanes: Vec<Lane>,
+    pub max_retries: u32,
+    pub approval_ttl_seconds: u64,
+    pub outbox_max_attempts: u32,
+    pub outbox_backoff_base_seconds: u64,
+    pub outbox_backoff_max_seconds: u64,
+    pub heartbeat_history: u32,
+    pub operator: String,
+    pub socket_path: PathBuf,
+    pub log_file: Option<PathBuf>,
+    pub log_json: bool,
+    pub log_level: String,
+    /// Control-room key overrides: action name → key (`[keymap]` in the file).
+    pub keymap: BTreeMap<String, String>,
+}
+
+/// The settings and, per key, the raw value and where it came from.
+pub struct Loaded {
+    pub settings: Settings,
+    pub values: BTreeMap<&'static str, (String, Source)>,
+}
+
+/// The default config file: `$XDG_CONFIG_HOME/auto-assign/config.toml`,
+/// else `~/.config/auto-assign/config.toml`.
+pub fn default_config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    let base = env("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|home| Path::new(&home).join(".config")))?;
+    Some(base.join("auto-assign").join("config.toml"))
+}
+
+/// `$XDG_RUNTIME_DIR/auto-assign/engine.sock`, else `./data/engine.sock`.
+pub fn default_socket_path(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    match env("XDG_RUNTIME_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => Path::new(&dir).join("auto-assign").join("engine.sock"),
+        None => PathBuf::from("./data/engine.sock"),
+    }
+}
+
+/// Loads the settings from the process environment.
+pub fn load(overrides: &Overrides) -> Result<Loaded> {
+    load_with(overrides, &|name| std::env::var(name).ok())
+}
+
+/// Loads the settings with `env` standing in for the environment (tests).
+pub fn load_with(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded> {
+    let mut values: BTreeMap<&'static str, (String, Source)> = SPECS
+        .iter()
+        .map(|s| (s.key, (s.default.to_string(), Source::Default)))
+        .collect();
+
+    let (path, explicit) = match &overrides.config_file {
+        Some(path) => (Some(path.clone()), true),
+        None => (default_config_path(env), false),
+    };
+    let mut keymap = BTreeMap::new();
+    if let Some(path) = path {
+        let (file_values, file_keymap) = read_file(&path, explicit)?;
+        for (key, value) in file_values {
+            values.insert(key, (value, Source::File(path.clone())));
+        }
+        keymap = file_keymap;
+    }
+    for spec in SPECS {
+        let var = spec.env();
+        if let Some(value) = env(&var) {
+            values.insert(spec.key, (value, Source::Env(var)));
+        }
+    }
+    if let Some(db) = &overrides.database {
+        values.insert("database_url", (db.clone(), Source::Flag("--database")));
+    }
+    if let Some(socket) = &overrides.socket {
+        values.insert("socket_path", (socket.clone(), Source::Flag("--socket")));
+    }
+    if let Some(op) = &overrides.operator {
+        values.insert("operator", (op.clone(), Source::Flag("--operator")));
+    }
+    let mut settings = build(&values, env)?;
+    settings.keymap = keymap;
+    Ok(Loaded { settings, values })
+}
+
+fn database_path(url: &str) -> PathBuf {
+    // sqlite:///relative and sqlite:////absolute, as SQLAlchemy writes them.
+    let path = url
+        .strip_prefix("sqlite:///")
+        .or_else(|| url.strip_prefix("sqlite://"))
+        .unwrap_or(url);
+    PathBuf::from(path)
+}
+
+fn build(
+    values: &BTreeMap<&'static str, (String, Source)>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Settings> {
+    let r = Reader { values };
+    let database = r.text("database_url");
+    if database.is_empty() {
+        return r.fail("database_url", "a database path or sqlite:/// URL");
+    }
+    let user = r.text("assistx_auth_user");
+    let pass = r.text("assistx_auth_pass");
+    let token = r.text("api_token");
+    let operator = Some(r.text("operator"))
+        .filter(|o| !o.is_empty())
+        .or_else(|| env("USER").filter(|u| !u.is_empty()))
+        .unwrap_or_else(|| "operator".into());
+    Ok(Settings {
+        database_path: database_path(&database),
+        assistx_base_url: r.text("assistx_base_url"),
+        assistx_auth: (!user.is_empty() && !pass.is_empty()).then_some((user, pass)),
+        assistx_timeout: r.seconds("assistx_timeout_seconds")?,
+        router_base_url: r.text("router_base_url"),
+        router_timeout: r.seconds("router_timeout_seconds")?,
+        scheduler_enabled: r.bool("scheduler_enabled")?,
+        tick_interval: r.seconds("tick_interval_seconds")?,
+        default_lease_seconds: r.whole("default_lease_seconds")?,
+        stale_heartbeat_seconds: r.whole("stale_heartbeat_seconds")?,
+        stale_assignment_seconds: r.whole("stale_assignment_seconds")?,
+        dispatch_enabled: r.bool("dispatch_enabled")?,
+        api_token: (!token.is_empty()).then_some(token),
+        scoring: ScoringPolicy {
+            base_scores: r.lane_scores("lane_base_scores")?,
+            local_only_boost: r.fraction("local_only_boost")?,
+            priority_boost: r.fraction("priority_boost")?,
+            retry_penalty_per_attempt: r.fraction("retry_penalty_per_attempt")?,
+            retry_penalty_max: r.fraction("retry_penalty_max")?,
+            direct_workers_enabled: r.bool("direct_workers_enabled")?,
+        },
+        default_lanes: r.lanes("default_lanes")?,
+        max_retries: r.whole("max_retries")?,
+        approval_ttl_seconds: r.whole("approval_ttl_seconds")?,
+        outbox_max_attempts: r.whole("outbox_max_attempts")?,
+        outbox_backoff_base_seconds: r.whole("outbox_backoff_base_seconds")?,
+        outbox_backoff_max_seconds: r.whole("outbox_backoff_max_seconds")?,
+        heartbeat_history: r.whole("heartbeat_history")?,
+        operator,
+        socket_path: Some(r.text("socket_path"))
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+            .unwrap_or_else(|| default_socket_path(env)),
+        log_file: Some(r.text("log_file"))
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from),
+        log_json: match r.text("log_format").as_str() {
+            "plain" => false,
+            "json" => true,
+            _ => return r.fail("log_format", "plain or json"),
+        },
+        log_level: match r.text("log_level").to_ascii_lowercase().as_str() {
+            level @ ("error" | "warn" | "info" | "debug" | "trace") => level.to_string(),
+            _ => return r.fail("log_level", "one of error, warn, info, debug, trace"),
+        },
+        keymap: BTreeMap::new(),
+    })
+}
+
+impl Loaded {
+    /// `key = value  # source` per setting, secrets masked.
+    pub fn show(&self) -> Vec<(String, String, String)> {
+        SPECS
+            .iter()
+            .map(|spec| {
+                let (value, source) = &self.values[spec.key];
+                let shown = if spec.secret && !value.is_empty() {
+                    "********".to_string()
+                } else {
+                    value.clone()
+                };
+                (spec.key.to_string(), shown, source.describe())
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,195 @@
+//! The table of every setting: its file key, its variable, its default
+//! and its meaning, and the template printed from it.
+
+pub struct Spec {
+    pub key: &'static str,
+    pub default: &'static str,
+    pub help: &'static str,
+    pub secret: bool,
+}
+
+impl Spec {
+    pub fn env(&self) -> String {
+        format!("AUTO_ASSIGN_{}", self.key.to_ascii_uppercase())
+    }
+}
+
+const fn spec(key: &'static str, default: &'static str, help: &'static str) -> Spec {
+    Spec {
+        key,
+        default,
+        help,
+        secret: false,
+    }
+}
+
+const fn secret(key: &'static str, help: &'static str) -> Spec {
+    Spec {
+        key,
+        default: "",
+        help,
+        secret: true,
+    }
+}
+
+pub const SPECS: &[Spec] = &[
+    spec(
+        "database_url",
+        "sqlite:///./data/auto_assign.sqlite3",
+        "The SQLite cache: a sqlite:/// URL or a plain path. Safe to delete while the engine is stopped.",
+    ),
+    spec(
+        "assistx_base_url",
+        "http://localhost:8000",
+        "AssistX, the canonical task authority.",
+    ),
+    spec(
+        "assistx_auth_user",
+        "",
+        "AssistX Basic auth user (Basic auth is sent only when user and password are both set).",
+    ),
+    secret("assistx_auth_pass", "AssistX Basic auth password."),
+    spec(
+        "assistx_timeout_seconds",
+        "5",
+        "Timeout of one AssistX call, in seconds.",
+    ),
+    spec(
+        "router_base_url",
+        "http://localhost:8088",
+        "auto-router's admin API.",
+    ),
+    spec(
+        "router_timeout_seconds",
+        "5",
+        "Timeout of one auto-router call, in seconds.",
+    ),
+    spec(
+        "scheduler_enabled",
+        "false",
+        "Run scheduled ticks on their own (backlog intake every tick interval).",
+    ),
+    spec(
+        "tick_interval_seconds",
+        "300",
+        "Seconds between scheduled ticks.",
+    ),
+    spec(
+        "default_lease_seconds",
+        "900",
+        "Lease length of a claim that names none.",
+    ),
+    spec(
+        "stale_heartbeat_seconds",
+        "120",
+        "A worker silent this long is stale; its leases expire without using a retry.",
+    ),
+    spec(
+        "stale_assignment_seconds",
+        "0",
+        "Grace after a lease runs out before it expires.",
+    ),
+    spec(
+        "dispatch_enabled",
+        "false",
+        "Write outbox events back to AssistX.",
+    ),
+    spec(
+        "direct_workers_enabled",
+        "false",
+        "Allow the direct_worker lane.",
+    ),
+    secret(
+        "api_token",
+        "Token callers of auto-assign's own API must present.",
+    ),
+    spec(
+        "lane_base_scores",
+        "local_only=0.78,router_model=0.66,free_api=0.55,direct_worker=0.20",
+        "Base score per lane; an unlisted lane scores 0.",
+    ),
+    spec(
+        "local_only_boost",
+        "0.1",
+        "Added on local_only for sensitive or local-only work.",
+    ),
+    spec(
+        "priority_boost",
+        "0.05",
+        "Added for critical, repo_critical and interactive priorities.",
+    ),
+    spec(
+        "retry_penalty_per_attempt",
+        "0.05",
+        "Subtracted per earlier attempt.",
+    ),
+    spec("retry_penalty_max", "0.2", "Cap of the retry penalty."),
+    spec(
+        "default_lanes",
+        "router_model,local_only,free_api",
+        "Lanes tried, in order, for a candidate that lists none.",
+    ),
+    spec(
+        "max_retries",
+        "3",
+        "A retryable failure goes back to the queue while retry_count is below this.",
+    ),
+    spec(
+        "approval_ttl_seconds",
+        "86400",
+        "An approval not acted on within this many seconds lapses and must be given again.",
+    ),
+    spec(
+        "outbox_max_attempts",
+        "10",
+        "Delivery attempts before an outbox event is dead-lettered.",
+    ),
+    spec(
+        "outbox_backoff_base_seconds",
+        "5",
+        "First retry delay of a failed delivery; it doubles per attempt, jittered.",
+    ),
+    spec(
+        "outbox_backoff_max_seconds",
+        "900",
+        "Cap of the retry delay.",
+    ),
+    spec(
+        "heartbeat_history",
+        "100",
+        "Heartbeats kept per worker besides its latest.",
+    ),
+    spec(
+        "operator",
+        "",
+        "Name recorded in the audit for operator actions (default: $USER).",
+    ),
+    spec(
+        "socket_path",
+        "",
+        "The engine's Unix socket (default: $XDG_RUNTIME_DIR/auto-assign/engine.sock, else ./data/engine.sock).",
+    ),
+    spec(
+        "log_file",
+        "",
+        "The daemon's log file; empty: no file (the control room always logs to a file, see docs/operations.md).",
+    ),
+    spec("log_format", "plain", "Log lines as plain text or json."),
+    spec(
+        "log_level",
+        "info",
+        "Least severe log level written: error, warn, info, debug or trace.",
+    ),
+];
+
+/// A commented TOML template with every setting at its default.
+pub fn template() -> String {
+    let mut out = String::from(
+        "# auto-assign configuration.\n# Precedence: flags > AUTO_ASSIGN_* environment > this file > defaults.\n\n",
+    );
+    for spec in SPECS {
+        out.push_str(&format!("# {}\n# env: {}\n", spec.help, spec.env()));
+        out.push_str(&format!("# {} = {:?}\n\n", spec.key, spec.default));
+    }
+    out
+}

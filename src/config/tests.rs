@@ -1,0 +1,243 @@
+//! Settings from every source, and the docs that list them.
+
+use super::*;
+use std::collections::HashMap;
+
+fn load_env(pairs: &[(&str, &str)], overrides: &Overrides) -> Result<Loaded> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    load_with(overrides, &move |name| map.get(name).cloned())
+}
+
+#[test]
+fn defaults_match_contract_a10() {
+    let s = load_env(&[], &Overrides::default()).unwrap().settings;
+    assert_eq!(s.database_path, PathBuf::from("./data/auto_assign.sqlite3"));
+    assert_eq!(s.assistx_base_url, "http://localhost:8000");
+    assert_eq!(s.assistx_auth, None);
+    assert_eq!(s.assistx_timeout, Duration::from_secs(5));
+    assert_eq!(s.router_base_url, "http://localhost:8088");
+    assert!(!s.scheduler_enabled);
+    assert_eq!(s.tick_interval, Duration::from_secs(300));
+    assert_eq!(s.default_lease_seconds, 900);
+    assert_eq!(s.stale_heartbeat_seconds, 120);
+    assert_eq!(s.stale_assignment_seconds, 0);
+    assert!(!s.dispatch_enabled);
+    assert_eq!(s.scoring, ScoringPolicy::default());
+    assert_eq!(s.default_lanes, crate::domain::lane::DEFAULT_LANES.to_vec());
+}
+
+#[test]
+fn env_overrides_with_old_names() {
+    let s = load_env(
+        &[
+            ("AUTO_ASSIGN_DIRECT_WORKERS_ENABLED", "YES"),
+            ("AUTO_ASSIGN_LANE_BASE_SCORES", "free_api=0.9"),
+            ("AUTO_ASSIGN_DATABASE_URL", "/tmp/x.db"),
+            ("AUTO_ASSIGN_ASSISTX_AUTH_USER", "u"),
+            ("AUTO_ASSIGN_ASSISTX_AUTH_PASS", "p"),
+        ],
+        &Overrides::default(),
+    )
+    .unwrap()
+    .settings;
+    assert!(s.scoring.direct_workers_enabled);
+    assert_eq!(
+        s.scoring.base_scores,
+        BTreeMap::from([(Lane::FreeApi, 0.9)])
+    );
+    assert_eq!(s.database_path, PathBuf::from("/tmp/x.db"));
+    assert_eq!(s.assistx_auth, Some(("u".into(), "p".into())));
+}
+
+#[test]
+fn basic_auth_needs_both_parts() {
+    let s = load_env(
+        &[("AUTO_ASSIGN_ASSISTX_AUTH_USER", "u")],
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(s.settings.assistx_auth, None);
+}
+
+#[test]
+fn unparsable_value_names_the_variable_and_form() {
+    let err = load_env(
+        &[("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "soon")],
+        &Overrides::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("AUTO_ASSIGN_TICK_INTERVAL_SECONDS"), "{err}");
+    assert!(err.contains("seconds"), "{err}");
+    let err = load_env(
+        &[("AUTO_ASSIGN_SCHEDULER_ENABLED", "maybe")],
+        &Overrides::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(
+        err.contains("AUTO_ASSIGN_SCHEDULER_ENABLED") && err.contains("boolean"),
+        "{err}"
+    );
+    let err = load_env(
+        &[("AUTO_ASSIGN_LANE_BASE_SCORES", "warp=1")],
+        &Overrides::default(),
+    )
+    .err()
+    .unwrap()
+    .to_string();
+    assert!(err.contains("AUTO_ASSIGN_LANE_BASE_SCORES"), "{err}");
+}
+
+#[test]
+fn precedence_flag_over_env_over_file_over_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(
+        &file,
+        "database_url = \"/from/file\"\ntick_interval_seconds = 60\nmax_retries = 5\n",
+    )
+    .unwrap();
+    let mut overrides = Overrides {
+        config_file: Some(file.clone()),
+        ..Default::default()
+    };
+    let loaded = load_env(
+        &[
+            ("AUTO_ASSIGN_DATABASE_URL", "/from/env"),
+            ("AUTO_ASSIGN_MAX_RETRIES", "7"),
+        ],
+        &overrides,
+    )
+    .unwrap();
+    assert_eq!(loaded.settings.database_path, PathBuf::from("/from/env"));
+    assert_eq!(loaded.settings.tick_interval, Duration::from_secs(60));
+    assert_eq!(loaded.settings.max_retries, 7);
+    assert_eq!(
+        loaded.values["tick_interval_seconds"].1,
+        Source::File(file.clone())
+    );
+    overrides.database = Some("/from/flag".into());
+    let loaded = load_env(&[("AUTO_ASSIGN_DATABASE_URL", "/from/env")], &overrides).unwrap();
+    assert_eq!(loaded.settings.database_path, PathBuf::from("/from/flag"));
+    assert_eq!(loaded.values["database_url"].1, Source::Flag("--database"));
+}
+
+#[test]
+fn file_errors_name_the_file_or_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "tick_interval_secs = 1\n").unwrap();
+    let overrides = Overrides {
+        config_file: Some(file.clone()),
+        ..Default::default()
+    };
+    let err = load_env(&[], &overrides).err().unwrap().to_string();
+    assert!(err.contains("tick_interval_secs"), "{err}");
+    std::fs::write(&file, "max_retries = \"many\"\n").unwrap();
+    let err = load_env(&[], &overrides).err().unwrap().to_string();
+    assert!(
+        err.contains("max_retries in") && err.contains("'many'"),
+        "{err}"
+    );
+    std::fs::write(&file, "= broken").unwrap();
+    assert!(
+        load_env(&[], &overrides)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("not valid TOML")
+    );
+    let missing = Overrides {
+        config_file: Some(dir.path().join("none.toml")),
+        ..Default::default()
+    };
+    assert!(load_env(&[], &missing).is_err());
+}
+
+#[test]
+fn missing_default_file_is_fine_and_xdg_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let xdg = dir.path().to_str().unwrap();
+    assert!(load_env(&[("XDG_CONFIG_HOME", xdg)], &Overrides::default()).is_ok());
+    std::fs::create_dir_all(dir.path().join("auto-assign")).unwrap();
+    std::fs::write(
+        dir.path().join("auto-assign/config.toml"),
+        "[lane_base_scores]\nlocal_only = 0.5\n",
+    )
+    .unwrap();
+    let s = load_env(&[("XDG_CONFIG_HOME", xdg)], &Overrides::default())
+        .unwrap()
+        .settings;
+    assert_eq!(
+        s.scoring.base_scores,
+        BTreeMap::from([(Lane::LocalOnly, 0.5)])
+    );
+}
+
+#[test]
+fn the_keymap_table_is_read_and_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c.toml");
+    std::fs::write(&file, "[keymap]\napprove = \"A\"\n").unwrap();
+    let overrides = Overrides {
+        config_file: Some(file.clone()),
+        ..Default::default()
+    };
+    let loaded = load_env(&[], &overrides).unwrap();
+    assert_eq!(
+        loaded.settings.keymap.get("approve").map(String::as_str),
+        Some("A")
+    );
+    std::fs::write(&file, "[keymap]\napprove = 5\n").unwrap();
+    let err = load_env(&[], &overrides).err().unwrap().to_string();
+    assert!(err.contains("keymap.approve"), "{err}");
+}
+
+#[test]
+fn show_masks_secrets() {
+    let loaded = load_env(
+        &[("AUTO_ASSIGN_API_TOKEN", "hunter2")],
+        &Overrides::default(),
+    )
+    .unwrap();
+    let row = loaded
+        .show()
+        .into_iter()
+        .find(|(k, _, _)| k == "api_token")
+        .unwrap();
+    assert_eq!(row.1, "********");
+    assert_eq!(row.2, "env AUTO_ASSIGN_API_TOKEN");
+}
+
+#[test]
+fn template_is_valid_toml_naming_every_setting() {
+    let text = template();
+    assert!(text.parse::<toml::Table>().is_ok());
+    for spec in SPECS {
+        assert!(text.contains(&spec.env()), "{}", spec.key);
+    }
+}
+
+#[cfg(test)]
+mod doc_tests {
+    use super::SPECS;
+
+    /// docs/configuration.md lists every setting, so it cannot fall behind.
+    #[test]
+    fn configuration_doc_names_every_setting() {
+        let doc = include_str!("../../docs/configuration.md");
+        for spec in SPECS {
+            assert!(
+                doc.contains(&format!("`{}`", spec.env())),
+                "{} missing from docs/configuration.md",
+                spec.env()
+            );
+        }
+    }
+}

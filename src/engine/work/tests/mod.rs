@@ -1,0 +1,441 @@
+//! Lifecycle flows through the engine core, on a real SQLite database: the
+//! harness here, the flows by concern in the files beside it; decisions,
+//! ticks and passes below.
+
+use crate::config::{Overrides, Settings, load_with};
+use crate::domain::control::ControlMode;
+use crate::domain::lifecycle::Status;
+use crate::domain::worker::Heartbeat;
+use crate::engine::core::{Clock, Core};
+use crate::error::Error;
+use crate::store::{Store, approvals, assignments, audit, outbox};
+use crate::wire::{Action, Command, Completion, Reply};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+struct Harness {
+    core: Core,
+    now: Arc<Mutex<DateTime<Utc>>>,
+    _dir: tempfile::TempDir,
+}
+
+fn settings(dir: &std::path::Path, env: &[(&str, &str)]) -> Settings {
+    let pairs: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let overrides = Overrides {
+        database: Some(dir.join("cache.sqlite3").display().to_string()),
+        config_file: Some(dir.join("absent-is-fine-only-when-default.toml")),
+        operator: Some("op".into()),
+        socket: None,
+    };
+    std::fs::write(dir.join("absent-is-fine-only-when-default.toml"), "").unwrap();
+    load_with(&overrides, &move |name| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    })
+    .unwrap()
+    .settings
+}
+
+impl Harness {
+    fn new() -> Self {
+        Self::with_env(&[])
+    }
+
+    fn with_env(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = settings(dir.path(), env);
+        let now = Arc::new(Mutex::new(
+            Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap(),
+        ));
+        let core = Self::core_on(&settings, &now);
+        Harness {
+            core,
+            now,
+            _dir: dir,
+        }
+    }
+
+    fn core_on(settings: &Settings, now: &Arc<Mutex<DateTime<Utc>>>) -> Core {
+        let store = Store::open(&settings.database_path).unwrap();
+        let clock_now = now.clone();
+        let clock: Clock = Arc::new(move || *clock_now.lock().unwrap());
+        Core::new(store, settings.clone(), clock)
+    }
+
+    /// Closes and reopens the engine on the same file: a restart.
+    fn restart(self) -> Self {
+        let settings = self.core.settings().clone();
+        let now = self.now.clone();
+        drop(self.core);
+        let mut core = Self::core_on(&settings, &now);
+        core.recover().unwrap();
+        Harness {
+            core,
+            now,
+            _dir: self._dir,
+        }
+    }
+
+    fn advance(&self, seconds: i64) {
+        *self.now.lock().unwrap() += Duration::seconds(seconds);
+    }
+
+    fn apply(&mut self, command: Command) -> Result<Reply, Error> {
+        self.core.apply(command)
+    }
+
+    fn evaluate(&mut self, item: Value) -> String {
+        match self
+            .apply(Command::by(
+                "op",
+                Action::Evaluate {
+                    candidates: vec![item],
+                },
+            ))
+            .unwrap()
+        {
+            Reply::Outcomes(o) => o[0]
+                .decision
+                .as_ref()
+                .map(|d| d.assignment_id.clone())
+                .unwrap_or_default(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn get(&self, id: &str) -> assignments::Assignment {
+        assignments::get(self.core.store().conn(), id).unwrap()
+    }
+
+    fn status(&self, id: &str) -> Status {
+        self.get(id).status
+    }
+
+    fn outbox_types(&self) -> Vec<String> {
+        outbox::list(self.core.store().conn(), None, 1000)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect()
+    }
+
+    fn claim(&mut self, id: &str, worker: &str, lease: u64) -> Result<Reply, Error> {
+        self.apply(Command::Claim {
+            assignment_id: id.into(),
+            worker_id: worker.into(),
+            node_id: Some("n1".into()),
+            lease_seconds: Some(lease),
+            correlation_id: None,
+        })
+    }
+
+    fn heartbeat(&mut self, worker: &str, assignment: Option<&str>) -> Result<Reply, Error> {
+        let mut hb = Heartbeat::new("n1", worker);
+        hb.assignment_id = assignment.map(str::to_string);
+        self.apply(Command::Heartbeat(hb))
+    }
+
+    fn tick(&mut self) {
+        self.apply(Command::by(
+            "op",
+            Action::Tick {
+                dry_run: false,
+                candidates: None,
+                router: None,
+            },
+        ))
+        .unwrap();
+    }
+
+    fn refused_audit(&self) -> Vec<audit::Entry> {
+        audit::recent(self.core.store().conn(), 1000, false)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.outcome == "refused")
+            .collect()
+    }
+
+    /// The invariant the schema enforces, checked from outside too.
+    fn assert_status_matches_decision(&self) {
+        let disagree: i64 = self
+            .core
+            .store()
+            .conn()
+            .query_row("SELECT COUNT(*) FROM assignments WHERE json_extract(decision, '$.status') <> status", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(disagree, 0);
+    }
+}
+
+/// A JSON object literal as a map.
+fn object(value: Value) -> serde_json::Map<String, Value> {
+    value.as_object().cloned().expect("an object")
+}
+
+fn approve(id: &str, expected_version: Option<i64>) -> Command {
+    Command::by(
+        "scott",
+        Action::Approve {
+            assignment_id: id.into(),
+            reason: Some("looked".into()),
+            expected_version,
+        },
+    )
+}
+
+fn release(id: &str, retry: bool) -> Command {
+    Command::by(
+        "op",
+        Action::Release {
+            assignment_id: id.into(),
+            reason: Some("stuck".into()),
+            retry,
+            expected_version: None,
+        },
+    )
+}
+
+mod inbound;
+mod operators;
+mod workers;
+
+#[test]
+fn evaluating_stores_one_decision_one_event_and_an_audit_line() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    assert_eq!(id, "assign_7f4e620a70c33afa");
+    assert_eq!(h.status(&id), Status::Recommended);
+    assert_eq!(h.outbox_types(), vec!["assign.assignment.recommended"]);
+    h.evaluate(json!({"task_id": "T1"}));
+    assert_eq!(
+        h.outbox_types().len(),
+        1,
+        "the same decision is not announced twice"
+    );
+    assert_eq!(
+        h.get(&id).version,
+        1,
+        "an unchanged decision is not rewritten"
+    );
+    let audit = audit::recent(h.core.store().conn(), 10, false).unwrap();
+    assert_eq!(audit.len(), 1);
+    assert_eq!(
+        (audit[0].action.as_str(), audit[0].to_status.as_deref()),
+        ("decide", Some("recommended"))
+    );
+}
+
+#[test]
+fn done_work_is_never_decided_again() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.claim(&id, "w1", 60).unwrap();
+    h.apply(Command::Complete {
+        assignment_id: id.clone(),
+        worker_id: "w1".into(),
+        status: None,
+        summary: Some("ok".into()),
+    })
+    .unwrap();
+    h.evaluate(json!({"task_id": "T1"}));
+    h.tick();
+    assert_eq!(h.status(&id), Status::Done);
+    assert!(
+        h.outbox_types()
+            .contains(&"assignment.completed".to_string())
+    );
+}
+
+#[test]
+fn a_tick_never_overwrites_claimed_or_running() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.claim(&id, "w1", 600).unwrap();
+    let report = h
+        .apply(Command::by(
+            "op",
+            Action::Tick {
+                dry_run: false,
+                candidates: Some(vec![json!({"task_id": "T1"})]),
+                router: None,
+            },
+        ))
+        .unwrap();
+    match report {
+        Reply::Tick(t) => assert_eq!(t.outcomes[0].result, "held"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(h.status(&id), Status::Claimed);
+}
+
+#[test]
+fn a_dry_run_tick_writes_nothing() {
+    let mut h = Harness::new();
+    let Reply::Tick(t) = h
+        .apply(Command::by(
+            "op",
+            Action::Tick {
+                dry_run: true,
+                candidates: Some(vec![json!({"task_id": "T1"}), json!({"priority": "x"})]),
+                router: None,
+            },
+        ))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(t.counts.recommended, 1);
+    assert_eq!(t.outcomes[1].result, "invalid");
+    assert_eq!(t.run_id, None);
+    assert!(h.outbox_types().is_empty());
+    assert!(
+        assignments::list(h.core.store().conn(), None, 10)
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[test]
+fn the_router_snapshot_opens_router_lanes() {
+    let mut h = Harness::new();
+    let bodies = object(json!({"context": {"revision": "rev-1", "nodes": []}}));
+    h.core.set_router(&bodies).unwrap();
+    let id = h.evaluate(json!({"task_id": "T1", "allowed_lanes": ["router_model"]}));
+    let a = h.get(&id);
+    assert_eq!(a.decision.selected_lane.as_str(), "router_model");
+    assert_eq!(a.decision.context_revision.as_deref(), Some("rev-1"));
+}
+
+#[test]
+fn a_refused_command_in_a_group_commit_changes_nothing_and_the_others_land() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    let results = h.core.apply_batch(vec![
+        Command::by(
+            "op",
+            Action::Evaluate {
+                candidates: vec![json!({"task_id": "T2"})],
+            },
+        ),
+        Command::Claim {
+            assignment_id: "assign_missing".into(),
+            worker_id: "w1".into(),
+            node_id: None,
+            lease_seconds: None,
+            correlation_id: None,
+        },
+        Command::Claim {
+            assignment_id: id.clone(),
+            worker_id: "w1".into(),
+            node_id: None,
+            lease_seconds: None,
+            correlation_id: None,
+        },
+        Command::Claim {
+            assignment_id: id.clone(),
+            worker_id: "w2".into(),
+            node_id: None,
+            lease_seconds: None,
+            correlation_id: None,
+        },
+    ]);
+    let oks: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert_eq!(oks, vec![true, false, true, false]);
+    assert_eq!(
+        h.status(&crate::domain::ids::assignment_id("T2", None)),
+        Status::Recommended
+    );
+    let a = h.get(&id);
+    assert_eq!(
+        (a.status, a.worker_id.as_deref()),
+        (Status::Claimed, Some("w1"))
+    );
+    assert_eq!(h.refused_audit().len(), 2);
+}
+
+#[test]
+fn a_big_backlog_is_written_whole_in_order_and_a_repeated_task_is_decided_once() {
+    let mut h = Harness::new();
+    // Big enough to be planned on a helper thread, in several chunks.
+    let mut items: Vec<Value> = (0..1_500)
+        .map(|i| {
+            let risk = if i % 5 == 0 { "high" } else { "low" };
+            json!({"task_id": format!("T{i:04}"), "risk_level": risk})
+        })
+        .collect();
+    items.insert(700, json!({"task_id": "T0003", "title": "listed twice"}));
+    let Reply::Tick(t) = h
+        .apply(Command::by(
+            "op",
+            Action::Tick {
+                dry_run: false,
+                candidates: Some(items),
+                router: None,
+            },
+        ))
+        .unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(t.counts.candidates, 1_501);
+    assert_eq!(t.counts.approval_required, 300);
+    assert_eq!(t.counts.recommended, 1_200);
+    assert_eq!(t.counts.unchanged, 1);
+    let repeated: Vec<_> = t
+        .outcomes
+        .iter()
+        .filter(|o| o.result == "duplicate")
+        .collect();
+    assert_eq!(repeated.len(), 1);
+    assert_eq!(repeated[0].task_id, "T0003");
+    let conn = h.core.store().conn();
+    let events = outbox::list(conn, None, 10_000).unwrap();
+    let subjects: Vec<String> = events.iter().map(|e| e.subject_id.clone()).collect();
+    let expected: Vec<String> = (0..1_500).map(|i| format!("T{i:04}")).collect();
+    assert_eq!(subjects, expected, "one event per task, in backlog order");
+    assert_eq!(assignments::list(conn, None, 10_000).unwrap().len(), 1_500);
+    assert_eq!(approvals::pending(conn).unwrap().len(), 300);
+    assert_eq!(audit::recent(conn, 10_000, false).unwrap().len(), 1_500);
+    h.assert_status_matches_decision();
+}
+
+#[test]
+fn a_snapshot_lists_gated_and_plain_work_with_titles_and_typed_rows() {
+    use crate::domain::lane::Lane;
+    use crate::engine::snapshot;
+    let mut h = Harness::new();
+    let gated =
+        h.evaluate(json!({"task_id": "G1", "title": "push to prod", "risk_level": "critical"}));
+    let plain =
+        h.evaluate(json!({"task_id": "P1", "title": "tidy", "allowed_lanes": ["local_only"]}));
+    h.claim(&plain, "w1", 60).unwrap();
+    let now = *h.now.lock().unwrap();
+    let s = snapshot::build(h.core.store().conn(), &Default::default(), now, None).unwrap();
+    // The gated one waits in the blocked lane: its queue row is there.
+    assert!(
+        s.queue.iter().any(|q| q.status == Status::ApprovalRequired
+            && q.lane == Lane::Blocked
+            && q.count == 1)
+    );
+    let row = |id: &str| {
+        s.recommendations
+            .iter()
+            .find(|r| r.assignment_id == id)
+            .unwrap()
+    };
+    assert_eq!(row(&gated).title.as_deref(), Some("push to prod"));
+    assert_eq!(row(&plain).status, Status::Claimed);
+    assert_eq!(row(&plain).lane, Lane::LocalOnly);
+    assert_eq!(row(&plain).holder().as_deref(), Some("n1/w1"));
+    assert!(row(&plain).lease_expires_at.is_some_and(|at| at > now));
+    assert!(row(&plain).score > 0.0);
+    assert_eq!(s.count(Status::Claimed), 1);
+    assert_eq!(s.recommendations_total, 2);
+    assert_eq!(s.approvals[0].assignment_id, gated);
+}

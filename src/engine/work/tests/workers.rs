@@ -1,0 +1,245 @@
+//! Worker commands and time: claims, heartbeats, leases that end, completion and failure.
+
+use super::*;
+
+#[test]
+fn claiming_a_gated_assignment_is_refused_with_the_reason() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1", "approval_required": true}));
+    let err = h.claim(&id, "w1", 60).unwrap_err().to_string();
+    assert!(err.contains("approval"), "{err}");
+    assert_eq!(h.status(&id), Status::ApprovalRequired);
+}
+
+#[test]
+fn unknown_assignment_is_not_found() {
+    let mut h = Harness::new();
+    assert!(matches!(
+        h.claim("assign_nope", "w1", 60).unwrap_err(),
+        Error::NotFound { .. }
+    ));
+}
+
+#[test]
+fn a_heartbeat_renews_the_lease_for_its_claimed_length_and_starts_the_work() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.claim(&id, "w1", 60).unwrap();
+    h.advance(50);
+    match h.heartbeat("w1", Some(&id)).unwrap() {
+        Reply::Heartbeat(r) => {
+            assert_eq!(r.renewed, vec![id.clone()]);
+            assert_eq!(r.started, vec![id.clone()]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let a = h.get(&id);
+    assert_eq!(a.status, Status::Running);
+    let expected = crate::domain::time::rfc3339(*h.now.lock().unwrap() + Duration::seconds(60));
+    assert_eq!(a.lease_expires_at.as_deref(), Some(expected.as_str()));
+    h.advance(50);
+    h.core.housekeeping().unwrap();
+    assert_eq!(
+        h.status(&id),
+        Status::Running,
+        "the renewed lease has not ended"
+    );
+    let running = outbox::list(h.core.store().conn(), None, 100).unwrap();
+    let hb = running
+        .iter()
+        .find(|e| e.event_type == "assignment.heartbeat")
+        .unwrap();
+    let body: Value = serde_json::from_str(&hb.body).unwrap();
+    assert_eq!(body["payload"]["status"], "RUNNING");
+    assert_eq!(body["payload"]["task_id"], "T1");
+}
+
+#[test]
+fn a_heartbeat_naming_an_assignment_the_worker_does_not_hold_is_refused() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.claim(&id, "w1", 60).unwrap();
+    let err = h.heartbeat("w2", Some(&id)).unwrap_err();
+    assert_eq!(err.code(), "assignment_not_held");
+    assert!(
+        h.core
+            .store()
+            .conn()
+            .query_row(
+                "SELECT COUNT(*) FROM workers WHERE worker_id = 'w2'",
+                [],
+                |r| r.get::<_, i64>(0)
+            )
+            .unwrap()
+            == 0
+    );
+}
+
+#[test]
+fn a_lease_that_ends_expires_costs_a_retry_and_offers_the_task_again() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.claim(&id, "w1", 60).unwrap();
+    h.advance(60);
+    h.core.housekeeping().unwrap();
+    assert_eq!(
+        h.status(&id),
+        Status::Claimed,
+        "strictly after the limit, not at it"
+    );
+    h.advance(1);
+    assert!(h.core.housekeeping().unwrap());
+    let a = h.get(&id);
+    assert_eq!(a.status, Status::Recommended);
+    assert_eq!(a.retry_count, 1);
+    assert!(
+        a.decision
+            .reasons
+            .iter()
+            .any(|r| r == "retry penalty applied: 1")
+    );
+    let expired = outbox::list(h.core.store().conn(), None, 100)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.event_type == "assignment.expired")
+        .unwrap();
+    let body: Value = serde_json::from_str(&expired.body).unwrap();
+    assert_eq!(body["payload"]["status"], "READY");
+    h.assert_status_matches_decision();
+}
+
+#[test]
+fn expiry_after_max_retries_is_final() {
+    let mut h = Harness::with_env(&[("AUTO_ASSIGN_MAX_RETRIES", "1")]);
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.claim(&id, "w1", 10).unwrap();
+    h.advance(11);
+    h.core.housekeeping().unwrap();
+    assert_eq!(h.status(&id), Status::Recommended);
+    h.claim(&id, "w1", 10).unwrap();
+    h.advance(11);
+    h.core.housekeeping().unwrap();
+    assert_eq!(h.status(&id), Status::Expired);
+    h.tick();
+    assert_eq!(h.status(&id), Status::Expired, "not queued again");
+}
+
+#[test]
+fn a_stale_worker_loses_its_leases_without_using_a_retry() {
+    let mut h = Harness::with_env(&[("AUTO_ASSIGN_STALE_HEARTBEAT_SECONDS", "30")]);
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.heartbeat("w1", None).unwrap();
+    h.claim(&id, "w1", 3600).unwrap();
+    h.advance(31);
+    h.core.housekeeping().unwrap();
+    let a = h.get(&id);
+    assert_eq!(a.status, Status::Recommended);
+    assert_eq!(a.retry_count, 0);
+    let stale = audit::recent(h.core.store().conn(), 100, false)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "worker_stale")
+        .count();
+    assert_eq!(stale, 1);
+    h.advance(31);
+    h.core.housekeeping().unwrap();
+    let stale = audit::recent(h.core.store().conn(), 100, false)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "worker_stale")
+        .count();
+    assert_eq!(stale, 1, "a worker is declared lost only once");
+}
+
+#[test]
+fn workers_are_not_blamed_for_the_engines_own_downtime() {
+    let mut h = Harness::with_env(&[("AUTO_ASSIGN_STALE_HEARTBEAT_SECONDS", "30")]);
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.heartbeat("w1", None).unwrap();
+    h.claim(&id, "w1", 3600).unwrap();
+    h.advance(600);
+    let mut h = h.restart();
+    assert_eq!(h.status(&id), Status::Claimed);
+    h.heartbeat("w1", Some(&id)).unwrap();
+    assert_eq!(h.status(&id), Status::Running);
+}
+
+#[test]
+fn only_the_holder_completes_or_fails() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.claim(&id, "w1", 60).unwrap();
+    let err = h
+        .apply(Command::Fail {
+            assignment_id: id.clone(),
+            worker_id: "w2".into(),
+            reason: None,
+            retryable: true,
+        })
+        .unwrap_err();
+    assert_eq!(err.code(), "assignment_not_held");
+    assert_eq!(h.status(&id), Status::Claimed);
+}
+
+#[test]
+fn a_retryable_failure_goes_back_to_the_queue_until_retries_run_out() {
+    let mut h = Harness::with_env(&[("AUTO_ASSIGN_MAX_RETRIES", "2")]);
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    for attempt in 1..=2 {
+        h.claim(&id, "w1", 60).unwrap();
+        h.apply(Command::Fail {
+            assignment_id: id.clone(),
+            worker_id: "w1".into(),
+            reason: Some("boom".into()),
+            retryable: true,
+        })
+        .unwrap();
+        let a = h.get(&id);
+        assert_eq!((a.status, a.retry_count), (Status::Recommended, attempt));
+    }
+    h.claim(&id, "w1", 60).unwrap();
+    h.apply(Command::Fail {
+        assignment_id: id.clone(),
+        worker_id: "w1".into(),
+        reason: None,
+        retryable: true,
+    })
+    .unwrap();
+    assert_eq!(h.status(&id), Status::Failed);
+    h.tick();
+    assert_eq!(h.status(&id), Status::Failed, "fails terminally");
+    let failed = outbox::list(h.core.store().conn(), None, 100)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "assignment.failed")
+        .count();
+    assert_eq!(failed, 3, "one event per attempt, keyed by attempt");
+}
+
+#[test]
+fn a_non_retryable_failure_is_final() {
+    let mut h = Harness::new();
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.claim(&id, "w1", 60).unwrap();
+    h.apply(Command::Complete {
+        assignment_id: id.clone(),
+        worker_id: "w1".into(),
+        status: Some(Completion::Failure),
+        summary: None,
+    })
+    .unwrap();
+    assert_eq!(
+        h.status(&id),
+        Status::Recommended,
+        "complete --status failure retries"
+    );
+    h.claim(&id, "w1", 60).unwrap();
+    h.apply(Command::Fail {
+        assignment_id: id.clone(),
+        worker_id: "w1".into(),
+        reason: None,
+        retryable: false,
+    })
+    .unwrap();
+    assert_eq!(h.status(&id), Status::Failed);
+}

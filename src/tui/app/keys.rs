@@ -1,0 +1,225 @@
+//! Keys: what each one does in each mode.
+
+use super::{App, DESCRIBE, Effect, Level, Mode, Verb};
+use crate::engine::Command;
+use crate::tui::keymap::Action;
+use crate::tui::panes::Pane;
+use crate::wire;
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+impl App {
+    /// A key press. Returns what the engine must be asked, if anything.
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Normal => self.on_normal_key(key),
+            Mode::Command(mut input) => match key.code {
+                KeyCode::Esc => None,
+                KeyCode::Enter => self.run_command(input.value().trim()),
+                _ => {
+                    input.handle_event(&Event::Key(key));
+                    self.mode = Mode::Command(input);
+                    None
+                }
+            },
+            Mode::Filter(mut input) => {
+                match key.code {
+                    KeyCode::Esc => self.filter = None,
+                    KeyCode::Enter => {}
+                    _ => {
+                        input.handle_event(&Event::Key(key));
+                        let text = input.value().to_string();
+                        self.filter = match text.strip_prefix('!') {
+                            Some(rest) => Some((rest.to_string(), true)),
+                            None if text.is_empty() => None,
+                            None => Some((text, false)),
+                        };
+                        self.mode = Mode::Filter(input);
+                    }
+                }
+                None
+            }
+            Mode::Reason {
+                verb,
+                targets,
+                mut input,
+            } => match key.code {
+                KeyCode::Esc => {
+                    self.set_flash(format!("{} cancelled", verb.label()), Level::Info);
+                    None
+                }
+                KeyCode::Enter => {
+                    let reason = input.value().trim().to_string();
+                    self.mode = Mode::Confirm {
+                        verb,
+                        targets,
+                        reason,
+                        yes: false,
+                    };
+                    None
+                }
+                _ => {
+                    input.handle_event(&Event::Key(key));
+                    self.mode = Mode::Reason {
+                        verb,
+                        targets,
+                        input,
+                    };
+                    None
+                }
+            },
+            Mode::Confirm {
+                verb,
+                targets,
+                reason,
+                yes,
+            } => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => self.confirmed(verb, targets, reason),
+                KeyCode::Enter if yes => self.confirmed(verb, targets, reason),
+                KeyCode::Left | KeyCode::Right | KeyCode::Tab | KeyCode::BackTab => {
+                    self.mode = Mode::Confirm {
+                        verb,
+                        targets,
+                        reason,
+                        yes: !yes,
+                    };
+                    None
+                }
+                _ => {
+                    self.set_flash(format!("{} cancelled", verb.label()), Level::Info);
+                    None
+                }
+            },
+            Mode::Describe { pane, id, scroll } => {
+                match key.code {
+                    KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('d') | KeyCode::Enter => {}
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        self.mode = Mode::Describe {
+                            pane,
+                            id,
+                            scroll: scroll.saturating_add(1),
+                        }
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.mode = Mode::Describe {
+                            pane,
+                            id,
+                            scroll: scroll.saturating_sub(1),
+                        }
+                    }
+                    _ => self.mode = Mode::Describe { pane, id, scroll },
+                }
+                None
+            }
+            Mode::Help => None,
+        }
+    }
+
+    pub(super) fn on_normal_key(&mut self, key: KeyEvent) -> Option<Effect> {
+        // Shift+letter sorts by the column whose name starts with it.
+        if let KeyCode::Char(c) = key.code
+            && c.is_ascii_uppercase()
+            && !key.modifiers.contains(KeyModifiers::CONTROL)
+            && self.keymap.action(&key).is_none()
+        {
+            self.sort_by_letter(c);
+            return None;
+        }
+        let action = self.keymap.action(&key)?;
+        if action.dangerous() && self.read_only {
+            self.set_flash(
+                format!("read-only: {} is not allowed", action.name()),
+                Level::Warn,
+            );
+            return Some(Effect::Send {
+                label: "read-only refusal".into(),
+                commands: vec![Command::by(
+                    self.operator.clone(),
+                    wire::Action::RecordRefusal {
+                        action: action.name(),
+                        subject: self.selected_row().map(|r| r.id),
+                        reason: "the control room is read-only".into(),
+                    },
+                )],
+            });
+        }
+        let len = self.rows(self.pane).len();
+        let index = self.selected_index(self.pane, len);
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Interrupt => {
+                self.mode = Mode::Confirm { verb: Verb::Quit, targets: Vec::new(), reason: String::new(), yes: false }
+            }
+            Action::NextPane => self.pane = Pane::ALL[(self.pane.index() + 1) % Pane::ALL.len()],
+            Action::PrevPane => self.pane = Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()],
+            Action::Pane(n) => self.pane = Pane::ALL[n.clamp(1, Pane::ALL.len()) - 1],
+            Action::Down => {
+                self.selected.insert(self.pane, (index + 1).min(len.saturating_sub(1)));
+            }
+            Action::Up => {
+                self.selected.insert(self.pane, index.saturating_sub(1));
+            }
+            Action::Top => {
+                self.selected.insert(self.pane, 0);
+            }
+            Action::Bottom => {
+                self.selected.insert(self.pane, len.saturating_sub(1));
+            }
+            Action::Describe => {
+                let row = self.selected_row()?;
+                self.detail = None;
+                let fetch = self.pane.view().detail_for(&row.id);
+                self.mode = Mode::Describe { pane: self.pane, id: row.id, scroll: 0 };
+                return fetch.map(|command| Effect::Send {
+                    label: DESCRIBE.into(),
+                    commands: vec![command],
+                });
+            }
+            Action::Back => {
+                self.filter = None;
+                self.marks.clear();
+                self.flash = None;
+            }
+            Action::Command => self.mode = Mode::Command(Input::default()),
+            Action::Filter => self.mode = Mode::Filter(Input::default()),
+            Action::Help => self.mode = Mode::Help,
+            Action::Mark => {
+                if let Some(row) = self.selected_row()
+                    && !self.marks.remove(&row.id)
+                {
+                    self.marks.insert(row.id);
+                }
+            }
+            Action::Approve => return self.ask(Verb::Approve),
+            Action::Reject => return self.ask(Verb::Reject),
+            Action::Release => return self.ask(Verb::Release),
+            Action::Dispatch | Action::Reconcile => self.set_flash(
+                format!("{}: outbox write-back needs the AssistX sync layer, which this build does not have", action.name()),
+                Level::Warn,
+            ),
+        }
+        None
+    }
+
+    pub(super) fn sort_by_letter(&mut self, letter: char) {
+        let columns = self.pane.columns();
+        let Some(column) = columns.iter().position(|c| c.starts_with(letter)) else {
+            self.set_flash(format!("no column starts with {letter}"), Level::Info);
+            return;
+        };
+        let descending = match self.sort.get(&self.pane) {
+            Some((c, d)) if *c == column => !d,
+            _ => false,
+        };
+        self.sort.insert(self.pane, (column, descending));
+        self.set_flash(
+            format!(
+                "sorted by {}{}",
+                columns[column],
+                if descending { " ↓" } else { " ↑" }
+            ),
+            Level::Info,
+        );
+    }
+}

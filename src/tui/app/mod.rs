@@ -1,0 +1,248 @@
+//! The control room's own state (which pane, which row, what mode) and how
+//! keys change it. It never talks to the engine: an action that needs the
+//! engine comes back as an [`Effect`] for the event loop to carry out.
+
+use crate::domain::control::ControlMode;
+use crate::engine::{Command, Reply, Snapshot};
+use crate::tui::keymap::Keymap;
+use crate::tui::panes::{Detail, Pane};
+use crate::tui::rows::{self, Row};
+use chrono::{DateTime, Utc};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+use std::sync::Arc;
+use tui_input::Input;
+
+mod actions;
+mod keys;
+
+/// How the room is connected to its engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    InProcess,
+    Attached { socket: String },
+    Disconnected { socket: String },
+}
+
+/// An operator action awaiting a reason and a confirmation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Approve,
+    Reject,
+    Release,
+    Control(ControlMode),
+    Quit,
+}
+
+impl Verb {
+    pub fn label(self) -> String {
+        match self {
+            Verb::Approve => "approve".into(),
+            Verb::Reject => "reject".into(),
+            Verb::Release => "release".into(),
+            Verb::Control(mode) => format!("set control to {mode}"),
+            Verb::Quit => "quit the control room".into(),
+        }
+    }
+}
+
+/// A row an action applies to, with the version the operator saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Target {
+    pub id: String,
+    pub version: Option<i64>,
+    pub label: String,
+}
+
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Normal,
+    Command(Input),
+    Filter(Input),
+    Reason {
+        verb: Verb,
+        targets: Vec<Target>,
+        input: Input,
+    },
+    /// `yes` is false until the operator moves to it: the safe answer is
+    /// the default.
+    Confirm {
+        verb: Verb,
+        targets: Vec<Target>,
+        reason: String,
+        yes: bool,
+    },
+    Describe {
+        pane: Pane,
+        id: String,
+        scroll: u16,
+    },
+    Help,
+}
+
+/// The label of the fetch a describe view starts.
+const DESCRIBE: &str = "describe";
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Send {
+        label: String,
+        commands: Vec<Command>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Warn,
+    Error,
+}
+
+pub struct App {
+    /// What the engine sent for the describe view being shown.
+    pub detail: Option<Detail>,
+    /// Replaced only through [`App::set_snapshot`], which forgets the rows
+    /// built from the one before.
+    snapshot: Arc<Snapshot>,
+    pub now: DateTime<Utc>,
+    pub pane: Pane,
+    pub mode: Mode,
+    pub selected: BTreeMap<Pane, usize>,
+    pub sort: BTreeMap<Pane, (usize, bool)>,
+    pub filter: Option<(String, bool)>,
+    pub marks: BTreeSet<String>,
+    pub flash: Option<(String, Level)>,
+    pub read_only: bool,
+    pub operator: String,
+    pub connection: Connection,
+    pub log_path: String,
+    pub keymap: Keymap,
+    pub quit: bool,
+    /// The last rows built per pane, valid while the snapshot, the filter
+    /// and the sort stay the same: a frame does not rebuild 10,000 rows.
+    row_cache: RefCell<BTreeMap<Pane, CachedRows>>,
+}
+
+type CachedRows = (RowsKey, Rc<Vec<Row>>);
+
+#[derive(Debug, Clone, PartialEq)]
+struct RowsKey {
+    filter: Option<(String, bool)>,
+    sort: Option<(usize, bool)>,
+}
+
+impl App {
+    pub fn new(
+        snapshot: Arc<Snapshot>,
+        keymap: Keymap,
+        operator: String,
+        read_only: bool,
+        connection: Connection,
+    ) -> App {
+        App {
+            snapshot,
+            now: Utc::now(),
+            pane: Pane::Recommendations,
+            mode: Mode::Normal,
+            selected: BTreeMap::new(),
+            sort: BTreeMap::new(),
+            filter: None,
+            marks: BTreeSet::new(),
+            flash: None,
+            read_only,
+            operator,
+            connection,
+            log_path: String::new(),
+            keymap,
+            quit: false,
+            row_cache: RefCell::new(BTreeMap::new()),
+            detail: None,
+        }
+    }
+
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snapshot
+    }
+
+    /// Shows `snapshot` from now on. The rows cached for the one before are
+    /// dropped here: keying them on the snapshot's address was wrong, since
+    /// a freed snapshot's address can come back with the next one.
+    pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+        self.snapshot = snapshot;
+        self.row_cache.borrow_mut().clear();
+    }
+
+    /// A pane's rows: filtered, then sorted (built once per snapshot).
+    pub fn rows(&self, pane: Pane) -> Rc<Vec<Row>> {
+        let key = RowsKey {
+            filter: self.filter.clone(),
+            sort: self.sort.get(&pane).copied(),
+        };
+        if let Some((cached, rows)) = self.row_cache.borrow().get(&pane)
+            && *cached == key
+        {
+            return rows.clone();
+        }
+        let mut rows = pane.rows(&self.snapshot);
+        if let Some((needle, inverted)) = &self.filter {
+            rows::filter(&mut rows, needle, *inverted);
+        }
+        if let Some((column, descending)) = key.sort {
+            rows::sort(&mut rows, column, descending);
+        }
+        let rows = Rc::new(rows);
+        self.row_cache
+            .borrow_mut()
+            .insert(pane, (key, rows.clone()));
+        rows
+    }
+
+    pub fn selected_index(&self, pane: Pane, len: usize) -> usize {
+        self.selected
+            .get(&pane)
+            .copied()
+            .unwrap_or(0)
+            .min(len.saturating_sub(1))
+    }
+
+    pub(super) fn selected_row(&self) -> Option<Row> {
+        let rows = self.rows(self.pane);
+        let index = self.selected_index(self.pane, rows.len());
+        rows.get(index).cloned()
+    }
+
+    pub fn set_flash(&mut self, text: impl Into<String>, level: Level) {
+        self.flash = Some((text.into(), level));
+    }
+
+    /// What the engine said to an [`Effect`]; refusals show in the flash line.
+    pub fn on_results(&mut self, label: &str, results: Vec<Result<Reply, String>>) {
+        if label == DESCRIBE {
+            for result in results {
+                match result {
+                    Ok(Reply::Explanation(e)) => self.detail = Some(Detail::Explanation(e)),
+                    Ok(Reply::OutboxEvent(e)) => self.detail = Some(Detail::Event(e)),
+                    Ok(_) => {}
+                    Err(e) => self.set_flash(format!("describe: {e}"), Level::Error),
+                }
+            }
+            return;
+        }
+        let failed: Vec<String> = results
+            .iter()
+            .filter_map(|r| r.as_ref().err().cloned())
+            .collect();
+        let done = results.len() - failed.len();
+        if label == "read-only refusal" {
+            return;
+        }
+        match failed.first() {
+            None => self.set_flash(format!("{label}: done ({done})"), Level::Info),
+            Some(first) => self.set_flash(
+                format!("{label}: {done} done, {} refused: {first}", failed.len()),
+                Level::Error,
+            ),
+        }
+    }
+}
