@@ -13,6 +13,7 @@
 mod fixtures;
 
 use auto_assign::engine::Snapshot;
+use auto_assign::wire::delta::{self, Update};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
@@ -158,14 +159,8 @@ fn heartbeats(socket: PathBuf, leases: Vec<(String, String)>, until: Instant) {
     }
 }
 
-#[derive(Deserialize)]
-struct Update {
-    #[serde(default)]
-    sent_at: Option<chrono::DateTime<chrono::Utc>>,
-    snapshot: Snapshot,
-}
-
-/// Decodes every update for `seconds`: (bytes, write-to-decoded latency, decode time).
+/// Decodes and applies every update until `until`: (bytes, written-to-applied
+/// latency, decode-and-apply time).
 fn subscribe(socket: &Path, until: Instant) -> Vec<(usize, Duration, Duration)> {
     let mut client = Client::connect(socket);
     client
@@ -174,6 +169,18 @@ fn subscribe(socket: &Path, until: Instant) -> Vec<(usize, Duration, Duration)> 
         .unwrap();
     let mut line = String::new();
     client.reader.read_line(&mut line).unwrap();
+    #[derive(Deserialize)]
+    struct Whole {
+        snapshot: Snapshot,
+    }
+    #[derive(Deserialize)]
+    struct First {
+        result: Whole,
+    }
+    let mut shown = serde_json::from_str::<First>(&line)
+        .unwrap()
+        .result
+        .snapshot;
     let mut samples = Vec::new();
     while Instant::now() < until {
         line.clear();
@@ -181,13 +188,11 @@ fn subscribe(socket: &Path, until: Instant) -> Vec<(usize, Duration, Duration)> 
             break;
         }
         let decoding = Instant::now();
-        let update: Update = serde_json::from_str(&line).unwrap();
+        let Update::Delta { sent_at, delta } = serde_json::from_str(&line).unwrap();
+        delta::apply(&mut shown, *delta);
         let decoded = decoding.elapsed();
-        assert!(update.snapshot.workers.len() >= WORKERS);
-        let latency = update
-            .sent_at
-            .map(|at| (chrono::Utc::now() - at).to_std().unwrap_or_default())
-            .unwrap_or(decoded);
+        assert!(shown.workers.len() >= WORKERS);
+        let latency = (chrono::Utc::now() - sent_at).to_std().unwrap_or_default();
         samples.push((line.len(), latency, decoded));
     }
     samples
@@ -277,7 +282,7 @@ fn main() {
         bytes as f64 / 1024.0
     );
     println!(
-        "update written -> decoded by the subscriber: p50 {:?}, p99 {:?}, max {:?} (decode alone p99 {:?})",
+        "update written -> decoded and applied by the subscriber: p50 {:?}, p99 {:?}, max {:?} (decode and apply alone p99 {:?})",
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
         latencies.last().copied().unwrap_or_default(),

@@ -466,3 +466,79 @@ fn watch_without_an_engine_says_so() {
         stderr(&out)
     );
 }
+
+/// An attached room's subscription: one whole snapshot, then only what
+/// changed, which the client applies to arrive at what the engine holds.
+#[test]
+fn a_subscription_sends_changes_that_rebuild_the_engines_snapshot() {
+    use auto_assign::domain::lifecycle::Status;
+    use auto_assign::ingest::client::Client;
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut c = d.connect();
+    let ids: Vec<String> = (0..5).map(|i| evaluate(&mut c, &format!("T{i}"))).collect();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let mut client = Client::connect(&d.socket).await.unwrap();
+        let first = client.subscribe().await.unwrap();
+        assert_eq!(first.recommendations.len(), 5);
+        c.ask(json!({"op": "claim", "assignment_id": ids[2], "worker_id": "w1", "node_id": "n1"}));
+        c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1", "status": "busy"}));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let shown = loop {
+            let shown = tokio::time::timeout(Duration::from_secs(10), client.next_snapshot())
+                .await
+                .expect("an update")
+                .unwrap()
+                .unwrap();
+            let claimed = shown
+                .recommendations
+                .iter()
+                .any(|r| r.assignment_id == ids[2] && r.status == Status::Claimed);
+            if claimed && shown.workers.iter().any(|w| w.worker_id == "w1") {
+                break shown;
+            }
+            assert!(Instant::now() < deadline, "the claim never showed");
+        };
+        // What the client rebuilt from changes is what the engine holds.
+        let mut other = Client::connect(&d.socket).await.unwrap();
+        let engine = other.snapshot().await.unwrap();
+        let ids_of = |s: &auto_assign::engine::Snapshot| -> Vec<(String, Status)> {
+            s.recommendations
+                .iter()
+                .map(|r| (r.assignment_id.clone(), r.status))
+                .collect()
+        };
+        assert_eq!(ids_of(&shown), ids_of(&engine));
+        assert_eq!(shown.workers, engine.workers);
+    });
+    // On the wire, an update after the first is a delta naming only what changed.
+    let stream = UnixStream::connect(&d.socket).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    writer.write_all(b"{\"op\":\"subscribe\"}\n").unwrap();
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    c.ask(json!({"op": "heartbeat", "node_id": "n2", "worker_id": "w2"}));
+    line.clear();
+    reader.read_line(&mut line).unwrap();
+    let update: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(update["event"], "delta");
+    assert!(update["sent_at"].is_string());
+    let upserted: Vec<&Value> = update["delta"]["workers"]["upsert"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert_eq!(upserted.len(), 1, "{update}");
+    assert_eq!(upserted[0]["worker_id"], "w2");
+    assert!(
+        update["delta"]["recommendations"]["upsert"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

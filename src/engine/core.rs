@@ -141,22 +141,30 @@ impl Core {
             let (settings, router) = (&self.settings, &self.router);
             // The control mode is read once per batch, not once per command.
             let mut control = None;
-            let written = self.store.write_batch(
-                batch,
-                |conn, command| {
-                    let state = match control.take() {
-                        Some(state) => state,
-                        None => crate::store::control::get(conn)?,
-                    };
-                    let mut work =
-                        Work::with_control(conn, settings, router, now, started_at, state);
-                    let reply = work.apply(command);
-                    // A refused command is rolled back: read the state anew.
-                    control = reply.is_ok().then(|| work.into_control());
-                    reply
-                },
-                |conn, (_, meta), error| record_refusal(conn, meta, error, now),
-            );
+            let pass = batch.iter().any(|(_, c)| c.is_pass());
+            let write = |store: &mut Store| {
+                store.write_batch(
+                    batch,
+                    |conn, command| {
+                        let state = match control.take() {
+                            Some(state) => state,
+                            None => crate::store::control::get(conn)?,
+                        };
+                        let mut work =
+                            Work::with_control(conn, settings, router, now, started_at, state);
+                        let reply = work.apply(command);
+                        // A refused command is rolled back: read the state anew.
+                        control = reply.is_ok().then(|| work.into_control());
+                        reply
+                    },
+                    |conn, (_, meta), error| record_refusal(conn, meta, error, now),
+                )
+            };
+            let written = if pass {
+                self.store.with_pass_cache(write)
+            } else {
+                write(&mut self.store)
+            };
             match written {
                 Ok(replies) => {
                     for (index, reply) in indexes.into_iter().zip(replies) {
@@ -193,8 +201,9 @@ impl Core {
     fn dry_run(&mut self, command: Command, now: DateTime<Utc>) -> Result<Reply> {
         let started_at = self.started_at;
         let (settings, router) = (&self.settings, &self.router);
-        self.store
-            .dry_run(|conn| Work::new(conn, settings, router, now, started_at)?.apply(command))
+        self.store.with_pass_cache(|store| {
+            store.dry_run(|conn| Work::new(conn, settings, router, now, started_at)?.apply(command))
+        })
     }
 
     /// A snapshot built now on the engine's own connection (for one-shot

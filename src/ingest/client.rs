@@ -3,6 +3,7 @@
 use crate::engine::{Command, Reply, Snapshot};
 use crate::error::{Error, Result};
 use crate::wire::codec::encode;
+use crate::wire::delta::{self, Update};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -15,6 +16,8 @@ pub struct Client {
     reader: BufReader<OwnedReadHalf>,
     writer: OwnedWriteHalf,
     next_id: u64,
+    /// A subscription's snapshot, kept up to date by its updates.
+    subscribed: Option<Snapshot>,
 }
 
 fn lost(source: std::io::Error) -> Error {
@@ -31,6 +34,7 @@ impl Client {
             reader: BufReader::new(read),
             writer: write,
             next_id: 1,
+            subscribed: None,
         })
     }
 
@@ -85,34 +89,38 @@ impl Client {
     /// Subscribes to the engine's snapshots; the first one.
     pub async fn subscribe(&mut self) -> Result<Snapshot> {
         #[derive(Deserialize)]
+        struct Whole {
+            snapshot: Snapshot,
+        }
+        #[derive(Deserialize)]
         struct First {
-            result: Option<Update>,
+            result: Option<Whole>,
             error: Option<Value>,
         }
         let line = self.send_line(json!({"op": "subscribe"})).await?;
         let first: First = decode(&line)?;
         match (first.result, first.error) {
-            (Some(update), _) => Ok(update.snapshot),
+            (Some(whole), _) => {
+                self.subscribed = Some(whole.snapshot.clone());
+                Ok(whole.snapshot)
+            }
             (None, error) => Err(refusal(&error.unwrap_or(Value::Null))),
         }
     }
 
-    /// The next snapshot of a subscription, decoded straight from its line
-    /// (no JSON tree in between: a snapshot is megabytes); `None` when the
-    /// engine closed the connection.
+    /// The next snapshot of a subscription: the last one with the next
+    /// update's changes applied, decoded straight from its line (no JSON
+    /// tree in between); `None` when the engine closed the connection.
     pub async fn next_snapshot(&mut self) -> Result<Option<Snapshot>> {
         let mut line = String::new();
         if self.reader.read_line(&mut line).await.map_err(lost)? == 0 {
             return Ok(None);
         }
-        Ok(Some(decode::<Update>(&line)?.snapshot))
+        let Update::Delta { delta, .. } = decode(&line)?;
+        let snapshot = self.subscribed.get_or_insert_with(Snapshot::default);
+        delta::apply(snapshot, *delta);
+        Ok(Some(snapshot.clone()))
     }
-}
-
-/// A subscription update: `{"event": "snapshot", "sent_at", "snapshot"}`.
-#[derive(Deserialize)]
-struct Update {
-    snapshot: Snapshot,
 }
 
 fn decode<T: DeserializeOwned>(line: &str) -> Result<T> {

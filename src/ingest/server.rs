@@ -16,6 +16,7 @@ use crate::wire::codec::{
     ok_reply,
 };
 use crate::wire::decoder::LineDecoder;
+use crate::wire::delta::{Prints, Sent, Update};
 use chrono::Utc;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
@@ -39,7 +40,8 @@ enum Pending {
     Ready(Value),
     /// A fresh snapshot, built after everything this connection sent before.
     Snapshot(Value, oneshot::Receiver<Result<Reply>>),
-    Subscribe(Value),
+    /// A subscription, starting from a fresh snapshot.
+    Subscribe(Value, oneshot::Receiver<Result<Reply>>),
     Engine {
         id: Value,
         op: String,
@@ -117,7 +119,7 @@ async fn connection(
                 Some(pending) => pending,
                 None => break 'read,
             };
-            subscribed = matches!(pending, Pending::Subscribe(_));
+            subscribed = matches!(pending, Pending::Subscribe(..));
             if pending_tx.send(pending).await.is_err() {
                 break 'read;
             }
@@ -136,7 +138,9 @@ async fn dispatch(parsed: Parsed, engine: &EngineHandle) -> Option<Pending> {
             Pending::Ready(error_reply(&id, &error))
         }
         Ok(Request::Hello) => Pending::Ready(ok_reply(&id, "hello", hello())),
-        Ok(Request::Subscribe) => Pending::Subscribe(id),
+        Ok(Request::Subscribe) => {
+            Pending::Subscribe(id, engine.submit(Command::Snapshot {}).await.ok()?)
+        }
         Ok(Request::Command(command)) => {
             let snapshot = matches!(*command, Command::Snapshot {});
             let reply = engine.submit(*command).await.ok()?;
@@ -158,30 +162,59 @@ pub fn hello() -> Value {
     })
 }
 
-/// Snapshots as JSON, each serialized once however many connections send
-/// it. Holding the snapshot keeps its address from being reused, so a
-/// pointer comparison is a sound identity check.
+/// Snapshots as JSON and as row fingerprints, each worked out once however
+/// many connections get the snapshot. Holding the snapshot keeps its
+/// address from being reused, so a pointer comparison is a sound identity
+/// check.
 #[derive(Default)]
 struct Encoded {
-    last: Mutex<Option<(Arc<Snapshot>, Arc<str>)>>,
+    last: Mutex<Option<Prepared>>,
+}
+
+struct Prepared {
+    snapshot: Arc<Snapshot>,
+    json: Option<Arc<str>>,
+    prints: Option<Arc<Prints>>,
 }
 
 impl Encoded {
-    fn json(&self, snapshot: &Arc<Snapshot>) -> Arc<str> {
+    fn prepared<T>(&self, snapshot: &Arc<Snapshot>, read: impl FnOnce(&mut Prepared) -> T) -> T {
         let mut last = self
             .last
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some((held, json)) = &*last
-            && Arc::ptr_eq(held, snapshot)
-        {
-            return json.clone();
+        let fresh = !matches!(&*last, Some(p) if Arc::ptr_eq(&p.snapshot, snapshot));
+        if fresh {
+            *last = Some(Prepared {
+                snapshot: snapshot.clone(),
+                json: None,
+                prints: None,
+            });
         }
-        let json: Arc<str> = serde_json::to_string(&**snapshot)
-            .unwrap_or_else(|_| "null".into())
-            .into();
-        *last = Some((snapshot.clone(), json.clone()));
-        json
+        match last.as_mut() {
+            Some(prepared) => read(prepared),
+            None => unreachable!("just filled"),
+        }
+    }
+
+    fn json(&self, snapshot: &Arc<Snapshot>) -> Arc<str> {
+        self.prepared(snapshot, |p| {
+            p.json
+                .get_or_insert_with(|| {
+                    serde_json::to_string(&*p.snapshot)
+                        .unwrap_or_else(|_| "null".into())
+                        .into()
+                })
+                .clone()
+        })
+    }
+
+    fn prints(&self, snapshot: &Arc<Snapshot>) -> Arc<Prints> {
+        self.prepared(snapshot, |p| {
+            p.prints
+                .get_or_insert_with(|| Arc::new(Prints::of(&p.snapshot)))
+                .clone()
+        })
     }
 }
 
@@ -206,23 +239,31 @@ async fn write_replies(
         let reply = match item {
             Pending::Ready(reply) => reply.to_string(),
             Pending::Snapshot(id, reply) => {
-                let json = match reply.await {
-                    Ok(Ok(Reply::Snapshot(snapshot))) => encoded.json(&Arc::new(*snapshot)),
-                    _ => encoded.json(&snapshots.borrow_and_update().clone()),
+                let snapshot = match reply.await {
+                    Ok(Ok(Reply::Snapshot(snapshot))) => Arc::new(*snapshot),
+                    _ => snapshots.borrow_and_update().clone(),
                 };
-                raw_reply(&id, "snapshot", &json)
+                raw_reply(&id, "snapshot", &encoded.json(&snapshot))
             }
             Pending::Engine { id, op, reply } => engine_reply(&id, &op, reply).await.to_string(),
-            Pending::Subscribe(id) => {
+            Pending::Subscribe(id, fresh) => {
                 if flush(&mut write, &mut out).await.is_err() {
                     return;
                 }
-                let first = encoded.json(&snapshots.borrow_and_update().clone());
-                let reply = raw_reply(&id, "subscribe", &format!(r#"{{"snapshot":{first}}}"#));
+                let latest = snapshots.borrow_and_update().clone();
+                let first = match fresh.await {
+                    Ok(Ok(Reply::Snapshot(snapshot))) => Arc::new(*snapshot),
+                    _ => latest,
+                };
+                let mut sent = Sent::default();
+                sent.whole(&first, &encoded.prints(&first));
+                let json = encoded.json(&first);
+                let reply = raw_reply(&id, "subscribe", &format!(r#"{{"snapshot":{json}}}"#));
                 if send(&mut write, &reply).await.is_err() {
                     return;
                 }
                 let mut streams = Streams {
+                    sent,
                     write: &mut write,
                     pending: &mut pending,
                     snapshots: &mut snapshots,
@@ -267,6 +308,8 @@ async fn engine_reply(id: &Value, op: &str, reply: oneshot::Receiver<Result<Repl
 
 /// What a subscription streams with.
 struct Streams<'a> {
+    /// What this subscriber has, so an update carries only what changed.
+    sent: Sent,
     write: &'a mut OwnedWriteHalf,
     pending: &'a mut mpsc::Receiver<Pending>,
     snapshots: &'a mut watch::Receiver<Arc<Snapshot>>,
@@ -275,11 +318,11 @@ struct Streams<'a> {
 }
 
 impl Streams<'_> {
-    /// The latest snapshot whenever it changes, at most one per
-    /// [`SUBSCRIBE_EVERY`], until the client closes (its reader drops
-    /// `pending`) or the engine shuts down. A change after a quiet spell goes
-    /// out at once; a client that reads slowly gets the newest snapshot
-    /// when it is ready again, never a backlog of old ones.
+    /// What changed since the last update (`wire::delta`) whenever the
+    /// snapshot changes, at most one per [`SUBSCRIBE_EVERY`], until the
+    /// client closes (its reader drops `pending`) or the engine shuts down.
+    /// A change after a quiet spell goes out at once; a client that reads
+    /// slowly gets the newest state when it is ready again, never a backlog.
     async fn run(&mut self) {
         let mut last_sent = tokio::time::Instant::now();
         loop {
@@ -290,9 +333,11 @@ impl Streams<'_> {
                     }
                     tokio::time::sleep_until(last_sent + SUBSCRIBE_EVERY).await;
                     let snapshot = self.snapshots.borrow_and_update().clone();
-                    let json = self.encoded.json(&snapshot);
-                    let sent_at = json!(Utc::now());
-                    let update = format!(r#"{{"event":"snapshot","sent_at":{sent_at},"snapshot":{json}}}"#);
+                    let update = Update::Delta {
+                        sent_at: Utc::now(),
+                        delta: Box::new(self.sent.delta(&snapshot, &self.encoded.prints(&snapshot))),
+                    };
+                    let update = serde_json::to_string(&update).unwrap_or_default();
                     last_sent = tokio::time::Instant::now();
                     if send(self.write, &update).await.is_err() {
                         return;

@@ -23,6 +23,15 @@ pub struct Store {
     conn: Connection,
 }
 
+/// The page cache between passes, in KiB (SQLite's negative cache_size):
+/// heartbeats, claims and operator actions touch few pages.
+const STEADY_CACHE_KIB: i64 = -8192;
+
+/// The page cache during a decision pass: a 10,000-candidate tick writes
+/// tens of megabytes in one transaction, and a cache that holds it all
+/// avoids spilling pages to the WAL and reading them back mid-transaction.
+const PASS_CACHE_KIB: i64 = -65536;
+
 impl Store {
     /// Opens (or creates) the database at `path` and brings its schema up
     /// to date. A file that is not a database, or one written by a newer
@@ -114,10 +123,9 @@ impl Store {
         // the crash this program must survive.
         self.conn.pragma_update(None, "journal_mode", "WAL")?;
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        // A 10,000-candidate tick writes tens of megabytes in one
-        // transaction: a cache that holds it all avoids spilling pages to
-        // the WAL and reading them back mid-transaction.
-        self.conn.pragma_update(None, "cache_size", -65536)?;
+        // A small page cache between passes (see `with_pass_cache`).
+        self.conn
+            .pragma_update(None, "cache_size", STEADY_CACHE_KIB)?;
         // Checkpoints run from the engine's idle housekeeping instead of
         // inside whichever commit happens to cross the threshold.
         self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
@@ -232,6 +240,27 @@ impl Store {
         }
         tx.commit()?;
         Ok(results)
+    }
+
+    /// Runs `work` with the large page cache a decision pass wants, then
+    /// gives the memory back: a daemon holding ten thousand assignments
+    /// would otherwise keep the pass's 64 MiB for good.
+    pub fn with_pass_cache<T>(&mut self, work: impl FnOnce(&mut Store) -> T) -> T {
+        let grown = self
+            .conn
+            .pragma_update(None, "cache_size", PASS_CACHE_KIB)
+            .is_ok();
+        let value = work(self);
+        if grown {
+            let shrunk = self
+                .conn
+                .pragma_update(None, "cache_size", STEADY_CACHE_KIB)
+                .and_then(|_| self.conn.execute_batch("PRAGMA shrink_memory"));
+            if let Err(e) = shrunk {
+                tracing::warn!("cannot give the pass's page cache back: {e}");
+            }
+        }
+        value
     }
 
     /// Runs `work` in a transaction that is always rolled back: the answer

@@ -246,6 +246,19 @@ impl Command {
         }
     }
 
+    /// True for a command that may decide a whole backlog in one pass.
+    pub fn is_pass(&self) -> bool {
+        matches!(
+            self,
+            Command::Operator(Operator {
+                command: Action::Tick { .. }
+                    | Action::Evaluate { .. }
+                    | Action::ProcessEvents { .. },
+                ..
+            })
+        )
+    }
+
     /// True for a dry run, which must commit nothing.
     pub fn is_dry_run(&self) -> bool {
         matches!(

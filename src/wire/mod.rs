@@ -6,6 +6,7 @@
 pub mod codec;
 pub mod command;
 pub mod decoder;
+pub mod delta;
 pub mod reply;
 
 pub use command::{Action, Command, Completion, Operator};

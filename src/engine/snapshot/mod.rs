@@ -70,6 +70,31 @@ impl Snapshot {
         self.status_counts.get(&status).copied().unwrap_or(0)
     }
 
+    /// The snapshot without its two long lists (assignments and workers).
+    pub fn clone_head(&self) -> Snapshot {
+        Snapshot {
+            taken_at: self.taken_at,
+            database: self.database.clone(),
+            control: self.control.clone(),
+            queue: self.queue.clone(),
+            status_counts: self.status_counts.clone(),
+            oldest_waiting_at: self.oldest_waiting_at,
+            recommendations: Vec::new(),
+            recommendations_total: self.recommendations_total,
+            approvals: self.approvals.clone(),
+            workers: Vec::new(),
+            outbox: self.outbox.clone(),
+            inbound_unprocessed: self.inbound_unprocessed,
+            runs: self.runs.clone(),
+            last_tick_at: self.last_tick_at,
+            health: self.health.clone(),
+            audit: self.audit.clone(),
+            outbox_recent: self.outbox_recent.clone(),
+            queue_history: self.queue_history.clone(),
+            rejected_lines: self.rejected_lines.clone(),
+        }
+    }
+
     /// Assignments waiting for a worker or an operator.
     pub fn waiting(&self) -> u64 {
         self.queue
