@@ -1,15 +1,16 @@
 //! Subscription updates as changes. After the first whole snapshot, an
-//! update carries the snapshot's small parts whole and, of its two long
-//! lists (the assignments and the workers), only the rows that changed or
-//! left. With ten thousand assignments and a thousand workers heartbeating,
+//! update carries the snapshot's small parts whole and, of its long lists
+//! (the assignments, the workers, the audit and the newest outbox events),
+//! only the rows that changed or left. With ten thousand assignments and a thousand workers heartbeating,
 //! an attached control room then receives what changed, not a megabyte
 //! four times a second.
 //!
 //! Rows need no order on the wire: each list's order is its rows' own
-//! (newest change first; node then worker), so the receiver sorts.
+//! (newest change first; node then worker; by sequence), so the receiver
+//! sorts.
 
 use crate::engine::Snapshot;
-use crate::engine::snapshot::{Recommendation, Worker};
+use crate::engine::snapshot::{AuditRow, OutboxRow, Recommendation, Worker};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -27,10 +28,12 @@ pub enum Update {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Delta {
-    /// The snapshot with both long lists left empty.
+    /// The snapshot with its long lists left empty.
     pub head: Snapshot,
     pub recommendations: Changes<Recommendation>,
     pub workers: Changes<Worker>,
+    pub audit: Changes<AuditRow>,
+    pub outbox_recent: Changes<OutboxRow>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -47,6 +50,8 @@ pub struct Changes<T> {
 pub struct Prints {
     recommendations: Vec<u64>,
     workers: Vec<u64>,
+    audit: Vec<u64>,
+    outbox_recent: Vec<u64>,
 }
 
 impl Prints {
@@ -54,6 +59,8 @@ impl Prints {
         Prints {
             recommendations: snapshot.recommendations.iter().map(print).collect(),
             workers: snapshot.workers.iter().map(print).collect(),
+            audit: snapshot.audit.iter().map(print).collect(),
+            outbox_recent: snapshot.outbox_recent.iter().map(print).collect(),
         }
     }
 }
@@ -80,6 +87,8 @@ fn print<T: Serialize>(row: &T) -> u64 {
 pub struct Sent {
     recommendations: HashMap<String, u64>,
     workers: HashMap<String, u64>,
+    audit: HashMap<String, u64>,
+    outbox_recent: HashMap<String, u64>,
 }
 
 impl Sent {
@@ -104,6 +113,15 @@ impl Sent {
                 &snapshot.workers,
                 &prints.workers,
                 Worker::key,
+            ),
+            audit: changes(&mut self.audit, &snapshot.audit, &prints.audit, |e| {
+                e.seq.to_string()
+            }),
+            outbox_recent: changes(
+                &mut self.outbox_recent,
+                &snapshot.outbox_recent,
+                &prints.outbox_recent,
+                |e| e.seq.to_string(),
             ),
         }
     }
@@ -138,6 +156,8 @@ fn changes<T: Clone>(
 pub fn apply(snapshot: &mut Snapshot, delta: Delta) {
     let recommendations = std::mem::take(&mut snapshot.recommendations);
     let workers = std::mem::take(&mut snapshot.workers);
+    let audit = std::mem::take(&mut snapshot.audit);
+    let outbox_recent = std::mem::take(&mut snapshot.outbox_recent);
     *snapshot = delta.head;
     snapshot.recommendations = merge(recommendations, delta.recommendations, |r| {
         r.assignment_id.clone()
@@ -152,6 +172,13 @@ pub fn apply(snapshot: &mut Snapshot, delta: Delta) {
     snapshot
         .workers
         .sort_by(|a, b| (&a.node_id, &a.worker_id).cmp(&(&b.node_id, &b.worker_id)));
+    // The audit oldest first, the outbox newest first.
+    snapshot.audit = merge(audit, delta.audit, |e| e.seq.to_string());
+    snapshot.audit.sort_by_key(|e| e.seq);
+    snapshot.outbox_recent = merge(outbox_recent, delta.outbox_recent, |e| e.seq.to_string());
+    snapshot
+        .outbox_recent
+        .sort_by_key(|e| std::cmp::Reverse(e.seq));
 }
 
 fn merge<T>(rows: Vec<T>, changes: Changes<T>, id: impl Fn(&T) -> String) -> Vec<T> {
@@ -196,13 +223,20 @@ mod tests {
         second.recommendations.remove(7);
         second.workers[3].last_seen = fixtures::now();
         let gone_worker = second.workers.remove(9).key();
+        let mut newer = second.outbox_recent[0].clone();
+        newer.seq += 1;
+        second.outbox_recent.insert(0, newer);
+        second.audit.remove(0);
         let second = in_store_order(second);
         let delta = sent.delta(&second, &Prints::of(&second));
         assert_eq!(delta.recommendations.upsert.len(), 1);
         assert_eq!(delta.recommendations.remove.len(), 1);
         assert_eq!(delta.workers.upsert.len(), 1);
         assert_eq!(delta.workers.remove, vec![gone_worker]);
+        assert_eq!(delta.outbox_recent.upsert.len(), 1);
+        assert_eq!(delta.audit.remove.len(), 1);
         assert!(delta.head.recommendations.is_empty() && delta.head.workers.is_empty());
+        assert!(delta.head.audit.is_empty() && delta.head.outbox_recent.is_empty());
         apply(&mut shown, delta);
         assert!(shown == second, "the delta did not rebuild the snapshot");
         // Nothing changed: nothing but the head is sent.

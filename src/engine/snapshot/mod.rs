@@ -70,7 +70,8 @@ impl Snapshot {
         self.status_counts.get(&status).copied().unwrap_or(0)
     }
 
-    /// The snapshot without its two long lists (assignments and workers).
+    /// The snapshot without its long lists (assignments, workers, the audit
+    /// and the newest outbox events).
     pub fn clone_head(&self) -> Snapshot {
         Snapshot {
             taken_at: self.taken_at,
@@ -88,8 +89,8 @@ impl Snapshot {
             runs: self.runs.clone(),
             last_tick_at: self.last_tick_at,
             health: self.health.clone(),
-            audit: self.audit.clone(),
-            outbox_recent: self.outbox_recent.clone(),
+            audit: Vec::new(),
+            outbox_recent: Vec::new(),
             queue_history: self.queue_history.clone(),
             rejected_lines: self.rejected_lines.clone(),
         }
