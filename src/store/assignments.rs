@@ -324,10 +324,10 @@ pub struct Claim<'a> {
     pub node_id: &'a str,
     pub correlation_id: &'a str,
     pub lease_seconds: u64,
+    pub lease_expires_at: DateTime<Utc>,
 }
 
 pub fn claim(conn: &Connection, claim: &Claim, now: DateTime<Utc>) -> Result<i64> {
-    let expires = now + chrono::Duration::seconds(claim.lease_seconds as i64);
     let mut stmt = conn.prepare_cached(
         "UPDATE assignments SET status = 'claimed', decision = json_set(decision, '$.status', 'claimed'), \
              worker_id = ?2, node_id = ?3, correlation_id = ?4, lease_seconds = ?5, \
@@ -341,7 +341,7 @@ pub fn claim(conn: &Connection, claim: &Claim, now: DateTime<Utc>) -> Result<i64
             claim.node_id,
             claim.correlation_id,
             claim.lease_seconds,
-            rfc3339(expires),
+            rfc3339(claim.lease_expires_at),
             rfc3339(now)
         ],
         |row| row.get(0),

@@ -2,53 +2,41 @@
 //! check, the audit, the outbox event.
 
 use super::Work;
+use super::plan::Step;
 use crate::domain::candidate::Candidate;
 use crate::domain::envelope::Envelope;
 use crate::domain::events::Authored;
-use crate::domain::lifecycle::{Event, Status, transition};
+use crate::domain::lifecycle::Status;
 use crate::error::{Error, Result};
 use crate::store::assignments::{self, Assignment};
 use crate::store::{audit, candidates, outbox};
 use crate::wire::reply::Reply;
 
 impl Work<'_> {
-    pub(super) fn check(&self, a: &Assignment, event: Event) -> Result<Status> {
-        transition(Some(a.status), a.requeue, event).map_err(|why| Error::IllegalTransition {
-            assignment_id: a.assignment_id.clone(),
-            from: a.status.to_string(),
-            event: event.name().into(),
-            why,
-        })
-    }
-
-    /// Checks, applies and audits one lifecycle event.
-    pub(super) fn transition_to(
+    /// Writes and audits a planned lifecycle step.
+    pub(super) fn write_step(
         &mut self,
         a: &Assignment,
-        event: Event,
+        step: &Step,
         actor: &str,
         detail: Option<&str>,
-        requeue: bool,
-        retry_count: u32,
-    ) -> Result<Status> {
-        let to = self.check(a, event)?;
+    ) -> Result<()> {
         assignments::set_status(
             self.tx,
             &a.assignment_id,
-            to,
-            requeue,
-            retry_count,
+            step.to,
+            step.requeue,
+            step.retry_count,
             self.now,
         )?;
         self.audit(
             actor,
-            event.name(),
+            step.event.name(),
             Some(&a.assignment_id),
-            Some(a.status),
-            Some(to),
+            Some(step.from),
+            Some(step.to),
             detail,
-        )?;
-        Ok(to)
+        )
     }
 
     pub(super) fn candidate_of(&self, a: &Assignment) -> Result<Candidate> {

@@ -2,7 +2,7 @@
 //! approvals, and the scheduler's tick.
 
 use super::super::pass;
-use super::{ENGINE, Work};
+use super::{ENGINE, Work, plan};
 use crate::domain::events::Authored;
 use crate::domain::lifecycle::Event;
 use crate::error::Result;
@@ -25,14 +25,8 @@ impl Work<'_> {
         let mut counts = RunCounts::default();
         for id in approvals::lapsed(self.tx, self.now)? {
             let a = assignments::get(self.tx, &id)?;
-            self.transition_to(
-                &a,
-                Event::ApprovalLapse,
-                ENGINE,
-                Some("approval lapsed"),
-                a.requeue,
-                a.retry_count,
-            )?;
+            let step = plan::step(&a, Event::ApprovalLapse, a.requeue, a.retry_count)?;
+            self.write_step(&a, &step, ENGINE, Some("approval lapsed"))?;
             let gate = approvals::get(self.tx, &id)?
                 .map(|a| a.gate)
                 .unwrap_or_default();
@@ -64,24 +58,23 @@ impl Work<'_> {
     }
 
     pub(super) fn expire(&mut self, a: Assignment, costs_a_retry: bool) -> Result<()> {
-        let requeue = !costs_a_retry || a.retry_count < self.settings.max_retries;
-        let retry_count = a.retry_count + u32::from(costs_a_retry);
+        let step = plan::expire(&a, costs_a_retry, self.settings.max_retries)?;
         let why = if costs_a_retry {
             "lease expired"
         } else {
             "worker stale"
         };
-        self.transition_to(&a, Event::Expire, ENGINE, Some(why), requeue, retry_count)?;
+        self.write_step(&a, &step, ENGINE, Some(why))?;
         let event = Authored::Expired {
             assignment_id: &a.assignment_id,
             lease_expires_at: a.lease_expires_at.as_deref(),
             reason: why,
             worker_id: a.worker_id.as_deref(),
             node_id: a.node_id.as_deref(),
-            retry_count,
+            retry_count: step.retry_count,
         };
         self.emit(&a, &event)?;
-        if requeue {
+        if step.requeue {
             self.redecide(&a.task_id)?;
         }
         Ok(())

@@ -128,7 +128,7 @@ impl<'a> Work<'a> {
                 retry,
             } => {
                 let a = self.load(&assignment_id, None)?;
-                self.holder_check(&a, &worker_id)?;
+                plan::holds(&a, &worker_id)?;
                 self.release(
                     &assignment_id,
                     &worker_id,
@@ -241,6 +241,7 @@ mod effects;
 mod housekeeping;
 mod inbound;
 mod operator;
+mod plan;
 mod worker;
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Operator commands: approve, reject, release, the control mode.
 
-use super::Work;
+use super::{Work, plan};
 use crate::domain::control::ControlMode;
 use crate::domain::events::Authored;
 use crate::domain::lane::Lane;
@@ -39,7 +39,7 @@ impl Work<'_> {
         expected: Option<i64>,
     ) -> Result<Reply> {
         let a = self.load(id, expected)?;
-        let to = self.check(&a, Event::Approve)?;
+        let to = plan::step(&a, Event::Approve, a.requeue, a.retry_count)?.to;
         let candidate = self.candidate_of(&a)?;
         let mut ctx = self.context();
         ctx.canonical_status = a.decision.canonical_status.as_deref();
@@ -82,7 +82,7 @@ impl Work<'_> {
         expected: Option<i64>,
     ) -> Result<Reply> {
         let a = self.load(id, expected)?;
-        let to = self.check(&a, Event::Reject)?;
+        let to = plan::step(&a, Event::Reject, a.requeue, a.retry_count)?.to;
         let mut decision = a.decision.clone();
         decision.status = to;
         decision.selected_lane = Lane::Blocked;
@@ -125,15 +125,15 @@ impl Work<'_> {
         expected: Option<i64>,
     ) -> Result<Reply> {
         let a = self.load(id, expected)?;
-        let retry_count = a.retry_count + u32::from(retry);
-        self.transition_to(&a, Event::Release, by, Some(reason), retry, retry_count)?;
+        let step = plan::release(&a, retry)?;
+        self.write_step(&a, &step, by, Some(reason))?;
         let event = Authored::Released {
             assignment_id: id,
             by,
             reason,
             retry,
             worker_id: a.worker_id.as_deref(),
-            retry_count,
+            retry_count: step.retry_count,
         };
         self.emit(&a, &event)?;
         if retry {

@@ -1,6 +1,6 @@
 //! Worker commands: claim, heartbeat, progress, complete, fail.
 
-use super::Work;
+use super::{Work, plan};
 use crate::domain::events::Authored;
 use crate::domain::ids;
 use crate::domain::lifecycle::{Event, Status};
@@ -12,17 +12,6 @@ use crate::store::workers;
 use crate::wire::reply::{HeartbeatReport, Reply};
 
 impl Work<'_> {
-    pub(super) fn holder_check(&self, a: &Assignment, worker_id: &str) -> Result<()> {
-        if a.status.holds_lease() && a.worker_id.as_deref() == Some(worker_id) {
-            Ok(())
-        } else {
-            Err(Error::NotHeld {
-                assignment_id: a.assignment_id.clone(),
-                worker_id: worker_id.into(),
-            })
-        }
-    }
-
     pub(super) fn claim(
         &mut self,
         id: &str,
@@ -31,55 +20,41 @@ impl Work<'_> {
         lease_seconds: Option<u64>,
         correlation_id: Option<String>,
     ) -> Result<Reply> {
-        if worker_id.trim().is_empty() {
-            return Err(Error::bad_input("worker_id", "must not be empty"));
-        }
-        if !self.control.mode.allows_new_work() {
-            return Err(Error::ControlMode {
-                mode: self.control.mode.to_string(),
-                action: "claiming".into(),
-            });
-        }
-        let lease_seconds = lease_seconds.unwrap_or(self.settings.default_lease_seconds);
-        if lease_seconds == 0 {
-            return Err(Error::bad_input("lease_seconds", "must be at least 1"));
-        }
         let a = self.load(id, None)?;
-        let to = self.check(&a, Event::Claim)?;
-        let correlation = match correlation_id {
-            Some(c) if ids::is_uuid(&c) => c,
-            Some(c) => {
-                return Err(Error::bad_input(
-                    "correlation_id",
-                    format!("'{c}' is not a UUID"),
-                ));
-            }
-            None => ids::task_correlation_id(&a.task_id),
-        };
-        let node_id = node_id.filter(|n| !n.trim().is_empty()).unwrap_or("local");
-        let claim = assignments::Claim {
-            assignment_id: id,
+        let asked = plan::Asked {
             worker_id,
             node_id,
-            correlation_id: &correlation,
             lease_seconds,
+            correlation_id,
         };
-        assignments::claim(self.tx, &claim, self.now)?;
+        let default_lease = self.settings.default_lease_seconds;
+        let claim = plan::claim(&a, asked, self.control.mode, default_lease, self.now)?;
+        let row = assignments::Claim {
+            assignment_id: id,
+            worker_id,
+            node_id: &claim.node_id,
+            correlation_id: &claim.correlation_id,
+            lease_seconds: claim.lease_seconds,
+            lease_expires_at: claim.lease_expires_at,
+        };
+        assignments::claim(self.tx, &row, self.now)?;
+        let detail = format!("lease {}s on {}", claim.lease_seconds, claim.node_id);
+        let step = &claim.step;
         self.audit(
             worker_id,
             "claim",
             Some(id),
-            Some(a.status),
-            Some(to),
-            Some(&format!("lease {lease_seconds}s on {node_id}")),
+            Some(step.from),
+            Some(step.to),
+            Some(&detail),
         )?;
         let claimed = assignments::get(self.tx, id)?;
         let event = Authored::Claimed {
             assignment_id: id,
             worker_id,
-            node_id,
-            correlation_id: &correlation,
-            lease_expires_at: claimed.lease_expires_at.as_deref(),
+            node_id: &claim.node_id,
+            correlation_id: &claim.correlation_id,
+            lease_expires_at: Some(&rfc3339(claim.lease_expires_at)),
         };
         self.emit(&claimed, &event)?;
         Ok(Reply::Assignment(Box::new(claimed)))
@@ -97,7 +72,7 @@ impl Work<'_> {
                         worker_id: hb.worker_id.clone(),
                     });
                 }
-                self.holder_check(&a, &hb.worker_id)?;
+                plan::holds(&a, &hb.worker_id)?;
                 Some(a)
             }
             None => None,
@@ -165,7 +140,8 @@ impl Work<'_> {
         }
         let mut started = Vec::new();
         if let Some(a) = named.filter(|a| a.status == Status::Claimed) {
-            self.transition_to(&a, Event::Start, &hb.worker_id, None, true, a.retry_count)?;
+            let step = plan::step(&a, Event::Start, true, a.retry_count)?;
+            self.write_step(&a, &step, &hb.worker_id, None)?;
             let event = Authored::Started {
                 assignment_id: &a.assignment_id,
                 worker_id: &hb.worker_id,
@@ -189,7 +165,7 @@ impl Work<'_> {
         percent: Option<f64>,
     ) -> Result<Reply> {
         let a = self.load(id, None)?;
-        self.holder_check(&a, worker_id)?;
+        plan::holds(&a, worker_id)?;
         if percent.is_some_and(|p| !(0.0..=100.0).contains(&p)) {
             return Err(Error::bad_input("percent", "must be between 0 and 100"));
         }
@@ -215,15 +191,8 @@ impl Work<'_> {
         summary: Option<&str>,
     ) -> Result<Reply> {
         let a = self.load(id, None)?;
-        self.holder_check(&a, worker_id)?;
-        self.transition_to(
-            &a,
-            Event::Complete,
-            worker_id,
-            summary,
-            false,
-            a.retry_count,
-        )?;
+        let step = plan::complete(&a, worker_id)?;
+        self.write_step(&a, &step, worker_id, summary)?;
         let event = Authored::Completed {
             assignment_id: id,
             worker_id,
@@ -243,10 +212,8 @@ impl Work<'_> {
         retryable: bool,
     ) -> Result<Reply> {
         let a = self.load(id, None)?;
-        self.holder_check(&a, worker_id)?;
-        let retry = retryable && a.retry_count < self.settings.max_retries;
-        let retry_count = a.retry_count + u32::from(retry);
-        self.transition_to(&a, Event::Fail, worker_id, Some(reason), retry, retry_count)?;
+        let step = plan::fail(&a, worker_id, retryable, self.settings.max_retries)?;
+        self.write_step(&a, &step, worker_id, Some(reason))?;
         let event = Authored::Failed {
             assignment_id: id,
             worker_id,
@@ -254,11 +221,11 @@ impl Work<'_> {
             attempt: a.retry_count,
             reason,
             retryable,
-            will_retry: retry,
-            retry_count,
+            will_retry: step.requeue,
+            retry_count: step.retry_count,
         };
         self.emit(&a, &event)?;
-        if retry {
+        if step.requeue {
             self.redecide(&a.task_id)?;
         }
         self.reply(id)
