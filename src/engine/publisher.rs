@@ -18,8 +18,12 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tokio::sync::{oneshot, watch};
 
-/// Snapshots are rebuilt at most this often under load.
-pub const PUBLISH_EVERY: Duration = Duration::from_millis(50);
+/// Snapshots are rebuilt at most this often under load: four a second is
+/// what a subscriber is sent and more than an operator can read, and at ten
+/// thousand assignments a build is tens of milliseconds of a core that the
+/// engine wants. A snapshot asked for (`snapshot`, `subscribe`) is built at
+/// once all the same.
+pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
 /// What a snapshot needs besides the database, as the engine sees it.
 #[derive(Debug, Clone)]
