@@ -41,6 +41,9 @@ pub fn service_runtime() -> Result<tokio::runtime::Runtime> {
     )
 }
 
+/// How long stopping waits for the engine to commit its queue and end.
+const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running engine and the doors it serves.
 pub struct Host {
     engine: EngineHandle,
@@ -104,10 +107,18 @@ impl Host {
         let _ = server.await;
         socket::remove(&socket);
         drop(engine);
-        let core = task.await.map_err(|e| Error::Io {
-            context: "the engine task failed".into(),
-            source: std::io::Error::other(e),
-        })?;
+        // The engine stops once every link to it is gone; a link kept by
+        // mistake must not keep the process alive for good.
+        let core = tokio::time::timeout(STOP_WITHIN, task)
+            .await
+            .map_err(|_| Error::Io {
+                context: format!("the engine did not stop within {STOP_WITHIN:?}"),
+                source: std::io::Error::from(std::io::ErrorKind::TimedOut),
+            })?
+            .map_err(|e| Error::Io {
+                context: "the engine task failed".into(),
+                source: std::io::Error::other(e),
+            })?;
         core.store().checkpoint()
     }
 }

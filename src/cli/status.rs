@@ -3,8 +3,8 @@
 
 use super::output::{self, or_dash, table};
 use crate::config::{Loaded, Settings};
-use crate::domain::router::RouterSnapshot;
-use crate::engine::{Snapshot, snapshot};
+use crate::engine::Snapshot;
+use crate::engine::snapshot::{self, Inputs};
 use crate::error::Result;
 use crate::host::{Link, runtime};
 use crate::store::Store;
@@ -18,12 +18,7 @@ fn snapshot(settings: &Settings) -> Result<Snapshot> {
             return link.snapshot().await;
         }
         let store = Store::open_read_only(&settings.database_path)?;
-        let mut snapshot = snapshot::build(
-            store.conn(),
-            &RouterSnapshot::unreachable(),
-            Utc::now(),
-            None,
-        )?;
+        let mut snapshot = snapshot::build(store.conn(), &Inputs::offline(Utc::now()))?;
         snapshot.database = settings.database_path.display().to_string();
         Ok(snapshot)
     })

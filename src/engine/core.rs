@@ -2,7 +2,7 @@
 //! single-owner: [`Core`] holds the only store connection; the async task in
 //! `engine/mod.rs` feeds it commands one at a time.
 
-use super::snapshot::{self, Snapshot};
+use super::snapshot::{self, Health, HealthState, Inputs, Snapshot};
 use super::work::Work;
 use crate::config::Settings;
 use crate::domain::router::RouterSnapshot;
@@ -27,6 +27,8 @@ pub struct Core {
     clock: Clock,
     started_at: DateTime<Utc>,
     last_tick_at: Option<DateTime<Utc>>,
+    /// AssistX and Neo4j, as the sync layer last reported them.
+    dependencies: Vec<Health>,
 }
 
 impl Core {
@@ -39,6 +41,9 @@ impl Core {
             clock,
             started_at,
             last_tick_at: None,
+            dependencies: ["assistx", "neo4j"]
+                .map(|name| Health::unknown(name, "not connected in this build"))
+                .into(),
         }
     }
 
@@ -209,20 +214,39 @@ impl Core {
     /// A snapshot built now on the engine's own connection (for one-shot
     /// commands; the running engine publishes through its publisher).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        snapshot::build(
-            self.store.conn(),
-            &self.router,
-            self.now(),
-            self.last_tick_at,
-        )
+        snapshot::build(self.store.conn(), &self.inputs())
     }
 
     /// What a snapshot needs besides the database.
-    pub fn view(&self) -> super::publisher::View {
-        super::publisher::View {
-            router: self.router.clone(),
-            last_tick_at: self.last_tick_at,
+    pub fn inputs(&self) -> Inputs {
+        let router = Health {
+            name: "router".into(),
+            state: if self.router.reachable {
+                HealthState::Ok
+            } else {
+                HealthState::Unknown
+            },
+            last_success_at: None,
+            last_error: None,
+            detail: self
+                .router
+                .revision
+                .as_ref()
+                .map(|r| format!("revision {r}")),
+        };
+        Inputs {
             now: self.now(),
+            last_tick_at: self.last_tick_at,
+            health: self.dependencies.iter().cloned().chain([router]).collect(),
+        }
+    }
+
+    /// Records how a dependency is doing, as the part of the program that
+    /// talks to it saw it (the sync layer's AssistX and Neo4j).
+    pub fn set_health(&mut self, health: Health) {
+        match self.dependencies.iter_mut().find(|h| h.name == health.name) {
+            Some(known) => *known = health,
+            None => self.dependencies.push(health),
         }
     }
 }

@@ -153,7 +153,7 @@ fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publish
                     let _ = reply.send(result);
                 }
                 for (_, reply) in wanting {
-                    publisher.fresh(core.view(), reply);
+                    publisher.fresh(core.inputs(), reply);
                 }
             }
             Err(_elapsed) => {}
@@ -185,7 +185,7 @@ fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publish
             }
         }
         if changed {
-            publisher.changed(core.view());
+            publisher.changed(core.inputs());
         }
     }
     core

@@ -5,8 +5,7 @@
 //! snapshot build this way.
 
 use super::counters::Counters;
-use super::snapshot::{self, Snapshot};
-use crate::domain::router::RouterSnapshot;
+use super::snapshot::{self, Inputs, Snapshot};
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::wire::Reply;
@@ -25,19 +24,11 @@ use tokio::sync::{oneshot, watch};
 /// once all the same.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
-/// What a snapshot needs besides the database, as the engine sees it.
-#[derive(Debug, Clone)]
-pub struct View {
-    pub router: RouterSnapshot,
-    pub last_tick_at: Option<DateTime<Utc>>,
-    pub now: DateTime<Utc>,
-}
-
 enum Request {
     /// Something changed; publish soon.
-    Changed(View),
+    Changed(Inputs),
     /// Publish now and answer with the snapshot.
-    Fresh(View, oneshot::Sender<Result<Reply>>),
+    Fresh(Inputs, oneshot::Sender<Result<Reply>>),
 }
 
 #[derive(Clone)]
@@ -65,13 +56,13 @@ impl Publisher {
         Ok(Publisher { requests })
     }
 
-    pub fn changed(&self, view: View) {
+    pub fn changed(&self, view: Inputs) {
         let _ = self.requests.send(Request::Changed(view));
     }
 
     /// Answers `reply` with a snapshot that includes every change committed
     /// before this call.
-    pub fn fresh(&self, view: View, reply: oneshot::Sender<Result<Reply>>) {
+    pub fn fresh(&self, view: Inputs, reply: oneshot::Sender<Result<Reply>>) {
         let _ = self.requests.send(Request::Fresh(view, reply));
     }
 }
@@ -107,14 +98,12 @@ fn run(
         else {
             continue;
         };
-        let built = snapshot::build(store.conn(), &view.router, view.now, view.last_tick_at).map(
-            |mut snapshot| {
-                snapshot.queue_history = history.record(view.now, &snapshot);
-                snapshot.database = database.clone();
-                snapshot.rejected_lines = rejected.read();
-                Arc::new(snapshot)
-            },
-        );
+        let built = snapshot::build(store.conn(), &view).map(|mut snapshot| {
+            snapshot.queue_history = history.record(view.now, &snapshot);
+            snapshot.database = database.clone();
+            snapshot.rejected_lines = rejected.read();
+            Arc::new(snapshot)
+        });
         last_publish = Instant::now();
         if let Ok(snapshot) = &built {
             snapshots.send_replace(snapshot.clone());

@@ -6,7 +6,6 @@ pub mod views;
 
 use crate::domain::lane::Lane;
 use crate::domain::lifecycle::Status;
-use crate::domain::router::RouterSnapshot;
 use crate::error::Result;
 use crate::store::{approvals, assignments, audit, control, events, outbox, runs, workers};
 use chrono::{DateTime, Utc};
@@ -106,12 +105,31 @@ impl Snapshot {
     }
 }
 
-pub fn build(
-    conn: &Connection,
-    router: &RouterSnapshot,
-    now: DateTime<Utc>,
-    last_tick_at: Option<DateTime<Utc>>,
-) -> Result<Snapshot> {
+/// What a snapshot needs besides the database, as the engine sees it.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub now: DateTime<Utc>,
+    pub last_tick_at: Option<DateTime<Utc>>,
+    /// Each dependency as whoever talks to it last saw it (the cache's own
+    /// health is the snapshot's: it was just read).
+    pub health: Vec<Health>,
+}
+
+impl Inputs {
+    /// A snapshot read from the file with no engine running: nothing is
+    /// known of the dependencies.
+    pub fn offline(now: DateTime<Utc>) -> Inputs {
+        let unknown = |name| Health::unknown(name, "no engine is running");
+        Inputs {
+            now,
+            last_tick_at: None,
+            health: vec![unknown("assistx"), unknown("neo4j"), unknown("router")],
+        }
+    }
+}
+
+pub fn build(conn: &Connection, inputs: &Inputs) -> Result<Snapshot> {
+    let now = inputs.now;
     let queue = assignments::queue_depth(conn)?
         .into_iter()
         .filter_map(|(status, lane, priority, count)| {
@@ -136,17 +154,6 @@ pub fn build(
         .filter(|(s, _)| s.is_waiting() || s.holds_lease() || **s == Status::Blocked)
         .map(|(_, n)| n)
         .sum();
-    let router_health = Health {
-        name: "router".into(),
-        state: if router.reachable {
-            HealthState::Ok
-        } else {
-            HealthState::Unknown
-        },
-        last_success_at: None,
-        last_error: None,
-        detail: router.revision.clone().map(|r| format!("revision {r}")),
-    };
     Ok(Snapshot {
         taken_at: now,
         database: String::new(),
@@ -169,7 +176,7 @@ pub fn build(
             .into_iter()
             .map(Into::into)
             .collect(),
-        last_tick_at,
+        last_tick_at: inputs.last_tick_at,
         audit: audit::recent(conn, RECENT_LIMIT, true)?
             .into_iter()
             .map(Into::into)
@@ -180,17 +187,17 @@ pub fn build(
             .collect(),
         queue_history: Vec::new(),
         rejected_lines: BTreeMap::new(),
-        health: vec![
-            Health::unknown("assistx", "not connected in this build"),
-            Health::unknown("neo4j", "not connected in this build"),
-            router_health,
-            Health {
+        health: inputs
+            .health
+            .iter()
+            .cloned()
+            .chain(std::iter::once(Health {
                 name: "cache".into(),
                 state: HealthState::Ok,
                 last_success_at: Some(now),
                 last_error: None,
                 detail: None,
-            },
-        ],
+            }))
+            .collect(),
     })
 }

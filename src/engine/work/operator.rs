@@ -4,7 +4,7 @@ use super::{Work, plan};
 use crate::domain::control::ControlMode;
 use crate::domain::events::Authored;
 use crate::domain::lane::Lane;
-use crate::domain::lifecycle::Event;
+use crate::domain::lifecycle::{Event, Status};
 use crate::domain::scorer;
 use crate::domain::time::rfc3339;
 use crate::error::{Error, Result};
@@ -54,15 +54,7 @@ impl Work<'_> {
             reason,
             expires_at: Some(expires_at),
         };
-        approvals::answer(self.tx, id, &answer, self.now)?;
-        self.audit(
-            by,
-            "approve",
-            Some(id),
-            Some(a.status),
-            Some(to),
-            Some(reason),
-        )?;
+        self.answer_gate(&a, "approve", to, &answer)?;
         let event = Authored::Approved {
             assignment_id: id,
             by,
@@ -72,6 +64,25 @@ impl Work<'_> {
         };
         self.emit(&a, &event)?;
         self.reply(id)
+    }
+
+    /// Records an operator's answer to a gate, and audits it.
+    fn answer_gate(
+        &mut self,
+        a: &Assignment,
+        action: &str,
+        to: Status,
+        answer: &approvals::Answer,
+    ) -> Result<()> {
+        approvals::answer(self.tx, &a.assignment_id, answer, self.now)?;
+        self.audit(
+            answer.by,
+            action,
+            Some(&a.assignment_id),
+            Some(a.status),
+            Some(to),
+            Some(answer.reason),
+        )
     }
 
     pub(super) fn reject(
@@ -98,15 +109,7 @@ impl Work<'_> {
             reason,
             expires_at: None,
         };
-        approvals::answer(self.tx, id, &answer, self.now)?;
-        self.audit(
-            by,
-            "reject",
-            Some(id),
-            Some(a.status),
-            Some(to),
-            Some(reason),
-        )?;
+        self.answer_gate(&a, "reject", to, &answer)?;
         let event = Authored::Rejected {
             assignment_id: id,
             by,

@@ -1,7 +1,7 @@
 //! Assignments gated behind an operator's answer, oldest first.
 
 use super::recommendations::{describe_assignment, explain};
-use super::{Column, Detail, PaneView, fixed, flexible};
+use super::{Detail, Info, PaneView, fixed, flexible};
 use crate::engine::Snapshot;
 use crate::tui::rows::{Row, Tone};
 use crate::wire::Command;
@@ -9,25 +9,21 @@ use chrono::{DateTime, Utc};
 
 pub struct Approvals;
 
-const COLUMNS: &[Column] = &[
-    fixed("TASK", 14),
-    flexible("TITLE", 10),
-    fixed("GATE", 22),
-    fixed("WAITING", 8),
-    fixed("VERSION", 7),
-];
+const INFO: Info = Info {
+    title: "Approvals",
+    command: "approvals",
+    columns: &[
+        fixed("TASK", 14),
+        flexible("TITLE", 10),
+        fixed("GATE", 22),
+        fixed("WAITING", 8),
+        fixed("VERSION", 7),
+    ],
+};
 
 impl PaneView for Approvals {
-    fn title(&self) -> &'static str {
-        "Approvals"
-    }
-
-    fn command(&self) -> &'static str {
-        "approvals"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
+    fn info(&self) -> &'static Info {
+        &INFO
     }
 
     fn rows(&self, s: &Snapshot) -> Vec<Row> {

@@ -1,6 +1,6 @@
 //! Operator and worker actions, newest first, refusals included.
 
-use super::{Column, Detail, PaneView, fixed, flexible, gone};
+use super::{Detail, Info, PaneView, fixed, flexible, gone};
 use crate::domain::time::rfc3339;
 use crate::engine::Snapshot;
 use crate::tui::rows::{Row, Tone};
@@ -8,31 +8,27 @@ use chrono::{DateTime, Utc};
 
 pub struct Audit;
 
-const COLUMNS: &[Column] = &[
-    fixed("AGE", 7),
-    fixed("ACTOR", 10),
-    fixed("ACTION", 14),
-    fixed("SUBJECT", 24),
-    fixed("CHANGE", 28),
-    fixed("OUTCOME", 10),
-    flexible("DETAIL", 10),
-];
+const INFO: Info = Info {
+    title: "Audit",
+    command: "audit",
+    columns: &[
+        fixed("AGE", 7),
+        fixed("ACTOR", 10),
+        fixed("ACTION", 14),
+        fixed("SUBJECT", 24),
+        fixed("CHANGE", 28),
+        fixed("OUTCOME", 10),
+        flexible("DETAIL", 10),
+    ],
+};
 
 fn outcome(refused: bool) -> &'static str {
     if refused { "refused" } else { "ok" }
 }
 
 impl PaneView for Audit {
-    fn title(&self) -> &'static str {
-        "Audit"
-    }
-
-    fn command(&self) -> &'static str {
-        "audit"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
+    fn info(&self) -> &'static Info {
+        &INFO
     }
 
     fn rows(&self, s: &Snapshot) -> Vec<Row> {

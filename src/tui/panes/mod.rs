@@ -59,12 +59,16 @@ pub enum Detail {
     Event(Box<OutboxDetail>),
 }
 
+/// A pane's name, the `:` command that opens it, and its columns.
+pub struct Info {
+    pub title: &'static str,
+    pub command: &'static str,
+    pub columns: &'static [Column],
+}
+
 /// Everything the control room knows about one pane.
 pub trait PaneView {
-    fn title(&self) -> &'static str;
-    /// The `:` command that opens the pane.
-    fn command(&self) -> &'static str;
-    fn columns(&self) -> &'static [Column];
+    fn info(&self) -> &'static Info;
     fn rows(&self, s: &Snapshot) -> Vec<Row>;
     /// The describe view of row `id`, with what was fetched for it.
     fn describe(
@@ -115,15 +119,15 @@ impl Pane {
     }
 
     pub fn title(self) -> &'static str {
-        self.view().title()
+        self.view().info().title
     }
 
     pub fn command(self) -> &'static str {
-        self.view().command()
+        self.view().info().command
     }
 
     pub fn columns(self) -> Vec<&'static str> {
-        self.view().columns().iter().map(|c| c.name).collect()
+        self.view().info().columns.iter().map(|c| c.name).collect()
     }
 
     pub fn rows(self, s: &Snapshot) -> Vec<Row> {

@@ -1,7 +1,7 @@
 //! Events for AssistX, newest first, with the write-back's counts above;
 //! an event's body is fetched for its describe view.
 
-use super::{Column, Detail, PaneView, fixed, flexible, gone};
+use super::{Detail, Info, PaneView, fixed, flexible, gone};
 use crate::domain::delivery::DeliveryStatus;
 use crate::domain::time::rfc3339;
 use crate::engine::Snapshot;
@@ -17,27 +17,23 @@ use ratatui::widgets::Paragraph;
 
 pub struct Outbox;
 
-const COLUMNS: &[Column] = &[
-    fixed("SEQ", 6),
-    fixed("STATUS", 11),
-    fixed("TYPE", 36),
-    fixed("SUBJECT", 24),
-    fixed("TRIES", 5),
-    fixed("AGE", 7),
-    flexible("ERROR", 10),
-];
+const INFO: Info = Info {
+    title: "Outbox",
+    command: "outbox",
+    columns: &[
+        fixed("SEQ", 6),
+        fixed("STATUS", 11),
+        fixed("TYPE", 36),
+        fixed("SUBJECT", 24),
+        fixed("TRIES", 5),
+        fixed("AGE", 7),
+        flexible("ERROR", 10),
+    ],
+};
 
 impl PaneView for Outbox {
-    fn title(&self) -> &'static str {
-        "Outbox"
-    }
-
-    fn command(&self) -> &'static str {
-        "outbox"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
+    fn info(&self) -> &'static Info {
+        &INFO
     }
 
     fn rows(&self, s: &Snapshot) -> Vec<Row> {

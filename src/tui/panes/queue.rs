@@ -1,7 +1,7 @@
 //! Waiting assignments by status, lane and priority, with the queue's
 //! depth over the last hour above them.
 
-use super::{Column, PaneView, fixed};
+use super::{Info, PaneView, fixed};
 use crate::domain::lifecycle::Status;
 use crate::engine::Snapshot;
 use crate::tui::app::App;
@@ -15,24 +15,20 @@ use ratatui::widgets::{Paragraph, Sparkline};
 
 pub struct Queue;
 
-const COLUMNS: &[Column] = &[
-    fixed("STATUS", 18),
-    fixed("LANE", 14),
-    fixed("PRIORITY", 14),
-    fixed("COUNT", 6),
-];
+const INFO: Info = Info {
+    title: "Queue",
+    command: "queue",
+    columns: &[
+        fixed("STATUS", 18),
+        fixed("LANE", 14),
+        fixed("PRIORITY", 14),
+        fixed("COUNT", 6),
+    ],
+};
 
 impl PaneView for Queue {
-    fn title(&self) -> &'static str {
-        "Queue"
-    }
-
-    fn command(&self) -> &'static str {
-        "queue"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
+    fn info(&self) -> &'static Info {
+        &INFO
     }
 
     fn rows(&self, s: &Snapshot) -> Vec<Row> {

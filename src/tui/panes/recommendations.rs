@@ -1,7 +1,7 @@
 //! Assignments waiting, gated, blocked or in flight; their describe view
 //! fetches the decision's reasons and skipped lanes from the engine.
 
-use super::{Column, Detail, PaneView, fixed, flexible, gone};
+use super::{Detail, Info, PaneView, fixed, flexible, gone};
 use crate::domain::lifecycle::Status;
 use crate::domain::time::rfc3339;
 use crate::engine::Snapshot;
@@ -11,27 +11,23 @@ use chrono::{DateTime, Utc};
 
 pub struct Recommendations;
 
-const COLUMNS: &[Column] = &[
-    fixed("TASK", 14),
-    flexible("TITLE", 10),
-    fixed("LANE", 13),
-    fixed("WORKER", 12),
-    fixed("SCORE", 6),
-    fixed("STATUS", 17),
-    fixed("AGE", 7),
-];
+const INFO: Info = Info {
+    title: "Recommendations",
+    command: "recs",
+    columns: &[
+        fixed("TASK", 14),
+        flexible("TITLE", 10),
+        fixed("LANE", 13),
+        fixed("WORKER", 12),
+        fixed("SCORE", 6),
+        fixed("STATUS", 17),
+        fixed("AGE", 7),
+    ],
+};
 
 impl PaneView for Recommendations {
-    fn title(&self) -> &'static str {
-        "Recommendations"
-    }
-
-    fn command(&self) -> &'static str {
-        "recs"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
+    fn info(&self) -> &'static Info {
+        &INFO
     }
 
     fn rows(&self, s: &Snapshot) -> Vec<Row> {

@@ -1,6 +1,6 @@
 //! Workers as their heartbeats describe them, with the leases they hold.
 
-use super::{Column, Detail, PaneView, fixed, flexible, gone, leases_by_worker};
+use super::{Detail, Info, PaneView, fixed, flexible, gone, leases_by_worker};
 use crate::domain::time::rfc3339;
 use crate::domain::worker::WorkerStatus;
 use crate::engine::Snapshot;
@@ -9,27 +9,23 @@ use chrono::{DateTime, Utc};
 
 pub struct Workers;
 
-const COLUMNS: &[Column] = &[
-    fixed("NODE", 14),
-    fixed("WORKER", 14),
-    fixed("STATUS", 20),
-    flexible("LANES", 10),
-    fixed("LOAD", 6),
-    fixed("SEEN", 7),
-    fixed("LEASES", 6),
-];
+const INFO: Info = Info {
+    title: "Workers",
+    command: "workers",
+    columns: &[
+        fixed("NODE", 14),
+        fixed("WORKER", 14),
+        fixed("STATUS", 20),
+        flexible("LANES", 10),
+        fixed("LOAD", 6),
+        fixed("SEEN", 7),
+        fixed("LEASES", 6),
+    ],
+};
 
 impl PaneView for Workers {
-    fn title(&self) -> &'static str {
-        "Workers"
-    }
-
-    fn command(&self) -> &'static str {
-        "workers"
-    }
-
-    fn columns(&self) -> &'static [Column] {
-        COLUMNS
+    fn info(&self) -> &'static Info {
+        &INFO
     }
 
     fn rows(&self, s: &Snapshot) -> Vec<Row> {

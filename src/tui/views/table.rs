@@ -30,7 +30,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
             title.push_str(&format!("/{}{} ", if *inverted { "!" } else { "" }, needle));
         }
         if let Some((column, descending)) = app.sort.get(&pane) {
-            let name = view.columns().get(*column).map_or("", |c| c.name);
+            let name = view.info().columns.get(*column).map_or("", |c| c.name);
             title.push_str(&format!(
                 "sort {name}{} ",
                 if *descending { "↓" } else { "↑" }
@@ -74,7 +74,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
             Row::new(cells).style(style)
         })
         .collect();
-    let columns = view.columns();
+    let columns = view.info().columns;
     let header = Row::new(
         std::iter::once(Cell::from(" ")).chain(columns.iter().map(|c| Cell::from(c.name))),
     )

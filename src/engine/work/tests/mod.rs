@@ -416,7 +416,7 @@ fn a_snapshot_lists_gated_and_plain_work_with_titles_and_typed_rows() {
         h.evaluate(json!({"task_id": "P1", "title": "tidy", "allowed_lanes": ["local_only"]}));
     h.claim(&plain, "w1", 60).unwrap();
     let now = *h.now.lock().unwrap();
-    let s = snapshot::build(h.core.store().conn(), &Default::default(), now, None).unwrap();
+    let s = snapshot::build(h.core.store().conn(), &h.core.inputs()).unwrap();
     // The gated one waits in the blocked lane: its queue row is there.
     assert!(
         s.queue.iter().any(|q| q.status == Status::ApprovalRequired
@@ -438,4 +438,25 @@ fn a_snapshot_lists_gated_and_plain_work_with_titles_and_typed_rows() {
     assert_eq!(s.count(Status::Claimed), 1);
     assert_eq!(s.recommendations_total, 2);
     assert_eq!(s.approvals[0].assignment_id, gated);
+}
+
+#[test]
+fn dependency_health_is_an_input_the_snapshot_reports() {
+    use crate::engine::snapshot::{Health, HealthState};
+    let mut h = Harness::new();
+    let state = |h: &Harness, name: &str| {
+        let s = h.core.snapshot().unwrap();
+        s.health.iter().find(|d| d.name == name).map(|d| d.state)
+    };
+    assert_eq!(state(&h, "assistx"), Some(HealthState::Unknown));
+    assert_eq!(state(&h, "cache"), Some(HealthState::Ok));
+    h.core.set_health(Health {
+        name: "assistx".into(),
+        state: HealthState::Down,
+        last_success_at: None,
+        last_error: Some("connection refused".into()),
+        detail: None,
+    });
+    assert_eq!(state(&h, "assistx"), Some(HealthState::Down));
+    assert_eq!(state(&h, "neo4j"), Some(HealthState::Unknown));
 }
