@@ -211,6 +211,11 @@ impl Core {
         })
     }
 
+    /// Gives back what a pass borrowed, once its replies are out.
+    pub fn settle(&mut self) {
+        self.store.release_pass_cache();
+    }
+
     /// A snapshot built now on the engine's own connection (for one-shot
     /// commands; the running engine publishes through its publisher).
     pub fn snapshot(&self) -> Result<Snapshot> {

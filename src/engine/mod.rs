@@ -187,6 +187,7 @@ fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publish
         if changed {
             publisher.changed(core.inputs());
         }
+        core.settle();
     }
     core
 }

@@ -21,6 +21,8 @@ use std::path::Path;
 
 pub struct Store {
     conn: Connection,
+    /// The page cache is a pass's, until `release_pass_cache`.
+    pass_cache: bool,
 }
 
 /// The page cache between passes, in KiB (SQLite's negative cache_size):
@@ -47,7 +49,10 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            pass_cache: false,
+        };
         store.configure().map_err(|e| match e {
             Error::Store(inner) => Error::bad_input(
                 "database",
@@ -81,7 +86,10 @@ impl Store {
         };
         let conn = Connection::open_with_flags(path, flags).map_err(unusable)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        let store = Store { conn };
+        let store = Store {
+            conn,
+            pass_cache: false,
+        };
         let version = store.schema_version().map_err(|e| match e {
             Error::Store(inner) => unusable(inner),
             other => other,
@@ -108,6 +116,7 @@ impl Store {
     pub fn in_memory() -> Result<Store> {
         let mut store = Store {
             conn: Connection::open_in_memory()?,
+            pass_cache: false,
         };
         store.configure()?;
         Ok(store)
@@ -242,25 +251,33 @@ impl Store {
         Ok(results)
     }
 
-    /// Runs `work` with the large page cache a decision pass wants, then
-    /// gives the memory back: a daemon holding ten thousand assignments
-    /// would otherwise keep the pass's 64 MiB for good.
+    /// Runs `work` with the large page cache a decision pass wants. The
+    /// memory is given back by [`Store::release_pass_cache`], once the
+    /// pass's replies are out: freeing tens of megabytes of pages takes long
+    /// enough that no reply should wait for it.
     pub fn with_pass_cache<T>(&mut self, work: impl FnOnce(&mut Store) -> T) -> T {
-        let grown = self
-            .conn
-            .pragma_update(None, "cache_size", PASS_CACHE_KIB)
-            .is_ok();
-        let value = work(self);
-        if grown {
-            let shrunk = self
+        if !self.pass_cache {
+            self.pass_cache = self
                 .conn
-                .pragma_update(None, "cache_size", STEADY_CACHE_KIB)
-                .and_then(|_| self.conn.execute_batch("PRAGMA shrink_memory"));
-            if let Err(e) = shrunk {
-                tracing::warn!("cannot give the pass's page cache back: {e}");
-            }
+                .pragma_update(None, "cache_size", PASS_CACHE_KIB)
+                .is_ok();
         }
-        value
+        work(self)
+    }
+
+    /// Gives a pass's page cache back: a daemon holding ten thousand
+    /// assignments would otherwise keep 64 MiB for good.
+    pub fn release_pass_cache(&mut self) {
+        if !std::mem::take(&mut self.pass_cache) {
+            return;
+        }
+        let shrunk = self
+            .conn
+            .pragma_update(None, "cache_size", STEADY_CACHE_KIB)
+            .and_then(|_| self.conn.execute_batch("PRAGMA shrink_memory"));
+        if let Err(e) = shrunk {
+            tracing::warn!("cannot give the pass's page cache back: {e}");
+        }
     }
 
     /// Runs `work` in a transaction that is always rolled back: the answer
