@@ -191,6 +191,7 @@ fn a_heartbeat_renews_the_lease_it_holds_and_workers_do_everything_through_the_s
         .as_str()
         .unwrap()
         .to_string();
+    // Time must pass for a renewed lease to end later than the first.
     std::thread::sleep(Duration::from_millis(20));
     let hb = c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1", "assignment_id": id, "status": "busy"}));
     assert_eq!(hb["result"]["data"]["renewed"], json!([id]));
@@ -315,6 +316,7 @@ fn a_flooding_client_slows_down_alone_and_loses_nothing() {
             }
             writer.write_all(batch.as_bytes()).unwrap();
         });
+        // Let the flood fill the socket's buffers before reading anything.
         std::thread::sleep(Duration::from_millis(300));
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
@@ -333,6 +335,8 @@ fn a_flooding_client_slows_down_alone_and_loses_nothing() {
         sending.join().unwrap();
         seen
     });
+    // The flood is under way (nothing to ask: it is the point that the
+    // engine is busy) when the calm client starts.
     std::thread::sleep(Duration::from_millis(100));
     let mut other = d.connect();
     for i in 0..20 {

@@ -52,6 +52,7 @@ impl Tmux {
                 .args(["-L", &self.server, "send-keys", key])
                 .status()
                 .unwrap();
+            // Typing speed: each key lands on the screen its predecessor made.
             std::thread::sleep(Duration::from_millis(150));
         }
     }

@@ -5,6 +5,7 @@ use super::super::pass;
 use super::{ENGINE, Work, plan};
 use crate::domain::events::Authored;
 use crate::domain::lifecycle::Event;
+use crate::domain::worker::worker_key;
 use crate::error::Result;
 use crate::store::assignments::{self, Assignment};
 use crate::store::runs::{self, RunCounts};
@@ -41,7 +42,7 @@ impl Work<'_> {
         if self.started_at <= cutoff {
             for (node, worker) in workers::mark_stale(self.tx, cutoff)? {
                 counts.stale_workers += 1;
-                let subject = format!("{node}/{worker}");
+                let subject = worker_key(&node, &worker);
                 self.audit(ENGINE, "worker_stale", Some(&subject), None, None, None)?;
                 for held in assignments::held_by(self.tx, &node, &worker)? {
                     self.expire(held, false)?;
