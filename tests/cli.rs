@@ -455,3 +455,37 @@ fn worker_commands_name_their_bad_flags() {
     );
     assert_eq!(ids_by_status(&sb, "claimed"), vec![id], "nothing changed");
 }
+
+#[test]
+fn settings_out_of_range_or_not_utf8_are_refused_with_their_name() {
+    use std::os::unix::ffi::OsStrExt;
+    let sb = Sandbox::new();
+    bad_input(
+        &sb.run_env(
+            &["config", "show"],
+            &[(
+                "AUTO_ASSIGN_TICK_INTERVAL_SECONDS",
+                "99999999999999999999999",
+            )],
+        ),
+        "AUTO_ASSIGN_TICK_INTERVAL_SECONDS",
+    );
+    bad_input(
+        &sb.run_env(
+            &["status"],
+            &[("AUTO_ASSIGN_DEFAULT_LEASE_SECONDS", "9223372036854775807")],
+        ),
+        "AUTO_ASSIGN_DEFAULT_LEASE_SECONDS",
+    );
+    let out = sb
+        .command()
+        .env(
+            "AUTO_ASSIGN_OPERATOR",
+            std::ffi::OsStr::from_bytes(&[0x66, 0xff, 0x6f]),
+        )
+        .args(["config", "show"])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    bad_input(&out, "AUTO_ASSIGN_OPERATOR");
+}

@@ -546,3 +546,43 @@ fn a_subscription_sends_changes_that_rebuild_the_engines_snapshot() {
             .is_empty()
     );
 }
+
+/// Numbers and names from a client are bounded before they reach the
+/// engine: a lease of 2^63-1 seconds once panicked the engine for good.
+#[test]
+fn out_of_range_numbers_and_names_are_refused_and_the_engine_carries_on() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut c = d.connect();
+    let id = evaluate(&mut c, "T1");
+    for lease in [
+        json!(9_223_372_036_854_775_807u64),
+        json!(260_000_000_000u64),
+        json!(604_801),
+        json!(0),
+    ] {
+        let reply = c.ask(
+            json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "lease_seconds": lease}),
+        );
+        assert_eq!(reply["error"]["code"], "bad_field", "{reply}");
+        assert_eq!(reply["error"]["field"], "lease_seconds", "{reply}");
+    }
+    let long = "w".repeat(257);
+    for (field, value) in [
+        ("worker_id", long.as_str()),
+        ("worker_id", "w\u{1b}[2J"),
+        ("node_id", "n\u{7}"),
+    ] {
+        let mut hb = json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1"});
+        hb[field] = json!(value);
+        let reply = c.ask(hb);
+        assert_eq!(reply["error"]["field"], field, "{reply}");
+    }
+    // The engine is alive and well: a week-long lease, a heartbeat, a snapshot.
+    let claim = c.ask(json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "node_id": "n1", "lease_seconds": 604_800}));
+    assert_eq!(claim["result"]["data"]["status"], "claimed", "{claim}");
+    let hb = c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1"}));
+    assert_eq!(hb["ok"], true, "{hb}");
+    let snap = c.ask(json!({"op": "snapshot"}));
+    assert_eq!(snap["result"]["workers"][0]["worker_id"], "w1");
+}

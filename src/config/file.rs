@@ -124,18 +124,24 @@ impl Reader<'_> {
         }
     }
 
-    pub(super) fn whole<T: std::str::FromStr>(&self, key: &str) -> Result<T> {
-        self.raw(key)
-            .0
-            .parse()
-            .or_else(|_| self.fail(key, "a whole number of at least 0"))
+    /// A whole number from `min` to `max`: every count and length of time
+    /// the engine adds to a clock or allocates by is bounded, so no setting
+    /// can overflow the arithmetic it feeds.
+    pub(super) fn whole(&self, key: &str, min: u64, max: u64) -> Result<u64> {
+        match self.raw(key).0.parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => self.fail(key, &format!("a whole number from {min} to {max}")),
+        }
     }
 
-    pub(super) fn seconds(&self, key: &str) -> Result<Duration> {
+    /// A number of seconds (fractions allowed) from 0 to `max`.
+    pub(super) fn seconds(&self, key: &str, max: u64) -> Result<Duration> {
         let (value, _) = self.raw(key);
         match value.parse::<f64>() {
-            Ok(s) if s.is_finite() && s >= 0.0 => Ok(Duration::from_secs_f64(s)),
-            _ => self.fail(key, "a number of seconds of at least 0"),
+            Ok(s) if s.is_finite() && (0.0..=max as f64).contains(&s) => {
+                Duration::try_from_secs_f64(s).or_else(|_| self.fail(key, "a number of seconds"))
+            }
+            _ => self.fail(key, &format!("a number of seconds from 0 to {max}")),
         }
     }
 

@@ -6,7 +6,7 @@
 
 use crate::domain::lane::Lane;
 use crate::domain::scorer::ScoringPolicy;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -16,7 +16,12 @@ mod specs;
 #[cfg(test)]
 mod tests;
 
+use crate::domain::bounded::MAX_LEASE_SECONDS;
 use file::{Reader, read_file};
+
+/// Upper bounds of the time settings, in seconds.
+const HOUR: u64 = 3600;
+const DAY: u64 = 24 * HOUR;
 pub use specs::{SPECS, Spec, template};
 
 /// Where an effective value came from.
@@ -117,6 +122,17 @@ pub fn default_socket_path(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
 
 /// Loads the settings from the process environment.
 pub fn load(overrides: &Overrides) -> Result<Loaded> {
+    // A variable that is not UTF-8 is an error, not a setting left out.
+    for (key, value) in std::env::vars_os() {
+        if let Some(key) = key.to_str().filter(|k| k.starts_with("AUTO_ASSIGN_"))
+            && value.to_str().is_none()
+        {
+            return Err(Error::bad_input(
+                format!("setting {key}"),
+                "its value is not valid UTF-8",
+            ));
+        }
+    }
     load_with(overrides, &|name| std::env::var(name).ok())
 }
 
@@ -188,14 +204,14 @@ fn build(
         database_path: database_path(&database),
         assistx_base_url: r.text("assistx_base_url"),
         assistx_auth: (!user.is_empty() && !pass.is_empty()).then_some((user, pass)),
-        assistx_timeout: r.seconds("assistx_timeout_seconds")?,
+        assistx_timeout: r.seconds("assistx_timeout_seconds", HOUR)?,
         router_base_url: r.text("router_base_url"),
-        router_timeout: r.seconds("router_timeout_seconds")?,
+        router_timeout: r.seconds("router_timeout_seconds", HOUR)?,
         scheduler_enabled: r.bool("scheduler_enabled")?,
-        tick_interval: r.seconds("tick_interval_seconds")?,
-        default_lease_seconds: r.whole("default_lease_seconds")?,
-        stale_heartbeat_seconds: r.whole("stale_heartbeat_seconds")?,
-        stale_assignment_seconds: r.whole("stale_assignment_seconds")?,
+        tick_interval: r.seconds("tick_interval_seconds", DAY)?,
+        default_lease_seconds: r.whole("default_lease_seconds", 1, MAX_LEASE_SECONDS)?,
+        stale_heartbeat_seconds: r.whole("stale_heartbeat_seconds", 1, DAY)?,
+        stale_assignment_seconds: r.whole("stale_assignment_seconds", 0, DAY)?,
         dispatch_enabled: r.bool("dispatch_enabled")?,
         api_token: (!token.is_empty()).then_some(token),
         scoring: ScoringPolicy {
@@ -207,12 +223,12 @@ fn build(
             direct_workers_enabled: r.bool("direct_workers_enabled")?,
         },
         default_lanes: r.lanes("default_lanes")?,
-        max_retries: r.whole("max_retries")?,
-        approval_ttl_seconds: r.whole("approval_ttl_seconds")?,
-        outbox_max_attempts: r.whole("outbox_max_attempts")?,
-        outbox_backoff_base_seconds: r.whole("outbox_backoff_base_seconds")?,
-        outbox_backoff_max_seconds: r.whole("outbox_backoff_max_seconds")?,
-        heartbeat_history: r.whole("heartbeat_history")?,
+        max_retries: r.whole("max_retries", 0, 1000)? as u32,
+        approval_ttl_seconds: r.whole("approval_ttl_seconds", 1, 30 * DAY)?,
+        outbox_max_attempts: r.whole("outbox_max_attempts", 1, 1000)? as u32,
+        outbox_backoff_base_seconds: r.whole("outbox_backoff_base_seconds", 1, DAY)?,
+        outbox_backoff_max_seconds: r.whole("outbox_backoff_max_seconds", 1, DAY)?,
+        heartbeat_history: r.whole("heartbeat_history", 1, 10_000)? as u32,
         operator,
         socket_path: Some(r.text("socket_path"))
             .filter(|p| !p.is_empty())

@@ -241,3 +241,40 @@ mod doc_tests {
         }
     }
 }
+
+#[test]
+fn every_number_and_length_of_time_is_bounded_and_named_when_not() {
+    let refused = |key: &str, value: &str| {
+        let e = load_env(&[(key, value)], &Overrides::default())
+            .err()
+            .unwrap_or_else(|| panic!("{key}={value} was accepted"))
+            .to_string();
+        assert!(e.contains(key), "{e}");
+    };
+    refused(
+        "AUTO_ASSIGN_TICK_INTERVAL_SECONDS",
+        "99999999999999999999999",
+    );
+    refused("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "86401");
+    refused("AUTO_ASSIGN_ASSISTX_TIMEOUT_SECONDS", "1e300");
+    refused("AUTO_ASSIGN_DEFAULT_LEASE_SECONDS", "9223372036854775807");
+    refused("AUTO_ASSIGN_DEFAULT_LEASE_SECONDS", "0");
+    refused("AUTO_ASSIGN_APPROVAL_TTL_SECONDS", "9223372036854775807");
+    refused("AUTO_ASSIGN_STALE_HEARTBEAT_SECONDS", "9223372036854775807");
+    refused(
+        "AUTO_ASSIGN_STALE_ASSIGNMENT_SECONDS",
+        "9223372036854775807",
+    );
+    refused("AUTO_ASSIGN_MAX_RETRIES", "4294967296");
+    let at_the_limit = load_env(
+        &[
+            ("AUTO_ASSIGN_DEFAULT_LEASE_SECONDS", "604800"),
+            ("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "86400"),
+        ],
+        &Overrides::default(),
+    )
+    .unwrap()
+    .settings;
+    assert_eq!(at_the_limit.default_lease_seconds, 604_800);
+    assert_eq!(at_the_limit.tick_interval, Duration::from_secs(86_400));
+}

@@ -1,6 +1,6 @@
 //! Workers as they announce themselves by heartbeat (contract C).
 
-use super::bounded::{non_empty, non_empty_opt};
+use super::bounded::{name, name_opt, names};
 use super::names;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -49,30 +49,30 @@ impl FromStr for WorkerStatus {
 /// One heartbeat from a worker.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Heartbeat {
-    #[serde(deserialize_with = "non_empty")]
+    #[serde(deserialize_with = "name")]
     pub node_id: String,
-    #[serde(deserialize_with = "non_empty")]
+    #[serde(deserialize_with = "name")]
     pub worker_id: String,
-    #[serde(default, deserialize_with = "non_empty_opt")]
+    #[serde(default, deserialize_with = "name_opt")]
     pub assignment_id: Option<String>,
-    #[serde(default, deserialize_with = "non_empty_opt")]
+    #[serde(default, deserialize_with = "name_opt")]
     pub correlation_id: Option<String>,
-    #[serde(default, deserialize_with = "non_empty_opt")]
+    #[serde(default, deserialize_with = "name_opt")]
     pub heartbeat_id: Option<String>,
     #[serde(default)]
     pub status: WorkerStatus,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "names")]
     pub lanes: Vec<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "names")]
     pub capabilities: Vec<String>,
-    #[serde(default, deserialize_with = "non_empty_opt")]
+    #[serde(default, deserialize_with = "name_opt")]
     pub owner: Option<String>,
     #[serde(default = "one")]
     pub max_concurrent: u32,
     /// Free-form numbers such as success_rate, latency_ms, load.
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "names")]
     pub services: Vec<String>,
 }
 

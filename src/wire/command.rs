@@ -6,7 +6,7 @@
 //! A field that comes from outside and must not be blank says so with
 //! `deserialize_with`; everything else is plain serde.
 
-use crate::domain::bounded::{non_empty, non_empty_opt};
+use crate::domain::bounded::{lease_opt, name, name_opt, text, text_opt};
 use crate::domain::control::ControlMode;
 use crate::domain::worker::Heartbeat;
 use serde::{Deserialize, Serialize};
@@ -22,55 +22,55 @@ pub enum Command {
     /// A worker is alive; renews the leases it names or holds.
     Heartbeat(Heartbeat),
     Claim {
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         assignment_id: String,
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         worker_id: String,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "name_opt")]
         node_id: Option<String>,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "lease_opt")]
         lease_seconds: Option<u64>,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "name_opt")]
         correlation_id: Option<String>,
     },
     /// A worker says it is working on an assignment it holds.
     Progress {
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         assignment_id: String,
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         worker_id: String,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "text_opt")]
         message: Option<String>,
         #[serde(default)]
         percent: Option<f64>,
     },
     Complete {
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         assignment_id: String,
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         worker_id: String,
         #[serde(default)]
         status: Option<Completion>,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "text_opt")]
         summary: Option<String>,
     },
     Fail {
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         assignment_id: String,
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         worker_id: String,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "text_opt")]
         reason: Option<String>,
         #[serde(default = "yes")]
         retryable: bool,
     },
     /// A worker gives back a lease it holds.
     Release {
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         assignment_id: String,
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         worker_id: String,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "text_opt")]
         reason: Option<String>,
         #[serde(default = "yes")]
         retry: bool,
@@ -82,7 +82,7 @@ pub enum Command {
     /// Why an assignment went where it did: its decision's reasons and
     /// skipped lanes (a snapshot lists assignments without them).
     Explain {
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         assignment_id: String,
     },
     /// One outbox event whole, body included.
@@ -96,7 +96,7 @@ pub enum Command {
 /// An operator command and who gave it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Operator {
-    #[serde(deserialize_with = "non_empty")]
+    #[serde(deserialize_with = "name")]
     pub operator: String,
     pub command: Action,
 }
@@ -109,27 +109,27 @@ pub struct Operator {
 #[strum(serialize_all = "snake_case")]
 pub enum Action {
     Approve {
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         assignment_id: String,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "text_opt")]
         reason: Option<String>,
         /// Refuse unless the assignment is still at this version.
         #[serde(default)]
         expected_version: Option<i64>,
     },
     Reject {
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         assignment_id: String,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "text_opt")]
         reason: Option<String>,
         #[serde(default)]
         expected_version: Option<i64>,
     },
     /// Take an assignment back; with `retry` the task is offered again.
     Release {
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         assignment_id: String,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "text_opt")]
         reason: Option<String>,
         #[serde(default = "yes")]
         retry: bool,
@@ -148,7 +148,7 @@ pub enum Action {
     },
     Control {
         mode: ControlMode,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "text_opt")]
         reason: Option<String>,
     },
     /// Process stored inbound events (all of them again with `include_processed`).
@@ -163,11 +163,11 @@ pub enum Action {
     /// An action a client refused on its own (a read-only control room),
     /// written to the audit so every refusal is on record.
     RecordRefusal {
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "name")]
         action: String,
-        #[serde(default, deserialize_with = "non_empty_opt")]
+        #[serde(default, deserialize_with = "name_opt")]
         subject: Option<String>,
-        #[serde(deserialize_with = "non_empty")]
+        #[serde(deserialize_with = "text")]
         reason: String,
     },
     /// Deliver due outbox events now (the sync layer's).
