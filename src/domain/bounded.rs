@@ -129,6 +129,9 @@ mod tests {
         );
         let null: Probe = serde_json::from_value(json!({"id": "a", "note": null})).unwrap();
         assert_eq!(null.note, None);
+        let lanes: Probe =
+            serde_json::from_value(json!({"id": "a", "lanes": vec!["l"; 64]})).unwrap();
+        assert_eq!(lanes.lanes.len(), 64);
     }
 
     #[test]
