@@ -57,9 +57,18 @@ impl Host {
     /// Binds the socket (refusing when another engine holds it), opens the
     /// database, recovers, and starts serving.
     pub async fn start(settings: &Settings) -> Result<Host> {
+        Self::start_with(settings, || Core::open(settings.clone())).await
+    }
+
+    /// [`Host::start`] with the engine's core made by `core` (tests give
+    /// theirs a clock of their own).
+    pub async fn start_with(
+        settings: &Settings,
+        core: impl FnOnce() -> Result<Core>,
+    ) -> Result<Host> {
         let path = settings.socket_path.clone();
         let listener = socket::bind(&path).await?;
-        let started = Core::open(settings.clone()).and_then(engine::spawn);
+        let started = core().and_then(engine::spawn);
         let (engine, task) = match started {
             Ok(started) => started,
             Err(e) => {
@@ -91,6 +100,40 @@ impl Host {
 
     pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.engine.snapshots()
+    }
+
+    /// Serves until `shutdown` resolves, then stops cleanly. The engine ends
+    /// on its own only through a fault (a panic): then this logs why and
+    /// returns the error, so the process exits non-zero and its supervisor
+    /// (systemd's `Restart=on-failure`) starts a fresh one, instead of a
+    /// process that answers `hello` with no engine behind it.
+    pub async fn serve_until(mut self, shutdown: impl Future<Output = ()>) -> Result<()> {
+        let ended = tokio::select! {
+            _ = shutdown => None,
+            ended = &mut self.task => Some(ended),
+        };
+        let Some(ended) = ended else {
+            return self.stop().await;
+        };
+        let why = match ended {
+            Err(e) if e.is_panic() => {
+                let panic = e.into_panic();
+                panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "a panic".into())
+            }
+            Err(e) => e.to_string(),
+            Ok(_) => "it stopped by itself".into(),
+        };
+        tracing::error!("the engine stopped unexpectedly: {why}; exiting so that it is restarted");
+        let _ = self.stop.send(true);
+        socket::remove(&self.socket);
+        Err(Error::Io {
+            context: format!("the engine stopped unexpectedly ({why})"),
+            source: std::io::Error::other("engine task ended"),
+        })
     }
 
     /// Stops accepting, lets in-flight requests finish, lets the engine
@@ -211,4 +254,52 @@ where
     let result = work(Link::Engine(handle)).await;
     let _ = task.await;
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Overrides, load_with};
+    use crate::engine::core::Clock;
+    use crate::store::Store;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// An engine that dies takes its process with it (an error to exit
+    /// non-zero on), and its socket file is gone.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_engine_ends_serving_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let overrides = Overrides {
+            database: Some(dir.path().join("db.sqlite3").display().to_string()),
+            socket: Some(dir.path().join("run/e.sock").display().to_string()),
+            ..Default::default()
+        };
+        let settings = load_with(&overrides, &|_| None).unwrap().settings;
+        let broken = Arc::new(AtomicBool::new(false));
+        let fault = broken.clone();
+        let clock: Clock = Arc::new(move || {
+            assert!(!fault.load(Ordering::Relaxed), "the clock broke");
+            chrono::Utc::now()
+        });
+        let core = || {
+            Ok(Core::new(
+                Store::open(&settings.database_path)?,
+                settings.clone(),
+                clock,
+            ))
+        };
+        let host = Host::start_with(&settings, core).await.unwrap();
+        let socket = host.socket().to_path_buf();
+        assert!(socket.exists());
+        broken.store(true, Ordering::Relaxed);
+        let served = tokio::time::timeout(
+            std::time::Duration::from_secs(20),
+            host.serve_until(std::future::pending()),
+        )
+        .await
+        .expect("serving ended");
+        let error = served.unwrap_err().to_string();
+        assert!(error.contains("the clock broke"), "{error}");
+        assert!(!socket.exists());
+    }
 }

@@ -22,11 +22,13 @@ async fn serve(settings: Settings) -> Result<()> {
     let mut term = watch(SignalKind::terminate(), "SIGTERM")?;
     let mut int = watch(SignalKind::interrupt(), "SIGINT")?;
     let host = Host::start(&settings).await?;
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
-    }
-    host.stop().await?;
+    host.serve_until(async {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        }
+    })
+    .await?;
     tracing::info!("stopped cleanly");
     Ok(())
 }
