@@ -174,11 +174,43 @@ pub enum Link {
 }
 
 impl Link {
-    /// The daemon answering on the configured socket, if there is one.
-    pub async fn daemon(settings: &Settings) -> Option<Link> {
+    /// The daemon answering on the configured socket, if there is one. One
+    /// that serves another database than the configured one is refused,
+    /// naming both: a command meant for one database must not land in
+    /// another.
+    pub async fn daemon(settings: &Settings) -> Result<Option<Link>> {
         let path = &settings.socket_path;
-        Client::connect(path).await.ok()?;
-        Some(Link::Socket(path.clone()))
+        let Ok(mut client) = Client::connect(path).await else {
+            return Ok(None);
+        };
+        let hello = client.hello().await?;
+        if let Some(served) = hello["database"].as_str()
+            && !same_file(Path::new(served), &settings.database_path)
+        {
+            return Err(Error::bad_input(
+                "--database",
+                format!(
+                    "the engine on {} serves {served}, not {}: use that database, or --socket of an engine serving yours (or stop that engine)",
+                    path.display(),
+                    settings.database_path.display()
+                ),
+            ));
+        }
+        Ok(Some(Link::Socket(path.clone())))
+    }
+
+    /// Who answers, as the socket's `hello` says it.
+    pub async fn hello(&self) -> Result<serde_json::Value> {
+        match self {
+            Link::Engine(engine) => Ok(server::hello(engine.database())),
+            Link::Socket(path) => match Client::connect(path).await {
+                Ok(mut client) => client.hello().await,
+                Err(source) => Err(Error::Io {
+                    context: format!("cannot reach the engine on {}", path.display()),
+                    source,
+                }),
+            },
+        }
     }
 
     /// Sends the commands in order over one connection; each one's result.
@@ -239,6 +271,17 @@ impl Link {
     }
 }
 
+/// Whether two paths name one file (one that does not exist yet is
+/// compared by its absolute name).
+fn same_file(a: &Path, b: &Path) -> bool {
+    let full = |p: &Path| {
+        std::fs::canonicalize(p)
+            .or_else(|_| std::path::absolute(p))
+            .unwrap_or_else(|_| p.to_path_buf())
+    };
+    full(a) == full(b)
+}
+
 /// Runs `work` with a link to an engine for a one-shot command: the
 /// daemon's when one answers on the socket, else an engine started here
 /// on the database (no socket) and stopped once `work` is done.
@@ -247,7 +290,7 @@ where
     F: FnOnce(Link) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
-    if let Some(link) = Link::daemon(settings).await {
+    if let Some(link) = Link::daemon(settings).await? {
         return work(link).await;
     }
     let (handle, task) = engine::spawn(Core::open(settings.clone())?)?;

@@ -391,12 +391,7 @@ fn the_cli_reaches_a_running_engine_through_its_socket() {
     let sb = Sandbox::new();
     let d = Daemon::start(&sb);
     let id = evaluate(&mut d.connect(), "T1");
-    // The CLI points at another database: only the socket can reach the daemon's.
-    let elsewhere = sb.path("other.sqlite3");
-    let env = [
-        ("AUTO_ASSIGN_SOCKET_PATH", d.socket.to_str().unwrap()),
-        ("AUTO_ASSIGN_DATABASE_URL", elsewhere.to_str().unwrap()),
-    ];
+    let env = [("AUTO_ASSIGN_SOCKET_PATH", d.socket.to_str().unwrap())];
     let out = sb.run_env(
         &["claim", &id, "--worker", "w1", "--node", "n1", "--json"],
         &env,
@@ -426,10 +421,38 @@ fn the_cli_reaches_a_running_engine_through_its_socket() {
     );
     let status = json_lines(&ok(&sb.run_env(&["status", "--json"], &env)));
     assert_eq!(status[0]["workers"][0]["worker_id"], "w1");
+    let database = std::fs::canonicalize(sb.db()).unwrap();
+    assert_eq!(status[0]["database"], database.display().to_string());
+}
+
+/// A command for one database never lands in the database of a daemon
+/// that serves another: it is refused, naming both, and creates nothing.
+#[test]
+fn a_command_for_another_database_than_the_daemons_is_refused() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let elsewhere = sb.path("other.sqlite3");
+    sb.write("t.json", r#"[{"task_id": "T1"}]"#);
+    let env = [
+        ("AUTO_ASSIGN_SOCKET_PATH", d.socket.to_str().unwrap()),
+        ("AUTO_ASSIGN_DATABASE_URL", elsewhere.to_str().unwrap()),
+    ];
+    for args in [
+        vec!["tick", "--task-file", "t.json"],
+        vec!["status"],
+        vec!["heartbeat", "--node", "n1", "--worker", "w1"],
+    ] {
+        let out = sb.run_env(&args, &env);
+        common::bad_input(&out, "other.sqlite3");
+        assert!(stderr(&out).contains("cache.sqlite3"), "{}", stderr(&out));
+    }
     assert!(
-        !elsewhere.exists()
-            || json_lines(&ok(&sb.run_env(&["assignments", "--json"], &env))).is_empty()
+        !elsewhere.exists(),
+        "nothing was created for the other database"
     );
+    let hello = d.connect().ask(json!({"op": "hello"}));
+    let served = std::fs::canonicalize(sb.db()).unwrap();
+    assert_eq!(hello["result"]["database"], served.display().to_string());
 }
 
 #[test]

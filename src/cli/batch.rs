@@ -48,7 +48,10 @@ async fn answer(link: &Link, line: &[u8]) -> Value {
     let (id, op) = (parsed.id, parsed.op);
     match parsed.request {
         Err(error) => error_reply(&id, &error),
-        Ok(Request::Hello) => ok_reply(&id, "hello", crate::ingest::server::hello()),
+        Ok(Request::Hello) => match link.hello().await {
+            Ok(hello) => ok_reply(&id, "hello", hello),
+            Err(error) => error_reply(&id, &engine_error(&error)),
+        },
         Ok(Request::Subscribe) => error_reply(
             &id,
             &ProtocolError::new(

@@ -14,7 +14,7 @@ use chrono::Utc;
 /// read from the database without writing anything.
 fn snapshot(settings: &Settings) -> Result<Snapshot> {
     runtime()?.block_on(async {
-        if let Some(link) = Link::daemon(settings).await {
+        if let Some(link) = Link::daemon(settings).await? {
             return link.snapshot().await;
         }
         let store = Store::open_read_only(&settings.database_path)?;

@@ -48,8 +48,13 @@ impl Core {
     }
 
     /// Opens the configured database.
-    pub fn open(settings: Settings) -> Result<Core> {
+    pub fn open(mut settings: Settings) -> Result<Core> {
         let store = Store::open(&settings.database_path)?;
+        // The database by its full name: what `hello` and every snapshot
+        // report, and what a client compares its own with.
+        if let Ok(full) = std::fs::canonicalize(&settings.database_path) {
+            settings.database_path = full;
+        }
         Ok(Core::new(store, settings, system_clock()))
     }
 

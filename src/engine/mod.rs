@@ -48,6 +48,7 @@ pub struct EngineHandle {
     commands: mpsc::Sender<Request>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     rejected: Arc<Counters>,
+    database: Arc<std::path::Path>,
 }
 
 impl EngineHandle {
@@ -61,6 +62,11 @@ impl EngineHandle {
 
     pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
         self.snapshots.clone()
+    }
+
+    /// The database the engine serves.
+    pub fn database(&self) -> &std::path::Path {
+        &self.database
     }
 
     /// Lines the engine's doors refused, per reason: they count here, and
@@ -89,6 +95,7 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
     let first = Arc::new(core.snapshot()?);
     let (snapshot_tx, snapshot_rx) = watch::channel(first);
     let rejected = Arc::new(Counters::new(&REJECT_CODES));
+    let core_database = core.settings().database_path.clone();
     let publisher = Publisher::spawn(
         &core.settings().database_path,
         snapshot_tx,
@@ -101,6 +108,7 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
             commands: command_tx,
             snapshots: snapshot_rx,
             rejected,
+            database: Arc::from(core_database.as_path()),
         },
         task,
     ))

@@ -137,7 +137,7 @@ async fn dispatch(parsed: Parsed, engine: &EngineHandle) -> Option<Pending> {
             engine.rejected().bump(error.code);
             Pending::Ready(error_reply(&id, &error))
         }
-        Ok(Request::Hello) => Pending::Ready(ok_reply(&id, "hello", hello())),
+        Ok(Request::Hello) => Pending::Ready(ok_reply(&id, "hello", hello(engine.database()))),
         Ok(Request::Subscribe) => {
             Pending::Subscribe(id, engine.submit(Command::Snapshot {}).await.ok()?)
         }
@@ -153,12 +153,15 @@ async fn dispatch(parsed: Parsed, engine: &EngineHandle) -> Option<Pending> {
     })
 }
 
-pub fn hello() -> Value {
+/// Who answers: the protocol, the program, its pid, what it can do, and
+/// the database its engine serves.
+pub fn hello(database: &std::path::Path) -> Value {
     json!({
         "protocol": PROTOCOL_VERSION,
         "engine_version": env!("CARGO_PKG_VERSION"),
         "pid": std::process::id(),
         "capabilities": *OPS,
+        "database": database,
     })
 }
 

@@ -27,7 +27,7 @@ impl Source {
     /// socket; otherwise hosts the engine here.
     pub async fn start(settings: &Settings, attach: bool) -> Result<Source> {
         let path = settings.socket_path.clone();
-        if attach || Link::daemon(settings).await.is_some() {
+        if attach || Link::daemon(settings).await?.is_some() {
             return Ok(Source::attach(path).await);
         }
         Ok(Source::Hosted(Host::start(settings).await?))
