@@ -19,6 +19,7 @@ pub mod engine;
 pub mod error;
 pub mod host;
 pub mod ingest;
+pub mod private;
 pub mod store;
 pub mod tui;
 pub mod wire;

@@ -609,3 +609,36 @@ fn out_of_range_numbers_and_names_are_refused_and_the_engine_carries_on() {
     let snap = c.ask(json!({"op": "snapshot"}));
     assert_eq!(snap["result"]["workers"][0]["worker_id"], "w1");
 }
+
+/// The cache, its WAL and shared memory, and the log are private to the
+/// user whatever the umask: another user could read task titles in them.
+#[test]
+fn the_database_its_wal_and_the_log_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let d = Daemon::start_env(
+        &sb,
+        &[(
+            "AUTO_ASSIGN_LOG_FILE",
+            sb.path("logs/engine.log").to_str().unwrap(),
+        )],
+    );
+    evaluate(&mut d.connect(), "T1");
+    let mode = |name: &str| {
+        let path = sb.path(name);
+        std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for file in [
+        "cache.sqlite3",
+        "cache.sqlite3-wal",
+        "cache.sqlite3-shm",
+        "logs/engine.log",
+    ] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    assert_eq!(mode("logs"), 0o700);
+}

@@ -17,8 +17,8 @@ pub fn init(settings: &Settings, to_stderr: bool) -> Result<Option<WorkerGuard>>
                 .parent()
                 .filter(|d| !d.as_os_str().is_empty())
                 .unwrap_or(std::path::Path::new("."));
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                context: format!("cannot create the log folder {}", dir.display()),
+            crate::private::file(path).map_err(|source| Error::Io {
+                context: format!("cannot create the log {}", path.display()),
                 source,
             })?;
             let name = path

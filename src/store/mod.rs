@@ -39,12 +39,12 @@ impl Store {
     /// to date. A file that is not a database, or one written by a newer
     /// version, is refused and left untouched.
     pub fn open(path: &Path) -> Result<Store> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-                context: format!("cannot create the database folder {}", dir.display()),
-                source,
-            })?;
-        }
+        // Made private before SQLite sees it: its WAL and shared-memory
+        // files then take the same mode.
+        crate::private::file(path).map_err(|source| Error::Io {
+            context: format!("cannot create the database {}", path.display()),
+            source,
+        })?;
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
