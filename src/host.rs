@@ -162,7 +162,7 @@ impl Host {
                 context: "the engine task failed".into(),
                 source: std::io::Error::other(e),
             })?;
-        core.store().checkpoint()
+        core.store().checkpoint(true)
     }
 }
 

@@ -550,10 +550,21 @@ fn a_subscription_sends_changes_that_rebuild_the_engines_snapshot() {
     let mut line = String::new();
     reader.read_line(&mut line).unwrap();
     c.ask(json!({"op": "heartbeat", "node_id": "n2", "worker_id": "w2"}));
-    line.clear();
-    reader.read_line(&mut line).unwrap();
-    let update: Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(update["event"], "delta");
+    let update = eventually(
+        "a delta naming w2",
+        Duration::from_secs(10),
+        Duration::ZERO,
+        || {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            let update: Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(update["event"], "delta");
+            let named = update["delta"]["workers"]["upsert"]
+                .as_array()
+                .is_some_and(|rows| !rows.is_empty());
+            named.then_some(update)
+        },
+    );
     assert!(update["sent_at"].is_string());
     let upserted: Vec<&Value> = update["delta"]["workers"]["upsert"]
         .as_array()
@@ -641,4 +652,64 @@ fn the_database_its_wal_and_the_log_are_private() {
         assert_eq!(mode(file), 0o600, "{file}");
     }
     assert_eq!(mode("logs"), 0o700);
+}
+
+/// The write-ahead log stays bounded under a heartbeat burst, is truncated
+/// once the engine is idle, and at a clean stop (it used to grow without
+/// bound and was never truncated).
+#[test]
+fn the_wal_is_bounded_under_load_and_truncated_when_idle_and_at_stop() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let wal = sb.path("cache.sqlite3-wal");
+    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let burst: Vec<_> = (0..4)
+        .map(|client| {
+            let socket = d.socket.clone();
+            std::thread::spawn(move || {
+                let stream = UnixStream::connect(&socket).unwrap();
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                // Written by a thread of its own: the engine stops reading a
+                // connection whose replies are not read (backpressure).
+                let sending = std::thread::spawn(move || {
+                    let mut lines = String::new();
+                    for i in 0..5_000 {
+                        lines.push_str(&format!(
+                            "{{\"op\":\"heartbeat\",\"node_id\":\"n{client}\",\"worker_id\":\"w{}\",\"status\":\"busy\"}}\n",
+                            i % 500
+                        ));
+                    }
+                    writer.write_all(lines.as_bytes()).unwrap();
+                });
+                let mut line = String::new();
+                for _ in 0..5_000 {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                }
+                sending.join().unwrap();
+            })
+        })
+        .collect();
+    let mut largest = 0;
+    while !burst.iter().all(|t| t.is_finished()) {
+        largest = largest.max(size());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for t in burst {
+        t.join().unwrap();
+    }
+    assert!(largest > 0, "the burst wrote to the WAL");
+    assert!(largest <= 64 << 20, "the WAL reached {largest} bytes");
+    eventually(
+        "the WAL truncated while idle",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || (size() == 0).then_some(()),
+    );
+    evaluate(&mut d.connect(), "T1");
+    assert!(size() > 0);
+    let (code, _) = d.terminate();
+    assert_eq!(code, Some(0));
+    assert_eq!(size(), 0, "the WAL is empty after a clean stop");
 }

@@ -126,6 +126,10 @@ fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publish
     let runtime = tokio::runtime::Handle::current();
     let start = tokio::time::Instant::now();
     let mut next_housekeeping = start + housekeeping_every;
+    // The write-ahead log is truncated once the engine has had nothing to
+    // do for a second.
+    let mut last_command = start;
+    let mut truncated = false;
     let mut next_tick = start + tick_every;
     loop {
         let deadline = if scheduler {
@@ -139,6 +143,8 @@ fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publish
         match received {
             Ok(None) => break,
             Ok(Some(first)) => {
+                last_command = tokio::time::Instant::now();
+                truncated = false;
                 // Group commit: what is already queued is applied with the
                 // first command and committed once; every reply waits for
                 // that commit.
@@ -173,8 +179,10 @@ fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publish
                 Ok(expired) => changed |= expired,
                 Err(e) => tracing::error!("housekeeping failed: {e}"),
             }
-            if let Err(e) = core.store().checkpoint() {
-                tracing::warn!("checkpoint failed: {e}");
+            let idle = !truncated && now - last_command >= Duration::from_secs(1);
+            match core.store().checkpoint(idle) {
+                Ok(()) => truncated |= idle,
+                Err(e) => tracing::warn!("checkpoint failed: {e}"),
             }
         }
         if scheduler && now >= next_tick {

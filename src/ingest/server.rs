@@ -267,6 +267,7 @@ async fn write_replies(
                 }
                 let mut streams = Streams {
                     sent,
+                    sent_taken_at: first.taken_at,
                     write: &mut write,
                     pending: &mut pending,
                     snapshots: &mut snapshots,
@@ -313,6 +314,8 @@ async fn engine_reply(id: &Value, op: &str, reply: oneshot::Receiver<Result<Repl
 struct Streams<'a> {
     /// What this subscriber has, so an update carries only what changed.
     sent: Sent,
+    /// When the snapshot it has was taken: a snapshot it has is not sent.
+    sent_taken_at: chrono::DateTime<Utc>,
     write: &'a mut OwnedWriteHalf,
     pending: &'a mut mpsc::Receiver<Pending>,
     snapshots: &'a mut watch::Receiver<Arc<Snapshot>>,
@@ -336,6 +339,10 @@ impl Streams<'_> {
                     }
                     tokio::time::sleep_until(last_sent + SUBSCRIBE_EVERY).await;
                     let snapshot = self.snapshots.borrow_and_update().clone();
+                    if snapshot.taken_at == self.sent_taken_at {
+                        continue;
+                    }
+                    self.sent_taken_at = snapshot.taken_at;
                     let update = Update::Delta {
                         sent_at: Utc::now(),
                         delta: Box::new(self.sent.delta(&snapshot, &self.encoded.prints(&snapshot))),

@@ -25,6 +25,13 @@ pub struct Store {
     pass_cache: bool,
 }
 
+/// How long a statement waits for a lock another connection holds.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The write-ahead log is started over, and its file cut back to this
+/// size, once it holds more than this many bytes.
+const WAL_RESTART_BYTES: i64 = 32 * 1024 * 1024;
+
 /// The page cache between passes, in KiB (SQLite's negative cache_size):
 /// heartbeats, claims and operator actions touch few pages.
 const STEADY_CACHE_KIB: i64 = -8192;
@@ -141,7 +148,10 @@ impl Store {
         // Each command runs in a savepoint: its sub-journal stays in memory
         // instead of a temporary file written page by page.
         self.conn.pragma_update(None, "temp_store", "MEMORY")?;
-        self.conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        self.conn.busy_timeout(BUSY_TIMEOUT)?;
+        // A log that was cut back after a checkpoint is truncated to this.
+        self.conn
+            .pragma_update(None, "journal_size_limit", WAL_RESTART_BYTES)?;
         // Every statement the engine runs stays prepared: fewer than this.
         self.conn.set_prepared_statement_cache_capacity(128);
         // A migration that rebuilds a table drops it while other tables
@@ -289,11 +299,34 @@ impl Store {
         value
     }
 
-    /// Copies the WAL back into the database file without waiting for
-    /// readers; called when the engine is idle, and on shutdown.
-    pub fn checkpoint(&self) -> Result<()> {
-        self.conn
-            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+    /// Keeps the write-ahead log bounded; the engine's housekeeping calls
+    /// it twice a second. It copies the log back into the database without
+    /// waiting for readers. When the log has grown past [`WAL_RESTART_BYTES`]
+    /// (readers kept it from starting over under a steady load) it waits a
+    /// moment for them, so the next write starts the log from its beginning
+    /// and `journal_size_limit` cuts the file back. `idle` (nothing to do for
+    /// a while, and at a stop) truncates the log to nothing.
+    pub fn checkpoint(&self, idle: bool) -> Result<()> {
+        let mode = if idle { "TRUNCATE" } else { "PASSIVE" };
+        let frames: i64 =
+            self.conn
+                .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
+                    row.get(1)
+                })?;
+        let page: i64 = self
+            .conn
+            .pragma_query_value(None, "page_size", |row| row.get(0))?;
+        if !idle && frames.saturating_mul(page) > WAL_RESTART_BYTES {
+            // Readers hold their snapshots for milliseconds: waiting longer
+            // than that would stall the engine, so try again next time.
+            self.conn
+                .busy_timeout(std::time::Duration::from_millis(100))?;
+            let restarted = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(()));
+            self.conn.busy_timeout(BUSY_TIMEOUT)?;
+            restarted?;
+        }
         Ok(())
     }
 
