@@ -150,6 +150,22 @@ fn main() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (sock, runtime) = start(dir.path(), &[]);
+    // The write-ahead log's size, sampled through the heartbeat runs.
+    let wal = dir.path().join("bench.sqlite3-wal");
+    let wal_size = move || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let sampling = sampling.clone();
+        let wal_size = wal_size.clone();
+        std::thread::spawn(move || {
+            let mut largest = 0;
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                largest = largest.max(wal_size());
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            largest
+        })
+    };
     let _ = sustained(&sock, 4, 2_000); // warm up
     for clients in [1, 4, 16] {
         let rate = sustained(&sock, clients, 50_000 / clients);
@@ -157,6 +173,14 @@ fn main() {
             "sustained heartbeats, {clients:>2} pipelining client(s): {rate:>9.0} /s (committed)"
         );
     }
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    let largest = sampler.join().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    println!(
+        "write-ahead log through those runs: at most {:.1} MiB; {:.1} MiB after 2 s idle (goal ≤ 64 MiB)",
+        largest as f64 / 1048576.0,
+        wal_size() as f64 / 1048576.0
+    );
     let samples = round_trips(&sock, 1_000, 10);
     println!(
         "round trip at 1,000 requests/s for 10 s: p50 {:?}, p99 {:?}, max {:?}",
