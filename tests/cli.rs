@@ -489,3 +489,51 @@ fn settings_out_of_range_or_not_utf8_are_refused_with_their_name() {
         .unwrap();
     bad_input(&out, "AUTO_ASSIGN_OPERATOR");
 }
+
+/// `auto-assign assignments | head -1` and the like: a reader that goes
+/// away ends the command quietly (status 141, as a shell reports SIGPIPE),
+/// never with a backtrace.
+#[test]
+fn every_listing_ends_quietly_when_its_reader_goes_away() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let sb = Sandbox::new();
+    let backlog: Vec<String> = (0..2000)
+        .map(|i| format!(r#"{{"task_id": "T{i}", "title": "task {i}"}}"#))
+        .collect();
+    sb.write("b.json", &format!("[{}]", backlog.join(",")));
+    ok(&sb.run(&["tick", "--task-file", "b.json"]));
+    for args in [
+        vec!["assignments", "--limit", "2000"],
+        vec!["outbox", "--limit", "2000"],
+        vec!["audit", "--limit", "2000"],
+        vec!["tick", "--task-file", "b.json"],
+        vec!["config", "show"],
+    ] {
+        let mut child = sb
+            .command()
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        // The reader is gone (its end of the pipe dropped with it).
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!first.is_empty(), "{args:?} printed nothing");
+        assert!(
+            matches!(out.status.code(), Some(0 | 141)),
+            "{args:?}: {:?} {err}",
+            out.status
+        );
+        assert!(
+            !err.contains("panicked") && !err.contains("Broken pipe"),
+            "{args:?}: {err}"
+        );
+    }
+}
