@@ -537,3 +537,24 @@ fn every_listing_ends_quietly_when_its_reader_goes_away() {
         );
     }
 }
+
+/// A task id or title holding terminal escapes is printed escaped, in every
+/// table and every decision line: printed raw it would retitle or clear the
+/// operator's terminal.
+#[test]
+fn text_from_outside_is_printed_terminal_safe() {
+    let sb = Sandbox::new();
+    sb.write(
+        "b.json",
+        r#"[{"task_id": "T1\u001b]0;owned\u0007", "title": "clear\u001b[2J"}]"#,
+    );
+    for out in [
+        ok(&sb.run(&["tick", "--task-file", "b.json"])),
+        ok(&sb.run(&["assignments"])),
+        ok(&sb.run(&["outbox"])),
+        ok(&sb.run(&["status"])),
+    ] {
+        assert!(!out.contains('\u{1b}') && !out.contains('\u{7}'), "{out:?}");
+    }
+    assert!(ok(&sb.run(&["assignments"])).contains("T1\\x1b]0;owned\\x07"));
+}

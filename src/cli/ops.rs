@@ -9,6 +9,7 @@ use crate::domain::candidate::backlog_items;
 use crate::domain::control::ControlMode;
 use crate::domain::delivery::DeliveryStatus;
 use crate::domain::lifecycle::Status;
+use crate::domain::printable::escape;
 use crate::engine::{Command, Reply};
 use crate::error::{Error, Result};
 use crate::host::{runtime, with_engine};
@@ -215,7 +216,7 @@ pub fn print_reply(reply: &Reply, json: bool) {
             a.assignment_id,
             a.status,
             a.version,
-            a.task_id,
+            escape(&a.task_id),
             a.lane,
             or_dash(a.worker_id.as_deref()),
             a.retry_count
@@ -234,11 +235,11 @@ pub fn print_reply(reply: &Reply, json: bool) {
         Reply::Control(c) => println!(
             "control mode: {} ({})",
             c.mode,
-            or_dash(c.reason.as_deref())
+            escape(&or_dash(c.reason.as_deref()))
         ),
         Reply::Ingested(i) => println!(
             "{}: {:?}{}",
-            i.idempotency_key,
+            escape(&i.idempotency_key),
             i.mirrored,
             i.processed
                 .as_ref()
@@ -268,9 +269,9 @@ fn print_outcome(o: &Outcome) {
         Some(d) => output::decision(d),
         None => println!(
             "{}  {}  {}",
-            o.task_id,
+            escape(&o.task_id),
             o.result,
-            or_dash(o.note.as_deref())
+            escape(&or_dash(o.note.as_deref()))
         ),
     }
 }

@@ -1,11 +1,18 @@
 //! Plain aligned tables and JSON lines for the terminal.
 
+use crate::domain::printable::escape;
 use crate::domain::time::rfc3339;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-/// Prints rows under headers, columns padded to their widest cell.
+/// Prints rows under headers, columns padded to their widest cell, every
+/// cell terminal-safe (`printable::escape`).
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| escape(cell).into_owned()).collect())
+        .collect();
+    let rows = &rows;
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (i, cell) in row.iter().enumerate() {
@@ -64,7 +71,7 @@ pub fn or_dash(value: Option<&str>) -> String {
 pub fn decision(d: &crate::domain::decision::Decision) {
     println!(
         "{}  {}  lane {}  target {}  score {}  {}",
-        d.task_id,
+        escape(&d.task_id),
         d.status,
         d.selected_lane,
         or_dash(d.selected_target.as_deref()),
@@ -72,7 +79,7 @@ pub fn decision(d: &crate::domain::decision::Decision) {
         d.assignment_id
     );
     for reason in &d.reasons {
-        println!("    reason: {reason}");
+        println!("    reason: {}", escape(reason));
     }
     for skip in &d.skipped_lanes {
         println!(

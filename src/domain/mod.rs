@@ -12,6 +12,7 @@ pub mod ids;
 pub mod lane;
 pub mod lifecycle;
 pub mod names;
+pub mod printable;
 pub mod router;
 pub mod scorer;
 pub mod time;

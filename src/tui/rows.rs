@@ -2,6 +2,7 @@
 //! cell and a tone, built from a snapshot. Pure, so panes are testable
 //! without a terminal.
 
+use crate::domain::printable::escape;
 use chrono::{DateTime, Utc};
 
 /// How a row is painted; stale and failing rows also carry a word or glyph.
@@ -48,6 +49,7 @@ impl Row {
 
     pub fn text(mut self, cell: impl Into<String>) -> Row {
         let cell = cell.into();
+        let cell = escape(&cell).into_owned();
         self.keys.push(SortKey::Text(cell.to_lowercase()));
         self.cells.push(cell);
         self

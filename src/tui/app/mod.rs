@@ -3,6 +3,7 @@
 //! engine comes back as an [`Effect`] for the event loop to carry out.
 
 use crate::domain::control::ControlMode;
+use crate::domain::printable::escape;
 use crate::engine::{Command, Reply, Snapshot};
 use crate::tui::keymap::Keymap;
 use crate::tui::panes::{Detail, Pane};
@@ -213,7 +214,8 @@ impl App {
     }
 
     pub fn set_flash(&mut self, text: impl Into<String>, level: Level) {
-        self.flash = Some((text.into(), level));
+        let text = text.into();
+        self.flash = Some((escape(&text).into_owned(), level));
     }
 
     /// What the engine said to an [`Effect`]; refusals show in the flash line.

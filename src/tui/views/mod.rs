@@ -9,6 +9,7 @@ mod table;
 use super::app::{App, Level, Mode};
 use super::panes::Pane;
 use super::theme::Theme;
+use crate::domain::printable::escape;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -47,9 +48,12 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     draw_footer(frame, footer, app, theme);
     match &app.mode {
         Mode::Describe { pane, id, scroll } => {
-            let lines = pane
+            let lines: Vec<String> = pane
                 .view()
-                .describe(app.snapshot(), id, app.detail.as_ref(), app.now);
+                .describe(app.snapshot(), id, app.detail.as_ref(), app.now)
+                .iter()
+                .map(|line| escape(line).into_owned())
+                .collect();
             dialog::text(
                 frame,
                 area,

@@ -208,3 +208,18 @@ fn a_new_snapshot_at_a_reused_address_gets_its_own_rows() {
     a.set_snapshot(reused);
     assert_eq!(ids(&a), 0);
 }
+
+/// A task id or title holding terminal escapes is drawn escaped.
+#[test]
+fn escapes_from_outside_are_drawn_escaped() {
+    let mut s = fixtures::busy();
+    s.recommendations[0].task_id = "T\u{1b}]0;owned\u{7}".into();
+    s.recommendations[0].title = Some("clear\u{1b}[2J".into());
+    let mut a = app(s, Pane::Recommendations);
+    let text = render(&a, 200, 30).backend().to_string();
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{7}'));
+    assert!(text.contains("T\\x1b]0;owned"), "{text}");
+    key(&mut a, KeyCode::Char('d'));
+    let text = render(&a, 200, 40).backend().to_string();
+    assert!(!text.contains('\u{1b}') && text.contains("T\\x1b]0;owned"), "{text}");
+}
