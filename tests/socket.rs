@@ -713,3 +713,19 @@ fn the_wal_is_bounded_under_load_and_truncated_when_idle_and_at_stop() {
     assert_eq!(code, Some(0));
     assert_eq!(size(), 0, "the WAL is empty after a clean stop");
 }
+
+/// A key given twice is refused naming it: which of the two would count
+/// depends on the reader, so neither does.
+#[test]
+fn a_key_given_twice_is_refused_over_the_socket() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut c = d.connect();
+    c.send_raw(b"{\"op\":\"heartbeat\",\"node_id\":\"n1\",\"worker_id\":\"a\",\"worker_id\":\"b\",\"id\":7}\n");
+    let reply = c.read();
+    assert_eq!(reply["error"]["code"], "bad_request", "{reply}");
+    assert_eq!(reply["error"]["field"], "worker_id", "{reply}");
+    let snap = c.ask(json!({"op": "snapshot"}));
+    assert_eq!(snap["result"]["workers"], json!([]), "nothing was recorded");
+    assert_eq!(snap["result"]["rejected_lines"]["bad_request"], 1);
+}

@@ -8,6 +8,7 @@
 
 use super::command::{Action, Command};
 use super::decoder::{Frame, MAX_DEPTH, MAX_LINE, depth_exceeds};
+use super::unique::{REPEATED, Unique};
 use crate::error::Error;
 use serde_json::{Map, Value, json};
 use std::sync::LazyLock;
@@ -116,12 +117,21 @@ pub fn parse_line(bytes: &[u8]) -> Parsed {
             format!("JSON nested deeper than {MAX_DEPTH} levels"),
         ));
     }
-    let value: Value = match serde_json::from_str(text) {
-        Ok(v) => v,
+    let value: Value = match serde_json::from_str::<Unique>(text) {
+        Ok(Unique(v)) => v,
         Err(e) => {
+            let message = e.to_string();
+            if let Some(key) = message.strip_prefix(REPEATED) {
+                let key = key.split(" at line").next().unwrap_or(key);
+                return refused(ProtocolError::field(
+                    "bad_request",
+                    key,
+                    format!("key {key} is given twice; give it once"),
+                ));
+            }
             return refused(ProtocolError::new(
                 "bad_json",
-                format!("not valid JSON: {e}"),
+                format!("not valid JSON: {message}"),
             ));
         }
     };
@@ -363,6 +373,18 @@ mod tests {
         let e = err(r#"{"op": "command", "command": "zap", "operator": "scott"}"#);
         assert_eq!((e.code, e.field.as_deref()), ("bad_field", Some("command")));
         assert!(e.message.contains("approve"), "{}", e.message);
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_naming_it() {
+        let e = err(r#"{"op": "heartbeat", "node_id": "n1", "worker_id": "a", "worker_id": "b"}"#);
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            ("bad_request", Some("worker_id"))
+        );
+        let e =
+            err(r#"{"op": "event", "event": {"idempotency_key": "k", "idempotency_key": "j"}}"#);
+        assert_eq!(e.field.as_deref(), Some("idempotency_key"));
     }
 
     #[test]

@@ -8,6 +8,7 @@ pub mod command;
 pub mod decoder;
 pub mod delta;
 pub mod reply;
+pub mod unique;
 
 pub use command::{Action, Command, Completion, Operator};
 pub use reply::Reply;

@@ -221,5 +221,8 @@ fn escapes_from_outside_are_drawn_escaped() {
     assert!(text.contains("T\\x1b]0;owned"), "{text}");
     key(&mut a, KeyCode::Char('d'));
     let text = render(&a, 200, 40).backend().to_string();
-    assert!(!text.contains('\u{1b}') && text.contains("T\\x1b]0;owned"), "{text}");
+    assert!(
+        !text.contains('\u{1b}') && text.contains("T\\x1b]0;owned"),
+        "{text}"
+    );
 }
