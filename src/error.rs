@@ -56,6 +56,10 @@ pub enum Error {
     #[error("another engine is running on {path}{}", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
     SocketInUse { path: String, pid: Option<u64> },
 
+    /// Another engine holds the database.
+    #[error("another engine{} is running on the database {path}; stop it first, or give this one another --database", pid.map(|p| format!(" (pid {p})")).unwrap_or_default())]
+    DatabaseInUse { path: String, pid: Option<u64> },
+
     /// A running engine refused a request sent over its socket.
     #[error("{message}")]
     Remote { code: String, message: String },
@@ -84,9 +88,11 @@ impl Error {
     pub fn is_caller_fault(&self) -> bool {
         match self {
             Error::Remote { code, .. } => !matches!(code.as_str(), "store" | "io" | "engine_gone"),
-            Error::Store(_) | Error::Io { .. } | Error::EngineGone | Error::SocketInUse { .. } => {
-                false
-            }
+            Error::Store(_)
+            | Error::Io { .. }
+            | Error::EngineGone
+            | Error::SocketInUse { .. }
+            | Error::DatabaseInUse { .. } => false,
             _ => true,
         }
     }
@@ -105,6 +111,7 @@ impl Error {
             Error::EngineGone => "engine_gone",
             Error::Unavailable { .. } => "unavailable",
             Error::SocketInUse { .. } => "socket_in_use",
+            Error::DatabaseInUse { .. } => "database_in_use",
             Error::Remote { .. } => "remote",
         }
     }

@@ -96,11 +96,11 @@ impl Room {
     }
 
     fn audit(&self) -> Vec<audit::Entry> {
-        audit::recent(Store::open(&self.db).unwrap().conn(), 100, true).unwrap()
+        audit::recent(Store::open_read_only(&self.db).unwrap().conn(), 100, true).unwrap()
     }
 
     fn status_of(&self, task: &str) -> String {
-        let store = Store::open(&self.db).unwrap();
+        let store = Store::open_read_only(&self.db).unwrap();
         store
             .conn()
             .query_row(

@@ -729,3 +729,25 @@ fn a_key_given_twice_is_refused_over_the_socket() {
     assert_eq!(snap["result"]["workers"], json!([]), "nothing was recorded");
     assert_eq!(snap["result"]["rejected_lines"]["bad_request"], 1);
 }
+
+/// One database, one engine: a second daemon on the same database, even
+/// with a socket of its own, is refused naming the first one's pid.
+#[test]
+fn a_second_daemon_on_the_same_database_is_refused_naming_the_first() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let other_socket = sb.path("run/other.sock");
+    let out = sb.run_env(
+        &["daemon"],
+        &[("AUTO_ASSIGN_SOCKET_PATH", other_socket.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("another engine") && err.contains(&format!("pid {}", d.child.id())),
+        "{err}"
+    );
+    assert!(!other_socket.exists(), "the refused daemon left no socket");
+    // The first one is untouched.
+    assert_eq!(d.connect().ask(json!({"op": "hello"}))["ok"], true);
+}

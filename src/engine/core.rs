@@ -7,6 +7,7 @@ use super::work::Work;
 use crate::config::Settings;
 use crate::domain::router::RouterSnapshot;
 use crate::error::{Error, Result};
+use crate::store::lock::EngineLock;
 use crate::store::{Store, audit};
 use crate::wire::{Action, Command, Operator, Reply};
 use chrono::{DateTime, Utc};
@@ -29,6 +30,8 @@ pub struct Core {
     last_tick_at: Option<DateTime<Utc>>,
     /// AssistX and Neo4j, as the sync layer last reported them.
     dependencies: Vec<Health>,
+    /// Held for the engine's life by an engine on a database file.
+    _lock: Option<EngineLock>,
 }
 
 impl Core {
@@ -44,18 +47,22 @@ impl Core {
             dependencies: ["assistx", "neo4j"]
                 .map(|name| Health::unknown(name, "not connected in this build"))
                 .into(),
+            _lock: None,
         }
     }
 
     /// Opens the configured database.
     pub fn open(mut settings: Settings) -> Result<Core> {
+        let lock = EngineLock::take(&settings.database_path)?;
         let store = Store::open(&settings.database_path)?;
         // The database by its full name: what `hello` and every snapshot
         // report, and what a client compares its own with.
         if let Ok(full) = std::fs::canonicalize(&settings.database_path) {
             settings.database_path = full;
         }
-        Ok(Core::new(store, settings, system_clock()))
+        let mut core = Core::new(store, settings, system_clock());
+        core._lock = Some(lock);
+        Ok(core)
     }
 
     pub fn settings(&self) -> &Settings {
