@@ -125,7 +125,7 @@ impl Host {
                     .unwrap_or_else(|| "a panic".into())
             }
             Err(e) => e.to_string(),
-            Ok(_) => "it stopped by itself".into(),
+            Ok(core) => core.failed().unwrap_or("it stopped by itself").to_string(),
         };
         tracing::error!("the engine stopped unexpectedly: {why}; exiting so that it is restarted");
         let _ = self.stop.send(true);

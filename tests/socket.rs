@@ -751,3 +751,42 @@ fn a_second_daemon_on_the_same_database_is_refused_naming_the_first() {
     // The first one is untouched.
     assert_eq!(d.connect().ask(json!({"op": "hello"}))["ok"], true);
 }
+
+/// The database deleted under a running engine (its folder removed): the
+/// next write is refused, not acknowledged into a file nobody will open
+/// again, and the daemon exits non-zero so it is restarted on a fresh cache.
+#[test]
+fn a_deleted_database_is_noticed_before_a_write_is_acknowledged() {
+    let sb = Sandbox::new();
+    let db = sb.path("data/cache.sqlite3");
+    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_DATABASE_URL", db.to_str().unwrap())]);
+    let mut c = d.connect();
+    let id = evaluate(&mut c, "T1");
+    std::fs::remove_dir_all(sb.path("data")).unwrap();
+    let claim = c.ask(json!({"op": "claim", "assignment_id": id, "worker_id": "w1"}));
+    assert_eq!(claim["ok"], false, "{claim}");
+    assert!(
+        claim["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("database is gone"),
+        "{claim}"
+    );
+    let mut d = d;
+    let status = eventually(
+        "the daemon's exit",
+        Duration::from_secs(15),
+        Duration::from_millis(50),
+        || d.child.try_wait().unwrap(),
+    );
+    assert_eq!(status.code(), Some(1));
+    let mut log = String::new();
+    use std::io::Read;
+    d.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("cache.sqlite3 is gone"), "{log}");
+}

@@ -32,6 +32,8 @@ pub struct Core {
     dependencies: Vec<Health>,
     /// Held for the engine's life by an engine on a database file.
     _lock: Option<EngineLock>,
+    /// Why this engine must stop (its database vanished), once it must.
+    failed: Option<String>,
 }
 
 impl Core {
@@ -48,6 +50,7 @@ impl Core {
                 .map(|name| Health::unknown(name, "not connected in this build"))
                 .into(),
             _lock: None,
+            failed: None,
         }
     }
 
@@ -200,10 +203,31 @@ impl Core {
                 }
             }
         }
+        // Checked before anything is acknowledged: writes to a database
+        // file that was deleted or replaced would be lost at the stop.
+        if let Some(why) = self.failed.clone().or_else(|| self.store.vanished()) {
+            self.failed = Some(why.clone());
+            return results
+                .iter()
+                .map(|_| {
+                    Err(Error::Io {
+                        context: format!("the database is gone, nothing was kept: {why}"),
+                        source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                    })
+                })
+                .collect();
+        }
         results
             .into_iter()
             .map(|r| r.unwrap_or(Err(Error::EngineGone)))
             .collect()
+    }
+
+    /// Why the engine must stop, if it must: its database was deleted or
+    /// replaced under it. The engine then ends, and its process exits so a
+    /// supervisor restarts it on a fresh cache.
+    pub fn failed(&self) -> Option<&str> {
+        self.failed.as_deref()
     }
 
     /// Takes the auto-router's bodies (A6) as the engine's view of the router.

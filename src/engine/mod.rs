@@ -169,6 +169,10 @@ fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publish
                 for (_, reply) in wanting {
                     publisher.fresh(core.inputs(), reply);
                 }
+                if let Some(why) = core.failed() {
+                    tracing::error!("the engine stops: {why}");
+                    break;
+                }
             }
             Err(_elapsed) => {}
         }

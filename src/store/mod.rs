@@ -18,12 +18,16 @@ pub mod workers;
 
 use crate::error::{Error, Result};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 
 pub struct Store {
     conn: Connection,
     /// The page cache is a pass's, until `release_pass_cache`.
     pass_cache: bool,
+    /// The database file as opened (path, device, inode), to notice it
+    /// deleted or replaced under the engine.
+    file: Option<(PathBuf, u64, u64)>,
 }
 
 /// How long a statement waits for a lock another connection holds.
@@ -57,9 +61,13 @@ impl Store {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)?;
+        let file = std::fs::metadata(path)
+            .ok()
+            .map(|m| (path.to_path_buf(), m.dev(), m.ino()));
         let mut store = Store {
             conn,
             pass_cache: false,
+            file,
         };
         store.configure().map_err(|e| match e {
             Error::Store(inner) => Error::bad_input(
@@ -97,6 +105,7 @@ impl Store {
         let store = Store {
             conn,
             pass_cache: false,
+            file: None,
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Store(inner) => unusable(inner),
@@ -125,6 +134,7 @@ impl Store {
         let mut store = Store {
             conn: Connection::open_in_memory()?,
             pass_cache: false,
+            file: None,
         };
         store.configure()?;
         Ok(store)
@@ -298,6 +308,18 @@ impl Store {
         let value = work(&tx);
         tx.rollback()?;
         value
+    }
+
+    /// Why the database file is no longer the one this store writes to
+    /// (deleted, its folder deleted, or replaced), if it is not: the writes
+    /// would go to a file nobody will ever open again.
+    pub fn vanished(&self) -> Option<String> {
+        let (path, dev, ino) = self.file.as_ref()?;
+        match std::fs::metadata(path) {
+            Ok(m) if (m.dev(), m.ino()) == (*dev, *ino) => None,
+            Ok(_) => Some(format!("{} was replaced by another file", path.display())),
+            Err(e) => Some(format!("{} is gone ({e})", path.display())),
+        }
     }
 
     /// Keeps the write-ahead log bounded; the engine's housekeeping calls
