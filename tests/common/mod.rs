@@ -2,6 +2,8 @@
 //! folder, and none of the caller's AUTO_ASSIGN_* variables.
 #![allow(dead_code)]
 
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -217,4 +219,58 @@ pub fn send_signal(pid: u32, signal: &str) {
         .args([format!("-{signal}"), pid.to_string()])
         .status()
         .unwrap();
+}
+
+/// A client of the engine's socket for tests: raw lines in, JSON out.
+pub trait Connect {
+    fn connect(&self) -> Conn;
+}
+
+impl Connect for Daemon {
+    fn connect(&self) -> Conn {
+        Conn::open(&self.socket)
+    }
+}
+
+pub struct Conn {
+    pub reader: BufReader<UnixStream>,
+    pub writer: UnixStream,
+}
+
+impl Conn {
+    pub fn open(path: &PathBuf) -> Conn {
+        let stream = UnixStream::connect(path).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        Conn {
+            reader: BufReader::new(stream.try_clone().unwrap()),
+            writer: stream,
+        }
+    }
+
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).unwrap();
+    }
+
+    pub fn read(&mut self) -> Value {
+        let mut line = String::new();
+        self.reader.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    }
+
+    pub fn ask(&mut self, request: Value) -> Value {
+        self.send_raw(format!("{request}\n").as_bytes());
+        self.read()
+    }
+}
+
+/// Decides one task through the socket; its assignment id.
+pub fn evaluate(c: &mut Conn, task: &str) -> String {
+    let reply = c.ask(json!({"op": "command", "command": "evaluate", "operator": "t", "candidates": [{"task_id": task}]}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    reply["result"]["data"][0]["decision"]["assignment_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }

@@ -1,0 +1,251 @@
+//! Hardening (issue 9) against the real daemon: numbers, names and keys
+//! from outside, private files, a bounded WAL, one engine per database,
+//! a database that vanishes.
+
+mod common;
+
+use common::{Connect, Daemon, Sandbox, evaluate, eventually, stderr};
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+/// Numbers and names from a client are bounded before they reach the
+/// engine: a lease of 2^63-1 seconds once panicked the engine for good.
+#[test]
+fn out_of_range_numbers_and_names_are_refused_and_the_engine_carries_on() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut c = d.connect();
+    let id = evaluate(&mut c, "T1");
+    for lease in [
+        json!(9_223_372_036_854_775_807u64),
+        json!(260_000_000_000u64),
+        json!(604_801),
+        json!(0),
+    ] {
+        let reply = c.ask(
+            json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "lease_seconds": lease}),
+        );
+        assert_eq!(reply["error"]["code"], "bad_field", "{reply}");
+        assert_eq!(reply["error"]["field"], "lease_seconds", "{reply}");
+    }
+    let long = "w".repeat(257);
+    for (field, value) in [
+        ("worker_id", long.as_str()),
+        ("worker_id", "w\u{1b}[2J"),
+        ("node_id", "n\u{7}"),
+    ] {
+        let mut hb = json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1"});
+        hb[field] = json!(value);
+        let reply = c.ask(hb);
+        assert_eq!(reply["error"]["field"], field, "{reply}");
+    }
+    // The engine is alive and well: a week-long lease, a heartbeat, a snapshot.
+    let claim = c.ask(json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "node_id": "n1", "lease_seconds": 604_800}));
+    assert_eq!(claim["result"]["data"]["status"], "claimed", "{claim}");
+    let hb = c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1"}));
+    assert_eq!(hb["ok"], true, "{hb}");
+    let snap = c.ask(json!({"op": "snapshot"}));
+    assert_eq!(snap["result"]["workers"][0]["worker_id"], "w1");
+}
+
+/// The cache, its WAL and shared memory, and the log are private to the
+/// user whatever the umask: another user could read task titles in them.
+#[test]
+fn the_database_its_wal_and_the_log_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let d = Daemon::start_env(
+        &sb,
+        &[(
+            "AUTO_ASSIGN_LOG_FILE",
+            sb.path("logs/engine.log").to_str().unwrap(),
+        )],
+    );
+    evaluate(&mut d.connect(), "T1");
+    let mode = |name: &str| {
+        let path = sb.path(name);
+        std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    for file in [
+        "cache.sqlite3",
+        "cache.sqlite3-wal",
+        "cache.sqlite3-shm",
+        "logs/engine.log",
+    ] {
+        assert_eq!(mode(file), 0o600, "{file}");
+    }
+    assert_eq!(mode("logs"), 0o700);
+}
+
+/// The write-ahead log stays bounded under a heartbeat burst, is truncated
+/// once the engine is idle, and at a clean stop (it used to grow without
+/// bound and was never truncated).
+#[test]
+fn the_wal_is_bounded_under_load_and_truncated_when_idle_and_at_stop() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let wal = sb.path("cache.sqlite3-wal");
+    let size = || std::fs::metadata(&wal).map(|m| m.len()).unwrap_or(0);
+    let burst: Vec<_> = (0..4)
+        .map(|client| {
+            let socket = d.socket.clone();
+            std::thread::spawn(move || {
+                let stream = UnixStream::connect(&socket).unwrap();
+                let mut writer = stream.try_clone().unwrap();
+                let mut reader = BufReader::new(stream);
+                // Written by a thread of its own: the engine stops reading a
+                // connection whose replies are not read (backpressure).
+                let sending = std::thread::spawn(move || {
+                    let mut lines = String::new();
+                    for i in 0..5_000 {
+                        lines.push_str(&format!(
+                            "{{\"op\":\"heartbeat\",\"node_id\":\"n{client}\",\"worker_id\":\"w{}\",\"status\":\"busy\"}}\n",
+                            i % 500
+                        ));
+                    }
+                    writer.write_all(lines.as_bytes()).unwrap();
+                });
+                let mut line = String::new();
+                for _ in 0..5_000 {
+                    line.clear();
+                    reader.read_line(&mut line).unwrap();
+                }
+                sending.join().unwrap();
+            })
+        })
+        .collect();
+    let mut largest = 0;
+    while !burst.iter().all(|t| t.is_finished()) {
+        largest = largest.max(size());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for t in burst {
+        t.join().unwrap();
+    }
+    assert!(largest > 0, "the burst wrote to the WAL");
+    assert!(largest <= 64 << 20, "the WAL reached {largest} bytes");
+    eventually(
+        "the WAL truncated while idle",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || (size() == 0).then_some(()),
+    );
+    evaluate(&mut d.connect(), "T1");
+    assert!(size() > 0);
+    let (code, _) = d.terminate();
+    assert_eq!(code, Some(0));
+    assert_eq!(size(), 0, "the WAL is empty after a clean stop");
+}
+
+/// A key given twice is refused naming it: which of the two would count
+/// depends on the reader, so neither does.
+#[test]
+fn a_key_given_twice_is_refused_over_the_socket() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut c = d.connect();
+    c.send_raw(b"{\"op\":\"heartbeat\",\"node_id\":\"n1\",\"worker_id\":\"a\",\"worker_id\":\"b\",\"id\":7}\n");
+    let reply = c.read();
+    assert_eq!(reply["error"]["code"], "bad_request", "{reply}");
+    assert_eq!(reply["error"]["field"], "worker_id", "{reply}");
+    let snap = c.ask(json!({"op": "snapshot"}));
+    assert_eq!(snap["result"]["workers"], json!([]), "nothing was recorded");
+    assert_eq!(snap["result"]["rejected_lines"]["bad_request"], 1);
+}
+
+/// One database, one engine: a second daemon on the same database, even
+/// with a socket of its own, is refused naming the first one's pid.
+#[test]
+fn a_second_daemon_on_the_same_database_is_refused_naming_the_first() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let other_socket = sb.path("run/other.sock");
+    let out = sb.run_env(
+        &["daemon"],
+        &[("AUTO_ASSIGN_SOCKET_PATH", other_socket.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("another engine") && err.contains(&format!("pid {}", d.child.id())),
+        "{err}"
+    );
+    assert!(!other_socket.exists(), "the refused daemon left no socket");
+    // The first one is untouched.
+    assert_eq!(d.connect().ask(json!({"op": "hello"}))["ok"], true);
+}
+
+/// The database deleted under a running engine (its folder removed): the
+/// next write is refused, not acknowledged into a file nobody will open
+/// again, and the daemon exits non-zero so it is restarted on a fresh cache.
+#[test]
+fn a_deleted_database_is_noticed_before_a_write_is_acknowledged() {
+    let sb = Sandbox::new();
+    let db = sb.path("data/cache.sqlite3");
+    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_DATABASE_URL", db.to_str().unwrap())]);
+    let mut c = d.connect();
+    let id = evaluate(&mut c, "T1");
+    std::fs::remove_dir_all(sb.path("data")).unwrap();
+    let claim = c.ask(json!({"op": "claim", "assignment_id": id, "worker_id": "w1"}));
+    assert_eq!(claim["ok"], false, "{claim}");
+    assert!(
+        claim["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("database is gone"),
+        "{claim}"
+    );
+    let mut d = d;
+    let status = eventually(
+        "the daemon's exit",
+        Duration::from_secs(15),
+        Duration::from_millis(50),
+        || d.child.try_wait().unwrap(),
+    );
+    assert_eq!(status.code(), Some(1));
+    let mut log = String::new();
+    use std::io::Read;
+    d.child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut log)
+        .unwrap();
+    assert!(log.contains("cache.sqlite3 is gone"), "{log}");
+}
+
+/// A command for one database never lands in the database of a daemon
+/// that serves another: it is refused, naming both, and creates nothing.
+#[test]
+fn a_command_for_another_database_than_the_daemons_is_refused() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let elsewhere = sb.path("other.sqlite3");
+    sb.write("t.json", r#"[{"task_id": "T1"}]"#);
+    let env = [
+        ("AUTO_ASSIGN_SOCKET_PATH", d.socket.to_str().unwrap()),
+        ("AUTO_ASSIGN_DATABASE_URL", elsewhere.to_str().unwrap()),
+    ];
+    for args in [
+        vec!["tick", "--task-file", "t.json"],
+        vec!["status"],
+        vec!["heartbeat", "--node", "n1", "--worker", "w1"],
+    ] {
+        let out = sb.run_env(&args, &env);
+        common::bad_input(&out, "other.sqlite3");
+        assert!(stderr(&out).contains("cache.sqlite3"), "{}", stderr(&out));
+    }
+    assert!(
+        !elsewhere.exists(),
+        "nothing was created for the other database"
+    );
+    let hello = d.connect().ask(json!({"op": "hello"}));
+    let served = std::fs::canonicalize(sb.db()).unwrap();
+    assert_eq!(hello["result"]["database"], served.display().to_string());
+}
