@@ -254,7 +254,7 @@ impl Link {
     pub async fn snapshot(&self) -> Result<Snapshot> {
         match self {
             Link::Engine(engine) => match engine.send(Command::Snapshot {}).await? {
-                Reply::Snapshot(snapshot) => Ok(*snapshot),
+                Reply::Snapshot(snapshot) => Ok(Arc::unwrap_or_clone(snapshot)),
                 other => Err(Error::Io {
                     context: "the engine's snapshot".into(),
                     source: std::io::Error::other(format!("unexpected reply {other:?}")),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// A snapshot built after everything sent so far.
 async fn fresh(engine: &EngineHandle) -> Arc<Snapshot> {
     match engine.send(Command::Snapshot {}).await.unwrap() {
-        Reply::Snapshot(snapshot) => Arc::new(*snapshot),
+        Reply::Snapshot(snapshot) => snapshot,
         other => panic!("{other:?}"),
     }
 }

@@ -249,3 +249,61 @@ fn a_command_for_another_database_than_the_daemons_is_refused() {
     let served = std::fs::canonicalize(sb.db()).unwrap();
     assert_eq!(hello["result"]["database"], served.display().to_string());
 }
+
+/// Clients that ask for snapshot after snapshot without reading a reply do
+/// not grow the daemon: every request answered by one build shares it (each
+/// reply was a copy, and four such clients drove a daemon to 10 GB).
+#[test]
+fn a_flood_of_unread_snapshot_requests_keeps_memory_bounded() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut c = d.connect();
+    for chunk in 0..10 {
+        let candidates: Vec<_> = (0..100)
+            .map(|i| json!({"task_id": format!("T{chunk}-{i}"), "title": "x".repeat(200)}))
+            .collect();
+        let reply = c.ask(json!({"op": "command", "command": "evaluate", "operator": "t", "candidates": candidates}));
+        assert_eq!(reply["ok"], true);
+    }
+    let rss = || -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", d.child.id())).unwrap();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<u64>().ok())
+            .unwrap()
+            / 1024
+    };
+    let clients: Vec<UnixStream> = (0..4)
+        .map(|_| {
+            let stream = UnixStream::connect(&d.socket).unwrap();
+            let mut writer = stream.try_clone().unwrap();
+            std::thread::spawn(move || {
+                let _ = writer.write_all("{\"op\":\"snapshot\"}\n".repeat(256).as_bytes());
+            });
+            stream
+        })
+        .collect();
+    // Long enough for the engine to answer what it can into full sockets.
+    std::thread::sleep(Duration::from_secs(3));
+    let flooded = rss();
+    assert!(flooded <= 256, "the daemon grew to {flooded} MiB");
+    for stream in clients {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .unwrap();
+        let mut reader = BufReader::new(stream);
+        let mut line = String::new();
+        for _ in 0..256 {
+            line.clear();
+            reader.read_line(&mut line).unwrap();
+            assert!(
+                line.starts_with("{\"id\":null,\"ok\":true,\"op\":\"snapshot\""),
+                "{}",
+                &line[..line.len().min(200)]
+            );
+        }
+    }
+    assert_eq!(c.ask(json!({"op": "hello"}))["ok"], true);
+}

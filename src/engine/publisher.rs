@@ -111,7 +111,7 @@ fn run(
         for request in requests {
             if let Request::Fresh(_, reply) = request {
                 let answer = match &built {
-                    Ok(snapshot) => Ok(Reply::Snapshot(Box::new((**snapshot).clone()))),
+                    Ok(snapshot) => Ok(Reply::Snapshot(snapshot.clone())),
                     Err(e) => Err(Error::Io {
                         context: "cannot build a snapshot".into(),
                         source: std::io::Error::other(e.to_string()),

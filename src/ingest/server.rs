@@ -243,7 +243,7 @@ async fn write_replies(
             Pending::Ready(reply) => reply.to_string(),
             Pending::Snapshot(id, reply) => {
                 let snapshot = match reply.await {
-                    Ok(Ok(Reply::Snapshot(snapshot))) => Arc::new(*snapshot),
+                    Ok(Ok(Reply::Snapshot(snapshot))) => snapshot,
                     _ => snapshots.borrow_and_update().clone(),
                 };
                 raw_reply(&id, "snapshot", &encoded.json(&snapshot))
@@ -255,7 +255,7 @@ async fn write_replies(
                 }
                 let latest = snapshots.borrow_and_update().clone();
                 let first = match fresh.await {
-                    Ok(Ok(Reply::Snapshot(snapshot))) => Arc::new(*snapshot),
+                    Ok(Ok(Reply::Snapshot(snapshot))) => snapshot,
                     _ => latest,
                 };
                 let mut sent = Sent::default();

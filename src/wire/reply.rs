@@ -70,7 +70,8 @@ pub enum Reply {
     Ingested(Ingested),
     Processed(Vec<Processed>),
     Recorded,
-    Snapshot(Box<crate::engine::Snapshot>),
+    /// Shared: every request answered by one build gets the same one.
+    Snapshot(std::sync::Arc<crate::engine::Snapshot>),
     Explanation(Box<Explanation>),
     OutboxEvent(Box<OutboxDetail>),
 }
