@@ -79,7 +79,8 @@ impl Host {
             }
         };
         let (stop, stop_rx) = watch::channel(false);
-        let server = tokio::spawn(server::serve(listener, engine.clone(), stop_rx));
+        let most = crate::ingest::limits::connections();
+        let server = tokio::spawn(server::serve(listener, engine.clone(), most, stop_rx));
         tracing::info!(socket = %path.display(), pid = std::process::id(), "engine listening");
         Ok(Host {
             engine,

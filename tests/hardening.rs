@@ -307,3 +307,94 @@ fn a_flood_of_unread_snapshot_requests_keeps_memory_bounded() {
     }
     assert_eq!(c.ask(json!({"op": "hello"}))["ok"], true);
 }
+
+/// With few files to spare, connections past the limit are told why and
+/// closed, the engine does not spin, and it serves again once they leave.
+#[test]
+fn connections_past_the_file_limit_are_refused_clearly() {
+    let sb = Sandbox::new();
+    let socket = sb.path("run/engine.sock");
+    let mut cmd = sb.command();
+    cmd.env("AUTO_ASSIGN_SOCKET_PATH", &socket)
+        .args([
+            "-c",
+            &format!(
+                "ulimit -n 64 && exec {} daemon",
+                env!("CARGO_BIN_EXE_auto-assign")
+            ),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut shell = std::process::Command::new("sh");
+    shell.args(cmd.get_args());
+    for (key, value) in cmd.get_envs() {
+        match value {
+            Some(value) => shell.env(key, value),
+            None => shell.env_remove(key),
+        };
+    }
+    shell
+        .current_dir(sb.dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = shell.spawn().unwrap();
+    eventually(
+        "the daemon's start",
+        Duration::from_secs(20),
+        Duration::from_millis(20),
+        || UnixStream::connect(&socket).ok(),
+    );
+    // 64 files, 32 kept by the engine: 32 clients at most.
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..40 {
+        let stream = UnixStream::connect(&socket).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut line = String::new();
+        match reader.read_line(&mut line) {
+            Ok(n) if n > 0 => {
+                assert!(line.contains("too_many_connections"), "{line}");
+                refused += 1;
+            }
+            _ => held.push(stream),
+        }
+    }
+    assert!(refused >= 8, "{refused} refused, {} held", held.len());
+    let cpu = || -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", child.id())).unwrap();
+        let fields: Vec<&str> = stat
+            .rsplit(')')
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .collect();
+        fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap()
+    };
+    let before = cpu();
+    std::thread::sleep(Duration::from_secs(1));
+    let ticks = cpu() - before;
+    assert!(
+        ticks < 50,
+        "the engine used {ticks} ticks of CPU in a second while full"
+    );
+    drop(held);
+    let served = eventually(
+        "a connection served again",
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let stream = UnixStream::connect(&socket).ok()?;
+            let mut writer = stream.try_clone().ok()?;
+            writer.write_all(b"{\"op\":\"hello\"}\n").ok()?;
+            let mut line = String::new();
+            BufReader::new(stream).read_line(&mut line).ok()?;
+            line.contains("\"ok\":true").then_some(line)
+        },
+    );
+    assert!(served.contains("protocol"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

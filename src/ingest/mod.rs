@@ -6,5 +6,6 @@
 //! `client` (the other end). What the lines say is the [`crate::wire`]'s.
 
 pub mod client;
+pub mod limits;
 pub mod server;
 pub mod socket;

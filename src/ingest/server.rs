@@ -33,6 +33,47 @@ const IN_FLIGHT: usize = 256;
 /// A subscriber gets at most one snapshot per this interval.
 const SUBSCRIBE_EVERY: Duration = Duration::from_millis(250);
 
+/// How long accepting waits after it failed.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Failed accepts are logged at most once per this, with their count.
+const ACCEPT_LOG_EVERY: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct AcceptFailures {
+    last_logged: Option<tokio::time::Instant>,
+    since: u64,
+}
+
+impl AcceptFailures {
+    fn log(&mut self, error: &std::io::Error) {
+        self.since += 1;
+        let due = self
+            .last_logged
+            .is_none_or(|at| at.elapsed() >= ACCEPT_LOG_EVERY);
+        if due {
+            tracing::warn!(
+                "accept failed ({} time(s) since the last report): {error}",
+                self.since
+            );
+            self.last_logged = Some(tokio::time::Instant::now());
+            self.since = 0;
+        }
+    }
+}
+
+/// Tells a client over the limit why it is turned away, and closes.
+async fn refuse(mut stream: UnixStream, most: usize) {
+    let refusal = error_reply(
+        &Value::Null,
+        &ProtocolError::new(
+            "too_many_connections",
+            format!("the engine serves at most {most} connections at once; try again later"),
+        ),
+    );
+    let _ = stream.write_all(format!("{refusal}\n").as_bytes()).await;
+}
+
 /// How long in-flight requests get to finish once shutdown starts.
 const DRAIN: Duration = Duration::from_secs(5);
 
@@ -49,22 +90,34 @@ enum Pending {
     },
 }
 
-/// Accepts connections until `shutdown` turns true, then lets in-flight
-/// requests finish (up to [`DRAIN`]) and returns.
+/// Accepts connections, at most `most` at once, until `shutdown` turns
+/// true, then lets in-flight requests finish (up to [`DRAIN`]) and returns.
 pub async fn serve(
     listener: UnixListener,
     engine: EngineHandle,
+    most: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let encoded = Arc::new(Encoded::default());
     let mut connections = JoinSet::new();
+    let mut failures = AcceptFailures::default();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
+                Ok((stream, _)) if connections.len() >= most => {
+                    engine.rejected().bump("too_many_connections");
+                    tokio::spawn(refuse(stream, most));
+                }
                 Ok((stream, _)) => {
                     connections.spawn(connection(stream, engine.clone(), encoded.clone(), shutdown.clone()));
                 }
-                Err(e) => tracing::warn!("accept failed: {e}"),
+                Err(e) => {
+                    // Out of files (EMFILE, ENFILE) or the like: accepting
+                    // again at once would fail again at once, in a loop.
+                    engine.rejected().bump("accept_failed");
+                    failures.log(&e);
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
             },
             _ = shutdown.changed() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}

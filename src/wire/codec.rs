@@ -31,8 +31,9 @@ pub static OPS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
 /// Every operator command (`op: command`).
 pub const OPERATOR_COMMANDS: &[&str] = Action::VARIANTS;
 
-/// Every reason a line can be refused; each is also a counter's name.
-pub const REJECT_CODES: [&str; 8] = [
+/// Every reason a line (or a connection) can be refused; each is also a
+/// counter's name.
+pub const REJECT_CODES: [&str; 10] = [
     "line_too_long",
     "not_utf8",
     "too_deep",
@@ -41,6 +42,8 @@ pub const REJECT_CODES: [&str; 8] = [
     "unknown_op",
     "missing_field",
     "bad_field",
+    "too_many_connections",
+    "accept_failed",
 ];
 
 /// Why a line was refused before it reached the engine.
