@@ -181,8 +181,15 @@ impl Link {
     /// another.
     pub async fn daemon(settings: &Settings) -> Result<Option<Link>> {
         let path = &settings.socket_path;
-        let Ok(mut client) = Client::connect(path).await else {
-            return Ok(None);
+        let mut client = match Client::connect(path).await {
+            Ok(client) => client,
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(Error::Io {
+                    context: "refusing the engine's socket".into(),
+                    source: e,
+                });
+            }
+            Err(_) => return Ok(None),
         };
         let hello = client.hello().await?;
         if let Some(served) = hello["database"].as_str()

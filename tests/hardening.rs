@@ -398,3 +398,67 @@ fn connections_past_the_file_limit_are_refused_clearly() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// A socket folder others may write to (a shared 1777 one) is refused and
+/// left as it was; it used to be chmod-ed to 0700 and never restored.
+#[test]
+fn a_socket_folder_others_can_write_is_refused_and_left_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let sb = Sandbox::new();
+    let shared = sb.path("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let out = sb.run_env(
+        &["daemon"],
+        &[(
+            "AUTO_ASSIGN_SOCKET_PATH",
+            shared.join("e.sock").to_str().unwrap(),
+        )],
+    );
+    common::bad_input(&out, "other users can write to the folder");
+    let mode = std::fs::metadata(&shared).unwrap().permissions().mode() & 0o7777;
+    assert_eq!(mode, 0o1777, "the folder was left as it was");
+}
+
+/// Running as root (as CI does): a socket folder owned by another user is
+/// refused, and so is a socket another user planted, which the CLI would
+/// otherwise have trusted (an impostor once answered "control mode: paused"
+/// while the real engine stayed enabled).
+#[test]
+fn sockets_and_folders_of_another_user_are_refused() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: changing a file's owner needs root (CI runs as root)");
+        return;
+    }
+    let nobody = rustix::process::Uid::from_raw(65534);
+    let sb = Sandbox::new();
+    let theirs = sb.path("theirs");
+    std::fs::create_dir(&theirs).unwrap();
+    rustix::fs::chown(&theirs, Some(nobody), None).unwrap();
+    let out = sb.run_env(
+        &["daemon"],
+        &[(
+            "AUTO_ASSIGN_SOCKET_PATH",
+            theirs.join("e.sock").to_str().unwrap(),
+        )],
+    );
+    common::bad_input(&out, "belongs to uid 65534");
+    // An impostor's socket in a folder the operator can reach.
+    let planted = sb.path("planted.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&planted).unwrap();
+    rustix::fs::chown(&planted, Some(nobody), None).unwrap();
+    let out = sb.run_env(
+        &["control", "paused"],
+        &[("AUTO_ASSIGN_SOCKET_PATH", planted.to_str().unwrap())],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("refusing to trust it"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        !sb.db().exists(),
+        "no engine of its own was started instead"
+    );
+}

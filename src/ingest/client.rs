@@ -7,6 +7,7 @@ use crate::wire::delta::{self, Update};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixStream;
@@ -28,7 +29,23 @@ fn lost(source: std::io::Error) -> Error {
 }
 
 impl Client {
+    /// Connects to the engine's socket. A socket another user owns is
+    /// refused (`PermissionDenied`): its answers could come from anyone who
+    /// managed to put it there.
     pub async fn connect(path: &Path) -> std::io::Result<Client> {
+        if let Ok(meta) = std::fs::symlink_metadata(path) {
+            let me = rustix::process::geteuid().as_raw();
+            if meta.uid() != me {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::PermissionDenied,
+                    format!(
+                        "the socket {} belongs to uid {}, not to you (uid {me}); refusing to trust it",
+                        path.display(),
+                        meta.uid()
+                    ),
+                ));
+            }
+        }
         let (read, write) = UnixStream::connect(path).await?.into_split();
         Ok(Client {
             reader: BufReader::new(read),

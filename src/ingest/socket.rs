@@ -3,7 +3,7 @@
 
 use super::client::Client;
 use crate::error::{Error, Result};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
 use tokio::net::UnixListener;
 
@@ -16,18 +16,11 @@ fn io(context: String) -> impl FnOnce(std::io::Error) -> Error {
 /// holds it; a file that is not a socket is never touched.
 pub async fn bind(path: &Path) -> Result<UnixListener> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(io(format!(
-                "cannot create the socket folder {}",
-                dir.display()
-            )))?;
-        // A folder that already existed keeps its mode unless we tighten it:
-        // the socket is only as private as the folder it is in.
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
-            .map_err(io(format!("cannot make {} private (0700)", dir.display())))?;
+        crate::private::folder(dir).map_err(io(format!(
+            "cannot create the socket folder {}",
+            dir.display()
+        )))?;
+        private_folder(dir)?;
     }
     match std::fs::symlink_metadata(path) {
         Ok(meta) if !meta.file_type().is_socket() => {
@@ -47,6 +40,10 @@ pub async fn bind(path: &Path) -> Result<UnixListener> {
                     pid,
                 });
             }
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                // Another user's socket is theirs to remove, never ours.
+                return Err(Error::bad_input("socket path", e.to_string()));
+            }
             Err(_) => {
                 tracing::info!(path = %path.display(), "removing a stale socket left by a dead engine");
                 std::fs::remove_file(path).map_err(io(format!(
@@ -62,6 +59,37 @@ pub async fn bind(path: &Path) -> Result<UnixListener> {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
         .map_err(io(format!("cannot make {} private (0600)", path.display())))?;
     Ok(listener)
+}
+
+/// The socket is only as private as its folder: a folder another user owns,
+/// or may write to, would let them move the socket aside and listen in its
+/// place. Such a folder is refused, never changed (it may be shared on
+/// purpose, like /tmp).
+fn private_folder(dir: &Path) -> Result<()> {
+    let meta = std::fs::metadata(dir).map_err(io(format!("cannot read {}", dir.display())))?;
+    let me = rustix::process::geteuid().as_raw();
+    let advice = "put the socket in a folder only you can write to, such as $XDG_RUNTIME_DIR/auto-assign (the default)";
+    if meta.uid() != me {
+        return Err(Error::bad_input(
+            "socket path",
+            format!(
+                "the folder {} belongs to uid {}, not to you (uid {me}): its owner could put a socket of theirs in place of this one; {advice}",
+                dir.display(),
+                meta.uid()
+            ),
+        ));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(Error::bad_input(
+            "socket path",
+            format!(
+                "other users can write to the folder {} (mode {:o}): one of them could move the socket aside and listen in its place; {advice}",
+                dir.display(),
+                meta.mode() & 0o7777
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Removes the socket file on a clean shutdown, if it is still ours.
