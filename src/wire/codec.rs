@@ -529,6 +529,25 @@ mod tests {
     }
 
     proptest! {
+        /// Any lease is either within its range and accepted, or refused
+        /// naming `lease_seconds`; never a panic, never a silent clamp.
+        #[test]
+        fn every_lease_is_in_range_or_refused_by_name(lease in any::<u64>(), signed in any::<i64>()) {
+            for value in [json!(lease), json!(signed), json!(lease as f64)] {
+                let line = json!({"op": "claim", "assignment_id": "a", "worker_id": "w", "lease_seconds": value});
+                match parse_line(line.to_string().as_bytes()).request {
+                    Ok(Request::Command(command)) => match *command {
+                        Command::Claim { lease_seconds: Some(s), .. } => {
+                            prop_assert!((1..=crate::domain::bounded::MAX_LEASE_SECONDS).contains(&s));
+                        }
+                        other => prop_assert!(false, "{other:?}"),
+                    },
+                    Ok(other) => prop_assert!(false, "{other:?}"),
+                    Err(e) => prop_assert_eq!(e.field.as_deref(), Some("lease_seconds")),
+                }
+            }
+        }
+
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
             let _ = parse_line(&bytes);
