@@ -100,7 +100,7 @@ fn approve_in_the_control_room_then_quit_and_the_terminal_is_restored() {
     let binary = env!("CARGO_BIN_EXE_auto-assign");
     let stty = sb.path("stty.txt");
     let script = format!(
-        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={db} AUTO_ASSIGN_SOCKET_PATH={dir}/run/engine.sock AUTO_ASSIGN_LOG_FILE={dir}/room.log {binary} --operator tmux-op; stty -a > {stty}; echo RESTORED-$?; sleep 30",
+        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={db} AUTO_ASSIGN_SOCKET_PATH={dir}/run/engine.sock AUTO_ASSIGN_LOG_FILE={dir}/room.log {binary} --operator tmux-op; code=$?; stty -a > {stty}; echo RESTORED-$code; sleep 30",
         dir = sb.dir.path().display(),
         db = sb.db().display(),
         stty = stty.display(),
@@ -141,7 +141,7 @@ fn approve_in_the_control_room_then_quit_and_the_terminal_is_restored() {
 
 fn room_script(sb: &Sandbox, flags: &str, stty: &std::path::Path) -> String {
     format!(
-        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={db} AUTO_ASSIGN_SOCKET_PATH={dir}/run/engine.sock AUTO_ASSIGN_LOG_FILE={dir}/room.log {binary} {flags}; stty -a > {stty}; echo RESTORED-$?; sleep 30",
+        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={db} AUTO_ASSIGN_SOCKET_PATH={dir}/run/engine.sock AUTO_ASSIGN_LOG_FILE={dir}/room.log {binary} {flags}; code=$?; stty -a > {stty}; echo RESTORED-$code; sleep 30",
         dir = sb.dir.path().display(),
         db = sb.db().display(),
         binary = env!("CARGO_BIN_EXE_auto-assign"),
@@ -200,4 +200,40 @@ fn attached_to_a_daemon_it_shows_a_lost_daemon_and_reconnects() {
     tmux.keys(&["q"]);
     tmux.wait_for("RESTORED-0");
     drop(daemon);
+}
+
+/// A control room whose own engine stops (here: its database deleted
+/// under it) restores the terminal and exits non-zero, instead of showing
+/// a frozen world.
+#[test]
+fn a_room_whose_engine_stops_restores_the_terminal_and_exits_non_zero() {
+    let sb = Sandbox::new();
+    let stty = sb.path("stty.txt");
+    let data = sb.path("data");
+    let script = format!(
+        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={dir}/data/cache.sqlite3 AUTO_ASSIGN_SOCKET_PATH={dir}/run/engine.sock AUTO_ASSIGN_LOG_FILE={dir}/room.log {binary}; code=$?; stty -a > {stty}; echo RESTORED-$code; sleep 30",
+        dir = sb.dir.path().display(),
+        binary = env!("CARGO_BIN_EXE_auto-assign"),
+        stty = stty.display(),
+    );
+    let tmux = Tmux::start(&script);
+    tmux.wait_for("Recommendations");
+    std::fs::remove_dir_all(&data).unwrap();
+    let socket = sb.path("run/engine.sock");
+    let database = data.join("cache.sqlite3");
+    let out = sb.run_env(
+        &["heartbeat", "--node", "n1", "--worker", "w1"],
+        &[
+            ("AUTO_ASSIGN_SOCKET_PATH", socket.to_str().unwrap()),
+            ("AUTO_ASSIGN_DATABASE_URL", database.to_str().unwrap()),
+        ],
+    );
+    assert!(!out.status.success(), "the write was refused");
+    let screen = tmux.wait_for("RESTORED-1");
+    assert!(!screen.contains("Recommendations"), "{screen}");
+    let modes = std::fs::read_to_string(&stty).unwrap();
+    assert!(
+        modes.contains(" icanon") && modes.contains(" echo"),
+        "{modes}"
+    );
 }

@@ -94,6 +94,7 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
     let mut hangup = signal(SignalKind::hangup()).map_err(io)?;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
+    let mut engine_lost = false;
     let mut last_draw = Instant::now() - FRAME;
     while !app.quit {
         if dirty && last_draw.elapsed() >= FRAME {
@@ -128,10 +129,18 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
                 Some(_) => dirty = true, // resize, focus: redraw
                 None => break,
             },
-            Ok(()) = snapshots.changed() => {
-                app.set_snapshot(snapshots.borrow_and_update().clone());
-                dirty = true;
-            }
+            changed = snapshots.changed() => match changed {
+                Ok(()) => {
+                    app.set_snapshot(snapshots.borrow_and_update().clone());
+                    dirty = true;
+                }
+                // Only a hosted engine that stopped (a fault) closes this:
+                // the room must not go on showing a frozen world.
+                Err(_) => {
+                    engine_lost = true;
+                    break;
+                }
+            },
             Ok(()) = connection.changed() => {
                 app.connection = connection.borrow_and_update().clone();
                 dirty = true;
@@ -153,5 +162,9 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
     // The engine stops once every link to it is gone.
     drop(link);
     source.stop().await;
+    if engine_lost {
+        tracing::error!("the engine stopped; the control room exits");
+        return Err(Error::EngineGone);
+    }
     Ok(())
 }
