@@ -462,3 +462,52 @@ fn sockets_and_folders_of_another_user_are_refused() {
         "no engine of its own was started instead"
     );
 }
+
+/// A database on a filesystem that became read-only is the machine's
+/// fault, not the caller's: exit 1 with what happened (it was "invalid
+/// database", exit 2). Needs root to mount one, as CI has.
+#[test]
+fn a_read_only_filesystem_is_the_machines_fault() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: mounting a filesystem needs root (CI runs as root)");
+        return;
+    }
+    struct Mounted(std::path::PathBuf);
+    impl Drop for Mounted {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let mount = |args: &[&str]| {
+        let status = std::process::Command::new("mount")
+            .args(args)
+            .status()
+            .unwrap();
+        assert!(status.success(), "mount {args:?}");
+    };
+    let sb = Sandbox::new();
+    let dir = sb.path("ro");
+    std::fs::create_dir(&dir).unwrap();
+    mount(&[
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=8m",
+        "tmpfs",
+        dir.to_str().unwrap(),
+    ]);
+    let _mounted = Mounted(dir.clone());
+    let db = dir.join("cache.sqlite3");
+    let env = [("AUTO_ASSIGN_DATABASE_URL", db.to_str().unwrap())];
+    sb.write("b.json", r#"[{"task_id": "T1"}]"#);
+    common::ok(&sb.run_env(&["tick", "--task-file", "b.json"], &env));
+    mount(&["-o", "remount,ro", dir.to_str().unwrap()]);
+    let out = sb.run_env(&["tick", "--task-file", "b.json"], &env);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("cache.sqlite3") && err.contains("Read-only file system"),
+        "{err}"
+    );
+    assert!(!err.contains("invalid"), "{err}");
+}

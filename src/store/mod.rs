@@ -70,6 +70,12 @@ impl Store {
             file,
         };
         store.configure().map_err(|e| match e {
+            // The machine's fault (a read-only or full disk, no permission):
+            // the file may be fine, the caller did nothing wrong.
+            Error::Store(inner) if machine_fault(&inner) => Error::Io {
+                context: format!("cannot write the database {}", path.display()),
+                source: std::io::Error::other(inner),
+            },
             Error::Store(inner) => Error::bad_input(
                 "database",
                 format!(
@@ -356,6 +362,23 @@ impl Store {
     pub fn conn(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// Whether SQLite failed because of the machine (its disk or permissions)
+/// rather than because of what the file holds.
+fn machine_fault(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        error.sqlite_error_code(),
+        Some(
+            ReadOnly
+                | SystemIoFailure
+                | CannotOpen
+                | DiskFull
+                | PermissionDenied
+                | FileLockingProtocolFailed
+        )
+    )
 }
 
 /// Every row `sql` returns, each mapped by `row`.
