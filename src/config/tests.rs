@@ -278,3 +278,32 @@ fn every_number_and_length_of_time_is_bounded_and_named_when_not() {
     assert_eq!(at_the_limit.default_lease_seconds, 604_800);
     assert_eq!(at_the_limit.tick_interval, Duration::from_secs(86_400));
 }
+
+#[test]
+fn each_bounded_setting_is_accepted_at_its_limit_and_refused_beyond() {
+    let limits = [
+        ("AUTO_ASSIGN_ASSISTX_TIMEOUT_SECONDS", "3600", "3600.5"),
+        ("AUTO_ASSIGN_ROUTER_TIMEOUT_SECONDS", "3600", "3601"),
+        ("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "86400", "86401"),
+        ("AUTO_ASSIGN_DEFAULT_LEASE_SECONDS", "604800", "604801"),
+        ("AUTO_ASSIGN_STALE_HEARTBEAT_SECONDS", "86400", "86401"),
+        ("AUTO_ASSIGN_STALE_ASSIGNMENT_SECONDS", "86400", "86401"),
+        ("AUTO_ASSIGN_APPROVAL_TTL_SECONDS", "2592000", "2592001"),
+        ("AUTO_ASSIGN_MAX_RETRIES", "1000", "1001"),
+        ("AUTO_ASSIGN_OUTBOX_MAX_ATTEMPTS", "1000", "1001"),
+        ("AUTO_ASSIGN_OUTBOX_BACKOFF_BASE_SECONDS", "86400", "86401"),
+        ("AUTO_ASSIGN_OUTBOX_BACKOFF_MAX_SECONDS", "86400", "86401"),
+        ("AUTO_ASSIGN_HEARTBEAT_HISTORY", "10000", "10001"),
+    ];
+    for (key, at, beyond) in limits {
+        assert!(
+            load_env(&[(key, at)], &Overrides::default()).is_ok(),
+            "{key}={at} is within its range"
+        );
+        let refused = load_env(&[(key, beyond)], &Overrides::default())
+            .err()
+            .unwrap_or_else(|| panic!("{key}={beyond} was accepted"))
+            .to_string();
+        assert!(refused.contains(key), "{refused}");
+    }
+}
