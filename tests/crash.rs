@@ -22,7 +22,26 @@ use std::time::{Duration, Instant};
 /// replayed with CRASH_SEED.
 struct Lcg(u64);
 
+/// A number from the environment, or `default`.
+fn from_env(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 impl Lcg {
+    /// Seeded from CRASH_SEED, else the clock; the seed is printed.
+    fn seeded(test: &str, iterations: usize) -> Lcg {
+        let clock = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64;
+        let seed = from_env("CRASH_SEED", clock);
+        eprintln!("{test}: {iterations} kills, CRASH_SEED={seed}");
+        Lcg(seed)
+    }
+
     fn next(&mut self, below: u64) -> u64 {
         self.0 = self
             .0
@@ -214,21 +233,8 @@ fn verify(sb: &Sandbox, acked: &BTreeSet<usize>) {
 
 #[test]
 fn killed_engine_loses_and_doubles_nothing() {
-    let iterations: usize = std::env::var("CRASH_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(50);
-    let seed: u64 = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("crash test: {iterations} kills, CRASH_SEED={seed}");
-    let mut rng = Lcg(seed);
+    let iterations = from_env("CRASH_ITERATIONS", 50) as usize;
+    let mut rng = Lcg::seeded("crash test", iterations);
     let sb = Sandbox::new();
     let mut acked = BTreeSet::new();
     let started = Instant::now();
@@ -261,21 +267,8 @@ fn killed_engine_loses_and_doubles_nothing() {
 /// (default 8).
 #[test]
 fn killed_around_the_idle_checkpoint_loses_and_doubles_nothing() {
-    let iterations: usize = std::env::var("CRASH_CHECKPOINT_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(8);
-    let seed: u64 = std::env::var("CRASH_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-        });
-    eprintln!("checkpoint crash test: {iterations} kills, CRASH_SEED={seed}");
-    let mut rng = Lcg(seed);
+    let iterations = from_env("CRASH_CHECKPOINT_ITERATIONS", 8) as usize;
+    let mut rng = Lcg::seeded("checkpoint crash test", iterations);
     let sb = Sandbox::new();
     let mut acked = BTreeSet::new();
     for _ in 0..iterations {
