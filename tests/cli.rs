@@ -558,3 +558,36 @@ fn text_from_outside_is_printed_terminal_safe() {
     }
     assert!(ok(&sb.run(&["assignments"])).contains("T1\\x1b]0;owned\\x07"));
 }
+
+/// Flags are held to the wire's bounds whether or not a daemon runs: a
+/// lease of 2^63-1 seconds panicked an engine started by the command itself.
+#[test]
+fn flags_out_of_range_are_refused_like_lines_from_outside() {
+    let sb = Sandbox::new();
+    sb.write("b.json", r#"[{"task_id": "T1"}]"#);
+    ok(&sb.run(&["tick", "--task-file", "b.json"]));
+    bad_input(
+        &sb.run(&[
+            "claim",
+            "assign_7f4e620a70c33afa",
+            "--worker",
+            "w1",
+            "--lease-seconds",
+            "9223372036854775807",
+        ]),
+        "lease_seconds",
+    );
+    bad_input(
+        &sb.run(&["heartbeat", "--node", "n1", "--worker", "w\u{1b}[2J"]),
+        "worker_id",
+    );
+    bad_input(
+        &sb.run(&[
+            "approve",
+            "assign_7f4e620a70c33afa",
+            "--by",
+            &"x".repeat(300),
+        ]),
+        "operator",
+    );
+}

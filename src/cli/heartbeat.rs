@@ -6,6 +6,7 @@ use crate::domain::worker::{Heartbeat, WorkerStatus};
 use crate::engine::Command;
 use crate::error::{Error, Result};
 use crate::host::{Link, runtime, with_engine};
+use crate::wire::codec::check;
 use clap::Args;
 use std::time::Duration;
 
@@ -47,6 +48,11 @@ fn heartbeat(args: &HeartbeatArgs) -> Result<Heartbeat> {
     hb.max_concurrent = args.max_concurrent;
     hb.validate()
         .map_err(|(field, message)| Error::bad_input(field, message))?;
+    let command = Command::Heartbeat(hb);
+    check(&command).map_err(|e| Error::bad_input(e.field.unwrap_or_default(), e.message))?;
+    let Command::Heartbeat(hb) = command else {
+        unreachable!("made as a heartbeat just above")
+    };
     Ok(hb)
 }
 

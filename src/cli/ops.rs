@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::host::{runtime, with_engine};
 use crate::store::{Store, assignments, audit, outbox};
 use crate::wire::Action;
+use crate::wire::codec::check;
 use crate::wire::reply::Outcome;
 use serde_json::Value;
 
@@ -175,6 +176,12 @@ fn to_commands(cmd: Cmd, operator: &str) -> Result<Vec<Command>> {
 /// runs) and prints each reply; stops at the first refusal.
 pub fn engine_command(settings: Settings, cmd: Cmd, json: bool) -> Result<()> {
     let commands = to_commands(cmd, &settings.operator)?;
+    for command in &commands {
+        check(command).map_err(|e| {
+            let field = e.field.unwrap_or_else(|| command.name().into());
+            Error::bad_input(field, e.message)
+        })?;
+    }
     runtime()?.block_on(with_engine(&settings, |link| async move {
         for command in commands {
             print_reply(&link.send(command).await?, json);

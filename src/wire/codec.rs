@@ -286,6 +286,12 @@ pub fn encode(command: &Command, id: u64) -> Value {
     Value::Object(line)
 }
 
+/// Holds a command made in this process (from CLI flags) to the bounds a
+/// line from outside is held to: the same refusal, naming the same field.
+pub fn check(command: &Command) -> Result<(), ProtocolError> {
+    decode(encode(command, 0).as_object().cloned().unwrap_or_default()).map(|_| ())
+}
+
 pub fn ok_reply(id: &Value, op: &str, result: Value) -> Value {
     json!({"id": id, "ok": true, "op": op, "result": result})
 }

@@ -5,6 +5,7 @@
 //! returns what to write. No store and no clock: `now` comes in, so every
 //! rule here is tested without a database.
 
+use crate::domain::bounded::MAX_LEASE_SECONDS;
 use crate::domain::control::ControlMode;
 use crate::domain::ids;
 use crate::domain::lifecycle::{Event, Status, transition};
@@ -88,8 +89,13 @@ pub(super) fn claim(
         });
     }
     let lease_seconds = asked.lease_seconds.unwrap_or(default_lease_seconds);
-    if lease_seconds == 0 {
-        return Err(Error::bad_input("lease_seconds", "must be at least 1"));
+    // The wire refuses these already; a command made in the process is
+    // held to the same bounds, so no lease can overflow the clock.
+    if !(1..=MAX_LEASE_SECONDS).contains(&lease_seconds) {
+        return Err(Error::bad_input(
+            "lease_seconds",
+            format!("must be from 1 to {MAX_LEASE_SECONDS} seconds (7 days)"),
+        ));
     }
     let step = step(a, Event::Claim, a.requeue, a.retry_count)?;
     let correlation_id = match asked.correlation_id {
@@ -218,6 +224,10 @@ mod tests {
         zero.lease_seconds = Some(0);
         let e = claim(&a, zero, ControlMode::Enabled, 600, now()).unwrap_err();
         assert!(e.to_string().contains("lease_seconds"), "{e}");
+        let mut huge = asked("w1");
+        huge.lease_seconds = Some(u64::MAX);
+        let e = claim(&a, huge, ControlMode::Enabled, 600, now()).unwrap_err();
+        assert!(e.to_string().contains("7 days"), "{e}");
         let mut bad = asked("w1");
         bad.correlation_id = Some("nope".into());
         let e = claim(&a, bad, ControlMode::Enabled, 600, now()).unwrap_err();
