@@ -342,10 +342,15 @@ impl Store {
                 .query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |row| {
                     row.get(1)
                 })?;
+        // A page is at most 64 KiB: fewer frames than this cannot reach the
+        // limit, and twice a second the page size need not be asked.
+        if idle || frames <= WAL_RESTART_BYTES / 65536 {
+            return Ok(());
+        }
         let page: i64 = self
             .conn
             .pragma_query_value(None, "page_size", |row| row.get(0))?;
-        if !idle && frames.saturating_mul(page) > WAL_RESTART_BYTES {
+        if frames.saturating_mul(page) > WAL_RESTART_BYTES {
             // Readers hold their snapshots for milliseconds: waiting longer
             // than that would stall the engine, so try again next time.
             self.conn
