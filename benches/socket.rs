@@ -84,14 +84,20 @@ fn sustained(socket: &Path, clients: usize, per_client: usize) -> f64 {
     (clients * per_client) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// One client at a steady rate; the round trip of each request.
-fn round_trips(socket: &Path, rate: u32, seconds: u32) -> Vec<Duration> {
+/// One client at a steady rate, sending `line(i)` as request `i`; the round
+/// trip of each request.
+fn round_trips(
+    socket: &Path,
+    rate: u32,
+    seconds: u32,
+    line: impl Fn(usize) -> String,
+) -> Vec<Duration> {
     let stream = UnixStream::connect(socket).unwrap();
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     let every = Duration::from_secs(1) / rate;
     let mut samples = Vec::new();
-    let mut line = String::new();
+    let mut reply = String::new();
     let begin = Instant::now();
     for i in 0..(rate * seconds) as usize {
         let due = begin + every * i as u32;
@@ -99,15 +105,56 @@ fn round_trips(socket: &Path, rate: u32, seconds: u32) -> Vec<Duration> {
             std::thread::sleep(wait);
         }
         let sent = Instant::now();
-        writer
-            .write_all(heartbeat_line(i, i % 10).as_bytes())
-            .unwrap();
-        line.clear();
-        reader.read_line(&mut line).unwrap();
+        writer.write_all(line(i).as_bytes()).unwrap();
+        reply.clear();
+        reader.read_line(&mut reply).unwrap();
         samples.push(sent.elapsed());
+        assert!(reply.contains("\"ok\":true"), "{reply}");
     }
     samples.sort();
     samples
+}
+
+/// `count` tasks arrive as AssistX events and are recommended, ready to be
+/// claimed.
+fn offer_tasks(socket: &Path, count: usize) {
+    let stream = UnixStream::connect(socket).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut lines = String::new();
+    for i in 0..count {
+        let event = json!({"op": "event", "event": {
+            "event_type": "task.candidate.created",
+            "idempotency_key": format!("bench-{i}"),
+            "payload": {"task_id": format!("B{i}"), "priority": "batch"}
+        }});
+        lines.push_str(&format!("{event}\n"));
+    }
+    writer.write_all(lines.as_bytes()).unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut reply = String::new();
+    for _ in 0..count {
+        reply.clear();
+        reader.read_line(&mut reply).unwrap();
+        assert!(reply.contains("\"ok\":true"), "{reply}");
+    }
+}
+
+/// A worker claims task `i` of [`offer_tasks`].
+fn claim_line(i: usize) -> String {
+    let assignment = auto_assign::domain::ids::assignment_id(&format!("B{i}"), None);
+    format!(
+        "{{\"op\":\"claim\",\"id\":{i},\"assignment_id\":\"{assignment}\",\"worker_id\":\"w{}\",\"lease_seconds\":600}}\n",
+        i % 10
+    )
+}
+
+fn report(what: &str, samples: &[Duration]) {
+    println!(
+        "{what}: p50 {:?}, p99 {:?}, max {:?}",
+        percentile(samples, 0.50),
+        percentile(samples, 0.99),
+        samples[samples.len() - 1]
+    );
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -181,13 +228,15 @@ fn main() {
         largest as f64 / 1048576.0,
         wal_size() as f64 / 1048576.0
     );
-    let samples = round_trips(&sock, 1_000, 10);
-    println!(
-        "round trip at 1,000 requests/s for 10 s: p50 {:?}, p99 {:?}, max {:?}",
-        percentile(&samples, 0.50),
-        percentile(&samples, 0.99),
-        samples[samples.len() - 1]
+    let samples = round_trips(&sock, 1_000, 10, |i| heartbeat_line(i, i % 10));
+    report(
+        "heartbeat round trip at 1,000 requests/s for 10 s",
+        &samples,
     );
+    let claims = 3_000;
+    offer_tasks(&sock, claims);
+    let samples = round_trips(&sock, 500, (claims / 500) as u32, claim_line);
+    report("claim round trip at 500 claims/s for 6 s", &samples);
     drop(runtime);
     let dir = tempfile::tempdir().unwrap();
     let (sock, runtime) = start(dir.path(), &[("AUTO_ASSIGN_STALE_HEARTBEAT_SECONDS", "2")]);
