@@ -129,7 +129,8 @@ fn offer_tasks(socket: &Path, count: usize) {
         }});
         lines.push_str(&format!("{event}\n"));
     }
-    writer.write_all(lines.as_bytes()).unwrap();
+    // Written from its own thread: the replies must be read meanwhile.
+    let sender = std::thread::spawn(move || writer.write_all(lines.as_bytes()).unwrap());
     let mut reader = BufReader::new(stream);
     let mut reply = String::new();
     for _ in 0..count {
@@ -137,6 +138,7 @@ fn offer_tasks(socket: &Path, count: usize) {
         reader.read_line(&mut reply).unwrap();
         assert!(reply.contains("\"ok\":true"), "{reply}");
     }
+    sender.join().unwrap();
 }
 
 /// A worker claims task `i` of [`offer_tasks`].
