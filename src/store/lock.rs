@@ -38,6 +38,7 @@ impl EngineLock {
                 file.set_len(0).map_err(io)?;
                 file.rewind().map_err(io)?;
                 write!(file, "{}", std::process::id()).map_err(io)?;
+                super::sync_folder_of(&path)?;
                 Ok(EngineLock { _file: file })
             }
             Err(TryLockError::WouldBlock) => {
