@@ -8,6 +8,8 @@
 //! alone reveals: lease expiry and stale workers twice a second, and the
 //! scheduled tick every `tick_interval_seconds` when the scheduler is on.
 
+mod background;
+mod checkpointer;
 pub mod core;
 pub mod counters;
 mod pass;
@@ -21,6 +23,7 @@ pub use snapshot::Snapshot;
 
 use crate::wire::Action;
 use crate::wire::codec::REJECT_CODES;
+use checkpointer::Checkpointer;
 use counters::Counters;
 use publisher::Publisher;
 
@@ -101,8 +104,10 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
         snapshot_tx,
         rejected.clone(),
     )?;
+    let checkpointer = Checkpointer::spawn(&core.settings().database_path)?;
     let (command_tx, command_rx) = mpsc::channel(QUEUE);
-    let task = tokio::task::spawn_blocking(move || run(core, command_rx, publisher));
+    let task =
+        tokio::task::spawn_blocking(move || run(core, command_rx, publisher, checkpointer));
     Ok((
         EngineHandle {
             commands: command_tx,
@@ -117,7 +122,12 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
 /// The engine loop. It runs on a blocking thread because every command is
 /// SQLite work; it waits on the channel with a timeout that doubles as the
 /// housekeeping clock.
-fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publisher) -> Core {
+fn run(
+    mut core: Core,
+    mut commands: mpsc::Receiver<Request>,
+    publisher: Publisher,
+    checkpointer: Checkpointer,
+) -> Core {
     // Twice a second: a silent worker is marked stale within half a second
     // of its grace running out.
     let housekeeping_every = Duration::from_millis(500);
@@ -184,10 +194,8 @@ fn run(mut core: Core, mut commands: mpsc::Receiver<Request>, publisher: Publish
                 Err(e) => tracing::error!("housekeeping failed: {e}"),
             }
             let idle = !truncated && now - last_command >= Duration::from_secs(1);
-            match core.store().checkpoint(idle) {
-                Ok(()) => truncated |= idle,
-                Err(e) => tracing::warn!("checkpoint failed: {e}"),
-            }
+            checkpointer.request(idle);
+            truncated |= idle;
         }
         if scheduler && now >= next_tick {
             next_tick = now + tick_every;

@@ -46,13 +46,9 @@ impl Publisher {
         let store = Store::open_read_only(database)?;
         let database = database.display().to_string();
         let (requests, inbox) = mpsc::channel();
-        std::thread::Builder::new()
-            .name("snapshots".into())
-            .spawn(move || run(store, database, rejected, inbox, snapshots))
-            .map_err(|source| Error::Io {
-                context: "cannot start the snapshot thread".into(),
-                source,
-            })?;
+        super::background::spawn("snapshots", move || {
+            run(store, database, rejected, inbox, snapshots)
+        })?;
         Ok(Publisher { requests })
     }
 

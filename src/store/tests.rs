@@ -225,12 +225,21 @@ fn housekeeping_reads_its_indexes() {
 }
 
 #[test]
-fn a_new_database_uses_16_kib_pages() {
+fn a_new_database_uses_4_kib_pages_and_an_existing_one_keeps_its_own() {
     let dir = tempfile::tempdir().unwrap();
+    let page_size = |store: &Store| -> i64 {
+        store
+            .conn()
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap()
+    };
     let store = Store::open(&dir.path().join("new.sqlite3")).unwrap();
-    let size: i64 = store
-        .conn()
-        .pragma_query_value(None, "page_size", |r| r.get(0))
+    assert_eq!(page_size(&store), 4096);
+    // A cache made by an earlier version, with 16 KiB pages.
+    let old = dir.path().join("old.sqlite3");
+    let conn = rusqlite::Connection::open(&old).unwrap();
+    conn.execute_batch("PRAGMA page_size = 16384; PRAGMA journal_mode = WAL; CREATE TABLE t (x);")
         .unwrap();
-    assert_eq!(size, 16384);
+    drop(conn);
+    assert_eq!(page_size(&Store::open(&old).unwrap()), 16384);
 }
