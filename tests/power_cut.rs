@@ -425,11 +425,8 @@ fn acknowledged_changes_survive_power_cuts() {
     let (code, log) = daemon.terminate();
     assert_eq!(code, Some(0), "{log}");
     // The run did work worth checking: every kind of change was acknowledged.
-    let kinds: std::collections::HashSet<_> = board
-        .acks
-        .iter()
-        .map(std::mem::discriminant)
-        .collect();
+    let kinds: std::collections::HashSet<_> =
+        board.acks.iter().map(std::mem::discriminant).collect();
     assert_eq!(kinds.len(), 7, "not every kind of change was acknowledged");
     assert!(fs.syncs() > 0);
     eprintln!(

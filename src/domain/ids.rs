@@ -78,6 +78,12 @@ pub fn task_correlation_id(task_id: &str) -> String {
     correlation_id("task", task_id)
 }
 
+/// The correlation part of a claim's key: one per claim attempt (contract
+/// D), so a second claim of the same assignment is a new event.
+pub fn claim_correlation_id(assignment_id: &str, attempt: u32) -> String {
+    correlation_id("claim", &format!("{assignment_id}/{attempt}"))
+}
+
 /// `evt_` + 32 lowercase hex.
 pub fn new_event_id() -> String {
     format!("evt_{}", Uuid::new_v4().simple())

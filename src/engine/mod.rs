@@ -106,8 +106,7 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
     )?;
     let checkpointer = Checkpointer::spawn(&core.settings().database_path)?;
     let (command_tx, command_rx) = mpsc::channel(QUEUE);
-    let task =
-        tokio::task::spawn_blocking(move || run(core, command_rx, publisher, checkpointer));
+    let task = tokio::task::spawn_blocking(move || run(core, command_rx, publisher, checkpointer));
     Ok((
         EngineHandle {
             commands: command_tx,

@@ -41,11 +41,17 @@ pub struct Assignment {
     pub claimed_at: Option<String>,
     pub created_at: String,
     pub updated_at: String,
+    /// Claim attempts so far, the current one included (contract D).
+    pub claims: u32,
+    /// `assignment.heartbeat` events authored so far: the next one's number.
+    pub heartbeats_sent: u32,
+    /// The lease AssistX last heard of.
+    pub told_lease_expires_at: Option<String>,
 }
 
 const COLUMNS: &str = "assignment_id, task_id, status, version, requeue, retry_count, lane, priority, \
      decision, worker_id, node_id, correlation_id, lease_seconds, lease_expires_at, claimed_at, \
-     created_at, updated_at";
+     created_at, updated_at, claims, heartbeats_sent, told_lease_expires_at";
 
 fn status_of(text: String) -> rusqlite::Result<Status> {
     text.parse().map_err(|e: String| {
@@ -76,6 +82,9 @@ fn from_row(row: &Row) -> rusqlite::Result<Assignment> {
         claimed_at: row.get(14)?,
         created_at: row.get(15)?,
         updated_at: row.get(16)?,
+        claims: row.get(17)?,
+        heartbeats_sent: row.get(18)?,
+        told_lease_expires_at: row.get(19)?,
     })
 }
 
@@ -331,7 +340,8 @@ pub fn claim(conn: &Connection, claim: &Claim, now: DateTime<Utc>) -> Result<i64
     let mut stmt = conn.prepare_cached(
         "UPDATE assignments SET status = 'claimed', decision = json_set(decision, '$.status', 'claimed'), \
              worker_id = ?2, node_id = ?3, correlation_id = ?4, lease_seconds = ?5, \
-             lease_expires_at = ?6, claimed_at = ?7, version = version + 1, updated_at = ?7 \
+             lease_expires_at = ?6, claimed_at = ?7, version = version + 1, updated_at = ?7, \
+             claims = claims + 1, told_lease_expires_at = ?6 \
          WHERE assignment_id = ?1 RETURNING version",
     )?;
     Ok(stmt.query_row(
@@ -348,17 +358,32 @@ pub fn claim(conn: &Connection, claim: &Claim, now: DateTime<Utc>) -> Result<i64
     )?)
 }
 
-/// Renews one lease for the length it was claimed with.
-pub fn renew_lease(conn: &Connection, assignment: &Assignment, now: DateTime<Utc>) -> Result<()> {
+/// Renews one lease for the length it was claimed with; the new end.
+pub fn renew_lease(
+    conn: &Connection,
+    assignment: &Assignment,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>> {
     let seconds = assignment.lease_seconds.unwrap_or(0) as i64;
+    let until = now + chrono::Duration::seconds(seconds);
     let mut stmt = conn.prepare_cached(
         "UPDATE assignments SET lease_expires_at = ?2, updated_at = ?3 WHERE assignment_id = ?1",
     )?;
     stmt.execute(params![
         assignment.assignment_id,
-        rfc3339(now + chrono::Duration::seconds(seconds)),
+        rfc3339(until),
         rfc3339(now)
     ])?;
+    Ok(until)
+}
+
+/// An `assignment.heartbeat` telling AssistX of the lease `told` was queued.
+pub fn told_lease(conn: &Connection, assignment_id: &str, told: &str) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE assignments SET heartbeats_sent = heartbeats_sent + 1, \
+             told_lease_expires_at = ?2 WHERE assignment_id = ?1",
+    )?;
+    stmt.execute(params![assignment_id, told])?;
     Ok(())
 }
 

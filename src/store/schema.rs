@@ -269,4 +269,13 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
     BEGIN SELECT RAISE(ABORT, 'the audit is append-only'); END;
 "#,
+    // Issue 10, contract D: what AssistX has been told about each
+    // assignment. `claims` counts claim attempts (never reset: a claim's key
+    // carries it), `heartbeats_sent` numbers the `assignment.heartbeat`
+    // events, `told_lease_expires_at` is the lease AssistX last heard of.
+    r#"
+ALTER TABLE assignments ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE assignments ADD COLUMN heartbeats_sent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE assignments ADD COLUMN told_lease_expires_at TEXT;
+"#,
 ];

@@ -81,6 +81,19 @@ impl Work<'_> {
         self.enqueue(envelope)
     }
 
+    /// Tells AssistX that `a`'s task is READY again (contract D): after a
+    /// release or a lost worker, or before a failed task is retried.
+    pub(super) fn give_back(&self, a: &Assignment, reason: &str) -> Result<bool> {
+        let event = Authored::Returned {
+            assignment_id: &a.assignment_id,
+            attempt: a.claims,
+            reason,
+            worker_id: a.worker_id.as_deref(),
+            node_id: a.node_id.as_deref(),
+        };
+        self.emit(a, &event)
+    }
+
     /// Seals an event and queues it.
     pub(super) fn enqueue(&self, envelope: Envelope) -> Result<bool> {
         let event = envelope.seal().map_err(|e| Error::bad_input("event", e))?;

@@ -66,15 +66,30 @@ impl Work<'_> {
             "worker stale"
         };
         self.write_step(&a, &step, ENGINE, Some(why))?;
-        let event = Authored::Expired {
-            assignment_id: &a.assignment_id,
-            lease_expires_at: a.lease_expires_at.as_deref(),
-            reason: why,
-            worker_id: a.worker_id.as_deref(),
-            node_id: a.node_id.as_deref(),
-            retry_count: step.retry_count,
-        };
-        self.emit(&a, &event)?;
+        if costs_a_retry {
+            let event = Authored::Expired {
+                assignment_id: &a.assignment_id,
+                lease_expires_at: a.lease_expires_at.as_deref(),
+                reason: why,
+                worker_id: a.worker_id.as_deref(),
+                node_id: a.node_id.as_deref(),
+                retry_count: step.retry_count,
+            };
+            self.emit(&a, &event)?;
+        } else {
+            // A lost worker's task is taken back, as a release (contract D).
+            let event = Authored::Released {
+                assignment_id: &a.assignment_id,
+                by: ENGINE,
+                reason: why,
+                retry: false,
+                worker_id: a.worker_id.as_deref(),
+                retry_count: step.retry_count,
+                attempt: a.claims,
+            };
+            self.emit(&a, &event)?;
+            self.give_back(&a, why)?;
+        }
         if step.requeue {
             self.redecide(&a.task_id)?;
         }

@@ -137,8 +137,12 @@ impl Work<'_> {
             retry,
             worker_id: a.worker_id.as_deref(),
             retry_count: step.retry_count,
+            attempt: a.claims,
         };
         self.emit(&a, &event)?;
+        if a.status.holds_lease() {
+            self.give_back(&a, reason)?;
+        }
         if retry {
             self.redecide(&a.task_id)?;
         }
@@ -169,6 +173,7 @@ impl Work<'_> {
             previous: before,
             reason,
             by,
+            changed_at_ms: self.now.timestamp_millis(),
         })?;
         Ok(state)
     }

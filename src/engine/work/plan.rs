@@ -155,6 +155,18 @@ pub(super) fn expire(a: &Assignment, costs_a_retry: bool, max_retries: u32) -> R
     )
 }
 
+/// Whether AssistX must hear of `a`'s renewed lease: it never heard of one,
+/// or the one it heard of runs out within half the lease's length, after
+/// which AssistX's own reaper could take the task back (contract D).
+pub(super) fn assistx_must_hear(a: &Assignment, now: DateTime<Utc>) -> bool {
+    let told = a
+        .told_lease_expires_at
+        .as_deref()
+        .and_then(crate::domain::time::parse_utc);
+    let half = Duration::seconds(a.lease_seconds.unwrap_or(0) as i64 / 2);
+    told.is_none_or(|told| told - now < half)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +205,9 @@ mod tests {
             claimed_at: None,
             created_at: "2026-11-24T11:00:00.000000Z".into(),
             updated_at: "2026-11-24T11:00:00.000000Z".into(),
+            claims: u32::from(worker.is_some()),
+            heartbeats_sent: 0,
+            told_lease_expires_at: None,
         }
     }
 
@@ -266,5 +281,23 @@ mod tests {
         assert_eq!((expired.requeue, expired.retry_count), (false, 4));
         let stale = expire(&last, false, 3).unwrap();
         assert_eq!((stale.requeue, stale.retry_count), (true, 3));
+    }
+
+    #[test]
+    fn assistx_hears_of_a_renewal_only_when_its_lease_is_half_gone() {
+        let mut a = assignment(Status::Running, Some("w1"), 0);
+        a.lease_seconds = Some(900);
+        assert!(assistx_must_hear(&a, now()), "never told");
+        let told = |a: &mut Assignment, seconds_left: i64| {
+            a.told_lease_expires_at = Some(crate::domain::time::rfc3339(
+                now() + Duration::seconds(seconds_left),
+            ));
+        };
+        told(&mut a, 900);
+        assert!(!assistx_must_hear(&a, now()));
+        told(&mut a, 451);
+        assert!(!assistx_must_hear(&a, now()));
+        told(&mut a, 449);
+        assert!(assistx_must_hear(&a, now()));
     }
 }

@@ -53,8 +53,9 @@ impl Work<'_> {
             assignment_id: id,
             worker_id,
             node_id: &claim.node_id,
-            correlation_id: &claim.correlation_id,
-            lease_expires_at: Some(&rfc3339(claim.lease_expires_at)),
+            attempt: claimed.claims,
+            lease_seconds: claim.lease_seconds,
+            lease_expires_at: &rfc3339(claim.lease_expires_at),
         };
         self.emit(&claimed, &event)?;
         Ok(Reply::Assignment(Box::new(claimed)))
@@ -125,33 +126,55 @@ impl Work<'_> {
 
     /// What every sign of life from a worker does to its work: renew the
     /// leases it holds (when the control mode allows) and move a named
-    /// claimed assignment to running.
+    /// claimed assignment to running. AssistX hears of the start, and of a
+    /// renewal once the lease it knows of would run out within half the
+    /// lease's length (contract D), not of every heartbeat.
     pub(super) fn renew_and_start(
         &mut self,
         hb: &Heartbeat,
         named: Option<Assignment>,
     ) -> Result<(Vec<String>, Vec<String>)> {
+        let starting = named.filter(|a| a.status == Status::Claimed);
         let mut renewed = Vec::new();
+        let mut started_lease = starting.as_ref().and_then(|a| a.lease_expires_at.clone());
         if self.control.mode.allows_lease_renewal() {
             for held in assignments::held_by(self.tx, &hb.node_id, &hb.worker_id)? {
-                assignments::renew_lease(self.tx, &held, self.now)?;
+                let until = rfc3339(assignments::renew_lease(self.tx, &held, self.now)?);
+                if starting
+                    .as_ref()
+                    .is_some_and(|a| a.assignment_id == held.assignment_id)
+                {
+                    started_lease = Some(until.clone());
+                } else if plan::assistx_must_hear(&held, self.now) {
+                    let running = held.status == Status::Running;
+                    self.tell_lease(&held, &until, running)?;
+                }
                 renewed.push(held.assignment_id);
             }
         }
         let mut started = Vec::new();
-        if let Some(a) = named.filter(|a| a.status == Status::Claimed) {
+        if let Some(a) = starting {
             let step = plan::step(&a, Event::Start, true, a.retry_count)?;
             self.write_step(&a, &step, &hb.worker_id, None)?;
-            let event = Authored::Started {
-                assignment_id: &a.assignment_id,
-                worker_id: &hb.worker_id,
-                node_id: &hb.node_id,
-                heartbeat_id: hb.heartbeat_id.as_deref(),
-            };
-            self.emit_correlated(&a, &event, hb.correlation_id.clone())?;
+            self.tell_lease(&a, started_lease.as_deref().unwrap_or_default(), true)?;
             started.push(a.assignment_id);
         }
         Ok((renewed, started))
+    }
+
+    /// Queues the `assignment.heartbeat` that tells AssistX of a lease.
+    fn tell_lease(&mut self, a: &Assignment, lease_expires_at: &str, running: bool) -> Result<()> {
+        let event = Authored::Heartbeat {
+            assignment_id: &a.assignment_id,
+            worker_id: a.worker_id.as_deref().unwrap_or_default(),
+            node_id: a.node_id.as_deref().unwrap_or("local"),
+            sequence: a.heartbeats_sent,
+            running,
+            lease_expires_at,
+            last_heartbeat_at: &rfc3339(self.now),
+        };
+        self.emit(a, &event)?;
+        assignments::told_lease(self.tx, &a.assignment_id, lease_expires_at)
     }
 
     /// A progress report is a heartbeat about one assignment: it renews the
@@ -197,7 +220,7 @@ impl Work<'_> {
             assignment_id: id,
             worker_id,
             node_id: a.node_id.as_deref(),
-            attempt: a.retry_count,
+            attempt: a.claims,
             summary,
         };
         self.emit(&a, &event)?;
@@ -218,7 +241,7 @@ impl Work<'_> {
             assignment_id: id,
             worker_id,
             node_id: a.node_id.as_deref(),
-            attempt: a.retry_count,
+            attempt: a.claims,
             reason,
             retryable,
             will_retry: step.requeue,
@@ -226,6 +249,8 @@ impl Work<'_> {
         };
         self.emit(&a, &event)?;
         if step.requeue {
+            // AssistX would keep the task FAILED while it is retried here.
+            self.give_back(&a, "retry")?;
             self.redecide(&a.task_id)?;
         }
         self.reply(id)

@@ -201,6 +201,7 @@ fn release(id: &str, retry: bool) -> Command {
     )
 }
 
+mod assistx;
 mod inbound;
 mod operators;
 mod workers;

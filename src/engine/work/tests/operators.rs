@@ -114,7 +114,14 @@ fn release_really_releases() {
         .map(|e| e.idempotency_key)
         .collect();
     assert!(keys.contains(&format!("assign.assignment.released:{id}:stuck:True")));
-    assert!(keys.contains(&format!("assign.assignment.released:{id}:stuck:False")));
+    // The second claim's release names its attempt: the same reason must
+    // not repeat the first release's key (contract D).
+    assert!(keys.contains(&format!(
+        "assign.assignment.released:{id}:stuck (claim 2):False"
+    )));
+    // AssistX hears `assignment.released` for each: its task is READY again.
+    assert!(keys.contains(&format!("assignment.released:{id}:1:stuck")));
+    assert!(keys.contains(&format!("assignment.released:{id}:2:stuck")));
     let err = h.apply(release(&id, false)).unwrap_err();
     assert!(matches!(err, Error::IllegalTransition { .. }));
 }
