@@ -213,11 +213,12 @@ fn a_silent_workers_lease_expires_and_its_task_is_offered_again() {
         rec["retry_count"], 0,
         "a dead worker does not use up a retry"
     );
-    let expired = json_lines(&ok(&sb.run(&["outbox", "list", "--json"])));
+    // Taken back from a lost worker: AssistX hears a release (contract D).
+    let events = json_lines(&ok(&sb.run(&["outbox", "list", "--json"])));
     assert!(
-        expired
+        events
             .iter()
-            .any(|e| e["event_type"] == "assignment.expired")
+            .any(|e| e["event_type"] == "assignment.released")
     );
 }
 
