@@ -51,6 +51,8 @@ pub struct Host {
     socket: PathBuf,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
+    /// The outbox dispatcher, when write-back is on.
+    dispatcher: Option<JoinHandle<()>>,
 }
 
 impl Host {
@@ -68,7 +70,17 @@ impl Host {
     ) -> Result<Host> {
         let path = settings.socket_path.clone();
         let listener = socket::bind(&path).await?;
-        let started = core().and_then(engine::spawn);
+        // The dispatcher runs only when write-back is on; the operator's
+        // `dispatch` wakes it.
+        let wake = settings
+            .dispatch_enabled
+            .then(|| Arc::new(tokio::sync::Notify::new()));
+        let started = core().and_then(|mut core| {
+            if let Some(wake) = &wake {
+                core.set_dispatcher(wake.clone());
+            }
+            engine::spawn(core)
+        });
         let (engine, task) = match started {
             Ok(started) => started,
             Err(e) => {
@@ -77,6 +89,14 @@ impl Host {
                 socket::remove(&path);
                 return Err(e);
             }
+        };
+        let dispatcher = match wake {
+            Some(wake) => Some(crate::sync::dispatcher::spawn(
+                settings,
+                engine.clone(),
+                wake,
+            )?),
+            None => None,
         };
         let (stop, stop_rx) = watch::channel(false);
         let most = crate::ingest::limits::connections();
@@ -88,6 +108,7 @@ impl Host {
             socket: path,
             stop,
             server,
+            dispatcher,
         })
     }
 
@@ -146,9 +167,17 @@ impl Host {
             socket,
             stop,
             server,
+            dispatcher,
         } = self;
         let _ = stop.send(true);
         let _ = server.await;
+        // It holds a link to the engine: the engine stops once it is gone.
+        // A post in flight is dropped unrecorded and sent again next time,
+        // byte for byte, which AssistX dedupes.
+        if let Some(dispatcher) = dispatcher {
+            dispatcher.abort();
+            let _ = dispatcher.await;
+        }
         socket::remove(&socket);
         drop(engine);
         // The engine stops once every link to it is gone; a link kept by

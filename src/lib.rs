@@ -21,6 +21,7 @@ pub mod host;
 pub mod ingest;
 pub mod private;
 pub mod store;
+pub mod sync;
 pub mod tui;
 pub mod wire;
 

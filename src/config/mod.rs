@@ -78,6 +78,7 @@ pub struct Settings {
     pub stale_heartbeat_seconds: u64,
     pub stale_assignment_seconds: u64,
     pub dispatch_enabled: bool,
+    pub dispatch_concurrency: usize,
     pub api_token: Option<String>,
     pub scoring: ScoringPolicy,
     pub default_lanes: Vec<Lane>,
@@ -213,6 +214,7 @@ fn build(
         stale_heartbeat_seconds: r.whole("stale_heartbeat_seconds", 1, DAY)?,
         stale_assignment_seconds: r.whole("stale_assignment_seconds", 0, DAY)?,
         dispatch_enabled: r.bool("dispatch_enabled")?,
+        dispatch_concurrency: r.whole("dispatch_concurrency", 1, 64)? as usize,
         api_token: (!token.is_empty()).then_some(token),
         scoring: ScoringPolicy {
             base_scores: r.lane_scores("lane_base_scores")?,

@@ -95,6 +95,11 @@ pub const SPECS: &[Spec] = &[
         "Write outbox events back to AssistX.",
     ),
     spec(
+        "dispatch_concurrency",
+        "4",
+        "Outbox events posted to AssistX at once, each about another task (1-64).",
+    ),
+    spec(
         "direct_workers_enabled",
         "false",
         "Allow the direct_worker lane.",

@@ -34,6 +34,8 @@ pub struct Core {
     _lock: Option<EngineLock>,
     /// Why this engine must stop (its database vanished), once it must.
     failed: Option<String>,
+    /// Wakes the outbox dispatcher, when one runs.
+    dispatcher: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Core {
@@ -51,6 +53,7 @@ impl Core {
                 .into(),
             _lock: None,
             failed: None,
+            dispatcher: None,
         }
     }
 
@@ -134,6 +137,14 @@ impl Core {
                 && let Err(e) = self.set_router(&bodies)
             {
                 results[index] = Some(Err(e));
+                continue;
+            }
+            if let Command::Operator(Operator {
+                operator,
+                command: Action::Dispatch {},
+            }) = &command
+            {
+                results[index] = Some(self.dispatch_now(&operator.clone()));
                 continue;
             }
             if command.is_dry_run() {
@@ -284,6 +295,56 @@ impl Core {
 
     /// Records how a dependency is doing, as the part of the program that
     /// talks to it saw it (the sync layer's AssistX and Neo4j).
+    /// The dispatcher an operator's `dispatch` wakes.
+    pub fn set_dispatcher(&mut self, wake: Arc<tokio::sync::Notify>) {
+        self.dispatcher = Some(wake);
+    }
+
+    /// Records what the sync edge learned: each delivery attempt's verdict
+    /// on its outbox event, in one transaction, and a dependency's health.
+    pub fn record_sync(&mut self, report: crate::sync::SyncReport) -> Result<()> {
+        if let Some(health) = report.health {
+            self.set_health(health);
+        }
+        if report.deliveries.is_empty() {
+            return Ok(());
+        }
+        let policy = crate::store::outbox::RetryPolicy {
+            max_attempts: self.settings.outbox_max_attempts,
+            base_seconds: self.settings.outbox_backoff_base_seconds,
+            max_seconds: self.settings.outbox_backoff_max_seconds,
+        };
+        let now = self.now();
+        self.store.write(|tx| {
+            for (event, verdict) in &report.deliveries {
+                crate::store::outbox::record_attempt(tx, event, verdict, policy, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// An operator's `dispatch`: the dispatcher looks at the outbox now.
+    fn dispatch_now(&mut self, by: &str) -> Result<Reply> {
+        let Some(wake) = &self.dispatcher else {
+            return Err(Error::Unavailable {
+                what: "outbox write-back (dispatch is off: set AUTO_ASSIGN_DISPATCH_ENABLED=true)"
+                    .into(),
+            });
+        };
+        wake.notify_one();
+        let now = self.now();
+        self.store.write(|tx| {
+            let record = audit::Record {
+                actor: by,
+                action: "dispatch",
+                detail: Some("delivery of due outbox events asked"),
+                ..Default::default()
+            };
+            audit::append(tx, &record, now)
+        })?;
+        Ok(Reply::Recorded)
+    }
+
     pub fn set_health(&mut self, health: Health) {
         match self.dependencies.iter_mut().find(|h| h.name == health.name) {
             Some(known) => *known = health,

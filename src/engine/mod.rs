@@ -21,6 +21,7 @@ pub use crate::wire::{Command, Reply};
 pub use core::Core;
 pub use snapshot::Snapshot;
 
+use crate::sync::SyncReport;
 use crate::wire::Action;
 use crate::wire::codec::REJECT_CODES;
 use checkpointer::Checkpointer;
@@ -45,10 +46,20 @@ const BURST: usize = 512;
 
 type Request = (Command, oneshot::Sender<Result<Reply>>);
 
+/// What the sync edge learned, with where to say it is recorded.
+type Report = (SyncReport, oneshot::Sender<Result<()>>);
+
+/// One input of the engine loop.
+enum Input {
+    Command(Request),
+    Report(Report),
+}
+
 /// A cheap, clonable way to talk to the engine.
 #[derive(Clone)]
 pub struct EngineHandle {
     commands: mpsc::Sender<Request>,
+    reports: mpsc::Sender<Report>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     rejected: Arc<Counters>,
     database: Arc<std::path::Path>,
@@ -61,6 +72,22 @@ impl EngineHandle {
             .await?
             .await
             .map_err(|_| Error::EngineGone)?
+    }
+
+    /// Hands the engine what the sync edge learned (delivery verdicts, a
+    /// dependency's health); returns once it is recorded.
+    pub async fn report(&self, report: SyncReport) -> Result<()> {
+        let (done_tx, done_rx) = oneshot::channel();
+        self.reports
+            .send((report, done_tx))
+            .await
+            .map_err(|_| Error::EngineGone)?;
+        done_rx.await.map_err(|_| Error::EngineGone)?
+    }
+
+    /// Whether the engine has stopped.
+    pub fn is_closed(&self) -> bool {
+        self.commands.is_closed()
     }
 
     pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
@@ -106,10 +133,16 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
     )?;
     let checkpointer = Checkpointer::spawn(&core.settings().database_path)?;
     let (command_tx, command_rx) = mpsc::channel(QUEUE);
-    let task = tokio::task::spawn_blocking(move || run(core, command_rx, publisher, checkpointer));
+    let (report_tx, report_rx) = mpsc::channel(16);
+    let inputs = Inputs {
+        commands: command_rx,
+        reports: report_rx,
+    };
+    let task = tokio::task::spawn_blocking(move || run(core, inputs, publisher, checkpointer));
     Ok((
         EngineHandle {
             commands: command_tx,
+            reports: report_tx,
             snapshots: snapshot_rx,
             rejected,
             database: Arc::from(core_database.as_path()),
@@ -121,9 +154,26 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
 /// The engine loop. It runs on a blocking thread because every command is
 /// SQLite work; it waits on the channel with a timeout that doubles as the
 /// housekeeping clock.
+/// The engine loop's two inboxes.
+struct Inputs {
+    commands: mpsc::Receiver<Request>,
+    reports: mpsc::Receiver<Report>,
+}
+
+impl Inputs {
+    /// The next input, commands first; `None` once every handle is gone.
+    async fn next(&mut self) -> Option<Input> {
+        tokio::select! {
+            biased;
+            command = self.commands.recv() => command.map(Input::Command),
+            report = self.reports.recv() => report.map(Input::Report),
+        }
+    }
+}
+
 fn run(
     mut core: Core,
-    mut commands: mpsc::Receiver<Request>,
+    mut inputs: Inputs,
     publisher: Publisher,
     checkpointer: Checkpointer,
 ) -> Core {
@@ -147,11 +197,16 @@ fn run(
             next_housekeeping
         };
         let received =
-            runtime.block_on(async { tokio::time::timeout_at(deadline, commands.recv()).await });
+            runtime.block_on(async { tokio::time::timeout_at(deadline, inputs.next()).await });
         let mut changed = false;
         match received {
             Ok(None) => break,
-            Ok(Some(first)) => {
+            Ok(Some(Input::Report((report, done)))) => {
+                let recorded = core.record_sync(report);
+                changed |= recorded.is_ok();
+                let _ = done.send(recorded);
+            }
+            Ok(Some(Input::Command(first))) => {
                 last_command = tokio::time::Instant::now();
                 truncated = false;
                 // Group commit: what is already queued is applied with the
@@ -159,7 +214,7 @@ fn run(
                 // that commit.
                 let mut burst = vec![first];
                 while burst.len() < BURST {
-                    match commands.try_recv() {
+                    match inputs.commands.try_recv() {
                         Ok(request) => burst.push(request),
                         Err(_) => break,
                     }

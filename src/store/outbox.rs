@@ -154,6 +154,25 @@ pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<Ou
     )
 }
 
+/// The next event to deliver for each task (for an event about no task,
+/// its subject), when it is due: the events about one task go out in the
+/// order they were written, and one waiting for its backoff holds back the
+/// ones after it. At most `limit`, oldest first.
+pub fn due_heads(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEvent>> {
+    all_rows(
+        conn,
+        &format!(
+            "SELECT {COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY \
+                 COALESCE(json_extract(body, '$.payload.task_id'), subject_id) ORDER BY seq) AS head \
+                 FROM outbox WHERE status IN ('pending', 'failed')) \
+             WHERE head = 1 AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) \
+             ORDER BY seq LIMIT ?2"
+        ),
+        params![rfc3339(now), limit as i64],
+        from_row,
+    )
+}
+
 pub fn summary(conn: &Connection) -> Result<Summary> {
     let mut summary = Summary::default();
     let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;

@@ -229,8 +229,13 @@ impl<'a> Work<'a> {
                 audit::append(self.tx, &record, self.now)?;
                 Ok(Reply::Recorded)
             }
-            Action::Dispatch {} | Action::Reconcile {} => Err(Error::Unavailable {
-                what: "outbox write-back to AssistX".into(),
+            // The core wakes the dispatcher before a batch is formed
+            // (`Core::dispatch_now`); a dispatch never reaches here.
+            Action::Dispatch {} => Err(Error::Unavailable {
+                what: "outbox write-back inside a batch".into(),
+            }),
+            Action::Reconcile {} => Err(Error::Unavailable {
+                what: "reconcile against the Neo4j graph (not in this build yet)".into(),
             }),
         }
     }

@@ -149,13 +149,21 @@ impl App {
         match action {
             Action::Quit => self.quit = true,
             Action::Interrupt => {
-                self.mode = Mode::Confirm { verb: Verb::Quit, targets: Vec::new(), reason: String::new(), yes: false }
+                self.mode = Mode::Confirm {
+                    verb: Verb::Quit,
+                    targets: Vec::new(),
+                    reason: String::new(),
+                    yes: false,
+                }
             }
             Action::NextPane => self.pane = Pane::ALL[(self.pane.index() + 1) % Pane::ALL.len()],
-            Action::PrevPane => self.pane = Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()],
+            Action::PrevPane => {
+                self.pane = Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
+            }
             Action::Pane(n) => self.pane = Pane::ALL[n.clamp(1, Pane::ALL.len()) - 1],
             Action::Down => {
-                self.selected.insert(self.pane, (index + 1).min(len.saturating_sub(1)));
+                self.selected
+                    .insert(self.pane, (index + 1).min(len.saturating_sub(1)));
             }
             Action::Up => {
                 self.selected.insert(self.pane, index.saturating_sub(1));
@@ -170,7 +178,11 @@ impl App {
                 let row = self.selected_row()?;
                 self.detail = None;
                 let fetch = self.pane.view().detail_for(&row.id);
-                self.mode = Mode::Describe { pane: self.pane, id: row.id, scroll: 0 };
+                self.mode = Mode::Describe {
+                    pane: self.pane,
+                    id: row.id,
+                    scroll: 0,
+                };
                 return fetch.map(|command| Effect::Send {
                     label: DESCRIBE.into(),
                     commands: vec![command],
@@ -194,8 +206,19 @@ impl App {
             Action::Approve => return self.ask(Verb::Approve),
             Action::Reject => return self.ask(Verb::Reject),
             Action::Release => return self.ask(Verb::Release),
-            Action::Dispatch | Action::Reconcile => self.set_flash(
-                format!("{}: outbox write-back needs the AssistX sync layer, which this build does not have", action.name()),
+            // The engine answers: the dispatcher wakes, or it says why
+            // write-back is off.
+            Action::Dispatch => {
+                return Some(Effect::Send {
+                    label: "dispatch".into(),
+                    commands: vec![Command::by(
+                        self.operator.clone(),
+                        crate::wire::Action::Dispatch {},
+                    )],
+                });
+            }
+            Action::Reconcile => self.set_flash(
+                "reconcile: needs the Neo4j graph, which this build does not read yet",
                 Level::Warn,
             ),
         }

@@ -1,0 +1,299 @@
+//! A stand-in for AssistX, from contract A7 and section D: a real HTTP
+//! server (axum) on loopback that answers `GET /health` and
+//! `POST /api/events` as AssistX does, and keeps each `:Task`'s statuses as
+//! AssistX would set them from `assignment.*` events.
+#![allow(dead_code)]
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// How the stand-in behaves right now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Mode {
+    Healthy,
+    /// 503 on every call: an outage.
+    Down,
+}
+
+#[derive(Default)]
+struct Inner {
+    mode: Option<Mode>,
+    auth: Option<(String, String)>,
+    /// Accepted bodies by idempotency key.
+    bodies: HashMap<String, String>,
+    /// Keys in the order they were first accepted.
+    accepted: Vec<String>,
+    /// Task id -> the statuses AssistX gave it, in order.
+    tasks: HashMap<String, Vec<String>>,
+    /// Event types answered 400, as if AssistX found them malformed.
+    refuse_types: Vec<String>,
+    conflicts: usize,
+    posts: usize,
+}
+
+#[derive(Clone)]
+pub struct StandIn {
+    inner: Arc<Mutex<Inner>>,
+    pub url: String,
+    _runtime: Arc<tokio::runtime::Runtime>,
+}
+
+impl StandIn {
+    /// Starts on a free loopback port; Basic auth required with `auth`.
+    pub fn start(auth: Option<(&str, &str)>) -> StandIn {
+        let inner = Arc::new(Mutex::new(Inner {
+            mode: Some(Mode::Healthy),
+            auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
+            ..Default::default()
+        }));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let app = Router::new()
+            .route("/health", get(health))
+            .route("/api/events", post(events))
+            .with_state(inner.clone());
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        runtime.spawn(async move { axum::serve(listener, app).await.unwrap() });
+        StandIn {
+            inner,
+            url,
+            _runtime: Arc::new(runtime),
+        }
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        self.inner.lock().unwrap().mode = Some(mode);
+    }
+
+    /// Records `key` as if an earlier sender had sent another body.
+    pub fn seed(&self, key: &str, body: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .bodies
+            .insert(key.into(), body.into());
+    }
+
+    /// Answers 400 to every event of this type.
+    pub fn refuse(&self, event_type: &str) {
+        self.inner
+            .lock()
+            .unwrap()
+            .refuse_types
+            .push(event_type.into());
+    }
+
+    /// The statuses AssistX gave `task_id`, in order.
+    pub fn task_statuses(&self, task_id: &str) -> Vec<String> {
+        let inner = self.inner.lock().unwrap();
+        inner.tasks.get(task_id).cloned().unwrap_or_default()
+    }
+
+    pub fn accepted(&self) -> Vec<String> {
+        self.inner.lock().unwrap().accepted.clone()
+    }
+
+    pub fn conflicts(&self) -> usize {
+        self.inner.lock().unwrap().conflicts
+    }
+
+    pub fn posts(&self) -> usize {
+        self.inner.lock().unwrap().posts
+    }
+}
+
+type Shared = State<Arc<Mutex<Inner>>>;
+
+async fn health(State(inner): Shared) -> (StatusCode, String) {
+    match inner.lock().unwrap().mode {
+        Some(Mode::Down) => (StatusCode::SERVICE_UNAVAILABLE, r#"{"ok":false}"#.into()),
+        _ => (StatusCode::OK, r#"{"ok":true,"status":"healthy"}"#.into()),
+    }
+}
+
+async fn events(State(inner): Shared, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+    let mut inner = inner.lock().unwrap();
+    inner.posts += 1;
+    if let Some((user, pass)) = &inner.auth {
+        let expected = format!("Basic {}", base64(&format!("{user}:{pass}")));
+        let given = headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        if given != expected {
+            return (
+                StatusCode::UNAUTHORIZED,
+                r#"{"detail":"Not authenticated"}"#.into(),
+            );
+        }
+    }
+    if inner.mode == Some(Mode::Down) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"detail":"processing failed"}"#.into(),
+        );
+    }
+    let text = String::from_utf8_lossy(&body).into_owned();
+    let Ok(Value::Object(event)) = serde_json::from_str::<Value>(&text) else {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            r#"{"detail":"not an object"}"#.into(),
+        );
+    };
+    if let Err(why) = check(&event) {
+        return why;
+    }
+    let event_type = event["event_type"].as_str().unwrap_or_default().to_string();
+    if inner.refuse_types.contains(&event_type) {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!(r#"{{"detail":"{event_type} refused"}}"#),
+        );
+    }
+    let key = event["idempotency_key"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let id = event["event_id"].clone();
+    match inner.bodies.get(&key) {
+        Some(earlier) if *earlier == text => {
+            return (
+                StatusCode::OK,
+                json!({"accepted": true, "event_id": id, "deduped": true}).to_string(),
+            );
+        }
+        Some(_) => {
+            inner.conflicts += 1;
+            return (
+                StatusCode::CONFLICT,
+                r#"{"detail":"idempotency key conflict"}"#.into(),
+            );
+        }
+        None => {}
+    }
+    if event_type.starts_with("assignment.") {
+        let payload = &event["payload"];
+        let Some(task) = payload["task_id"].as_str() else {
+            return (
+                StatusCode::BAD_REQUEST,
+                r#"{"detail":"payload.task_id"}"#.into(),
+            );
+        };
+        // D: released and expired put the task back; any other
+        // assignment.* event sets its status, CLAIMED when it has none.
+        let status = match event_type.as_str() {
+            "assignment.released" | "assignment.expired" => "READY".to_string(),
+            _ => payload["status"].as_str().unwrap_or("CLAIMED").to_string(),
+        };
+        inner
+            .tasks
+            .entry(task.to_string())
+            .or_default()
+            .push(status);
+    }
+    inner.bodies.insert(key.clone(), text);
+    inner.accepted.push(key);
+    (
+        StatusCode::OK,
+        json!({"accepted": true, "event_id": id, "deduped": false}).to_string(),
+    )
+}
+
+/// A7's 400 and 422 rules for an authored envelope.
+fn check(event: &serde_json::Map<String, Value>) -> Result<(), (StatusCode, String)> {
+    let bad = |why: &str| Err((StatusCode::BAD_REQUEST, format!(r#"{{"detail":"{why}"}}"#)));
+    let shape = |why: &str| {
+        Err((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!(r#"{{"detail":"{why}"}}"#),
+        ))
+    };
+    for field in [
+        "event_id",
+        "event_type",
+        "source_repo",
+        "source_service",
+        "node_id",
+        "occurred_at",
+        "idempotency_key",
+    ] {
+        if event
+            .get(field)
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return bad(field);
+        }
+    }
+    if event.get("schema_version").and_then(Value::as_str) != Some("2026-06-08.v1") {
+        return bad("schema_version");
+    }
+    match event.get("subject") {
+        Some(Value::Object(subject)) => {
+            for part in ["kind", "id"] {
+                if subject
+                    .get(part)
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
+                    return bad("subject");
+                }
+            }
+        }
+        _ => return shape("subject"),
+    }
+    if !event.get("payload").is_some_and(Value::is_object) {
+        return bad("payload");
+    }
+    if !event.get("artifact_refs").is_some_and(Value::is_array) {
+        return bad("artifact_refs");
+    }
+    if event.get("links").is_some_and(|l| !l.is_array()) {
+        return shape("links");
+    }
+    let privacy = event.get("privacy").and_then(Value::as_object);
+    if !privacy.is_some_and(|p| {
+        ["pii", "privacy_class", "retention_class"]
+            .iter()
+            .all(|k| p.contains_key(*k))
+    }) {
+        return bad("privacy");
+    }
+    let uuid = event
+        .get("correlation_id")
+        .and_then(Value::as_str)
+        .is_some_and(|c| c.len() == 36 && c.chars().filter(|&ch| ch == '-').count() == 4);
+    if !uuid {
+        return shape("correlation_id");
+    }
+    Ok(())
+}
+
+fn base64(text: &str) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, &b| n << 8 | u32::from(b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ABC[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,239 @@
+//! Outbox write-back to AssistX, end to end: the daemon (the built binary)
+//! posts its outbox to a stand-in that behaves as contract A7 says, and the
+//! stand-in's tasks must follow section D through every step. Outages,
+//! conflicts, refusals and bad credentials lose nothing and send nothing
+//! twice.
+
+mod common;
+mod standin;
+
+use auto_assign::domain::ids;
+use common::{Conn, Connect, Daemon, Sandbox, eventually, json_lines, ok};
+use serde_json::{Value, json};
+use standin::{Mode, StandIn};
+use std::time::Duration;
+
+fn start(sb: &Sandbox, standin: &StandIn, password: &str) -> Daemon {
+    Daemon::start_env(
+        sb,
+        &[
+            ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
+            ("AUTO_ASSIGN_ASSISTX_AUTH_USER", "assign"),
+            ("AUTO_ASSIGN_ASSISTX_AUTH_PASS", password),
+            ("AUTO_ASSIGN_DISPATCH_ENABLED", "true"),
+            ("AUTO_ASSIGN_OUTBOX_BACKOFF_BASE_SECONDS", "1"),
+            ("AUTO_ASSIGN_OUTBOX_BACKOFF_MAX_SECONDS", "1"),
+        ],
+    )
+}
+
+fn ask_ok(c: &mut Conn, request: Value) -> Value {
+    let reply = c.ask(request);
+    assert_eq!(reply["ok"], true, "{reply}");
+    reply
+}
+
+fn arrive(c: &mut Conn, task: &str) -> String {
+    ask_ok(
+        c,
+        json!({"op": "event", "event": {"event_type": "task.candidate.created",
+            "idempotency_key": format!("ax-{task}"), "payload": {"task_id": task, "priority": "batch"}}}),
+    );
+    ids::assignment_id(task, None)
+}
+
+/// The daemon's outbox, as `outbox list --json` prints it.
+fn outbox(sb: &Sandbox) -> Vec<Value> {
+    json_lines(&ok(
+        &sb.run(&["outbox", "list", "--json", "--limit", "1000"])
+    ))
+}
+
+fn statuses(sb: &Sandbox) -> Vec<String> {
+    outbox(sb)
+        .iter()
+        .map(|e| e["status"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+const WAIT: Duration = Duration::from_secs(30);
+const POLL: Duration = Duration::from_millis(50);
+
+#[test]
+fn assistx_follows_every_step_of_a_task() {
+    let standin = StandIn::start(Some(("assign", "s3cret")));
+    let sb = Sandbox::new();
+    let daemon = start(&sb, &standin, "s3cret");
+    let mut c = daemon.connect();
+    let id = arrive(&mut c, "T1");
+    let claim = json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "node_id": "n1", "lease_seconds": 900});
+    let start = json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1", "assignment_id": id, "status": "busy"});
+    ask_ok(&mut c, claim.clone());
+    ask_ok(&mut c, start.clone());
+    ask_ok(
+        &mut c,
+        json!({"op": "fail", "assignment_id": id, "worker_id": "w1", "reason": "oom", "retryable": true}),
+    );
+    ask_ok(&mut c, claim);
+    ask_ok(&mut c, start);
+    ask_ok(
+        &mut c,
+        json!({"op": "complete", "assignment_id": id, "worker_id": "w1", "summary": "merged"}),
+    );
+    let expected = [
+        "CLAIMED", "RUNNING", "FAILED", "READY", "CLAIMED", "RUNNING", "DONE",
+    ];
+    eventually("AssistX's task following every step", WAIT, POLL, || {
+        (standin.task_statuses("T1") == expected).then_some(())
+    });
+    eventually("every outbox event delivered", WAIT, POLL, || {
+        statuses(&sb).iter().all(|s| s == "delivered").then_some(())
+    });
+    assert_eq!(standin.conflicts(), 0);
+    // Each event was accepted once; nothing was sent as a second body.
+    let accepted = standin.accepted();
+    let mut unique = accepted.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), accepted.len());
+    assert_eq!(accepted.len(), outbox(&sb).len());
+}
+
+#[test]
+fn an_outage_loses_nothing_and_each_task_keeps_its_order() {
+    let standin = StandIn::start(None);
+    standin.set_mode(Mode::Down);
+    let sb = Sandbox::new();
+    let daemon = start(&sb, &standin, "unused");
+    let mut c = daemon.connect();
+    let tasks: Vec<String> = (0..20).map(|n| format!("T{n}")).collect();
+    for task in &tasks {
+        let id = arrive(&mut c, task);
+        ask_ok(
+            &mut c,
+            json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "node_id": "n1"}),
+        );
+    }
+    eventually("attempts failing during the outage", WAIT, POLL, || {
+        outbox(&sb)
+            .iter()
+            .any(|e| {
+                e["status"] == "failed"
+                    && e["last_error"].as_str().is_some_and(|x| x.contains("503"))
+            })
+            .then_some(())
+    });
+    assert!(standin.accepted().is_empty());
+    standin.set_mode(Mode::Healthy);
+    eventually("the backlog drained after the outage", WAIT, POLL, || {
+        statuses(&sb).iter().all(|s| s == "delivered").then_some(())
+    });
+    let accepted = standin.accepted();
+    assert_eq!(accepted.len(), 40, "{accepted:?}");
+    for task in &tasks {
+        let decided = accepted
+            .iter()
+            .position(|k| k.starts_with(&format!("assign.assignment.decision:{task}:")))
+            .unwrap();
+        let id = ids::assignment_id(task, None);
+        let claimed = accepted
+            .iter()
+            .position(|k| k.starts_with(&format!("assignment.claimed:{id}:")))
+            .unwrap();
+        assert!(
+            decided < claimed,
+            "{task}: the claim went before its decision"
+        );
+        assert_eq!(standin.task_statuses(task), ["CLAIMED"]);
+    }
+}
+
+#[test]
+fn conflicts_refusals_and_bad_credentials_are_told_apart() {
+    let standin = StandIn::start(Some(("assign", "right")));
+    // Another sender already recorded T1's decision key with another body.
+    standin.seed("assign.assignment.decision:T1:ready:unknown", "{}");
+    // AssistX finds claims malformed (400).
+    standin.refuse("assignment.claimed");
+    let sb = Sandbox::new();
+    let daemon = start(&sb, &standin, "right");
+    let mut c = daemon.connect();
+    arrive(&mut c, "T1");
+    let id = arrive(&mut c, "T2");
+    ask_ok(
+        &mut c,
+        json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "node_id": "n1"}),
+    );
+    eventually("a conflict and a dead letter", WAIT, POLL, || {
+        let events = outbox(&sb);
+        let of = |key: &str| {
+            events
+                .iter()
+                .find(|e| {
+                    e["idempotency_key"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .starts_with(key)
+                })
+                .map(|e| e["status"].as_str().unwrap_or_default().to_string())
+        };
+        let conflict = of("assign.assignment.decision:T1:");
+        let dead = of(&format!("assignment.claimed:{id}:"));
+        (conflict.as_deref() == Some("conflict") && dead.as_deref() == Some("dead_letter"))
+            .then_some(())
+    });
+    let dead = outbox(&sb)
+        .into_iter()
+        .find(|e| e["status"] == "dead_letter")
+        .unwrap();
+    assert!(
+        dead["last_error"].as_str().unwrap().contains("refused"),
+        "the dead letter keeps AssistX's answer: {dead}"
+    );
+    drop(c);
+    drop(daemon);
+    // Wrong credentials: nothing is dead-lettered, the badge says why.
+    let standin = StandIn::start(Some(("assign", "right")));
+    let sb = Sandbox::new();
+    let daemon = start(&sb, &standin, "wrong");
+    let mut c = daemon.connect();
+    arrive(&mut c, "T3");
+    eventually("the credentials reported", WAIT, POLL, || {
+        let snapshot = c.ask(json!({"op": "snapshot"}));
+        let assistx = snapshot["result"]["health"]
+            .as_array()?
+            .iter()
+            .find(|h| h["name"] == "assistx")?
+            .clone();
+        (assistx["state"] == "down" && assistx["last_error"].as_str()?.contains("credentials"))
+            .then_some(())
+    });
+    assert!(
+        statuses(&sb)
+            .iter()
+            .all(|s| s == "failed" || s == "pending")
+    );
+    assert!(standin.accepted().is_empty());
+}
+
+#[test]
+fn an_operators_dispatch_wakes_the_dispatcher_or_says_why_it_is_off() {
+    let standin = StandIn::start(None);
+    let sb = Sandbox::new();
+    let daemon = start(&sb, &standin, "unused");
+    let mut c = daemon.connect();
+    let dispatch = json!({"op": "command", "command": "dispatch", "operator": "scott"});
+    ask_ok(&mut c, dispatch.clone());
+    let audit = ok(&sb.run(&["audit", "--operators"]));
+    assert!(audit.contains("dispatch"), "{audit}");
+    drop(c);
+    drop(daemon);
+    // Without AUTO_ASSIGN_DISPATCH_ENABLED nothing is sent, and the
+    // operator is told which setting turns it on.
+    let sb = Sandbox::new();
+    let daemon = Daemon::start(&sb);
+    let reply = daemon.connect().ask(dispatch);
+    assert_eq!(reply["error"]["code"], "unavailable", "{reply}");
+    let message = reply["error"]["message"].as_str().unwrap();
+    assert!(message.contains("AUTO_ASSIGN_DISPATCH_ENABLED"), "{message}");
+}
