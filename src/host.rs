@@ -51,8 +51,9 @@ pub struct Host {
     socket: PathBuf,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
-    /// The outbox dispatcher, when write-back is on.
-    dispatcher: Option<JoinHandle<()>>,
+    /// The sync edge's tasks: the outbox dispatcher (write-back on) and
+    /// the backlog intake (scheduler on).
+    sync: Vec<JoinHandle<()>>,
 }
 
 impl Host {
@@ -75,9 +76,15 @@ impl Host {
         let wake = settings
             .dispatch_enabled
             .then(|| Arc::new(tokio::sync::Notify::new()));
+        // With the scheduler on, ticks come from the intake, which brings
+        // AssistX's backlog with each.
+        let intake = settings.scheduler_enabled;
         let started = core().and_then(|mut core| {
             if let Some(wake) = &wake {
                 core.set_dispatcher(wake.clone());
+            }
+            if intake {
+                core.take_ticks_from_intake();
             }
             engine::spawn(core)
         });
@@ -90,14 +97,17 @@ impl Host {
                 return Err(e);
             }
         };
-        let dispatcher = match wake {
-            Some(wake) => Some(crate::sync::dispatcher::spawn(
+        let mut sync = Vec::new();
+        if let Some(wake) = wake {
+            sync.push(crate::sync::dispatcher::spawn(
                 settings,
                 engine.clone(),
                 wake,
-            )?),
-            None => None,
-        };
+            )?);
+        }
+        if intake {
+            sync.push(crate::sync::intake::spawn(settings, engine.clone())?);
+        }
         let (stop, stop_rx) = watch::channel(false);
         let most = crate::ingest::limits::connections();
         let server = tokio::spawn(server::serve(listener, engine.clone(), most, stop_rx));
@@ -108,7 +118,7 @@ impl Host {
             socket: path,
             stop,
             server,
-            dispatcher,
+            sync,
         })
     }
 
@@ -167,16 +177,16 @@ impl Host {
             socket,
             stop,
             server,
-            dispatcher,
+            sync,
         } = self;
         let _ = stop.send(true);
         let _ = server.await;
-        // It holds a link to the engine: the engine stops once it is gone.
-        // A post in flight is dropped unrecorded and sent again next time,
-        // byte for byte, which AssistX dedupes.
-        if let Some(dispatcher) = dispatcher {
-            dispatcher.abort();
-            let _ = dispatcher.await;
+        // They hold links to the engine: the engine stops once they are
+        // gone. A post in flight is dropped unrecorded and sent again next
+        // time, byte for byte, which AssistX dedupes.
+        for task in sync {
+            task.abort();
+            let _ = task.await;
         }
         socket::remove(&socket);
         drop(engine);

@@ -235,5 +235,69 @@ fn an_operators_dispatch_wakes_the_dispatcher_or_says_why_it_is_off() {
     let reply = daemon.connect().ask(dispatch);
     assert_eq!(reply["error"]["code"], "unavailable", "{reply}");
     let message = reply["error"]["message"].as_str().unwrap();
-    assert!(message.contains("AUTO_ASSIGN_DISPATCH_ENABLED"), "{message}");
+    assert!(
+        message.contains("AUTO_ASSIGN_DISPATCH_ENABLED"),
+        "{message}"
+    );
+}
+
+/// A backlog shaped as AssistX sends it: upper-case statuses, privacy as a
+/// string, and none of the risk, approval or capability fields, which only
+/// the task itself holds.
+#[test]
+fn the_backlog_arrives_on_scheduled_ticks_completed_from_each_task() {
+    let standin = StandIn::start(Some(("assign", "s3cret")));
+    standin.set_backlog(vec![
+        json!({"task_id": "T-risky", "title": "Rotate keys", "priority": "interactive",
+            "status": "READY", "queue": "backlog", "privacy": "public", "local_only": false,
+            "sensitive": false, "allow_cloud": true, "metadata": {}}),
+        json!({"task_id": "T-plain", "title": "Fix typo", "priority": "batch",
+            "status": "READY", "queue": "backlog", "privacy": "public", "metadata": {}}),
+    ]);
+    standin.set_task(
+        "T-risky",
+        json!({"id": "T-risky", "status": "READY",
+            "payload_json": "{\"risk_level\": \"high\", \"prompt\": \"rotate\"}"}),
+    );
+    standin.set_task("T-plain", json!({"id": "T-plain", "status": "READY"}));
+    standin.set_router_context(json!({"revision": "rev-7", "nodes": [{"id": "n1"}]}));
+    let sb = Sandbox::new();
+    let daemon = Daemon::start_env(
+        &sb,
+        &[
+            ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
+            ("AUTO_ASSIGN_ROUTER_BASE_URL", standin.url.as_str()),
+            ("AUTO_ASSIGN_ASSISTX_AUTH_USER", "assign"),
+            ("AUTO_ASSIGN_ASSISTX_AUTH_PASS", "s3cret"),
+            ("AUTO_ASSIGN_SCHEDULER_ENABLED", "true"),
+            ("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "1"),
+        ],
+    );
+    let mut c = daemon.connect();
+    let decided = eventually("both tasks decided", WAIT, POLL, || {
+        let snapshot = c.ask(json!({"op": "snapshot"}));
+        let find = |list: &str, task: &str| {
+            snapshot["result"][list]
+                .as_array()?
+                .iter()
+                .find(|r| r["task_id"] == task)
+                .cloned()
+        };
+        Some((
+            find("approvals", "T-risky")?,
+            find("recommendations", "T-plain")?,
+        ))
+    });
+    let (risky, plain) = decided;
+    // The risk came from the task's payload_json, not from the backlog.
+    assert_eq!(risky["gate"], "risk high", "{risky}");
+    let explained = ask_ok(
+        &mut c,
+        json!({"op": "explain", "assignment_id": plain["assignment_id"]}),
+    );
+    let reasons = explained["result"]["data"]["reasons"].to_string();
+    assert!(
+        reasons.contains("rev-7"),
+        "the router's snapshot was used: {reasons}"
+    );
 }

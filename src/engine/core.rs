@@ -36,6 +36,9 @@ pub struct Core {
     failed: Option<String>,
     /// Wakes the outbox dispatcher, when one runs.
     dispatcher: Option<Arc<tokio::sync::Notify>>,
+    /// The scheduled ticks come from the sync edge's intake (with AssistX's
+    /// backlog), not from the engine's own clock.
+    ticks_from_intake: bool,
 }
 
 impl Core {
@@ -54,6 +57,7 @@ impl Core {
             _lock: None,
             failed: None,
             dispatcher: None,
+            ticks_from_intake: false,
         }
     }
 
@@ -295,6 +299,16 @@ impl Core {
 
     /// Records how a dependency is doing, as the part of the program that
     /// talks to it saw it (the sync layer's AssistX and Neo4j).
+    /// The sync edge's intake sends the scheduled ticks from now on.
+    pub fn take_ticks_from_intake(&mut self) {
+        self.ticks_from_intake = true;
+    }
+
+    /// Whether the engine's own clock runs the scheduled ticks.
+    pub fn ticks_itself(&self) -> bool {
+        self.settings.scheduler_enabled && !self.ticks_from_intake
+    }
+
     /// The dispatcher an operator's `dispatch` wakes.
     pub fn set_dispatcher(&mut self, wake: Arc<tokio::sync::Notify>) {
         self.dispatcher = Some(wake);

@@ -181,7 +181,7 @@ fn run(
     // of its grace running out.
     let housekeeping_every = Duration::from_millis(500);
     let tick_every = core.settings().tick_interval.max(Duration::from_secs(1));
-    let scheduler = core.settings().scheduler_enabled;
+    let scheduler = core.ticks_itself();
     let runtime = tokio::runtime::Handle::current();
     let start = tokio::time::Instant::now();
     let mut next_housekeeping = start + housekeeping_every;

@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::domain::delivery::Attempt;
 use crate::engine::snapshot::HealthState;
 use crate::error::{Error, Result};
+use serde_json::{Map, Value};
 
 #[derive(Clone)]
 pub struct AssistX {
@@ -69,6 +70,63 @@ impl AssistX {
             Err(e) => Attempt::Transport(transport(&e)),
         }
     }
+
+    /// The backlog (`GET /api/router/backlog-candidates`, A7): the raw
+    /// items, which the engine normalizes (A5). AssistX answers an empty
+    /// list on its own internal errors; an error here means it was not
+    /// reached or answered something else.
+    pub async fn backlog(&self, limit: u32) -> std::result::Result<Vec<Value>, String> {
+        let url = format!(
+            "{}/api/router/backlog-candidates?limit={}&queue=backlog&dry_run=true",
+            self.base,
+            limit.clamp(1, 250)
+        );
+        let answer = self.http.get(url).send().await.map_err(|e| transport(&e))?;
+        if !answer.status().is_success() {
+            return Err(format!("the backlog call answered {}", answer.status()));
+        }
+        let body: Value = answer
+            .json()
+            .await
+            .map_err(|e| format!("the backlog is not JSON: {e}"))?;
+        Ok(crate::domain::candidate::backlog_items(&body)
+            .into_iter()
+            .cloned()
+            .collect())
+    }
+
+    /// One task as AssistX holds it (`GET /api/tasks/{id}`: the task is
+    /// under `task`); `None` when AssistX does not know it or cannot say.
+    pub async fn task(&self, task_id: &str) -> Option<Map<String, Value>> {
+        let mut request =
+            self.http
+                .get(format!("{}/api/tasks/{}", self.base, path_segment(task_id)));
+        if let Some((user, pass)) = &self.auth {
+            request = request.basic_auth(user, Some(pass));
+        }
+        let answer = request.send().await.ok()?;
+        if !answer.status().is_success() {
+            return None;
+        }
+        let mut body: Value = answer.json().await.ok()?;
+        match body.get_mut("task").map(Value::take) {
+            Some(Value::Object(task)) => Some(task),
+            _ => None,
+        }
+    }
+}
+
+/// A task id as one path segment: anything but unreserved characters is
+/// percent-encoded, so an id cannot reach another path.
+fn path_segment(id: &str) -> String {
+    id.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// A transport error in a line an operator can act on.

@@ -1,10 +1,12 @@
-//! The sync edge: what talks to AssistX. Nothing here writes the database:
+//! The sync edge: what talks to AssistX and the auto-router. Nothing here writes the database:
 //! the dispatcher reads due outbox events on a read-only connection of its
 //! own, posts them, and hands every verdict to the engine, the only writer,
 //! as a [`SyncReport`]. No HTTP call ever happens inside a transaction.
 
 pub mod assistx;
 pub mod dispatcher;
+pub mod intake;
+pub mod router;
 
 use crate::domain::delivery::Verdict;
 use crate::engine::snapshot::Health;

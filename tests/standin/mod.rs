@@ -1,12 +1,14 @@
-//! A stand-in for AssistX, from contract A7 and section D: a real HTTP
-//! server (axum) on loopback that answers `GET /health` and
-//! `POST /api/events` as AssistX does, and keeps each `:Task`'s statuses as
-//! AssistX would set them from `assignment.*` events.
+//! A stand-in for AssistX and the auto-router, from contract A6, A7 and
+//! section D: a real HTTP server (axum) on loopback. As AssistX it answers
+//! `GET /health`, the backlog call, `GET /api/tasks/{id}` (the task under
+//! `task`) and `POST /api/events`, and keeps each `:Task`'s statuses as
+//! AssistX would set them from `assignment.*` events. As the router it
+//! answers the five admin calls of A6.
 #![allow(dead_code)]
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -33,6 +35,12 @@ struct Inner {
     tasks: HashMap<String, Vec<String>>,
     /// Event types answered 400, as if AssistX found them malformed.
     refuse_types: Vec<String>,
+    /// The backlog items, as AssistX lists them.
+    backlog: Vec<Value>,
+    /// Task id -> all its properties, as `GET /api/tasks/{id}` shows them.
+    task_nodes: HashMap<String, Value>,
+    /// The router's context (`GET /admin/context`); none: 503.
+    router_context: Option<Value>,
     conflicts: usize,
     posts: usize,
 }
@@ -60,6 +68,13 @@ impl StandIn {
         let app = Router::new()
             .route("/health", get(health))
             .route("/api/events", post(events))
+            .route("/api/router/backlog-candidates", get(backlog))
+            .route("/api/tasks/{id}", get(task))
+            .route("/admin/context", get(router_context))
+            .route("/admin/quota", get(|| async { r#"{"mode":"normal"}"# }))
+            .route("/admin/circuits", get(|| async { "{}" }))
+            .route("/admin/agent-clis", get(|| async { "[]" }))
+            .route("/admin/ops/summary", get(|| async { "{}" }))
             .with_state(inner.clone());
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -95,6 +110,25 @@ impl StandIn {
             .push(event_type.into());
     }
 
+    /// What the backlog call lists from now on.
+    pub fn set_backlog(&self, items: Vec<Value>) {
+        self.inner.lock().unwrap().backlog = items;
+    }
+
+    /// A task's properties, as the graph holds them.
+    pub fn set_task(&self, id: &str, properties: Value) {
+        self.inner
+            .lock()
+            .unwrap()
+            .task_nodes
+            .insert(id.into(), properties);
+    }
+
+    /// The router's context from now on.
+    pub fn set_router_context(&self, context: Value) {
+        self.inner.lock().unwrap().router_context = Some(context);
+    }
+
     /// The statuses AssistX gave `task_id`, in order.
     pub fn task_statuses(&self, task_id: &str) -> Vec<String> {
         let inner = self.inner.lock().unwrap();
@@ -123,21 +157,63 @@ async fn health(State(inner): Shared) -> (StatusCode, String) {
     }
 }
 
+async fn backlog(State(inner): Shared) -> String {
+    let inner = inner.lock().unwrap();
+    json!({"tasks": inner.backlog, "count": inner.backlog.len(), "queue": "backlog",
+        "dry_run": true, "read_only": true})
+    .to_string()
+}
+
+async fn task(
+    State(inner): Shared,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> (StatusCode, String) {
+    let inner = inner.lock().unwrap();
+    if !authorized(&inner, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"detail":"Not authenticated"}"#.into(),
+        );
+    }
+    match inner.task_nodes.get(&id) {
+        Some(task) => (
+            StatusCode::OK,
+            json!({"task": task, "transcription": null, "runs": []}).to_string(),
+        ),
+        None => (
+            StatusCode::NOT_FOUND,
+            r#"{"detail":"Task not found"}"#.into(),
+        ),
+    }
+}
+
+async fn router_context(State(inner): Shared) -> (StatusCode, String) {
+    match &inner.lock().unwrap().router_context {
+        Some(context) => (StatusCode::OK, context.to_string()),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "{}".into()),
+    }
+}
+
+fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
+    let Some((user, pass)) = &inner.auth else {
+        return true;
+    };
+    let expected = format!("Basic {}", base64(&format!("{user}:{pass}")));
+    headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|given| given == expected)
+}
+
 async fn events(State(inner): Shared, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
     let mut inner = inner.lock().unwrap();
     inner.posts += 1;
-    if let Some((user, pass)) = &inner.auth {
-        let expected = format!("Basic {}", base64(&format!("{user}:{pass}")));
-        let given = headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        if given != expected {
-            return (
-                StatusCode::UNAUTHORIZED,
-                r#"{"detail":"Not authenticated"}"#.into(),
-            );
-        }
+    if !authorized(&inner, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            r#"{"detail":"Not authenticated"}"#.into(),
+        );
     }
     if inner.mode == Some(Mode::Down) {
         return (
