@@ -5,7 +5,7 @@
 use crate::config::Settings;
 use crate::domain::delivery::Attempt;
 use crate::engine::snapshot::HealthState;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use serde_json::{Map, Value};
 
 #[derive(Clone)]
@@ -17,13 +17,7 @@ pub struct AssistX {
 
 impl AssistX {
     pub fn new(settings: &Settings) -> Result<AssistX> {
-        let http = reqwest::Client::builder()
-            .timeout(settings.assistx_timeout)
-            .build()
-            .map_err(|e| Error::Io {
-                context: "cannot build the AssistX client".into(),
-                source: std::io::Error::other(e),
-            })?;
+        let http = super::http_client(settings.assistx_timeout, "AssistX")?;
         Ok(AssistX {
             http,
             base: settings.assistx_base_url.trim_end_matches('/').to_string(),

@@ -12,6 +12,17 @@ use crate::domain::delivery::Verdict;
 use crate::engine::snapshot::Health;
 use crate::store::outbox::OutboxEvent;
 
+/// An HTTP client whose every call gives up after `timeout`.
+fn http_client(timeout: std::time::Duration, peer: &str) -> crate::error::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| crate::error::Error::Io {
+            context: format!("cannot build the {peer} client"),
+            source: std::io::Error::other(e),
+        })
+}
+
 /// What the sync edge learned, for the engine to record.
 #[derive(Debug, Default)]
 pub struct SyncReport {

@@ -4,7 +4,7 @@
 //! router lanes closed.
 
 use crate::config::Settings;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use serde_json::{Map, Value};
 
 /// The five calls, under the names the engine's snapshot reads them by.
@@ -24,13 +24,7 @@ pub struct Router {
 
 impl Router {
     pub fn new(settings: &Settings) -> Result<Router> {
-        let http = reqwest::Client::builder()
-            .timeout(settings.router_timeout)
-            .build()
-            .map_err(|e| Error::Io {
-                context: "cannot build the router client".into(),
-                source: std::io::Error::other(e),
-            })?;
+        let http = super::http_client(settings.router_timeout, "router")?;
         Ok(Router {
             http,
             base: settings.router_base_url.trim_end_matches('/').to_string(),

@@ -213,11 +213,7 @@ fn releasing_an_unclaimed_assignment_tells_assistx_nothing_about_its_task() {
 #[test]
 fn a_lost_workers_task_is_taken_back_as_a_release() {
     let mut h = Harness::with_env(&[("AUTO_ASSIGN_STALE_HEARTBEAT_SECONDS", "30")]);
-    let id = h.evaluate(json!({"task_id": "T1"}));
-    h.heartbeat("w1", None).unwrap();
-    h.claim(&id, "w1", 3600).unwrap();
-    h.advance(31);
-    h.core.housekeeping().unwrap();
+    h.lose_a_worker_holding_t1();
     assert!(of_type(&h, "assignment.expired").is_empty());
     let (_, released) = &of_type(&h, "assign.assignment.released")[0];
     assert_eq!(released["reason"], "worker stale");

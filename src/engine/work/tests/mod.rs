@@ -141,6 +141,18 @@ impl Harness {
         self.apply(Command::Heartbeat(hb))
     }
 
+    /// A worker heartbeats, claims T1's assignment for an hour, then goes
+    /// silent past a 30 s grace (the harness must have that grace); the
+    /// engine takes the lease back. The assignment's id.
+    fn lose_a_worker_holding_t1(&mut self) -> String {
+        let id = self.evaluate(json!({"task_id": "T1"}));
+        self.heartbeat("w1", None).unwrap();
+        self.claim(&id, "w1", 3600).unwrap();
+        self.advance(31);
+        self.core.housekeeping().unwrap();
+        id
+    }
+
     fn tick(&mut self) {
         self.apply(Command::by(
             "op",

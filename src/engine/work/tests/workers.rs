@@ -127,11 +127,7 @@ fn expiry_after_max_retries_is_final() {
 #[test]
 fn a_stale_worker_loses_its_leases_without_using_a_retry() {
     let mut h = Harness::with_env(&[("AUTO_ASSIGN_STALE_HEARTBEAT_SECONDS", "30")]);
-    let id = h.evaluate(json!({"task_id": "T1"}));
-    h.heartbeat("w1", None).unwrap();
-    h.claim(&id, "w1", 3600).unwrap();
-    h.advance(31);
-    h.core.housekeeping().unwrap();
+    let id = h.lose_a_worker_holding_t1();
     let a = h.get(&id);
     assert_eq!(a.status, Status::Recommended);
     assert_eq!(a.retry_count, 0);
