@@ -301,3 +301,43 @@ fn the_backlog_arrives_on_scheduled_ticks_completed_from_each_task() {
         "the router's snapshot was used: {reasons}"
     );
 }
+
+/// The daemon is killed while it posts; the restarted one finishes the job.
+/// Nothing is lost, and nothing reaches AssistX as a second, different body
+/// for a key it already has.
+#[test]
+fn a_daemon_killed_mid_dispatch_resends_the_same_bytes_and_loses_nothing() {
+    let standin = StandIn::start(None);
+    standin.set_delay(Duration::from_millis(15));
+    let sb = Sandbox::new();
+    let mut daemon = start(&sb, &standin, "unused");
+    let mut c = daemon.connect();
+    for n in 0..30 {
+        let id = arrive(&mut c, &format!("T{n}"));
+        ask_ok(
+            &mut c,
+            json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "node_id": "n1"}),
+        );
+    }
+    eventually(
+        "some, not all, events accepted",
+        WAIT,
+        Duration::from_millis(5),
+        || (standin.accepted().len() >= 10).then_some(()),
+    );
+    daemon.child.kill().unwrap(); // SIGKILL, mid-dispatch
+    daemon.child.wait().unwrap();
+    let before = standin.accepted().len();
+    assert!(
+        before < 60,
+        "the kill came too late to test anything: {before}"
+    );
+    drop(c);
+    let _daemon = start(&sb, &standin, "unused");
+    eventually("the rest delivered after the restart", WAIT, POLL, || {
+        statuses(&sb).iter().all(|s| s == "delivered").then_some(())
+    });
+    assert_eq!(standin.conflicts(), 0, "a key came back with another body");
+    let accepted = standin.accepted();
+    assert_eq!(accepted.len(), 60, "every event accepted exactly once");
+}

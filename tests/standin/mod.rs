@@ -43,6 +43,8 @@ struct Inner {
     router_context: Option<Value>,
     conflicts: usize,
     posts: usize,
+    /// How long each post waits before it is answered.
+    delay: std::time::Duration,
 }
 
 #[derive(Clone)]
@@ -108,6 +110,11 @@ impl StandIn {
             .unwrap()
             .refuse_types
             .push(event_type.into());
+    }
+
+    /// Each post is answered only after `delay`: a slow AssistX.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.inner.lock().unwrap().delay = delay;
     }
 
     /// What the backlog call lists from now on.
@@ -207,6 +214,8 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
 }
 
 async fn events(State(inner): Shared, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+    let delay = inner.lock().unwrap().delay;
+    tokio::time::sleep(delay).await;
     let mut inner = inner.lock().unwrap();
     inner.posts += 1;
     if !authorized(&inner, &headers) {
