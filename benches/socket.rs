@@ -4,52 +4,15 @@
 //!
 //! `cargo bench --bench socket`
 
-use auto_assign::config::{Overrides, load_with};
-use auto_assign::host::Host;
+#[path = "load.rs"]
+mod load;
+
+use load::{heartbeat_line, offer_tasks, report, round_trips, start};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
-
-fn start(
-    dir: &Path,
-    env: &'static [(&'static str, &'static str)],
-) -> (PathBuf, tokio::runtime::Runtime) {
-    let socket_path = dir.join("engine.sock");
-    let overrides = Overrides {
-        database: Some(dir.join("bench.sqlite3").display().to_string()),
-        socket: Some(socket_path.display().to_string()),
-        ..Default::default()
-    };
-    let settings = load_with(&overrides, &|name| {
-        env.iter()
-            .find(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-    })
-    .unwrap()
-    .settings;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let host = Host::start(&settings).await.unwrap();
-        // The host serves for as long as the runtime runs.
-        tokio::spawn(async move {
-            let _host = host;
-            std::future::pending::<()>().await
-        });
-    });
-    (socket_path, runtime)
-}
-
-fn heartbeat_line(id: usize, worker: usize) -> String {
-    format!(
-        "{{\"op\":\"heartbeat\",\"id\":{id},\"node_id\":\"bench\",\"worker_id\":\"w{worker}\",\"status\":\"ready\"}}\n"
-    )
-}
 
 /// Clients that pipeline heartbeats as fast as the engine commits them.
 fn sustained(socket: &Path, clients: usize, per_client: usize) -> f64 {
@@ -84,63 +47,6 @@ fn sustained(socket: &Path, clients: usize, per_client: usize) -> f64 {
     (clients * per_client) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// One client at a steady rate, sending `line(i)` as request `i`; the round
-/// trip of each request.
-fn round_trips(
-    socket: &Path,
-    rate: u32,
-    seconds: u32,
-    line: impl Fn(usize) -> String,
-) -> Vec<Duration> {
-    let stream = UnixStream::connect(socket).unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    let every = Duration::from_secs(1) / rate;
-    let mut samples = Vec::new();
-    let mut reply = String::new();
-    let begin = Instant::now();
-    for i in 0..(rate * seconds) as usize {
-        let due = begin + every * i as u32;
-        if let Some(wait) = due.checked_duration_since(Instant::now()) {
-            std::thread::sleep(wait);
-        }
-        let sent = Instant::now();
-        writer.write_all(line(i).as_bytes()).unwrap();
-        reply.clear();
-        reader.read_line(&mut reply).unwrap();
-        samples.push(sent.elapsed());
-        assert!(reply.contains("\"ok\":true"), "{reply}");
-    }
-    samples.sort();
-    samples
-}
-
-/// `count` tasks arrive as AssistX events and are recommended, ready to be
-/// claimed.
-fn offer_tasks(socket: &Path, count: usize) {
-    let stream = UnixStream::connect(socket).unwrap();
-    let mut writer = stream.try_clone().unwrap();
-    let mut lines = String::new();
-    for i in 0..count {
-        let event = json!({"op": "event", "event": {
-            "event_type": "task.candidate.created",
-            "idempotency_key": format!("bench-{i}"),
-            "payload": {"task_id": format!("B{i}"), "priority": "batch"}
-        }});
-        lines.push_str(&format!("{event}\n"));
-    }
-    // Written from its own thread: the replies must be read meanwhile.
-    let sender = std::thread::spawn(move || writer.write_all(lines.as_bytes()).unwrap());
-    let mut reader = BufReader::new(stream);
-    let mut reply = String::new();
-    for _ in 0..count {
-        reply.clear();
-        reader.read_line(&mut reply).unwrap();
-        assert!(reply.contains("\"ok\":true"), "{reply}");
-    }
-    sender.join().unwrap();
-}
-
 /// A worker claims task `i` of [`offer_tasks`].
 fn claim_line(i: usize) -> String {
     let assignment = auto_assign::domain::ids::assignment_id(&format!("B{i}"), None);
@@ -148,19 +54,6 @@ fn claim_line(i: usize) -> String {
         "{{\"op\":\"claim\",\"id\":{i},\"assignment_id\":\"{assignment}\",\"worker_id\":\"w{}\",\"lease_seconds\":600}}\n",
         i % 10
     )
-}
-
-fn report(what: &str, samples: &[Duration]) {
-    println!(
-        "{what}: p50 {:?}, p99 {:?}, max {:?}",
-        percentile(samples, 0.50),
-        percentile(samples, 0.99),
-        samples[samples.len() - 1]
-    );
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Seconds from a worker's last heartbeat until the engine shows it stale.

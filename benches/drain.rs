@@ -1,0 +1,72 @@
+//! Outbox write-back at scale: 10,000 decision events pile up while the
+//! AssistX stand-in is down, then it comes back. Prints how fast the
+//! backlog drains to it, and a heartbeat's round trip before and during
+//! the drain (the goal: the drain moves it by at most 10 %).
+//!
+//! `cargo bench --bench drain`
+
+#[path = "load.rs"]
+mod load;
+#[path = "../tests/standin/mod.rs"]
+mod standin;
+
+use auto_assign::store::Store;
+use load::{heartbeat_line, offer_tasks, percentile, round_trips, start};
+use standin::{Mode, StandIn};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+const EVENTS: usize = 10_000;
+
+/// Events not yet delivered (pending or waiting to retry).
+fn undelivered(database: &Path) -> u64 {
+    let store = Store::open_read_only(database).unwrap();
+    let summary = auto_assign::store::outbox::summary(store.conn()).unwrap();
+    summary.pending + summary.failed
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let standin = StandIn::start(None);
+    standin.set_mode(Mode::Down);
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, runtime) = start(
+        dir.path(),
+        &[
+            ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
+            ("AUTO_ASSIGN_DISPATCH_ENABLED", "true"),
+            ("AUTO_ASSIGN_OUTBOX_BACKOFF_BASE_SECONDS", "1"),
+            ("AUTO_ASSIGN_OUTBOX_BACKOFF_MAX_SECONDS", "1"),
+        ],
+    );
+    offer_tasks(&socket, EVENTS);
+    let database = dir.path().join("bench.sqlite3");
+    assert_eq!(undelivered(&database), EVENTS as u64);
+    let beat = |i: usize| heartbeat_line(i, i % 10);
+    let quiet = round_trips(&socket, 1_000, 5, beat);
+    standin.set_mode(Mode::Healthy);
+    let started = Instant::now();
+    let during = std::thread::spawn({
+        let socket = socket.clone();
+        move || round_trips(&socket, 1_000, 5, beat)
+    });
+    while undelivered(&database) > 0 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let drained = started.elapsed();
+    let during = during.join().unwrap();
+    println!(
+        "drained {EVENTS} events to the AssistX stand-in in {:.2} s: {:.0} events/s (4 at once)",
+        drained.as_secs_f64(),
+        EVENTS as f64 / drained.as_secs_f64()
+    );
+    println!(
+        "heartbeat round trip p99: {:?} with the outbox waiting, {:?} while it drains",
+        percentile(&quiet, 0.99),
+        percentile(&during, 0.99)
+    );
+    assert!(standin.accepted().len() >= EVENTS);
+    drop(runtime);
+}

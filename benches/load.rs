@@ -1,0 +1,120 @@
+//! What the socket-level benchmarks share: an engine with its socket in the
+//! benchmark's own process, and clients that time requests.
+#![allow(dead_code)] // each benchmark uses its part
+
+use auto_assign::config::{Overrides, load_with};
+use auto_assign::host::Host;
+use serde_json::json;
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// An engine and its socket on a database in `dir`, with these settings
+/// (as environment variables); the socket's path and the runtime it serves
+/// on, for as long as the runtime lives.
+pub fn start(dir: &Path, env: &[(&str, &str)]) -> (PathBuf, tokio::runtime::Runtime) {
+    let socket_path = dir.join("engine.sock");
+    let overrides = Overrides {
+        database: Some(dir.join("bench.sqlite3").display().to_string()),
+        socket: Some(socket_path.display().to_string()),
+        ..Default::default()
+    };
+    let settings = load_with(&overrides, &|name| {
+        env.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap()
+    .settings;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let host = Host::start(&settings).await.unwrap();
+        // The host serves for as long as the runtime runs.
+        tokio::spawn(async move {
+            let _host = host;
+            std::future::pending::<()>().await
+        });
+    });
+    (socket_path, runtime)
+}
+
+pub fn heartbeat_line(id: usize, worker: usize) -> String {
+    format!(
+        "{{\"op\":\"heartbeat\",\"id\":{id},\"node_id\":\"bench\",\"worker_id\":\"w{worker}\",\"status\":\"ready\"}}\n"
+    )
+}
+
+/// One client at a steady rate, sending `line(i)` as request `i`; the round
+/// trip of each request.
+pub fn round_trips(
+    socket: &Path,
+    rate: u32,
+    seconds: u32,
+    line: impl Fn(usize) -> String,
+) -> Vec<Duration> {
+    let stream = UnixStream::connect(socket).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    let every = Duration::from_secs(1) / rate;
+    let mut samples = Vec::new();
+    let mut reply = String::new();
+    let begin = Instant::now();
+    for i in 0..(rate * seconds) as usize {
+        let due = begin + every * i as u32;
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        let sent = Instant::now();
+        writer.write_all(line(i).as_bytes()).unwrap();
+        reply.clear();
+        reader.read_line(&mut reply).unwrap();
+        samples.push(sent.elapsed());
+        assert!(reply.contains("\"ok\":true"), "{reply}");
+    }
+    samples.sort();
+    samples
+}
+
+/// `count` tasks arrive as AssistX events and are recommended, ready to be
+/// claimed.
+pub fn offer_tasks(socket: &Path, count: usize) {
+    let stream = UnixStream::connect(socket).unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut lines = String::new();
+    for i in 0..count {
+        let event = json!({"op": "event", "event": {
+            "event_type": "task.candidate.created",
+            "idempotency_key": format!("bench-{i}"),
+            "payload": {"task_id": format!("B{i}"), "priority": "batch"}
+        }});
+        lines.push_str(&format!("{event}\n"));
+    }
+    // Written from its own thread: the replies must be read meanwhile.
+    let sender = std::thread::spawn(move || writer.write_all(lines.as_bytes()).unwrap());
+    let mut reader = BufReader::new(stream);
+    let mut reply = String::new();
+    for _ in 0..count {
+        reply.clear();
+        reader.read_line(&mut reply).unwrap();
+        assert!(reply.contains("\"ok\":true"), "{reply}");
+    }
+    sender.join().unwrap();
+}
+
+pub fn report(what: &str, samples: &[Duration]) {
+    println!(
+        "{what}: p50 {:?}, p99 {:?}, max {:?}",
+        percentile(samples, 0.50),
+        percentile(samples, 0.99),
+        samples[samples.len() - 1]
+    );
+}
+
+pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
