@@ -64,8 +64,9 @@ pub enum Error {
     #[error("{message}")]
     Remote { code: String, message: String },
 
-    /// This build cannot do what was asked (the part that would is not in it).
-    #[error("{what} is not available in this build; nothing was done")]
+    /// What was asked cannot be done here: turned off, run elsewhere, or
+    /// not in this build; `what` says which.
+    #[error("{what}; nothing was done")]
     Unavailable { what: String },
 
     /// The engine task is gone (shut down or crashed).

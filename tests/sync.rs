@@ -232,13 +232,39 @@ fn an_operators_dispatch_wakes_the_dispatcher_or_says_why_it_is_off() {
     // operator is told which setting turns it on.
     let sb = Sandbox::new();
     let daemon = Daemon::start(&sb);
-    let reply = daemon.connect().ask(dispatch);
+    let mut c = daemon.connect();
+    let reply = c.ask(dispatch);
     assert_eq!(reply["error"]["code"], "unavailable", "{reply}");
     let message = reply["error"]["message"].as_str().unwrap();
     assert!(
         message.contains("AUTO_ASSIGN_DISPATCH_ENABLED"),
         "{message}"
     );
+    let socket = daemon.socket.display().to_string();
+    let refused = sb.run_env(
+        &["outbox", "dispatch"],
+        &[("AUTO_ASSIGN_SOCKET_PATH", socket.as_str())],
+    );
+    assert!(!refused.status.success());
+    assert!(common::stderr(&refused).contains("AUTO_ASSIGN_DISPATCH_ENABLED"));
+    // What would go: each task's next event, one per task, nothing sent.
+    let id = arrive(&mut c, "T1");
+    ask_ok(
+        &mut c,
+        json!({"op": "claim", "assignment_id": id, "worker_id": "w1", "node_id": "n1"}),
+    );
+    arrive(&mut c, "T2");
+    let due = json_lines(&ok(&sb.run(&["outbox", "dispatch", "--dry-run", "--json"])));
+    let keys: Vec<&str> = due
+        .iter()
+        .map(|e| e["idempotency_key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert!(
+        keys.iter()
+            .all(|k| k.starts_with("assign.assignment.decision:"))
+    );
+    assert!(statuses(&sb).iter().all(|s| s == "pending"));
 }
 
 /// A backlog shaped as AssistX sends it: upper-case statuses, privacy as a

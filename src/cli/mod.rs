@@ -144,6 +144,9 @@ pub enum Cmd {
         status: Option<String>,
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// With `dispatch`: list what would be sent now, send nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Assignments, newest change first.
     Assignments {
@@ -258,7 +261,8 @@ pub fn run(cli: Cli) -> Result<()> {
             view,
             status,
             limit,
-        }) => ops::outbox(&settings, view, status.as_deref(), limit, json),
+            dry_run,
+        }) => ops::outbox(&settings, view, status.as_deref(), limit, dry_run, json),
         Some(Cmd::Assignments { status, limit }) => {
             ops::assignments(&settings, status.as_deref(), limit, json)
         }

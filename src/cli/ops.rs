@@ -23,6 +23,8 @@ use serde_json::Value;
 pub enum OutboxView {
     List,
     Summary,
+    /// Deliver what is due now (`--dry-run`: list it).
+    Dispatch,
 }
 
 /// The engine commands a CLI command stands for; `operator` is who the
@@ -288,8 +290,16 @@ pub fn outbox(
     view: OutboxView,
     status: Option<&str>,
     limit: usize,
+    dry_run: bool,
     json: bool,
 ) -> Result<()> {
+    if let (OutboxView::Dispatch, false) = (view, dry_run) {
+        let dispatch = Command::by(settings.operator.clone(), Action::Dispatch {});
+        return runtime()?.block_on(with_engine(settings, |link| async move {
+            print_reply(&link.send(dispatch).await?, json);
+            Ok(())
+        }));
+    }
     let store = Store::open_read_only(&settings.database_path)?;
     match view {
         OutboxView::Summary => {
@@ -325,21 +335,31 @@ pub fn outbox(
                 .map(str::parse)
                 .transpose()
                 .map_err(|e: String| Error::bad_input("--status", e))?;
-            let events = outbox::list(store.conn(), status, limit)?;
-            let headers = ["SEQ", "STATUS", "TYPE", "SUBJECT", "ATTEMPTS", "KEY"];
-            output::list(&events, json, &headers, |e| {
-                vec![
-                    e.seq.to_string(),
-                    e.status.clone(),
-                    e.event_type.clone(),
-                    e.subject_id.clone(),
-                    e.attempts.to_string(),
-                    e.idempotency_key.clone(),
-                ]
-            });
+            print_events(&outbox::list(store.conn(), status, limit)?, json);
+        }
+        // What the dispatcher would send now: each task's next due event.
+        OutboxView::Dispatch => {
+            print_events(
+                &outbox::due_heads(store.conn(), chrono::Utc::now(), limit)?,
+                json,
+            );
         }
     }
     Ok(())
+}
+
+fn print_events(events: &[outbox::OutboxEvent], json: bool) {
+    let headers = ["SEQ", "STATUS", "TYPE", "SUBJECT", "ATTEMPTS", "KEY"];
+    output::list(events, json, &headers, |e| {
+        vec![
+            e.seq.to_string(),
+            e.status.clone(),
+            e.event_type.clone(),
+            e.subject_id.clone(),
+            e.attempts.to_string(),
+            e.idempotency_key.clone(),
+        ]
+    });
 }
 
 pub fn assignments(

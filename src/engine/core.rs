@@ -340,10 +340,13 @@ impl Core {
     /// An operator's `dispatch`: the dispatcher looks at the outbox now.
     fn dispatch_now(&mut self, by: &str) -> Result<Reply> {
         let Some(wake) = &self.dispatcher else {
-            return Err(Error::Unavailable {
-                what: "outbox write-back (dispatch is off: set AUTO_ASSIGN_DISPATCH_ENABLED=true)"
-                    .into(),
-            });
+            let what = if self.settings.dispatch_enabled {
+                "outbox write-back runs in the daemon and the control room, not here \
+                 (start `auto-assign daemon`)"
+            } else {
+                "outbox write-back is off (set AUTO_ASSIGN_DISPATCH_ENABLED=true)"
+            };
+            return Err(Error::Unavailable { what: what.into() });
         };
         wake.notify_one();
         let now = self.now();

@@ -232,10 +232,10 @@ impl<'a> Work<'a> {
             // The core wakes the dispatcher before a batch is formed
             // (`Core::dispatch_now`); a dispatch never reaches here.
             Action::Dispatch {} => Err(Error::Unavailable {
-                what: "outbox write-back inside a batch".into(),
+                what: "outbox write-back inside a batch is not possible".into(),
             }),
             Action::Reconcile {} => Err(Error::Unavailable {
-                what: "reconcile against the Neo4j graph (not in this build yet)".into(),
+                what: "reconcile against the Neo4j graph is not in this build yet".into(),
             }),
         }
     }
