@@ -190,6 +190,21 @@ fn conflicts_refusals_and_bad_credentials_are_told_apart() {
         dead["last_error"].as_str().unwrap().contains("refused"),
         "the dead letter keeps AssistX's answer: {dead}"
     );
+    // AssistX is fixed; the operator retries the dead letter.
+    standin.accept_all();
+    let socket = daemon.socket.display().to_string();
+    let seq = dead["seq"].to_string();
+    let on_daemon = [("AUTO_ASSIGN_SOCKET_PATH", socket.as_str())];
+    ok(&sb.run_env(&["outbox", "retry", &seq], &on_daemon));
+    eventually("the retried event delivered", WAIT, POLL, || {
+        let events = outbox(&sb);
+        let retried = events.iter().find(|e| e["seq"] == dead["seq"])?;
+        (retried["status"] == "delivered").then_some(())
+    });
+    // Only a dead letter is retried.
+    let again = sb.run_env(&["outbox", "retry", &seq], &on_daemon);
+    assert!(!again.status.success());
+    assert!(common::stderr(&again).contains("only a dead-lettered event"));
     drop(c);
     drop(daemon);
     // Wrong credentials: nothing is dead-lettered, the badge says why.

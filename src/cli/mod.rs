@@ -139,6 +139,8 @@ pub enum Cmd {
     Outbox {
         #[arg(value_enum, default_value = "list")]
         view: ops::OutboxView,
+        /// With `retry`: the dead-lettered event's SEQ.
+        seq: Option<i64>,
         /// Only events of this status.
         #[arg(long)]
         status: Option<String>,
@@ -259,10 +261,20 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Cmd::Watch) => watch::run(&settings, json),
         Some(Cmd::Outbox {
             view,
+            seq,
             status,
             limit,
             dry_run,
-        }) => ops::outbox(&settings, view, status.as_deref(), limit, dry_run, json),
+        }) => {
+            let asked = ops::OutboxAsk {
+                view,
+                seq,
+                status: status.as_deref(),
+                limit,
+                dry_run,
+            };
+            ops::outbox(&settings, asked, json)
+        }
         Some(Cmd::Assignments { status, limit }) => {
             ops::assignments(&settings, status.as_deref(), limit, json)
         }

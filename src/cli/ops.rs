@@ -25,6 +25,17 @@ pub enum OutboxView {
     Summary,
     /// Deliver what is due now (`--dry-run`: list it).
     Dispatch,
+    /// Try a dead-lettered event again (its SEQ after `retry`).
+    Retry,
+}
+
+/// What `auto-assign outbox` was asked.
+pub struct OutboxAsk<'a> {
+    pub view: OutboxView,
+    pub seq: Option<i64>,
+    pub status: Option<&'a str>,
+    pub limit: usize,
+    pub dry_run: bool,
 }
 
 /// The engine commands a CLI command stands for; `operator` is who the
@@ -285,18 +296,29 @@ fn print_outcome(o: &Outcome) {
     }
 }
 
-pub fn outbox(
-    settings: &Settings,
-    view: OutboxView,
-    status: Option<&str>,
-    limit: usize,
-    dry_run: bool,
-    json: bool,
-) -> Result<()> {
-    if let (OutboxView::Dispatch, false) = (view, dry_run) {
-        let dispatch = Command::by(settings.operator.clone(), Action::Dispatch {});
+pub fn outbox(settings: &Settings, asked: OutboxAsk, json: bool) -> Result<()> {
+    let OutboxAsk {
+        view,
+        seq,
+        status,
+        limit,
+        dry_run,
+    } = asked;
+    let action = match (view, dry_run, seq) {
+        (OutboxView::Dispatch, false, _) => Some(Action::Dispatch {}),
+        (OutboxView::Retry, _, Some(seq)) => Some(Action::RetryOutbox { seq }),
+        (OutboxView::Retry, _, None) => {
+            return Err(Error::bad_input(
+                "seq",
+                "outbox retry needs the event's SEQ (auto-assign outbox --status dead_letter lists them)",
+            ));
+        }
+        _ => None,
+    };
+    if let Some(action) = action {
+        let command = Command::by(settings.operator.clone(), action);
         return runtime()?.block_on(with_engine(settings, |link| async move {
-            print_reply(&link.send(dispatch).await?, json);
+            print_reply(&link.send(command).await?, json);
             Ok(())
         }));
     }
@@ -338,7 +360,7 @@ pub fn outbox(
             print_events(&outbox::list(store.conn(), status, limit)?, json);
         }
         // What the dispatcher would send now: each task's next due event.
-        OutboxView::Dispatch => {
+        OutboxView::Dispatch | OutboxView::Retry => {
             print_events(
                 &outbox::due_heads(store.conn(), chrono::Utc::now(), limit)?,
                 json,

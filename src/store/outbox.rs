@@ -201,6 +201,28 @@ pub fn summary(conn: &Connection) -> Result<Summary> {
     Ok(summary)
 }
 
+/// A dead-lettered event goes back to pending for another round of
+/// attempts; its body is untouched, so AssistX gets the same bytes. Any
+/// other status is refused: a delivered event is final, an undelivered one
+/// is already being tried.
+pub fn retry_dead_letter(conn: &Connection, seq: i64, now: DateTime<Utc>) -> Result<()> {
+    let event = get(conn, seq)?;
+    if event.status != "dead_letter" {
+        return Err(crate::error::Error::IllegalTransition {
+            assignment_id: format!("outbox:{seq}"),
+            from: event.status,
+            event: "retry_outbox".into(),
+            why: "only a dead-lettered event is retried".into(),
+        });
+    }
+    let mut stmt = conn.prepare_cached(
+        "UPDATE outbox SET status = 'pending', attempts = 0, next_attempt_at = NULL, \
+             updated_at = ?2 WHERE seq = ?1 AND status = 'dead_letter'",
+    )?;
+    stmt.execute(params![seq, rfc3339(now)])?;
+    Ok(())
+}
+
 /// Records one delivery attempt's verdict on an undelivered event.
 pub fn record_attempt(
     conn: &Connection,

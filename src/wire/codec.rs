@@ -494,6 +494,7 @@ mod tests {
                 },
             ),
             Command::by("scott", Action::Dispatch {}),
+            Command::by("scott", Action::RetryOutbox { seq: 7 }),
             Command::Event {
                 event: json!({"event_type": "x", "idempotency_key": "k"})
                     .as_object()

@@ -172,6 +172,9 @@ pub enum Action {
     },
     /// Deliver due outbox events now (the sync layer's).
     Dispatch {},
+    /// Give a dead-lettered outbox event another round of attempts, the
+    /// same bytes again (after fixing what AssistX refused).
+    RetryOutbox { seq: i64 },
     /// Mark outbox events AssistX already recorded as delivered (the sync layer's).
     Reconcile {},
 }

@@ -103,6 +103,11 @@ impl StandIn {
             .insert(key.into(), body.into());
     }
 
+    /// Refuses nothing from now on.
+    pub fn accept_all(&self) {
+        self.inner.lock().unwrap().refuse_types.clear();
+    }
+
     /// Answers 400 to every event of this type.
     pub fn refuse(&self, event_type: &str) {
         self.inner

@@ -213,6 +213,14 @@ impl<'a> Work<'a> {
                     self.decide_values(candidates, &mut counts)?,
                 ))
             }
+            Action::RetryOutbox { seq } => {
+                outbox::retry_dead_letter(self.tx, seq, self.now)?;
+                let subject = format!("outbox:{seq}");
+                self.audit(by, "retry_outbox", Some(&subject), None, None, None)?;
+                Ok(Reply::OutboxEvent(Box::new(
+                    outbox::get(self.tx, seq)?.into(),
+                )))
+            }
             Action::RecordRefusal {
                 action,
                 subject,
