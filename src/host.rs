@@ -51,9 +51,9 @@ pub struct Host {
     socket: PathBuf,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
-    /// The sync edge's tasks: the outbox dispatcher (write-back on) and
-    /// the backlog intake (scheduler on).
-    sync: Vec<JoinHandle<()>>,
+    /// The sync edge: the outbox dispatcher (write-back on) and the
+    /// backlog intake (scheduler on).
+    sync: Option<crate::sync::Edge>,
 }
 
 impl Host {
@@ -97,17 +97,7 @@ impl Host {
                 return Err(e);
             }
         };
-        let mut sync = Vec::new();
-        if let Some(wake) = wake {
-            sync.push(crate::sync::dispatcher::spawn(
-                settings,
-                engine.clone(),
-                wake,
-            )?);
-        }
-        if intake {
-            sync.push(crate::sync::intake::spawn(settings, engine.clone())?);
-        }
+        let sync = crate::sync::Edge::start(settings, &engine, wake, intake)?;
         let (stop, stop_rx) = watch::channel(false);
         let most = crate::ingest::limits::connections();
         let server = tokio::spawn(server::serve(listener, engine.clone(), most, stop_rx));
@@ -181,12 +171,9 @@ impl Host {
         } = self;
         let _ = stop.send(true);
         let _ = server.await;
-        // They hold links to the engine: the engine stops once they are
-        // gone. A post in flight is dropped unrecorded and sent again next
-        // time, byte for byte, which AssistX dedupes.
-        for task in sync {
-            task.abort();
-            let _ = task.await;
+        // It holds links to the engine: the engine stops once it is gone.
+        if let Some(sync) = sync {
+            sync.stop().await;
         }
         socket::remove(&socket);
         drop(engine);

@@ -8,7 +8,7 @@
 //! alone reveals: lease expiry and stale workers twice a second, and the
 //! scheduled tick every `tick_interval_seconds` when the scheduler is on.
 
-mod background;
+pub(crate) mod background;
 mod checkpointer;
 pub mod core;
 pub mod counters;

@@ -18,7 +18,6 @@ use crate::wire::{Action, Command};
 use chrono::Utc;
 use serde_json::{Map, Value};
 use std::time::Duration;
-use tokio::task::JoinHandle;
 
 /// Who the audit names for these ticks.
 const SCHEDULER: &str = "scheduler";
@@ -34,12 +33,16 @@ const FROM_TASK: [&str; 4] = [
     "owner",
 ];
 
-/// Starts the intake task: a tick now, then every `tick_interval`.
-pub fn spawn(settings: &Settings, engine: EngineHandle) -> Result<JoinHandle<()>> {
+/// The intake's loop, to run on the sync edge's thread: a tick now, then
+/// every `tick_interval`.
+pub fn run(
+    settings: &Settings,
+    engine: EngineHandle,
+) -> Result<impl Future<Output = ()> + Send + 'static> {
     let assistx = AssistX::new(settings)?;
     let router = Router::new(settings)?;
     let every = settings.tick_interval.max(Duration::from_secs(1));
-    Ok(tokio::spawn(async move {
+    Ok(async move {
         let mut clock = tokio::time::interval(every);
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -48,7 +51,7 @@ pub fn spawn(settings: &Settings, engine: EngineHandle) -> Result<JoinHandle<()>
                 return; // the engine stopped
             }
         }
-    }))
+    })
 }
 
 async fn tick(assistx: &AssistX, router: &Router, engine: &EngineHandle) -> Result<()> {
