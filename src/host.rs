@@ -78,13 +78,15 @@ impl Host {
             .then(|| Arc::new(tokio::sync::Notify::new()));
         // With the scheduler on, ticks come from the intake, which brings
         // AssistX's backlog with each.
-        let intake = settings.scheduler_enabled;
+        let intake = settings
+            .scheduler_enabled
+            .then(|| Arc::new(tokio::sync::Notify::new()));
         let started = core().and_then(|mut core| {
             if let Some(wake) = &wake {
                 core.set_dispatcher(wake.clone());
             }
-            if intake {
-                core.take_ticks_from_intake();
+            if let Some(intake) = &intake {
+                core.take_ticks_from_intake(intake.clone());
             }
             engine::spawn(core)
         });

@@ -382,3 +382,40 @@ fn a_daemon_killed_mid_dispatch_resends_the_same_bytes_and_loses_nothing() {
     let accepted = standin.accepted();
     assert_eq!(accepted.len(), 60, "every event accepted exactly once");
 }
+
+/// A router snapshot event brings AssistX's backlog at once, not at the
+/// next scheduled tick (an hour away here).
+#[test]
+fn a_router_snapshot_event_fetches_the_backlog_at_once() {
+    let standin = StandIn::start(None);
+    let sb = Sandbox::new();
+    let daemon = Daemon::start_env(
+        &sb,
+        &[
+            ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
+            ("AUTO_ASSIGN_ROUTER_BASE_URL", standin.url.as_str()),
+            ("AUTO_ASSIGN_SCHEDULER_ENABLED", "true"),
+            ("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "3600"),
+        ],
+    );
+    let mut c = daemon.connect();
+    // The first tick runs at start, on an empty backlog.
+    eventually("the first scheduled tick", WAIT, POLL, || {
+        let snapshot = c.ask(json!({"op": "snapshot"}));
+        (!snapshot["result"]["last_tick_at"].is_null()).then_some(())
+    });
+    standin.set_backlog(vec![json!({"task_id": "T-new", "status": "READY"})]);
+    ask_ok(
+        &mut c,
+        json!({"op": "event", "event": {"event_type": "router.quota_snapshot.recorded",
+            "idempotency_key": "router-1", "payload": {}}}),
+    );
+    eventually("the new backlog decided", WAIT, POLL, || {
+        let snapshot = c.ask(json!({"op": "snapshot"}));
+        snapshot["result"]["recommendations"]
+            .as_array()?
+            .iter()
+            .any(|r| r["task_id"] == "T-new")
+            .then_some(())
+    });
+}

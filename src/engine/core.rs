@@ -37,8 +37,9 @@ pub struct Core {
     /// Wakes the outbox dispatcher, when one runs.
     dispatcher: Option<Arc<tokio::sync::Notify>>,
     /// The scheduled ticks come from the sync edge's intake (with AssistX's
-    /// backlog), not from the engine's own clock.
-    ticks_from_intake: bool,
+    /// backlog), not from the engine's own clock; a `router.*` snapshot
+    /// event wakes it for a fresh backlog.
+    intake: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Core {
@@ -57,7 +58,7 @@ impl Core {
             _lock: None,
             failed: None,
             dispatcher: None,
-            ticks_from_intake: false,
+            intake: None,
         }
     }
 
@@ -129,6 +130,7 @@ impl Core {
         let now = self.now();
         let mut results: Vec<Option<Result<Reply>>> = Vec::with_capacity(commands.len());
         let mut batch = Vec::new();
+        let router_snapshot_arrived = commands.iter().any(is_router_snapshot);
         for (index, mut command) in commands.into_iter().enumerate() {
             results.push(None);
             // A tick brings its router bodies: they are the engine's, not
@@ -218,6 +220,13 @@ impl Core {
                 }
             }
         }
+        // A router snapshot changed: the intake fetches AssistX's backlog
+        // now instead of at its next tick (contract A2).
+        if let Some(intake) = &self.intake
+            && router_snapshot_arrived
+        {
+            intake.notify_one();
+        }
         // Checked before anything is acknowledged: writes to a database
         // file that was deleted or replaced would be lost at the stop.
         if let Some(why) = self.failed.clone().or_else(|| self.store.vanished()) {
@@ -299,14 +308,15 @@ impl Core {
 
     /// Records how a dependency is doing, as the part of the program that
     /// talks to it saw it (the sync layer's AssistX and Neo4j).
-    /// The sync edge's intake sends the scheduled ticks from now on.
-    pub fn take_ticks_from_intake(&mut self) {
-        self.ticks_from_intake = true;
+    /// The sync edge's intake sends the scheduled ticks from now on; `wake`
+    /// makes it fetch the backlog at once.
+    pub fn take_ticks_from_intake(&mut self, wake: Arc<tokio::sync::Notify>) {
+        self.intake = Some(wake);
     }
 
     /// Whether the engine's own clock runs the scheduled ticks.
     pub fn ticks_itself(&self) -> bool {
-        self.settings.scheduler_enabled && !self.ticks_from_intake
+        self.settings.scheduler_enabled && self.intake.is_none()
     }
 
     /// The dispatcher an operator's `dispatch` wakes.
@@ -401,4 +411,15 @@ fn record_refusal(
         },
         now,
     )
+}
+
+/// An inbound `router.*_snapshot.recorded` event (contract A2).
+fn is_router_snapshot(command: &Command) -> bool {
+    let Command::Event { event } = command else {
+        return false;
+    };
+    event
+        .get("event_type")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|t| t.starts_with("router.") && t.ends_with("_snapshot.recorded"))
 }

@@ -17,7 +17,9 @@ use crate::error::Result;
 use crate::wire::{Action, Command};
 use chrono::Utc;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::Notify;
 
 /// Who the audit names for these ticks.
 const SCHEDULER: &str = "scheduler";
@@ -34,10 +36,12 @@ const FROM_TASK: [&str; 4] = [
 ];
 
 /// The intake's loop, to run on the sync edge's thread: a tick now, then
-/// every `tick_interval`.
+/// every `tick_interval`, and at once when `wake` is notified (a router
+/// snapshot event arrived).
 pub fn run(
     settings: &Settings,
     engine: EngineHandle,
+    wake: Arc<Notify>,
 ) -> Result<impl Future<Output = ()> + Send + 'static> {
     let assistx = AssistX::new(settings)?;
     let router = Router::new(settings)?;
@@ -46,7 +50,11 @@ pub fn run(
         let mut clock = tokio::time::interval(every);
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            clock.tick().await;
+            // The clock, or a router snapshot event the engine saw.
+            tokio::select! {
+                _ = clock.tick() => {}
+                _ = wake.notified() => clock.reset(),
+            }
             if tick(&assistx, &router, &engine).await.is_err() {
                 return; // the engine stopped
             }

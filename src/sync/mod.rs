@@ -31,21 +31,21 @@ pub struct Edge {
 type Loop = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 impl Edge {
-    /// Starts what the settings ask for: the dispatcher when `wake` is
-    /// given (write-back on), the intake when `intake`. `None`: nothing to
-    /// run.
+    /// Starts what the settings ask for: the dispatcher when `dispatch`
+    /// is given (write-back on), the intake when `intake` is (scheduler on);
+    /// each wakes on its own signal. `None`: nothing to run.
     pub fn start(
         settings: &Settings,
         engine: &EngineHandle,
-        wake: Option<Arc<Notify>>,
-        intake: bool,
+        dispatch: Option<Arc<Notify>>,
+        intake: Option<Arc<Notify>>,
     ) -> Result<Option<Edge>> {
         let mut loops: Vec<Loop> = Vec::new();
-        if let Some(wake) = wake {
+        if let Some(wake) = dispatch {
             loops.push(Box::pin(dispatcher::run(settings, engine.clone(), wake)?));
         }
-        if intake {
-            loops.push(Box::pin(intake::run(settings, engine.clone())?));
+        if let Some(wake) = intake {
+            loops.push(Box::pin(intake::run(settings, engine.clone(), wake)?));
         }
         if loops.is_empty() {
             return Ok(None);
