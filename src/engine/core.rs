@@ -326,7 +326,7 @@ impl Core {
 
     /// Records what the sync edge learned: each delivery attempt's verdict
     /// on its outbox event, in one transaction, and a dependency's health.
-    pub fn record_sync(&mut self, report: crate::sync::SyncReport) -> Result<()> {
+    pub fn record_sync(&mut self, report: super::SyncReport) -> Result<()> {
         if let Some(health) = report.health {
             self.set_health(health);
         }

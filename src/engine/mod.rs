@@ -15,13 +15,14 @@ pub mod counters;
 mod pass;
 pub mod publisher;
 pub mod snapshot;
+mod sync_report;
 mod work;
 
 pub use crate::wire::{Command, Reply};
 pub use core::Core;
 pub use snapshot::Snapshot;
+pub use sync_report::SyncReport;
 
-use crate::sync::SyncReport;
 use crate::wire::Action;
 use crate::wire::codec::REJECT_CODES;
 use checkpointer::Checkpointer;

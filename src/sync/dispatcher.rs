@@ -1,6 +1,6 @@
-//! The outbox dispatcher: delivers due events to AssistX, several subjects
-//! at once (up to `dispatch_concurrency`), one event at a time per subject
-//! and in order, and hands each verdict to the engine. It runs only when
+//! The outbox dispatcher: delivers due events to AssistX, several tasks at
+//! once (up to `dispatch_concurrency`), one event at a time per task and in
+//! order, and hands each verdict to the engine. It runs only when
 //! `dispatch_enabled` is on; the operator's `dispatch` wakes it at once.
 //! AssistX's health is asked every [`HEALTH_EVERY`] and reported the same
 //! way.

@@ -9,11 +9,9 @@ pub mod intake;
 pub mod router;
 
 use crate::config::Settings;
-use crate::domain::delivery::Verdict;
 use crate::engine::EngineHandle;
-use crate::engine::snapshot::Health;
+pub use crate::engine::SyncReport;
 use crate::error::{Error, Result};
-use crate::store::outbox::OutboxEvent;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -93,13 +91,4 @@ fn http_client(timeout: std::time::Duration, peer: &str) -> crate::error::Result
             context: format!("cannot build the {peer} client"),
             source: std::io::Error::other(e),
         })
-}
-
-/// What the sync edge learned, for the engine to record.
-#[derive(Debug, Default)]
-pub struct SyncReport {
-    /// Delivery attempts and what AssistX answered.
-    pub deliveries: Vec<(OutboxEvent, Verdict)>,
-    /// A dependency's health as last seen.
-    pub health: Option<Health>,
 }
