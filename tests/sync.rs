@@ -201,6 +201,8 @@ fn conflicts_refusals_and_bad_credentials_are_told_apart() {
         let retried = events.iter().find(|e| e["seq"] == dead["seq"])?;
         (retried["status"] == "delivered").then_some(())
     });
+    // Which event is the operator's to say.
+    common::bad_input(&sb.run_env(&["outbox", "retry"], &on_daemon), "SEQ");
     // Only a dead letter is retried.
     let again = sb.run_env(&["outbox", "retry", &seq], &on_daemon);
     assert!(!again.status.success());

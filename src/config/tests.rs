@@ -294,6 +294,8 @@ fn each_bounded_setting_is_accepted_at_its_limit_and_refused_beyond() {
         ("AUTO_ASSIGN_OUTBOX_BACKOFF_BASE_SECONDS", "86400", "86401"),
         ("AUTO_ASSIGN_OUTBOX_BACKOFF_MAX_SECONDS", "86400", "86401"),
         ("AUTO_ASSIGN_HEARTBEAT_HISTORY", "10000", "10001"),
+        ("AUTO_ASSIGN_DISPATCH_CONCURRENCY", "64", "65"),
+        ("AUTO_ASSIGN_DISPATCH_CONCURRENCY", "1", "0"),
     ];
     for (key, at, beyond) in limits {
         assert!(
