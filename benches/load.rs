@@ -96,6 +96,12 @@ pub fn offer_tasks(socket: &Path, count: usize) {
     }
     // Written from its own thread: the replies must be read meanwhile.
     let sender = std::thread::spawn(move || writer.write_all(lines.as_bytes()).unwrap());
+    read_ok_replies(stream, count);
+    sender.join().unwrap();
+}
+
+/// Reads `count` replies from `stream`, each of which must be a success.
+pub fn read_ok_replies(stream: UnixStream, count: usize) {
     let mut reader = BufReader::new(stream);
     let mut reply = String::new();
     for _ in 0..count {
@@ -103,7 +109,6 @@ pub fn offer_tasks(socket: &Path, count: usize) {
         reader.read_line(&mut reply).unwrap();
         assert!(reply.contains("\"ok\":true"), "{reply}");
     }
-    sender.join().unwrap();
 }
 
 pub fn report(what: &str, samples: &[Duration]) {

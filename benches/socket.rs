@@ -7,7 +7,7 @@
 #[path = "load.rs"]
 mod load;
 
-use load::{heartbeat_line, offer_tasks, report, round_trips, start};
+use load::{heartbeat_line, offer_tasks, read_ok_replies, report, round_trips, start};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -30,13 +30,7 @@ fn sustained(socket: &Path, clients: usize, per_client: usize) -> f64 {
                     }
                     writer.write_all(batch.as_bytes()).unwrap();
                 });
-                let mut reader = BufReader::new(stream);
-                let mut line = String::new();
-                for _ in 0..per_client {
-                    line.clear();
-                    reader.read_line(&mut line).unwrap();
-                    assert!(line.contains("\"ok\":true"), "{line}");
-                }
+                read_ok_replies(stream, per_client);
                 sender.join().unwrap();
             })
         })

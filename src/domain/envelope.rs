@@ -331,9 +331,7 @@ impl InboundEvent {
                 }
                 None => InboundWork::MissingTaskId,
             },
-            "router.quota_snapshot.recorded" | "router.service_snapshot.recorded" => {
-                InboundWork::Tick
-            }
+            kind if is_router_snapshot(kind) => InboundWork::Tick,
             _ => InboundWork::Ignored,
         }
     }
@@ -355,6 +353,15 @@ impl InboundEvent {
                     .flatten()
             })
     }
+}
+
+/// A router snapshot event (contract A2): it runs a tick, and with the
+/// scheduler on it has the intake fetch AssistX's backlog.
+pub fn is_router_snapshot(event_type: &str) -> bool {
+    matches!(
+        event_type,
+        "router.quota_snapshot.recorded" | "router.service_snapshot.recorded"
+    )
 }
 
 #[cfg(test)]

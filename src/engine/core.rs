@@ -421,5 +421,5 @@ fn is_router_snapshot(command: &Command) -> bool {
     event
         .get("event_type")
         .and_then(serde_json::Value::as_str)
-        .is_some_and(|t| t.starts_with("router.") && t.ends_with("_snapshot.recorded"))
+        .is_some_and(crate::domain::envelope::is_router_snapshot)
 }
