@@ -71,22 +71,21 @@ impl Host {
     ) -> Result<Host> {
         let path = settings.socket_path.clone();
         let listener = socket::bind(&path).await?;
-        // The dispatcher runs only when write-back is on; the operator's
-        // `dispatch` wakes it.
-        let wake = settings
-            .dispatch_enabled
-            .then(|| Arc::new(tokio::sync::Notify::new()));
-        // With the scheduler on, ticks come from the intake, which brings
-        // AssistX's backlog with each.
-        let intake = settings
-            .scheduler_enabled
-            .then(|| Arc::new(tokio::sync::Notify::new()));
+        // Each loop of the sync edge runs only when its settings ask for
+        // it: the dispatcher with write-back on (an operator's `dispatch`
+        // wakes it), the intake with the scheduler on (it then sends the
+        // ticks, with AssistX's backlog), the graph writer with Neo4j
+        // configured (an operator's `reconcile` wakes it).
+        let wakes = crate::sync::Wakes::for_settings(settings);
         let started = core().and_then(|mut core| {
-            if let Some(wake) = &wake {
+            if let Some(wake) = &wakes.dispatch {
                 core.set_dispatcher(wake.clone());
             }
-            if let Some(intake) = &intake {
+            if let Some(intake) = &wakes.intake {
                 core.take_ticks_from_intake(intake.clone());
+            }
+            if let Some(graph) = &wakes.graph {
+                core.set_reconciler(graph.clone());
             }
             engine::spawn(core)
         });
@@ -99,7 +98,7 @@ impl Host {
                 return Err(e);
             }
         };
-        let sync = crate::sync::Edge::start(settings, &engine, wake, intake)?;
+        let sync = crate::sync::Edge::start(settings, &engine, wakes)?;
         let (stop, stop_rx) = watch::channel(false);
         let most = crate::ingest::limits::connections();
         let server = tokio::spawn(server::serve(listener, engine.clone(), most, stop_rx));

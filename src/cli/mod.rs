@@ -135,7 +135,8 @@ pub enum Cmd {
     /// The inbound event mirror.
     #[command(subcommand)]
     Events(EventsCmd),
-    /// The outbox of events for AssistX.
+    /// The outbox of events for AssistX and the provenance graph:
+    /// list, summary, dispatch, retry SEQ, reconcile, graph.
     Outbox {
         #[arg(value_enum, default_value = "list")]
         view: ops::OutboxView,

@@ -13,7 +13,7 @@ use crate::domain::printable::escape;
 use crate::engine::{Command, Reply};
 use crate::error::{Error, Result};
 use crate::host::{runtime, with_engine};
-use crate::store::{Store, assignments, audit, outbox};
+use crate::store::{Store, assignments, audit, graph_delivery, outbox};
 use crate::wire::Action;
 use crate::wire::codec::check;
 use crate::wire::reply::Outcome;
@@ -27,6 +27,10 @@ pub enum OutboxView {
     Dispatch,
     /// Try a dead-lettered event again (its SEQ after `retry`).
     Retry,
+    /// Mark pending events delivered whose key AssistX recorded in Neo4j.
+    Reconcile,
+    /// Where the provenance graph's writes stand, and what it refused.
+    Graph,
 }
 
 /// What `auto-assign outbox` was asked.
@@ -307,6 +311,7 @@ pub fn outbox(settings: &Settings, asked: OutboxAsk, json: bool) -> Result<()> {
     let action = match (view, dry_run, seq) {
         (OutboxView::Dispatch, false, _) => Some(Action::Dispatch {}),
         (OutboxView::Retry, _, Some(seq)) => Some(Action::RetryOutbox { seq }),
+        (OutboxView::Reconcile, _, _) => Some(Action::Reconcile {}),
         (OutboxView::Retry, _, None) => {
             return Err(Error::bad_input(
                 "seq",
@@ -359,13 +364,54 @@ pub fn outbox(settings: &Settings, asked: OutboxAsk, json: bool) -> Result<()> {
                 .map_err(|e: String| Error::bad_input("--status", e))?;
             print_events(&outbox::list(store.conn(), status, limit)?, json);
         }
+        OutboxView::Graph => print_graph(&store, limit, json)?,
         // What the dispatcher would send now: each task's next due event.
-        OutboxView::Dispatch | OutboxView::Retry => {
+        OutboxView::Dispatch | OutboxView::Retry | OutboxView::Reconcile => {
             print_events(
                 &outbox::due_heads(store.conn(), chrono::Utc::now(), limit)?,
                 json,
             );
         }
+    }
+    Ok(())
+}
+
+/// The graph's delivery state, then the events it refused.
+fn print_graph(store: &Store, limit: usize, json: bool) -> Result<()> {
+    let summary = graph_delivery::summary(store.conn())?;
+    let refused = graph_delivery::refused(store.conn(), limit)?;
+    if json {
+        output::json_line(&serde_json::json!({"summary": summary, "refused": refused}));
+        return Ok(());
+    }
+    let s = &summary;
+    table(
+        &[
+            "WRITTEN_THROUGH",
+            "PENDING",
+            "REFUSED",
+            "OLDEST_PENDING",
+            "ATTEMPTS",
+            "NEXT_ATTEMPT",
+            "LAST_ERROR",
+        ],
+        &[vec![
+            s.delivered_seq.to_string(),
+            s.pending.to_string(),
+            s.refused.to_string(),
+            or_dash(s.oldest_pending_at.as_deref()),
+            s.attempts.to_string(),
+            or_dash(s.next_attempt_at.as_deref()),
+            or_dash(s.last_error.as_deref()),
+        ]],
+    );
+    if !refused.is_empty() {
+        println!();
+        let rows = refused
+            .iter()
+            .map(|(seq, error, at)| vec![seq.to_string(), at.clone(), error.clone()])
+            .collect::<Vec<_>>();
+        table(&["SEQ", "AT", "REFUSED_BECAUSE"], &rows);
     }
     Ok(())
 }

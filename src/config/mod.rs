@@ -79,6 +79,9 @@ pub struct Settings {
     pub stale_assignment_seconds: u64,
     pub dispatch_enabled: bool,
     pub dispatch_concurrency: usize,
+    /// The graph, when `neo4j_uri` is set.
+    pub neo4j: Option<Neo4jSettings>,
+    pub graph_batch_size: usize,
     pub api_token: Option<String>,
     pub scoring: ScoringPolicy,
     pub default_lanes: Vec<Lane>,
@@ -95,6 +98,26 @@ pub struct Settings {
     pub log_level: String,
     /// Control-room key overrides: action name → key (`[keymap]` in the file).
     pub keymap: BTreeMap<String, String>,
+}
+
+/// Where and how to reach Neo4j over Bolt.
+#[derive(Clone, PartialEq)]
+pub struct Neo4jSettings {
+    pub uri: String,
+    pub user: String,
+    pub password: String,
+    /// Empty: the server's default database.
+    pub database: String,
+}
+
+impl std::fmt::Debug for Neo4jSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Neo4jSettings")
+            .field("uri", &self.uri)
+            .field("user", &self.user)
+            .field("database", &self.database)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The settings and, per key, the raw value and where it came from.
@@ -215,6 +238,8 @@ fn build(
         stale_assignment_seconds: r.whole("stale_assignment_seconds", 0, DAY)?,
         dispatch_enabled: r.bool("dispatch_enabled")?,
         dispatch_concurrency: r.whole("dispatch_concurrency", 1, 64)? as usize,
+        neo4j: neo4j(&r)?,
+        graph_batch_size: r.whole("graph_batch_size", 1, 5000)? as usize,
         api_token: (!token.is_empty()).then_some(token),
         scoring: ScoringPolicy {
             base_scores: r.lane_scores("lane_base_scores")?,
@@ -250,6 +275,38 @@ fn build(
         },
         keymap: BTreeMap::new(),
     })
+}
+
+/// The Neo4j settings, or `None` when no URI is set. neo4rs takes a bare
+/// `host:port` or one of the Bolt schemes; anything else would only fail
+/// at the first connection, long after start.
+fn neo4j(r: &Reader) -> Result<Option<Neo4jSettings>> {
+    let uri = r.text("neo4j_uri").trim().to_string();
+    if uri.is_empty() {
+        return Ok(None);
+    }
+    let address = match uri.split_once("://") {
+        Some(("bolt" | "bolt+s" | "bolt+ssc" | "neo4j" | "neo4j+s" | "neo4j+ssc", rest)) => rest,
+        Some(_) => {
+            return r.fail(
+                "neo4j_uri",
+                "bolt://host:port, neo4j://host:port or host:port",
+            );
+        }
+        None => uri.as_str(),
+    };
+    if address.is_empty() || address.contains(char::is_whitespace) {
+        return r.fail(
+            "neo4j_uri",
+            "bolt://host:port, neo4j://host:port or host:port",
+        );
+    }
+    Ok(Some(Neo4jSettings {
+        uri,
+        user: r.text("neo4j_user"),
+        password: r.text("neo4j_password"),
+        database: r.text("neo4j_database").trim().to_string(),
+    }))
 }
 
 impl Loaded {

@@ -100,6 +100,23 @@ pub const SPECS: &[Spec] = &[
         "Outbox events posted to AssistX at once, each about another task (1-64).",
     ),
     spec(
+        "neo4j_uri",
+        "",
+        "Neo4j's Bolt address (bolt://host:7687, neo4j://host:7687 or host:port); empty: no graph, AssistX only.",
+    ),
+    spec("neo4j_user", "neo4j", "Neo4j user."),
+    secret("neo4j_password", "Neo4j password."),
+    spec(
+        "neo4j_database",
+        "",
+        "Neo4j database; empty: the server's default database.",
+    ),
+    spec(
+        "graph_batch_size",
+        "500",
+        "Outbox events written to the provenance graph per transaction (1-5000).",
+    ),
+    spec(
         "direct_workers_enabled",
         "false",
         "Allow the direct_worker lane.",

@@ -296,6 +296,8 @@ fn each_bounded_setting_is_accepted_at_its_limit_and_refused_beyond() {
         ("AUTO_ASSIGN_HEARTBEAT_HISTORY", "10000", "10001"),
         ("AUTO_ASSIGN_DISPATCH_CONCURRENCY", "64", "65"),
         ("AUTO_ASSIGN_DISPATCH_CONCURRENCY", "1", "0"),
+        ("AUTO_ASSIGN_GRAPH_BATCH_SIZE", "5000", "5001"),
+        ("AUTO_ASSIGN_GRAPH_BATCH_SIZE", "1", "0"),
     ];
     for (key, at, beyond) in limits {
         assert!(
@@ -307,5 +309,56 @@ fn each_bounded_setting_is_accepted_at_its_limit_and_refused_beyond() {
             .unwrap_or_else(|| panic!("{key}={beyond} was accepted"))
             .to_string();
         assert!(refused.contains(key), "{refused}");
+    }
+}
+
+#[test]
+fn neo4j_is_optional_and_its_uri_is_checked_at_start() {
+    let none = load_env(&[], &Overrides::default()).unwrap().settings;
+    assert_eq!(none.neo4j, None, "no URI: AssistX only");
+    for uri in [
+        "bolt://graph:7687",
+        "neo4j+s://graph.example:7687",
+        "127.0.0.1:7687",
+    ] {
+        let s = load_env(
+            &[
+                ("AUTO_ASSIGN_NEO4J_URI", uri),
+                ("AUTO_ASSIGN_NEO4J_PASSWORD", "secret-pw"),
+                ("AUTO_ASSIGN_NEO4J_DATABASE", "assist"),
+            ],
+            &Overrides::default(),
+        )
+        .unwrap();
+        let graph = s.settings.neo4j.clone().unwrap();
+        assert_eq!(
+            (
+                graph.uri.as_str(),
+                graph.user.as_str(),
+                graph.password.as_str(),
+                graph.database.as_str()
+            ),
+            (uri, "neo4j", "secret-pw", "assist")
+        );
+        assert!(
+            !format!("{graph:?}").contains("secret-pw"),
+            "the password is never printed"
+        );
+        let shown = s
+            .show()
+            .into_iter()
+            .find(|(k, _, _)| k == "neo4j_password")
+            .unwrap();
+        assert_eq!(shown.1, "********");
+    }
+    for bad in ["http://graph:7474", "bolt://", "bolt://a b"] {
+        let refused = load_env(&[("AUTO_ASSIGN_NEO4J_URI", bad)], &Overrides::default())
+            .err()
+            .unwrap_or_else(|| panic!("{bad} was accepted"))
+            .to_string();
+        assert!(
+            refused.contains("AUTO_ASSIGN_NEO4J_URI") && refused.contains("bolt://"),
+            "{refused}"
+        );
     }
 }

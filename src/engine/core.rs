@@ -14,6 +14,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use std::sync::Arc;
 
+/// What an operator may ask of the sync edge through the engine.
+#[derive(Debug, Clone, Copy)]
+enum EdgeJob {
+    Dispatch,
+    Reconcile,
+}
+
 /// Where "now" comes from; tests move it by hand.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -36,6 +43,8 @@ pub struct Core {
     failed: Option<String>,
     /// Wakes the outbox dispatcher, when one runs.
     dispatcher: Option<Arc<tokio::sync::Notify>>,
+    /// Wakes the graph writer for a reconcile, when one runs.
+    reconciler: Option<Arc<tokio::sync::Notify>>,
     /// The scheduled ticks come from the sync edge's intake (with AssistX's
     /// backlog), not from the engine's own clock; a `router.*` snapshot
     /// event wakes it for a fresh backlog.
@@ -45,6 +54,11 @@ pub struct Core {
 impl Core {
     pub fn new(store: Store, settings: Settings, clock: Clock) -> Core {
         let started_at = clock();
+        let graph = if settings.neo4j.is_some() {
+            "not asked yet"
+        } else {
+            "not configured: AssistX only (set AUTO_ASSIGN_NEO4J_URI)"
+        };
         Core {
             store,
             settings,
@@ -52,12 +66,14 @@ impl Core {
             clock,
             started_at,
             last_tick_at: None,
-            dependencies: ["assistx", "neo4j"]
-                .map(|name| Health::unknown(name, "not connected in this build"))
-                .into(),
+            dependencies: vec![
+                Health::unknown("assistx", "not asked yet"),
+                Health::unknown("neo4j", graph),
+            ],
             _lock: None,
             failed: None,
             dispatcher: None,
+            reconciler: None,
             intake: None,
         }
     }
@@ -145,12 +161,14 @@ impl Core {
                 results[index] = Some(Err(e));
                 continue;
             }
-            if let Command::Operator(Operator {
-                operator,
-                command: Action::Dispatch {},
-            }) = &command
+            if let Command::Operator(Operator { operator, command }) = &command
+                && let Some(job) = match command {
+                    Action::Dispatch {} => Some(EdgeJob::Dispatch),
+                    Action::Reconcile {} => Some(EdgeJob::Reconcile),
+                    _ => None,
+                }
             {
-                results[index] = Some(self.dispatch_now(&operator.clone()));
+                results[index] = Some(self.ask_edge(job, &operator.clone()));
                 continue;
             }
             if command.is_dry_run() {
@@ -324,13 +342,18 @@ impl Core {
         self.dispatcher = Some(wake);
     }
 
+    /// The graph writer an operator's `reconcile` wakes.
+    pub fn set_reconciler(&mut self, wake: Arc<tokio::sync::Notify>) {
+        self.reconciler = Some(wake);
+    }
+
     /// Records what the sync edge learned: each delivery attempt's verdict
     /// on its outbox event, in one transaction, and a dependency's health.
     pub fn record_sync(&mut self, report: super::SyncReport) -> Result<()> {
         if let Some(health) = report.health {
             self.set_health(health);
         }
-        if report.deliveries.is_empty() {
+        if report.deliveries.is_empty() && report.graph.is_none() {
             return Ok(());
         }
         let policy = crate::store::outbox::RetryPolicy {
@@ -343,28 +366,52 @@ impl Core {
             for (event, verdict) in &report.deliveries {
                 crate::store::outbox::record_attempt(tx, event, verdict, policy, now)?;
             }
+            if let Some(outcome) = &report.graph {
+                crate::store::graph_delivery::record(tx, outcome, policy, now)?;
+            }
             Ok(())
         })
     }
 
-    /// An operator's `dispatch`: the dispatcher looks at the outbox now.
-    fn dispatch_now(&mut self, by: &str) -> Result<Reply> {
-        let Some(wake) = &self.dispatcher else {
-            let what = if self.settings.dispatch_enabled {
-                "outbox write-back runs in the daemon and the control room, not here \
-                 (start `auto-assign daemon`)"
-            } else {
-                "outbox write-back is off (set AUTO_ASSIGN_DISPATCH_ENABLED=true)"
+    /// An operator's `dispatch` or `reconcile`: the loop of the sync edge
+    /// that does it is woken, and the request audited.
+    fn ask_edge(&mut self, job: EdgeJob, by: &str) -> Result<Reply> {
+        let (wake, on, action, detail) = match job {
+            EdgeJob::Dispatch => (
+                &self.dispatcher,
+                self.settings.dispatch_enabled,
+                "dispatch",
+                "delivery of due outbox events asked",
+            ),
+            EdgeJob::Reconcile => (
+                &self.reconciler,
+                self.settings.neo4j.is_some(),
+                "reconcile",
+                "reconcile of pending outbox events against Neo4j asked",
+            ),
+        };
+        let Some(wake) = wake else {
+            let what = match (job, on) {
+                (_, true) => format!(
+                    "{action} runs in the daemon and the control room, not here (start `auto-assign daemon`)"
+                ),
+                (EdgeJob::Dispatch, false) => {
+                    "outbox write-back is off (set AUTO_ASSIGN_DISPATCH_ENABLED=true)".into()
+                }
+                (EdgeJob::Reconcile, false) => {
+                    "reconcile reads Neo4j, which is not configured (set AUTO_ASSIGN_NEO4J_URI)"
+                        .into()
+                }
             };
-            return Err(Error::Unavailable { what: what.into() });
+            return Err(Error::Unavailable { what });
         };
         wake.notify_one();
         let now = self.now();
         self.store.write(|tx| {
             let record = audit::Record {
                 actor: by,
-                action: "dispatch",
-                detail: Some("delivery of due outbox events asked"),
+                action,
+                detail: Some(detail),
                 ..Default::default()
             };
             audit::append(tx, &record, now)

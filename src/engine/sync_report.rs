@@ -4,6 +4,7 @@
 
 use super::snapshot::Health;
 use crate::domain::delivery::Verdict;
+use crate::store::graph_delivery::GraphOutcome;
 use crate::store::outbox::OutboxEvent;
 
 /// What the sync edge learned, for the engine to record.
@@ -13,4 +14,6 @@ pub struct SyncReport {
     pub deliveries: Vec<(OutboxEvent, Verdict)>,
     /// A dependency's health as last seen.
     pub health: Option<Health>,
+    /// What a write to the provenance graph did.
+    pub graph: Option<GraphOutcome>,
 }

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod candidates;
 pub mod control;
 pub mod events;
+pub mod graph_delivery;
 pub mod lock;
 pub mod outbox;
 pub mod runs;

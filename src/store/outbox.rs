@@ -173,6 +173,17 @@ pub fn due_heads(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<
     )
 }
 
+/// Events after queue position `seq`, in queue order, whatever their
+/// delivery to AssistX: the graph's own cursor reads them.
+pub fn after(conn: &Connection, seq: i64, limit: usize) -> Result<Vec<OutboxEvent>> {
+    all_rows(
+        conn,
+        &format!("SELECT {COLUMNS} FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+        params![seq, limit as i64],
+        from_row,
+    )
+}
+
 pub fn summary(conn: &Connection) -> Result<Summary> {
     let mut summary = Summary::default();
     let mut stmt = conn.prepare_cached("SELECT status, COUNT(*) FROM outbox GROUP BY status")?;
@@ -276,12 +287,13 @@ pub fn record_attempt(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::store::Store;
     use serde_json::json;
 
-    fn envelope(key: &str) -> Sealed {
+    /// A decision-shaped event about task T1 with key `key`.
+    pub(crate) fn envelope(key: &str) -> Sealed {
         crate::domain::envelope::Envelope::about_task(
             "assign.assignment.recommended",
             key.into(),

@@ -278,4 +278,26 @@ ALTER TABLE assignments ADD COLUMN claims INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE assignments ADD COLUMN heartbeats_sent INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE assignments ADD COLUMN told_lease_expires_at TEXT;
 "#,
+    // Issue 10: the provenance graph is the outbox's second destination,
+    // with a delivery state of its own. Its events are written in queue
+    // order, so the state is a cursor (every event at or below
+    // `delivered_seq` is in the graph, or refused by it and listed in
+    // `graph_refused`), not a column per event: a 10,000-event tick writes
+    // no second row per event.
+    r#"
+CREATE TABLE graph_delivery (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    delivered_seq   INTEGER NOT NULL DEFAULT 0,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT,
+    last_error      TEXT,
+    last_success_at TEXT
+);
+INSERT INTO graph_delivery (id) VALUES (1);
+CREATE TABLE graph_refused (
+    seq   INTEGER PRIMARY KEY,
+    error TEXT NOT NULL,
+    at    TEXT NOT NULL
+);
+"#,
 ];

@@ -152,7 +152,13 @@ impl Dispatcher {
                 detail: None,
             }
         });
-        self.engine.report(SyncReport { deliveries, health }).await
+        self.engine
+            .report(SyncReport {
+                deliveries,
+                health,
+                graph: None,
+            })
+            .await
     }
 }
 

@@ -75,8 +75,8 @@ async fn tick(assistx: &AssistX, router: &Router, engine: &EngineHandle) -> Resu
     };
     engine
         .report(SyncReport {
-            deliveries: Vec::new(),
             health: Some(health),
+            ..SyncReport::default()
         })
         .await?;
     let tick = Action::Tick {

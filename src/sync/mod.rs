@@ -1,10 +1,12 @@
-//! The sync edge: what talks to AssistX and the auto-router. Nothing here writes the database:
+//! The sync edge: what talks to AssistX, the auto-router and Neo4j.
+//! Nothing here writes the database:
 //! the dispatcher reads due outbox events on a read-only connection of its
 //! own, posts them, and hands every verdict to the engine, the only writer,
 //! as a [`SyncReport`]. No HTTP call ever happens inside a transaction.
 
 pub mod assistx;
 pub mod dispatcher;
+pub mod graph;
 pub mod intake;
 pub mod router;
 
@@ -28,22 +30,46 @@ pub struct Edge {
 
 type Loop = Pin<Box<dyn Future<Output = ()> + Send>>;
 
+/// What wakes each of the edge's loops at once; `None`: that loop does
+/// not run.
+#[derive(Debug, Default, Clone)]
+pub struct Wakes {
+    /// The dispatcher (AssistX write-back on); an operator's `dispatch`.
+    pub dispatch: Option<Arc<Notify>>,
+    /// The backlog intake (scheduler on); a router snapshot event.
+    pub intake: Option<Arc<Notify>>,
+    /// The graph writer (Neo4j configured); an operator's `reconcile`.
+    pub graph: Option<Arc<Notify>>,
+}
+
+impl Wakes {
+    /// The loops the settings ask for.
+    pub fn for_settings(settings: &Settings) -> Wakes {
+        let wake = |on: bool| on.then(|| Arc::new(Notify::new()));
+        Wakes {
+            dispatch: wake(settings.dispatch_enabled),
+            intake: wake(settings.scheduler_enabled),
+            graph: wake(settings.neo4j.is_some()),
+        }
+    }
+}
+
 impl Edge {
-    /// Starts what the settings ask for: the dispatcher when `dispatch`
-    /// is given (write-back on), the intake when `intake` is (scheduler on);
-    /// each wakes on its own signal. `None`: nothing to run.
-    pub fn start(
-        settings: &Settings,
-        engine: &EngineHandle,
-        dispatch: Option<Arc<Notify>>,
-        intake: Option<Arc<Notify>>,
-    ) -> Result<Option<Edge>> {
+    /// Starts the loops `wakes` names. `None`: nothing to run.
+    pub fn start(settings: &Settings, engine: &EngineHandle, wakes: Wakes) -> Result<Option<Edge>> {
         let mut loops: Vec<Loop> = Vec::new();
-        if let Some(wake) = dispatch {
+        if let Some(wake) = wakes.dispatch {
             loops.push(Box::pin(dispatcher::run(settings, engine.clone(), wake)?));
         }
-        if let Some(wake) = intake {
+        if let Some(wake) = wakes.intake {
             loops.push(Box::pin(intake::run(settings, engine.clone(), wake)?));
+        }
+        if let Some(wake) = wakes.graph {
+            loops.push(Box::pin(graph::writer::run(
+                settings,
+                engine.clone(),
+                wake,
+            )?));
         }
         if loops.is_empty() {
             return Ok(None);

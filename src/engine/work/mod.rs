@@ -237,13 +237,10 @@ impl<'a> Work<'a> {
                 audit::append(self.tx, &record, self.now)?;
                 Ok(Reply::Recorded)
             }
-            // The core wakes the dispatcher before a batch is formed
-            // (`Core::dispatch_now`); a dispatch never reaches here.
-            Action::Dispatch {} => Err(Error::Unavailable {
-                what: "outbox write-back inside a batch is not possible".into(),
-            }),
-            Action::Reconcile {} => Err(Error::Unavailable {
-                what: "reconcile against the Neo4j graph is not in this build yet".into(),
+            // The core wakes the sync edge before a batch is formed
+            // (`Core::ask_edge`); neither reaches here.
+            Action::Dispatch {} | Action::Reconcile {} => Err(Error::Unavailable {
+                what: "asking the sync edge inside a batch is not possible".into(),
             }),
         }
     }
