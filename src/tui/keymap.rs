@@ -28,6 +28,7 @@ pub enum Action {
     Release,
     Dispatch,
     Reconcile,
+    Retry,
 }
 
 impl Action {
@@ -73,6 +74,7 @@ impl Action {
             Action::Release => "release a lease (confirms)",
             Action::Dispatch => "dispatch the outbox to AssistX",
             Action::Reconcile => "reconcile the outbox with Neo4j",
+            Action::Retry => "retry a dead-lettered event (outbox pane)",
         }
     }
 
@@ -85,6 +87,7 @@ impl Action {
                 | Action::Release
                 | Action::Dispatch
                 | Action::Reconcile
+                | Action::Retry
         )
     }
 }
@@ -118,6 +121,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("r", Action::Release),
     ("p", Action::Dispatch),
     ("c", Action::Reconcile),
+    ("t", Action::Retry),
 ];
 
 /// A key as written in the keymap: `a`, `G`, `ctrl-c`, `enter`, `space`...

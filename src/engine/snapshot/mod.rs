@@ -7,6 +7,7 @@ pub mod views;
 use crate::domain::lane::Lane;
 use crate::domain::lifecycle::Status;
 use crate::error::Result;
+pub use crate::store::graph_delivery::GraphSummary;
 use crate::store::{approvals, assignments, audit, control, events, outbox, runs, workers};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
@@ -42,6 +43,10 @@ pub struct Snapshot {
     pub approvals: Vec<PendingApproval>,
     pub workers: Vec<Worker>,
     pub outbox: OutboxSummary,
+    /// Where the provenance graph's writes stand (the outbox's second
+    /// destination).
+    #[serde(default)]
+    pub graph: GraphSummary,
     pub inbound_unprocessed: u64,
     pub runs: Vec<Run>,
     pub last_tick_at: Option<DateTime<Utc>>,
@@ -84,6 +89,7 @@ impl Snapshot {
             approvals: self.approvals.clone(),
             workers: Vec::new(),
             outbox: self.outbox.clone(),
+            graph: self.graph.clone(),
             inbound_unprocessed: self.inbound_unprocessed,
             runs: self.runs.clone(),
             last_tick_at: self.last_tick_at,
@@ -171,6 +177,7 @@ pub fn build(conn: &Connection, inputs: &Inputs) -> Result<Snapshot> {
             .collect(),
         workers: workers::list(conn)?.into_iter().map(Into::into).collect(),
         outbox: outbox::summary(conn)?.into(),
+        graph: crate::store::graph_delivery::summary(conn)?,
         inbound_unprocessed: events::count_unprocessed(conn)?,
         runs: runs::recent(conn, 20)?
             .into_iter()

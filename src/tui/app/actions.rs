@@ -26,6 +26,11 @@ impl App {
                 })
                 .collect();
         }
+        self.chosen()
+    }
+
+    /// The marked rows of the pane, else its selected one.
+    fn chosen(&self) -> Vec<Target> {
         let rows = self.rows(self.pane);
         let chosen: Vec<&Row> = if self.marks.is_empty() {
             self.selected_row()
@@ -43,6 +48,38 @@ impl App {
                 label: r.cells.first().cloned().unwrap_or_default(),
             })
             .collect()
+    }
+
+    /// One engine command by this operator.
+    pub(super) fn send(&self, label: &str, action: wire::Action) -> Effect {
+        Effect::Send {
+            label: label.into(),
+            commands: vec![Command::by(self.operator.clone(), action)],
+        }
+    }
+
+    /// The outbox pane's retry: the marked (or selected) events go back to
+    /// pending; the engine refuses any that is not a dead letter, and says so.
+    pub(super) fn retry_dead_letters(&mut self) -> Option<Effect> {
+        if self.pane != Pane::Outbox {
+            self.set_flash("retry works in the outbox pane", Level::Info);
+            return None;
+        }
+        let commands: Vec<Command> = self
+            .chosen()
+            .iter()
+            .filter_map(|t| t.id.parse().ok())
+            .map(|seq| Command::by(self.operator.clone(), wire::Action::RetryOutbox { seq }))
+            .collect();
+        if commands.is_empty() {
+            self.set_flash("nothing to retry", Level::Info);
+            return None;
+        }
+        self.marks.clear();
+        Some(Effect::Send {
+            label: "retry".into(),
+            commands,
+        })
     }
 
     pub(super) fn version_of(&self, id: &str) -> Option<i64> {

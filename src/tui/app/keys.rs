@@ -206,21 +206,15 @@ impl App {
             Action::Approve => return self.ask(Verb::Approve),
             Action::Reject => return self.ask(Verb::Reject),
             Action::Release => return self.ask(Verb::Release),
-            // The engine answers: the dispatcher wakes, or it says why
-            // write-back is off.
+            // The engine answers: the sync edge wakes, or the engine says
+            // why it cannot (write-back off, Neo4j not configured).
             Action::Dispatch => {
-                return Some(Effect::Send {
-                    label: "dispatch".into(),
-                    commands: vec![Command::by(
-                        self.operator.clone(),
-                        crate::wire::Action::Dispatch {},
-                    )],
-                });
+                return Some(self.send("dispatch", crate::wire::Action::Dispatch {}));
             }
-            Action::Reconcile => self.set_flash(
-                "reconcile: needs the Neo4j graph, which this build does not read yet",
-                Level::Warn,
-            ),
+            Action::Reconcile => {
+                return Some(self.send("reconcile", crate::wire::Action::Reconcile {}));
+            }
+            Action::Retry => return self.retry_dead_letters(),
         }
         None
     }

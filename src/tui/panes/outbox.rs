@@ -112,11 +112,12 @@ impl PaneView for Outbox {
     }
 
     fn summary_height(&self, active: bool) -> u16 {
-        if active { 2 } else { 0 }
+        if active { 3 } else { 0 }
     }
 
-    /// Counts per status, the write-back lag, and the last error (AssistX is
-    /// the one destination today).
+    /// Counts per status, the write-back lag and the last error for
+    /// AssistX, then the same for the provenance graph (the second
+    /// destination, with its own delivery state).
     fn draw_summary(&self, frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let o = &app.snapshot().outbox;
         let lag = age_of(o.oldest_pending_at, app.now);
@@ -150,6 +151,37 @@ impl PaneView for Outbox {
                 theme.muted
             },
         ));
-        frame.render_widget(Paragraph::new(vec![counts, error]), area);
+        let g = &app.snapshot().graph;
+        let graph_lag = age_of(
+            g.oldest_pending_at
+                .as_deref()
+                .and_then(crate::domain::time::parse_utc),
+            app.now,
+        );
+        let graph = Line::from(vec![
+            Span::styled(
+                format!(
+                    " graph: pending {}  refused {}  lag {graph_lag}",
+                    g.pending, g.refused
+                ),
+                if g.refused > 0 {
+                    theme.warn
+                } else {
+                    theme.text
+                },
+            ),
+            Span::styled(
+                format!(
+                    "   last error (neo4j): {}",
+                    g.last_error.as_deref().unwrap_or("none")
+                ),
+                if g.last_error.is_some() {
+                    theme.warn
+                } else {
+                    theme.muted
+                },
+            ),
+        ]);
+        frame.render_widget(Paragraph::new(vec![counts, error, graph]), area);
     }
 }
