@@ -183,3 +183,209 @@ fn the_graph_explains_every_decision_and_writing_it_again_changes_nothing() {
     )));
     assert!(duplicate.is_err(), "the unique constraint holds");
 }
+
+/// The daemon's outbox, as `outbox list --json` prints it.
+fn outbox_events(sb: &Sandbox) -> Vec<Value> {
+    json_lines(&ok(
+        &sb.run(&["outbox", "list", "--json", "--limit", "1000"])
+    ))
+}
+
+/// Posts an event's sealed bytes to AssistX, as an engine that then died
+/// before recording the answer would have.
+fn post_behind_the_engines_back(url: &str, body: &str) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let answer = runtime.block_on(async {
+        reqwest::Client::new()
+            .post(format!("{url}/api/events"))
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap()
+    });
+    assert_eq!(answer.status().as_u16(), 200);
+}
+
+fn health_of(c: &mut Conn, name: &str) -> Option<Value> {
+    let snapshot = c.ask(json!({"op": "snapshot"}));
+    snapshot["result"]["health"]
+        .as_array()?
+        .iter()
+        .find(|h| h["name"] == name)
+        .cloned()
+}
+
+#[test]
+fn reconcile_marks_delivered_what_assistx_recorded_and_sends_none_of_it_again() {
+    let Some(db) = BoltDb::fresh("reconcile") else {
+        return;
+    };
+    let standin = standin::StandIn::with_graph(None, &db.settings);
+    for task in ["T1", "T2"] {
+        standin.set_task(task, json!({"status": "READY", "created_at_ts": 1}));
+    }
+    let sb = Sandbox::new();
+    let assistx = [("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str())];
+    let daemon = start(&sb, &env(&db, &assistx));
+    let mut c = daemon.connect();
+    let t1 = arrive(&mut c, "T1", json!({}));
+    arrive(&mut c, "T2", json!({}));
+    ask_ok(
+        &mut c,
+        json!({"op": "claim", "assignment_id": t1, "worker_id": "w1", "node_id": "n1"}),
+    );
+    // Write-back is off: everything waits. An earlier engine had posted
+    // T1's events before it died.
+    let about = |e: &Value, task: &str| {
+        serde_json::from_str::<Value>(&outbox_body(&sb, e))
+            .ok()
+            .is_some_and(|b| b["payload"]["task_id"] == task)
+    };
+    let events = outbox_events(&sb);
+    assert!(
+        events.iter().all(|e| e["status"] == "pending"),
+        "{events:?}"
+    );
+    let t1_events: Vec<&Value> = events.iter().filter(|e| about(e, "T1")).collect();
+    assert!(
+        t1_events.len() >= 2,
+        "T1's decision and claim: {t1_events:?}"
+    );
+    for e in &t1_events {
+        post_behind_the_engines_back(&standin.url, &outbox_body(&sb, e));
+    }
+    let posts = standin.posts();
+    // The operator reconciles: T1's events are delivered, T2's still wait.
+    let socket = daemon.socket.display().to_string();
+    let on_daemon = [("AUTO_ASSIGN_SOCKET_PATH", socket.as_str())];
+    ok(&sb.run_env(&["outbox", "reconcile"], &on_daemon));
+    eventually("T1's events reconciled", WAIT, POLL, || {
+        let events = outbox_events(&sb);
+        let done = events.iter().filter(|e| e["status"] == "delivered").count();
+        (done == t1_events.len()).then_some(events)
+    });
+    assert!(
+        outbox_events(&sb)
+            .iter()
+            .filter(|e| about(e, "T2"))
+            .all(|e| e["status"] == "pending")
+    );
+    // At the next start, reconcile runs by itself: T2's events, posted
+    // meanwhile, are found too.
+    drop(c);
+    drop(daemon);
+    for e in outbox_events(&sb).iter().filter(|e| about(e, "T2")) {
+        post_behind_the_engines_back(&standin.url, &outbox_body(&sb, e));
+    }
+    let posts_before_restart = standin.posts();
+    let daemon = start(&sb, &env(&db, &assistx));
+    eventually("everything reconciled at start", WAIT, POLL, || {
+        outbox_events(&sb)
+            .iter()
+            .all(|e| e["status"] == "delivered")
+            .then_some(())
+    });
+    assert_eq!(
+        standin.posts(),
+        posts_before_restart,
+        "nothing was sent again"
+    );
+    assert!(posts_before_restart > posts);
+    assert_eq!(standin.conflicts(), 0);
+    drop(daemon);
+}
+
+/// An outbox event's sealed body, read from the cache.
+fn outbox_body(sb: &Sandbox, event: &Value) -> String {
+    let store = Store::open_read_only(&sb.db()).unwrap();
+    outbox::get(store.conn(), event["seq"].as_i64().unwrap())
+        .unwrap()
+        .body
+}
+
+#[test]
+fn neo4j_down_holds_back_only_the_graph_and_it_catches_up_after() {
+    let Some(db) = BoltDb::fresh("outage") else {
+        return;
+    };
+    db.run("CREATE (t:Task {id: 'T1', status: 'READY'})", json!({}));
+    let standin = standin::StandIn::start(None);
+    // A Bolt address where nothing listens.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let assistx = [
+        ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
+        ("AUTO_ASSIGN_DISPATCH_ENABLED", "true"),
+    ];
+    let mut down = env(&db, &assistx);
+    down.retain(|(k, _)| k != "AUTO_ASSIGN_NEO4J_URI");
+    down.push(("AUTO_ASSIGN_NEO4J_URI".into(), nowhere));
+    let sb = Sandbox::new();
+    let daemon = start(&sb, &down);
+    let mut c = daemon.connect();
+    let t1 = arrive(&mut c, "T1", json!({}));
+    ask_ok(
+        &mut c,
+        json!({"op": "claim", "assignment_id": t1, "worker_id": "w1", "node_id": "n1"}),
+    );
+    // AssistX hears everything; the graph waits, and the badge says why.
+    eventually("AssistX has every event", WAIT, POLL, || {
+        outbox_events(&sb)
+            .iter()
+            .all(|e| e["status"] == "delivered")
+            .then_some(())
+    });
+    let neo4j = eventually("the graph reported down", WAIT, POLL, || {
+        health_of(&mut c, "neo4j").filter(|h| h["state"] == "down")
+    });
+    assert!(
+        neo4j["last_error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{neo4j}"
+    );
+    let state = graph_state(&sb);
+    assert!(state["summary"]["pending"].as_u64() >= Some(2), "{state}");
+    assert!(state["summary"]["last_error"].is_string(), "{state}");
+    // Heartbeats and commands are not held back.
+    for _ in 0..20 {
+        ask_ok(
+            &mut c,
+            json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1", "assignment_id": t1, "status": "busy"}),
+        );
+    }
+    assert_eq!(
+        db.count("MATCH (a:Assignment) RETURN count(a) AS n", json!({})),
+        0
+    );
+    eventually("AssistX has the start too", WAIT, POLL, || {
+        outbox_events(&sb)
+            .iter()
+            .all(|e| e["status"] == "delivered")
+            .then_some(())
+    });
+    // Neo4j is back (the daemon restarted with its address): the graph
+    // catches up, AssistX hears nothing twice.
+    drop(c);
+    drop(daemon);
+    let accepted = standin.accepted().len();
+    let daemon = start(&sb, &env(&db, &assistx));
+    let mut c = daemon.connect();
+    eventually("the graph caught up", WAIT, POLL, || all_written(&sb));
+    assert_eq!(
+        db.column(
+            "MATCH (a:Assignment)-[:FOR_TASK]->(t:Task {id: 'T1'}) RETURN a.status AS s",
+            json!({}),
+            "s"
+        ),
+        [json!("running")]
+    );
+    let neo4j = eventually("the graph reported ok", WAIT, POLL, || {
+        health_of(&mut c, "neo4j").filter(|h| h["state"] == "ok")
+    });
+    assert!(neo4j["last_success_at"].is_string());
+    assert_eq!(standin.accepted().len(), accepted);
+}

@@ -13,6 +13,9 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{Connection, params};
 use serde::{Deserialize, Serialize};
 
+/// The longest wait between two attempts at the graph.
+pub const GRAPH_RETRY_MAX_SECONDS: u64 = 60;
+
 /// What one graph write did, as the writer reports it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum GraphOutcome {
@@ -85,8 +88,10 @@ pub fn record(
         GraphOutcome::Failed(error) => {
             let attempts = summary(conn)?.attempts + 1;
             // The graph is this program's own record: an outage of any
-            // length is waited out (capped backoff), never dead-lettered.
-            let wait = backoff_seconds(attempts, policy.base_seconds, policy.max_seconds, "graph");
+            // length is waited out, never dead-lettered, and it is tried
+            // at least every minute, so it catches up soon after.
+            let cap = policy.max_seconds.min(GRAPH_RETRY_MAX_SECONDS);
+            let wait = backoff_seconds(attempts, policy.base_seconds.min(cap), cap, "graph");
             let next = rfc3339(now + Duration::seconds(wait as i64));
             conn.prepare_cached(
                 "UPDATE graph_delivery SET attempts = ?1, next_attempt_at = ?2, last_error = ?3",

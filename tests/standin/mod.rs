@@ -3,7 +3,11 @@
 //! `GET /health`, the backlog call, `GET /api/tasks/{id}` (the task under
 //! `task`) and `POST /api/events`, and keeps each `:Task`'s statuses as
 //! AssistX would set them from `assignment.*` events. As the router it
-//! answers the five admin calls of A6.
+//! answers the five admin calls of A6. Given a Bolt database
+//! ([`StandIn::with_graph`]), it also leaves in the graph what AssistX
+//! leaves in Neo4j (A8): its `:Task` nodes, their statuses and claim
+//! fields, an `:EventEnvelope` per accepted event and an `:EventConflict`
+//! per conflict.
 #![allow(dead_code)]
 
 use axum::Router;
@@ -45,6 +49,8 @@ struct Inner {
     posts: usize,
     /// How long each post waits before it is answered.
     delay: std::time::Duration,
+    /// Where AssistX's Neo4j writes go, when the test has a graph.
+    graph: Option<auto_assign::sync::graph::Graph>,
 }
 
 #[derive(Clone)]
@@ -57,16 +63,37 @@ pub struct StandIn {
 impl StandIn {
     /// Starts on a free loopback port; Basic auth required with `auth`.
     pub fn start(auth: Option<(&str, &str)>) -> StandIn {
-        let inner = Arc::new(Mutex::new(Inner {
-            mode: Some(Mode::Healthy),
-            auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
-            ..Default::default()
-        }));
+        Self::start_with(auth, None)
+    }
+
+    /// Starts with AssistX's graph writes going to `graph` (A8).
+    pub fn with_graph(
+        auth: Option<(&str, &str)>,
+        graph: &auto_assign::config::Neo4jSettings,
+    ) -> StandIn {
+        Self::start_with(auth, Some(graph))
+    }
+
+    fn start_with(
+        auth: Option<(&str, &str)>,
+        graph: Option<&auto_assign::config::Neo4jSettings>,
+    ) -> StandIn {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
+        let graph = graph.map(|settings| {
+            runtime
+                .block_on(auto_assign::sync::graph::Graph::connect(settings))
+                .unwrap()
+        });
+        let inner = Arc::new(Mutex::new(Inner {
+            mode: Some(Mode::Healthy),
+            auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
+            graph,
+            ..Default::default()
+        }));
         let app = Router::new()
             .route("/health", get(health))
             .route("/api/events", post(events))
@@ -127,13 +154,24 @@ impl StandIn {
         self.inner.lock().unwrap().backlog = items;
     }
 
-    /// A task's properties, as the graph holds them.
+    /// A task's properties, as the graph holds them (and, with a graph,
+    /// its `:Task` node).
     pub fn set_task(&self, id: &str, properties: Value) {
-        self.inner
-            .lock()
-            .unwrap()
-            .task_nodes
-            .insert(id.into(), properties);
+        let graph = {
+            let mut inner = self.inner.lock().unwrap();
+            inner.task_nodes.insert(id.into(), properties.clone());
+            inner.graph.clone()
+        };
+        if let Some(graph) = graph {
+            let mut properties = properties;
+            properties["id"] = json!(id);
+            let write = graph.run(
+                neo4rs::query("MERGE (t:Task {id: $id}) SET t += $props")
+                    .param("id", id)
+                    .param("props", neo4rs::BoltType::try_from(properties).unwrap()),
+            );
+            self._runtime.block_on(write).unwrap();
+        }
     }
 
     /// The router's context from now on.
@@ -218,72 +256,117 @@ fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
         .is_some_and(|given| given == expected)
 }
 
-async fn events(State(inner): Shared, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
-    let delay = inner.lock().unwrap().delay;
+/// What a post comes to, decided under the lock; graph writes happen
+/// after it is released.
+enum Verdict {
+    Answer(StatusCode, String),
+    Conflict(String),
+    Accept {
+        event: serde_json::Map<String, Value>,
+        key: String,
+        text: String,
+    },
+}
+
+async fn events(State(shared): Shared, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+    let delay = shared.lock().unwrap().delay;
     tokio::time::sleep(delay).await;
-    let mut inner = inner.lock().unwrap();
+    let (verdict, graph) = {
+        let mut inner = shared.lock().unwrap();
+        (judge(&mut inner, &headers, &body), inner.graph.clone())
+    };
+    match verdict {
+        Verdict::Answer(status, body) => (status, body),
+        Verdict::Conflict(key) => {
+            if let Some(graph) = graph {
+                let conflict = neo4rs::query("MERGE (c:EventConflict {idempotency_key: $key})")
+                    .param("key", key.as_str());
+                let _ = graph.run(conflict).await;
+            }
+            (
+                StatusCode::CONFLICT,
+                r#"{"detail":"idempotency key conflict"}"#.into(),
+            )
+        }
+        Verdict::Accept { event, key, text } => {
+            if let Some(graph) = graph
+                && let Err(e) = record_in_graph(&graph, &event, &key, &text).await
+            {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!(r#"{{"detail":"neo4j: {e}"}}"#),
+                );
+            }
+            accept(&mut shared.lock().unwrap(), &event, key, text)
+        }
+    }
+}
+
+fn judge(inner: &mut Inner, headers: &HeaderMap, body: &[u8]) -> Verdict {
+    let answer = |status, text: &str| Verdict::Answer(status, text.to_string());
     inner.posts += 1;
-    if !authorized(&inner, &headers) {
-        return (
+    if !authorized(inner, headers) {
+        return answer(
             StatusCode::UNAUTHORIZED,
-            r#"{"detail":"Not authenticated"}"#.into(),
+            r#"{"detail":"Not authenticated"}"#,
         );
     }
     if inner.mode == Some(Mode::Down) {
-        return (
+        return answer(
             StatusCode::SERVICE_UNAVAILABLE,
-            r#"{"detail":"processing failed"}"#.into(),
+            r#"{"detail":"processing failed"}"#,
         );
     }
-    let text = String::from_utf8_lossy(&body).into_owned();
+    let text = String::from_utf8_lossy(body).into_owned();
     let Ok(Value::Object(event)) = serde_json::from_str::<Value>(&text) else {
-        return (
+        return answer(
             StatusCode::UNPROCESSABLE_ENTITY,
-            r#"{"detail":"not an object"}"#.into(),
+            r#"{"detail":"not an object"}"#,
         );
     };
-    if let Err(why) = check(&event) {
-        return why;
+    if let Err((status, why)) = check(&event) {
+        return Verdict::Answer(status, why);
     }
     let event_type = event["event_type"].as_str().unwrap_or_default().to_string();
     if inner.refuse_types.contains(&event_type) {
-        return (
+        return Verdict::Answer(
             StatusCode::BAD_REQUEST,
             format!(r#"{{"detail":"{event_type} refused"}}"#),
         );
+    }
+    if event_type.starts_with("assignment.") && event["payload"]["task_id"].as_str().is_none() {
+        return answer(StatusCode::BAD_REQUEST, r#"{"detail":"payload.task_id"}"#);
     }
     let key = event["idempotency_key"]
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let id = event["event_id"].clone();
     match inner.bodies.get(&key) {
-        Some(earlier) if *earlier == text => {
-            return (
-                StatusCode::OK,
-                json!({"accepted": true, "event_id": id, "deduped": true}).to_string(),
-            );
-        }
+        Some(earlier) if *earlier == text => Verdict::Answer(
+            StatusCode::OK,
+            json!({"accepted": true, "event_id": event["event_id"], "deduped": true}).to_string(),
+        ),
         Some(_) => {
             inner.conflicts += 1;
-            return (
-                StatusCode::CONFLICT,
-                r#"{"detail":"idempotency key conflict"}"#.into(),
-            );
+            Verdict::Conflict(key)
         }
-        None => {}
+        None => Verdict::Accept { event, key, text },
     }
+}
+
+fn accept(
+    inner: &mut Inner,
+    event: &serde_json::Map<String, Value>,
+    key: String,
+    text: String,
+) -> (StatusCode, String) {
+    let event_type = event["event_type"].as_str().unwrap_or_default();
     if event_type.starts_with("assignment.") {
         let payload = &event["payload"];
-        let Some(task) = payload["task_id"].as_str() else {
-            return (
-                StatusCode::BAD_REQUEST,
-                r#"{"detail":"payload.task_id"}"#.into(),
-            );
-        };
+        let task = payload["task_id"].as_str().unwrap_or_default();
         // D: released and expired put the task back; any other
         // assignment.* event sets its status, CLAIMED when it has none.
-        let status = match event_type.as_str() {
+        let status = match event_type {
             "assignment.released" | "assignment.expired" => "READY".to_string(),
             _ => payload["status"].as_str().unwrap_or("CLAIMED").to_string(),
         };
@@ -297,8 +380,60 @@ async fn events(State(inner): Shared, headers: HeaderMap, body: Bytes) -> (Statu
     inner.accepted.push(key);
     (
         StatusCode::OK,
-        json!({"accepted": true, "event_id": id, "deduped": false}).to_string(),
+        json!({"accepted": true, "event_id": event["event_id"], "deduped": false}).to_string(),
     )
+}
+
+/// What AssistX writes to Neo4j for an accepted event (A8, D): the
+/// envelope node, and for `assignment.*` the task's status and claim.
+async fn record_in_graph(
+    graph: &auto_assign::sync::graph::Graph,
+    event: &serde_json::Map<String, Value>,
+    key: &str,
+    body: &str,
+) -> Result<(), String> {
+    use sha2::Digest;
+    let event_type = event["event_type"].as_str().unwrap_or_default();
+    let hash: String = sha2::Sha256::digest(body.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let envelope = neo4rs::query(
+        "MERGE (e:EventEnvelope {idempotency_key: $key}) \
+         SET e.event_id = $id, e.event_type = $type, e.payload_hash = $hash",
+    )
+    .param("key", key)
+    .param("id", event["event_id"].as_str().unwrap_or_default())
+    .param("type", event_type)
+    .param("hash", hash);
+    graph.run(envelope).await.map_err(|e| e.to_string())?;
+    if !event_type.starts_with("assignment.") {
+        return Ok(());
+    }
+    let payload = &event["payload"];
+    let task = payload["task_id"].as_str().unwrap_or_default();
+    let back = matches!(event_type, "assignment.released" | "assignment.expired");
+    let status = if back {
+        "READY"
+    } else {
+        payload["status"].as_str().unwrap_or("CLAIMED")
+    };
+    let text = |k: &str| payload[k].as_str().map(str::to_string);
+    let claim = json!({
+        "status": status,
+        "worker_id": if back { None } else { text("worker_id") },
+        "claimed_by": if back { None } else { text("worker_id") },
+        "node_id": if back { None } else { text("node_id") },
+        "assignment_id": if back { None } else { text("assignment_id") },
+    });
+    let update = neo4rs::query(
+        "MATCH (t:Task {id: $task}) SET t += $claim \
+         WITH t MATCH (e:EventEnvelope {idempotency_key: $key}) MERGE (e)-[:ABOUT_TASK]->(t)",
+    )
+    .param("task", task)
+    .param("key", key)
+    .param("claim", neo4rs::BoltType::try_from(claim).unwrap());
+    graph.run(update).await.map_err(|e| e.to_string())
 }
 
 /// A7's 400 and 422 rules for an authored envelope.

@@ -75,7 +75,12 @@ impl Writer {
         // of one key under concurrent writers.
         let mut wait = Duration::from_secs(1);
         while let Err(e) = graph.ensure_constraints().await {
-            if self.report(None, Vec::new(), Err(&e)).await.is_err() {
+            let failed = GraphOutcome::Failed(e.to_string());
+            if self
+                .report(Some(failed), Vec::new(), Err(&e))
+                .await
+                .is_err()
+            {
                 return;
             }
             tokio::time::sleep(wait).await;
