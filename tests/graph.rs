@@ -389,3 +389,68 @@ fn neo4j_down_holds_back_only_the_graph_and_it_catches_up_after() {
     assert!(neo4j["last_success_at"].is_string());
     assert_eq!(standin.accepted().len(), accepted);
 }
+
+/// A backlog item as AssistX lists it (A7): no risk, no capabilities.
+fn backlog_item(task: &str) -> Value {
+    json!({"task_id": task, "title": format!("task {task}"), "prompt": "p", "priority": "batch",
+        "status": "READY", "queue": "backlog", "privacy": "", "local_only": false,
+        "sensitive": false, "allow_cloud": true, "metadata": {}})
+}
+
+fn assignment_of(sb: &Sandbox, task: &str) -> Option<Value> {
+    json_lines(&ok(&sb.run(&["assignments", "--json"])))
+        .into_iter()
+        .find(|a| a["task_id"] == task)
+}
+
+#[test]
+fn the_intake_completes_its_backlog_from_the_graph_and_reads_the_graph_when_assistx_is_down() {
+    let Some(db) = BoltDb::fresh("intake") else {
+        return;
+    };
+    let standin = standin::StandIn::with_graph(None, &db.settings);
+    standin.set_task(
+        "T1",
+        json!({"status": "READY", "created_at_ts": 1,
+        "payload_json": "{\"risk_level\": \"high\"}"}),
+    );
+    standin.set_task("T2", json!({"status": "CLAIMED", "created_at_ts": 2}));
+    standin.set_task("T3", json!({"status": "READY", "created_at_ts": 3}));
+    standin.set_backlog(vec![backlog_item("T1"), backlog_item("T2")]);
+    let sb = Sandbox::new();
+    let settings = [
+        ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
+        ("AUTO_ASSIGN_SCHEDULER_ENABLED", "true"),
+        ("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "1"),
+    ];
+    let daemon = start(&sb, &env(&db, &settings));
+    let mut c = daemon.connect();
+    // T1's risk is on its :Task only: the approval gate fires anyway.
+    let t1 = eventually("T1 decided", WAIT, POLL, || assignment_of(&sb, "T1"));
+    assert_eq!(t1["status"], "approval_required", "{t1}");
+    // T2 is listed, but the graph says it is claimed: not recommended.
+    let t2 = eventually("T2 decided", WAIT, POLL, || assignment_of(&sb, "T2"));
+    assert_eq!(t2["status"], "blocked", "{t2}");
+    assert!(
+        t2.to_string().contains("duplicate_active_assignment"),
+        "{t2}"
+    );
+    assert!(
+        assignment_of(&sb, "T3").is_none(),
+        "AssistX did not list T3"
+    );
+    // AssistX goes down: the backlog comes from the graph (READY and
+    // REVIEW tasks), and the badge says so.
+    standin.set_mode(standin::Mode::Down);
+    let t3 = eventually("T3 read from the graph", WAIT, POLL, || {
+        assignment_of(&sb, "T3")
+    });
+    assert_eq!(t3["status"], "recommended", "{t3}");
+    let assistx = eventually(
+        "the badge says where the backlog came from",
+        WAIT,
+        POLL,
+        || health_of(&mut c, "assistx").filter(|h| h["state"] == "down"),
+    );
+    assert_eq!(assistx["detail"], "backlog read from Neo4j", "{assistx}");
+}

@@ -2,13 +2,17 @@
 //! backlog and the router's snapshot and hands both to the engine as one
 //! tick. AssistX's backlog items leave out what the approval gate and
 //! capability matching need (contract D, "Intake"), so each item is first
-//! completed from its task (`GET /api/tasks/{id}`).
+//! completed from its `:Task`: with Neo4j configured, one batched Bolt read
+//! per backlog page (which also brings the canonical status, A8), else
+//! `GET /api/tasks/{id}` per item.
 //!
-//! When AssistX cannot be reached, the tick still runs, on the candidates
-//! the engine has cached, and the badge says why.
+//! When AssistX cannot be reached, the backlog is read from the graph
+//! (A8's equivalent query); without a graph the tick runs on the
+//! candidates the engine has cached. The badge says which.
 
 use super::SyncReport;
 use super::assistx::AssistX;
+use super::graph::Graph;
 use super::router::Router;
 use crate::config::Settings;
 use crate::engine::EngineHandle;
@@ -46,7 +50,20 @@ pub fn run(
     let assistx = AssistX::new(settings)?;
     let router = Router::new(settings)?;
     let every = settings.tick_interval.max(Duration::from_secs(1));
+    let neo4j = settings.neo4j.clone();
     Ok(async move {
+        let graph = match &neo4j {
+            Some(neo4j) => Graph::connect(neo4j)
+                .await
+                .map_err(|e| tracing::warn!("intake: {e}"))
+                .ok(),
+            None => None,
+        };
+        let sources = Sources {
+            assistx,
+            router,
+            graph,
+        };
         let mut clock = tokio::time::interval(every);
         clock.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -55,23 +72,37 @@ pub fn run(
                 _ = clock.tick() => {}
                 _ = wake.notified() => clock.reset(),
             }
-            if tick(&assistx, &router, &engine).await.is_err() {
+            if tick(&sources, &engine).await.is_err() {
                 return; // the engine stopped
             }
         }
     })
 }
 
-async fn tick(assistx: &AssistX, router: &Router, engine: &EngineHandle) -> Result<()> {
-    let bodies = router.snapshot().await;
-    let (candidates, health) = match assistx.backlog(BACKLOG_LIMIT).await {
+/// Where a tick's inputs come from.
+struct Sources {
+    assistx: AssistX,
+    router: Router,
+    graph: Option<Graph>,
+}
+
+async fn tick(sources: &Sources, engine: &EngineHandle) -> Result<()> {
+    let bodies = sources.router.snapshot().await;
+    let (candidates, health) = match sources.assistx.backlog(BACKLOG_LIMIT).await {
         Ok(mut items) => {
-            for item in &mut items {
-                complete_from_task(assistx, item).await;
-            }
+            complete(sources, &mut items).await;
             (Some(items), healthy())
         }
-        Err(why) => (None, down(why)),
+        Err(why) => match &sources.graph {
+            Some(graph) => match graph.backlog(BACKLOG_LIMIT as usize).await {
+                Ok(tasks) => {
+                    let items = tasks.iter().map(item_of_task).collect();
+                    (Some(items), down(why, "backlog read from Neo4j"))
+                }
+                Err(e) => (None, down(format!("{why}; Neo4j: {e}"), CACHED)),
+            },
+            None => (None, down(why, CACHED)),
+        },
     };
     engine
         .report(SyncReport {
@@ -93,6 +124,105 @@ async fn tick(assistx: &AssistX, router: &Router, engine: &EngineHandle) -> Resu
     Ok(())
 }
 
+/// What the badge says when neither AssistX nor the graph gave a backlog.
+const CACHED: &str = "backlog intake: deciding the cached candidates";
+
+/// Completes every item from its task: one graph read for the page when
+/// Neo4j is configured and answers, else one AssistX call per item.
+async fn complete(sources: &Sources, items: &mut [Value]) {
+    if let Some(graph) = &sources.graph {
+        let ids: Vec<String> = items
+            .iter()
+            .filter_map(|i| i.as_object().and_then(item_id))
+            .collect();
+        match graph.tasks(&ids).await {
+            Ok(tasks) => {
+                for fields in items.iter_mut().filter_map(Value::as_object_mut) {
+                    if let Some(task) = item_id(fields).and_then(|id| tasks.get(&id)) {
+                        enrich(fields, task);
+                        add_canonical_status(fields, task);
+                    }
+                }
+                return;
+            }
+            Err(e) => tracing::warn!("intake: reading tasks from Neo4j: {e}; asking AssistX"),
+        }
+    }
+    for item in items {
+        complete_from_task(&sources.assistx, item).await;
+    }
+}
+
+fn item_id(item: &Map<String, Value>) -> Option<String> {
+    ["task_id", "id"]
+        .iter()
+        .find_map(|k| item.get(*k).and_then(Value::as_str))
+        .map(str::to_string)
+}
+
+/// The task's status in Neo4j, when it is one that blocks a decision (A4
+/// rules 1 and 2): a task AssistX still lists but the graph says is
+/// claimed or done is not recommended again. A READY or REVIEW status is
+/// left out, so an assignment's id does not depend on whether the graph
+/// was read.
+fn add_canonical_status(item: &mut Map<String, Value>, task: &Map<String, Value>) {
+    if let Some(status) = task.get("status").and_then(Value::as_str)
+        && crate::domain::scorer::canonical_status_blocks(status)
+        && !item.contains_key("canonical_status")
+    {
+        item.insert("canonical_status".into(), Value::String(status.to_string()));
+    }
+}
+
+/// A `:Task` read from the graph as a backlog item (A5 normalizes it):
+/// its properties, with what AssistX's backlog call would have taken from
+/// its `payload_json` and `metadata_json`.
+pub fn item_of_task(task: &Map<String, Value>) -> Value {
+    let mut item: Map<String, Value> = task
+        .iter()
+        .filter(|(k, _)| !k.ends_with("_json"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(id) = task.get("id") {
+        item.insert("task_id".into(), id.clone());
+    }
+    for key in [
+        "queue",
+        "queue_class",
+        "privacy",
+        "local_only",
+        "sensitive",
+        "allow_cloud",
+        "prompt",
+    ] {
+        if item.contains_key(key) {
+            continue;
+        }
+        if let Some(value) =
+            nested(task, "payload_json", key).or_else(|| nested(task, "metadata_json", key))
+        {
+            item.insert(key.into(), value);
+        }
+    }
+    if !item.contains_key("queue")
+        && let Some(class) = item.get("queue_class").cloned()
+    {
+        item.insert("queue".into(), class);
+    }
+    enrich(&mut item, task);
+    Value::Object(item)
+}
+
+/// `key` of the JSON held in the task's `field` (a string, A8).
+fn nested(task: &Map<String, Value>, field: &str, key: &str) -> Option<Value> {
+    let object = match task.get(field)? {
+        Value::String(text) => serde_json::from_str::<Map<String, Value>>(text).ok()?,
+        Value::Object(map) => map.clone(),
+        _ => return None,
+    };
+    object.get(key).filter(|v| !v.is_null()).cloned()
+}
+
 /// Asks AssistX for the item's task when the item lacks what the task can
 /// tell, and fills it in.
 async fn complete_from_task(assistx: &AssistX, item: &mut Value) {
@@ -102,11 +232,7 @@ async fn complete_from_task(assistx: &AssistX, item: &mut Value) {
     if FROM_TASK.iter().all(|k| fields.contains_key(*k)) {
         return;
     }
-    let id = ["task_id", "id"]
-        .iter()
-        .find_map(|k| fields.get(*k).and_then(Value::as_str))
-        .map(str::to_string);
-    if let Some(task) = match id {
+    if let Some(task) = match item_id(fields) {
         Some(id) => assistx.task(&id).await,
         None => None,
     } {
@@ -118,28 +244,18 @@ async fn complete_from_task(assistx: &AssistX, item: &mut Value) {
 /// then its `payload_json` and `metadata_json` (JSON held in strings, A8).
 /// What the item says is kept.
 pub fn enrich(item: &mut Map<String, Value>, task: &Map<String, Value>) {
-    let nested = |name: &str| -> Option<Map<String, Value>> {
-        match task.get(name)? {
-            Value::String(text) => serde_json::from_str(text).ok(),
-            Value::Object(map) => Some(map.clone()),
-            _ => None,
-        }
-    };
-    let sources = [
-        Some(task.clone()),
-        nested("payload_json"),
-        nested("metadata_json"),
-    ];
     for key in FROM_TASK {
         if item.contains_key(key) {
             continue;
         }
-        let found = sources
-            .iter()
-            .flatten()
-            .find_map(|source| source.get(key).filter(|v| !v.is_null()));
+        let found = task
+            .get(key)
+            .filter(|v| !v.is_null())
+            .cloned()
+            .or_else(|| nested(task, "payload_json", key))
+            .or_else(|| nested(task, "metadata_json", key));
         if let Some(value) = found {
-            item.insert(key.into(), value.clone());
+            item.insert(key.into(), value);
         }
     }
 }
@@ -154,13 +270,13 @@ fn healthy() -> Health {
     }
 }
 
-fn down(why: String) -> Health {
+fn down(why: String, detail: &str) -> Health {
     Health {
         name: "assistx".into(),
         state: HealthState::Down,
         last_success_at: None,
         last_error: Some(why),
-        detail: Some("backlog intake: deciding the cached candidates".into()),
+        detail: Some(detail.into()),
     }
 }
 
@@ -191,6 +307,45 @@ mod tests {
         assert_eq!(item["approval_required"], true);
         assert_eq!(item["required_capabilities"], json!(["gpu"]));
         assert_eq!(item["owner"], "ann", "the item's own word stands");
+    }
+
+    #[test]
+    fn a_task_from_the_graph_reads_as_a_backlog_item() {
+        let task = object(json!({
+            "id": "T9",
+            "status": "READY",
+            "priority": "interactive",
+            "created_at_ts": 17,
+            "payload_json": "{\"queue_class\": \"backlog\", \"local_only\": true, \"risk_level\": \"high\"}",
+            "metadata_json": "{\"privacy\": \"private\", \"local_only\": false}"
+        }));
+        let item = item_of_task(&task);
+        assert_eq!(item["task_id"], "T9");
+        assert_eq!(item["queue"], "backlog");
+        assert_eq!(
+            item["local_only"], true,
+            "payload_json before metadata_json"
+        );
+        assert_eq!(item["privacy"], "private");
+        assert_eq!(item["risk_level"], "high");
+        assert!(item.get("payload_json").is_none());
+        let candidate = crate::domain::candidate::Candidate::from_json(&item).unwrap();
+        assert_eq!(candidate.task_id, "T9");
+        assert!(candidate.local_only_flag);
+    }
+
+    #[test]
+    fn only_a_blocking_canonical_status_is_carried() {
+        for (status, carried) in [
+            ("CLAIMED", true),
+            ("DONE", true),
+            ("READY", false),
+            ("REVIEW", false),
+        ] {
+            let mut item = object(json!({"task_id": "T1"}));
+            add_canonical_status(&mut item, &object(json!({"status": status})));
+            assert_eq!(item.contains_key("canonical_status"), carried, "{status}");
+        }
     }
 
     #[test]

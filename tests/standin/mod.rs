@@ -207,11 +207,17 @@ async fn health(State(inner): Shared) -> (StatusCode, String) {
     }
 }
 
-async fn backlog(State(inner): Shared) -> String {
+async fn backlog(State(inner): Shared) -> (StatusCode, String) {
     let inner = inner.lock().unwrap();
-    json!({"tasks": inner.backlog, "count": inner.backlog.len(), "queue": "backlog",
-        "dry_run": true, "read_only": true})
-    .to_string()
+    if inner.mode == Some(Mode::Down) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            r#"{"detail":"down"}"#.into(),
+        );
+    }
+    let body = json!({"tasks": inner.backlog, "count": inner.backlog.len(), "queue": "backlog",
+        "dry_run": true, "read_only": true});
+    (StatusCode::OK, body.to_string())
 }
 
 async fn task(

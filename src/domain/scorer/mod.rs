@@ -26,6 +26,16 @@ const ACTIVE: [&str; 5] = [
     "claimed",
     "claimed_passive",
 ];
+/// Whether a canonical status blocks a decision (A4 rules 1 and 2):
+/// terminal or active. Only such a status is worth carrying into a
+/// decision: any other leaves the ids as they are without one.
+pub fn canonical_status_blocks(status: &str) -> bool {
+    TERMINAL
+        .iter()
+        .chain(ACTIVE.iter())
+        .any(|s| s.eq_ignore_ascii_case(status))
+}
+
 /// The boosted priorities with their reason texts, written out so the hot
 /// path borrows them instead of formatting them.
 const BOOSTED_PRIORITIES: [(&str, &str); 3] = [
