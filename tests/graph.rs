@@ -454,3 +454,203 @@ fn the_intake_completes_its_backlog_from_the_graph_and_reads_the_graph_when_assi
     );
     assert_eq!(assistx["detail"], "backlog read from Neo4j", "{assistx}");
 }
+
+/// What an operator sees of the cache: every assignment's state, the
+/// approvals waiting, the workers and the control state.
+fn what_the_cache_holds(sb: &Sandbox) -> Value {
+    let assignments: Vec<Value> = json_lines(&ok(&sb.run(&["assignments", "--json"])))
+        .into_iter()
+        .map(|a| {
+            json!([
+                a["task_id"],
+                a["status"],
+                a["version"],
+                a["retry_count"],
+                a["claims"],
+                a["heartbeats_sent"],
+                a["worker_id"],
+                a["lease_expires_at"],
+                a["decision"]["decision_id"],
+                a["decision"]["selected_lane"]
+            ])
+        })
+        .collect();
+    let status = json_lines(&ok(&sb.run(&["status", "--json"])))[0].clone();
+    let workers: Vec<Value> = status["workers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|w| {
+            json!([
+                w["node_id"],
+                w["worker_id"],
+                w["status"],
+                w["lanes"],
+                w["capabilities"]
+            ])
+        })
+        .collect();
+    let approvals: Vec<Value> = status["approvals"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| json!([p["assignment_id"], p["gate"]]))
+        .collect();
+    json!({
+        "assignments": assignments,
+        "workers": workers,
+        "approvals": approvals,
+        "control": [status["control"]["mode"], status["control"]["version"]],
+    })
+}
+
+#[test]
+fn a_deleted_cache_is_rebuilt_from_the_graph_and_the_engine_carries_on_sending_nothing_twice() {
+    let Some(db) = BoltDb::fresh("rebuild") else {
+        return;
+    };
+    let standin = standin::StandIn::with_graph(None, &db.settings);
+    for (n, task) in ["T1", "T2", "T3", "T4"].iter().enumerate() {
+        standin.set_task(task, json!({"status": "READY", "created_at_ts": n}));
+    }
+    let settings = [
+        ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
+        ("AUTO_ASSIGN_DISPATCH_ENABLED", "true"),
+    ];
+    let everything = env(&db, &settings);
+    let sb = Sandbox::new();
+    let daemon = start(&sb, &everything);
+    let mut c = daemon.connect();
+    ask_ok(
+        &mut c,
+        json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1", "status": "ready",
+        "lanes": ["local_only"], "capabilities": ["gpu"]}),
+    );
+    let t1 = arrive(&mut c, "T1", json!({}));
+    ask_ok(
+        &mut c,
+        json!({"op": "claim", "assignment_id": t1, "worker_id": "w1", "node_id": "n1"}),
+    );
+    ask_ok(
+        &mut c,
+        json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w1", "assignment_id": t1, "status": "busy"}),
+    );
+    let t2 = arrive(&mut c, "T2", json!({"risk_level": "high"}));
+    let t3 = arrive(&mut c, "T3", json!({"risk_level": "critical"}));
+    let operator = |command: &str, extra: Value| {
+        let mut request = json!({"op": "command", "command": command, "operator": "tester"});
+        for (k, v) in extra.as_object().unwrap() {
+            request[k] = v.clone();
+        }
+        request
+    };
+    ask_ok(
+        &mut c,
+        operator("approve", json!({"assignment_id": t3, "reason": "fine"})),
+    );
+    let t4 = arrive(&mut c, "T4", json!({}));
+    ask_ok(
+        &mut c,
+        json!({"op": "claim", "assignment_id": t4, "worker_id": "w1", "node_id": "n1"}),
+    );
+    ask_ok(
+        &mut c,
+        json!({"op": "complete", "assignment_id": t4, "worker_id": "w1", "summary": "ok"}),
+    );
+    ask_ok(
+        &mut c,
+        operator("control", json!({"mode": "draining", "reason": "window"})),
+    );
+    ask_ok(
+        &mut c,
+        operator("control", json!({"mode": "enabled", "reason": "done"})),
+    );
+    eventually("AssistX and the graph have everything", WAIT, POLL, || {
+        let delivered = outbox_events(&sb)
+            .iter()
+            .all(|e| e["status"] == "delivered");
+        (delivered && all_written(&sb).is_some()).then_some(())
+    });
+    let before = what_the_cache_holds(&sb);
+    drop(c);
+    drop(daemon);
+
+    // The cache is lost.
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", sb.db().display()));
+    }
+    let pairs: Vec<(&str, &str)> = everything
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let rebuilt = ok(&sb.run_env(&["cache", "rebuild", "--json"], &pairs));
+    let report = &json_lines(&rebuilt)[0];
+    assert_eq!(report["assignments"], 4, "{report}");
+    assert_eq!(
+        report["control"],
+        json!({"mode": "enabled", "version": 2}),
+        "{report}"
+    );
+    assert_eq!(what_the_cache_holds(&sb), before);
+    // A second rebuild would mix rows: refused, the cache untouched.
+    let again = sb.run_env(&["cache", "rebuild"], &pairs);
+    assert!(!again.status.success());
+    assert!(
+        common::stderr(&again).contains("already holds"),
+        "{}",
+        common::stderr(&again)
+    );
+    assert_eq!(what_the_cache_holds(&sb), before);
+
+    // The engine carries on: the lease is renewed and completed, the gate
+    // answered, control changed, and AssistX hears each once.
+    let accepted = standin.accepted().len();
+    let daemon = start(&sb, &everything);
+    let mut c = daemon.connect();
+    ask_ok(
+        &mut c,
+        operator("approve", json!({"assignment_id": t2, "reason": "looked"})),
+    );
+    ask_ok(
+        &mut c,
+        json!({"op": "complete", "assignment_id": t1, "worker_id": "w1", "summary": "ok"}),
+    );
+    // The cached backlog decided again changes nothing.
+    ask_ok(&mut c, operator("tick", json!({})));
+    ask_ok(
+        &mut c,
+        operator("control", json!({"mode": "paused", "reason": "later"})),
+    );
+    eventually("the new events delivered", WAIT, POLL, || {
+        let events = outbox_events(&sb);
+        let fresh: Vec<&Value> = events.iter().filter(|e| e["subject_id"] != "").collect();
+        (fresh.len() >= 3 && fresh.iter().all(|e| e["status"] == "delivered")).then_some(())
+    });
+    assert_eq!(
+        standin.conflicts(),
+        0,
+        "no key was sent again with another body"
+    );
+    let keys = standin.accepted();
+    let mut unique = keys.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), keys.len(), "no key accepted twice");
+    assert_eq!(
+        keys.len(),
+        accepted + 3,
+        "approve, complete, control: {:?}",
+        &keys[accepted..]
+    );
+    assert_eq!(
+        standin.task_statuses("T1").last().map(String::as_str),
+        Some("DONE")
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("assign.control.changed:3:paused:")),
+        "{keys:?}"
+    );
+    drop(daemon);
+    let _ = t2;
+}

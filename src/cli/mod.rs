@@ -2,6 +2,7 @@
 //! has its own file; this one only declares the grammar and dispatches.
 
 mod batch;
+mod cache;
 mod daemon;
 mod evaluate;
 mod heartbeat;
@@ -191,6 +192,9 @@ pub enum Cmd {
     },
     /// Print the running engine's changes, one line each.
     Watch,
+    /// The SQLite cache itself.
+    #[command(subcommand)]
+    Cache(CacheCmd),
 }
 
 /// What an operator says of one assignment (approve, reject, release).
@@ -219,6 +223,13 @@ pub enum EventsCmd {
         #[arg(long)]
         dry_run: bool,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCmd {
+    /// Rebuild a deleted cache from the Neo4j provenance graph and
+    /// AssistX's task statuses (refused when the cache holds anything).
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -260,6 +271,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Some(Cmd::Daemon) => daemon::run(settings),
         Some(Cmd::Heartbeat(args)) => heartbeat::run(settings, &args, json),
         Some(Cmd::Watch) => watch::run(&settings, json),
+        Some(Cmd::Cache(CacheCmd::Rebuild)) => cache::rebuild(&settings, json),
         Some(Cmd::Outbox {
             view,
             seq,

@@ -13,6 +13,7 @@ pub mod events;
 pub mod graph_delivery;
 pub mod lock;
 pub mod outbox;
+pub mod restore;
 pub mod runs;
 mod schema;
 pub mod workers;

@@ -6,6 +6,7 @@
 //! no procedures.
 
 pub mod provenance;
+pub mod rebuild;
 pub mod writer;
 
 use crate::config::Neo4jSettings;
@@ -172,6 +173,16 @@ impl Graph {
         debug_assert!(label.chars().all(|c| c.is_ascii_alphanumeric()));
         self.nodes(query(&format!("MATCH (n:{label}) RETURN n")), "n")
             .await
+    }
+
+    /// The envelopes AssistX recorded of this program's events (A8): their
+    /// `assign.*` and `assignment.*` types.
+    pub async fn our_envelopes(&self) -> GraphResult<Vec<Map<String, Value>>> {
+        self.nodes(
+            query("MATCH (e:EventEnvelope) WHERE e.event_type STARTS WITH 'assign' RETURN e"),
+            "e",
+        )
+        .await
     }
 
     /// Runs a statement as given: what tests and tools need.
