@@ -591,3 +591,29 @@ fn flags_out_of_range_are_refused_like_lines_from_outside() {
         "operator",
     );
 }
+
+/// A one-shot `tick` opens the engine, whose start expires the leases that
+/// ran out while nothing ran: the tick reports them (it used to say 0).
+#[test]
+fn a_one_shot_tick_reports_the_leases_its_own_start_expired() {
+    let sb = Sandbox::new();
+    sb.write("b.json", r#"[{"task_id": "T1"}, {"task_id": "T2"}]"#);
+    ok(&sb.run(&["tick", "--task-file", "b.json"]));
+    for id in ids_by_status(&sb, "recommended") {
+        ok(&sb.run(&["claim", &id, "--worker", "w1", "--lease-seconds", "1"]));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let out = ok(&sb.run(&["tick", "--json"]));
+    let counts = &json_lines(&out)[0]["data"]["counts"];
+    assert_eq!(counts["expired"], 2, "{out}");
+    // Counted once: the next tick has nothing left to expire.
+    let out = ok(&sb.run(&["tick", "--json"]));
+    assert_eq!(json_lines(&out)[0]["data"]["counts"]["expired"], 0, "{out}");
+    let status = json_lines(&ok(&sb.run(&["status", "--json"])))[0].clone();
+    let runs = status["runs"].as_array().unwrap();
+    assert!(
+        runs.iter()
+            .any(|r| r["counts"]["expired"] == 2 || r["expired"] == 2),
+        "{runs:?}"
+    );
+}

@@ -41,6 +41,8 @@ pub struct Core {
     _lock: Option<EngineLock>,
     /// Why this engine must stop (its database vanished), once it must.
     failed: Option<String>,
+    /// What the start's catch-up expired, until a tick reports it.
+    caught_up: crate::store::runs::RunCounts,
     /// Wakes the outbox dispatcher, when one runs.
     dispatcher: Option<Arc<tokio::sync::Notify>>,
     /// Wakes the graph writer for a reconcile, when one runs.
@@ -66,6 +68,7 @@ impl Core {
             clock,
             started_at,
             last_tick_at: None,
+            caught_up: Default::default(),
             dependencies: vec![
                 Health::unknown("assistx", "not asked yet"),
                 Health::unknown("neo4j", graph),
@@ -109,7 +112,12 @@ impl Core {
     /// processed. Nothing in flight is forgotten, because all of it is in
     /// the store.
     pub fn recover(&mut self) -> Result<()> {
-        self.housekeeping()?;
+        let now = self.now();
+        let started_at = self.started_at;
+        let (settings, router) = (&self.settings, &self.router);
+        self.caught_up = self
+            .store
+            .write(|tx| Work::new(tx, settings, router, now, started_at)?.housekeeping_counts())?;
         let operator = self.settings.operator.clone();
         self.apply(Command::by(
             operator,
@@ -197,6 +205,7 @@ impl Core {
             // The control mode is read once per batch, not once per command.
             let mut control = None;
             let pass = batch.iter().any(|(_, c)| c.is_pass());
+            let mut caught_up = std::mem::take(&mut self.caught_up);
             let write = |store: &mut Store| {
                 store.write_batch(
                     batch,
@@ -207,6 +216,9 @@ impl Core {
                         };
                         let mut work =
                             Work::with_control(conn, settings, router, now, started_at, state);
+                        if command.is_tick() {
+                            work.report_caught_up(std::mem::take(&mut caught_up));
+                        }
                         let reply = work.apply(command);
                         // A refused command is rolled back: read the state anew.
                         control = reply.is_ok().then(|| work.into_control());
@@ -220,6 +232,8 @@ impl Core {
             } else {
                 write(&mut self.store)
             };
+            // Kept for the next tick when this batch had none.
+            self.caught_up = caught_up;
             match written {
                 Ok(replies) => {
                     for (index, reply) in indexes.into_iter().zip(replies) {

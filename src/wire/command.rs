@@ -250,6 +250,17 @@ impl Command {
     }
 
     /// True for a command that may decide a whole backlog in one pass.
+    /// A tick that writes (not a dry run).
+    pub fn is_tick(&self) -> bool {
+        matches!(
+            self,
+            Command::Operator(Operator {
+                command: Action::Tick { dry_run: false, .. },
+                ..
+            })
+        )
+    }
+
     pub fn is_pass(&self) -> bool {
         matches!(
             self,

@@ -22,7 +22,7 @@ impl Work<'_> {
         Ok(counts.expired + counts.stale_workers > 0)
     }
 
-    pub(super) fn housekeeping_counts(&mut self) -> Result<RunCounts> {
+    pub(crate) fn housekeeping_counts(&mut self) -> Result<RunCounts> {
         let mut counts = RunCounts::default();
         for id in approvals::lapsed(self.tx, self.now)? {
             let a = assignments::get(self.tx, &id)?;
@@ -99,6 +99,9 @@ impl Work<'_> {
     pub(super) fn tick(&mut self, dry_run: bool, given: Option<Vec<Value>>) -> Result<TickReport> {
         let started = self.now;
         let mut counts = self.housekeeping_counts()?;
+        let caught_up = std::mem::take(&mut self.caught_up);
+        counts.expired += caught_up.expired;
+        counts.stale_workers += caught_up.stale_workers;
         let mut note = None;
         let outcomes = if self.control.mode.allows_new_work() {
             match given {

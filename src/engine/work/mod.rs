@@ -26,6 +26,8 @@ pub struct Work<'a> {
     control: ControlState,
     now: DateTime<Utc>,
     started_at: DateTime<Utc>,
+    /// What the start's catch-up expired, for the first tick to report.
+    caught_up: RunCounts,
 }
 
 impl<'a> Work<'a> {
@@ -46,6 +48,13 @@ impl<'a> Work<'a> {
         ))
     }
 
+    /// Counts the catch-up at the engine's start did (leases it expired,
+    /// workers it found stale) in this work's tick: a one-shot `tick` that
+    /// opened the engine reports what opening it did.
+    pub fn report_caught_up(&mut self, counts: RunCounts) {
+        self.caught_up = counts;
+    }
+
     /// Work with a control state already read (by an earlier command of the
     /// same batch).
     pub fn with_control(
@@ -57,6 +66,7 @@ impl<'a> Work<'a> {
         control: ControlState,
     ) -> Self {
         Work {
+            caught_up: RunCounts::default(),
             control,
             tx,
             settings,
