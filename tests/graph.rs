@@ -26,9 +26,13 @@ fn env(db: &BoltDb, extra: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The daemon, once its engine answers (the socket is bound before the
+/// engine opens the cache, which a read of the file must wait for).
 fn start(sb: &Sandbox, env: &[(String, String)]) -> Daemon {
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    Daemon::start_env(sb, &pairs)
+    let daemon = Daemon::start_env(sb, &pairs);
+    ask_ok(&mut daemon.connect(), json!({"op": "hello"}));
+    daemon
 }
 
 fn ask_ok(c: &mut Conn, request: Value) -> Value {
@@ -89,7 +93,7 @@ fn the_graph_explains_every_decision_and_writing_it_again_changes_nothing() {
         return;
     };
     // The tasks as AssistX holds them.
-    for (id, status) in [("T1", "READY"), ("T2", "READY")] {
+    for (id, status) in [("T1", "READY"), ("T2", "READY"), ("T3", "READY")] {
         db.run(
             "CREATE (t:Task {id: $id, status: $status, created_at_ts: 1})",
             json!({"id": id, "status": status}),
@@ -116,6 +120,7 @@ fn the_graph_explains_every_decision_and_writing_it_again_changes_nothing() {
         &mut c,
         json!({"op": "command", "command": "approve", "operator": "tester", "assignment_id": t2, "reason": "looked at it"}),
     );
+    let t3 = arrive(&mut c, "T3", json!({"risk_level": "critical"}));
     ask_ok(
         &mut c,
         json!({"op": "command", "command": "control", "operator": "tester", "mode": "draining", "reason": "maintenance window"}),
@@ -139,15 +144,43 @@ fn the_graph_explains_every_decision_and_writing_it_again_changes_nothing() {
         why.iter().any(|l| l.contains("| skip |")),
         "skipped lanes are reasons too: {why:?}"
     );
-    // What did worker n1/w1 run?
+    // What did worker n1/w1 run today? (docs/graph.md)
+    let today = chrono::Utc::now().format("%Y-%m-%dT00:00:00Z").to_string();
     let ran = db.column(
         "MATCH (a:Assignment)-[l:LEASED_TO]->(w:AssignWorker {key: $worker}) \
-         RETURN a.task_id + ' ' + a.status AS line",
-        json!({"worker": "n1/w1"}),
+         WHERE l.claimed_at >= $since \
+         RETURN a.task_id + ' ' + a.status + ' ' + toString(l.attempt) AS line ORDER BY l.claimed_at",
+        json!({"worker": "n1/w1", "since": today}),
         "line",
     );
-    assert_eq!(ran, [json!("T1 done")]);
-    // What waits for approval? T2 was approved: its action is recorded.
+    assert_eq!(ran, [json!("T1 done 1")]);
+    let tomorrow = "9999-01-01T00:00:00Z";
+    let none = db.column(
+        "MATCH (a:Assignment)-[l:LEASED_TO]->(w:AssignWorker {key: $worker}) \
+         WHERE l.claimed_at >= $since RETURN a.task_id AS line",
+        json!({"worker": "n1/w1", "since": tomorrow}),
+        "line",
+    );
+    assert!(none.is_empty(), "{none:?}");
+    // What is waiting for approval, and since when? (docs/graph.md)
+    let waiting = db.column(
+        "MATCH (a:Assignment {status: 'approval_required'}) \
+         RETURN a.task_id + ' ' + a.approval_gate + ' ' + a.approval_requested_at AS line \
+         ORDER BY a.approval_requested_at",
+        json!({}),
+        "line",
+    );
+    assert_eq!(waiting.len(), 1, "{waiting:?}");
+    assert!(
+        waiting[0].as_str().unwrap().starts_with("T3 "),
+        "{waiting:?}"
+    );
+    assert!(
+        waiting[0].as_str().unwrap().contains(&today[..10]),
+        "{waiting:?}"
+    );
+    let _ = t3;
+    // Who did what to T2? T2 was approved: its action is recorded.
     let actions = db.column(
         "MATCH (x:AssignAction)-[:ON]->(a:Assignment {assignment_id: $id}) RETURN x.kind + ' by ' + x.actor AS line",
         json!({"id": t2}),
@@ -586,6 +619,10 @@ fn a_deleted_cache_is_rebuilt_from_the_graph_and_the_engine_carries_on_sending_n
     let rebuilt = ok(&sb.run_env(&["cache", "rebuild", "--json"], &pairs));
     let report = &json_lines(&rebuilt)[0];
     assert_eq!(report["assignments"], 4, "{report}");
+    assert!(
+        report["delivered_keys"].as_u64() >= Some(10),
+        "AssistX's keys: {report}"
+    );
     assert_eq!(
         report["control"],
         json!({"mode": "enabled", "version": 2}),
