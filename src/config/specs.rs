@@ -113,7 +113,7 @@ pub const SPECS: &[Spec] = &[
     ),
     spec(
         "graph_batch_size",
-        "500",
+        "2000",
         "Outbox events written to the provenance graph per transaction (1-5000).",
     ),
     spec(

@@ -77,10 +77,17 @@ impl Graph {
         Ok(Graph { bolt })
     }
 
-    /// Creates the provenance graph's unique constraints (contract E).
+    /// Creates the provenance graph's unique constraints (contract E), each
+    /// in a transaction of its own: neo4rs does not retry those by itself,
+    /// so an outage is reported at once.
     pub async fn ensure_constraints(&self) -> GraphResult<()> {
         for constraint in provenance::CONSTRAINTS {
-            in_time(self.bolt.run(query(constraint))).await?;
+            in_time(async {
+                let mut txn = self.bolt.start_txn().await?;
+                txn.run(query(constraint)).await?;
+                txn.commit().await
+            })
+            .await?;
         }
         Ok(())
     }

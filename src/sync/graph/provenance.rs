@@ -32,12 +32,14 @@ pub const CONSTRAINTS: [&str; 6] = [
     "CREATE CONSTRAINT assign_control_id IF NOT EXISTS FOR (n:AssignControl) REQUIRE n.id IS UNIQUE",
 ];
 
-const DECISIONS: &str = "UNWIND $rows AS row \
-    MERGE (d:AssignDecision {decision_id: row.decision_id}) SET d += row.props";
 /// A decision written again with fewer reasons loses the extra ones.
-const STALE_REASONS: &str = "UNWIND $rows AS row \
-    MATCH (d:AssignDecision {decision_id: row.decision_id})-[:HAS_REASON]->(r:AssignReason) \
-    WHERE r.position >= row.reasons DETACH DELETE r";
+/// Statements are few and wide: each costs a round trip, and neo4rs
+/// writes a large one in two segments, which Nagle's algorithm holds back
+/// until the server's delayed acknowledgement (about 40 ms).
+const DECISIONS: &str = "UNWIND $rows AS row \
+    MERGE (d:AssignDecision {decision_id: row.decision_id}) SET d += row.props \
+    WITH d, row OPTIONAL MATCH (d)-[:HAS_REASON]->(old:AssignReason) \
+    WHERE old.position >= row.reasons DETACH DELETE old";
 const REASONS: &str = "UNWIND $rows AS row \
     MATCH (d:AssignDecision {decision_id: row.decision_id}) \
     MERGE (r:AssignReason {reason_id: row.reason_id}) SET r += row.props \
@@ -47,15 +49,13 @@ const DECISION_TASKS: &str = "UNWIND $rows AS row \
     MERGE (d)-[:FOR_TASK]->(t)";
 const WORKERS: &str = "UNWIND $rows AS row \
     MERGE (w:AssignWorker {key: row.key}) SET w += row.props";
-const ASSIGNMENTS: &str = "UNWIND $rows AS row \
-    MERGE (a:Assignment {assignment_id: row.assignment_id}) SET a += row.props";
 /// `DECIDED_BY` points at the latest decision only.
-const OLD_DECIDED_BY: &str = "UNWIND $rows AS row \
-    MATCH (a:Assignment {assignment_id: row.assignment_id})-[old:DECIDED_BY]->(d:AssignDecision) \
-    WHERE d.decision_id <> row.decision_id DELETE old";
-const DECIDED_BY: &str = "UNWIND $rows AS row \
-    MATCH (a:Assignment {assignment_id: row.assignment_id}) \
-    MATCH (d:AssignDecision {decision_id: row.decision_id}) MERGE (a)-[:DECIDED_BY]->(d)";
+const ASSIGNMENTS: &str = "UNWIND $rows AS row \
+    MERGE (a:Assignment {assignment_id: row.assignment_id}) SET a += row.props \
+    WITH a, row OPTIONAL MATCH (a)-[old:DECIDED_BY]->(o:AssignDecision) \
+    WHERE o.decision_id <> row.decision_id DELETE old \
+    WITH DISTINCT a, row MATCH (d:AssignDecision {decision_id: row.decision_id}) \
+    MERGE (a)-[:DECIDED_BY]->(d)";
 const ASSIGNMENT_TASKS: &str = "UNWIND $rows AS row \
     MATCH (a:Assignment {assignment_id: row.assignment_id}) MATCH (t:Task {id: row.task_id}) \
     MERGE (a)-[:FOR_TASK]->(t)";
@@ -95,9 +95,13 @@ pub struct Current {
 #[derive(Debug, Default)]
 pub struct Batch {
     decisions: Vec<Value>,
+    /// The decisions' keys alone, for the statements that only link: a
+    /// statement's rows are sent, and converted, once per statement.
+    decision_keys: Vec<Value>,
     reasons: Vec<Value>,
     workers: Vec<Value>,
     assignments: Vec<Value>,
+    assignment_keys: Vec<Value>,
     leases: Vec<Value>,
     control: Vec<Value>,
     assignment_actions: Vec<Value>,
@@ -111,14 +115,11 @@ impl Batch {
     pub fn statements(&self) -> Vec<(&'static str, &[Value])> {
         [
             (DECISIONS, &self.decisions),
-            (STALE_REASONS, &self.decisions),
             (REASONS, &self.reasons),
-            (DECISION_TASKS, &self.decisions),
+            (DECISION_TASKS, &self.decision_keys),
             (WORKERS, &self.workers),
             (ASSIGNMENTS, &self.assignments),
-            (OLD_DECIDED_BY, &self.assignments),
-            (DECIDED_BY, &self.assignments),
-            (ASSIGNMENT_TASKS, &self.assignments),
+            (ASSIGNMENT_TASKS, &self.assignment_keys),
             (LEASES, &self.leases),
             (CONTROL, &self.control),
             (ASSIGNMENT_ACTIONS, &self.assignment_actions),
@@ -219,9 +220,15 @@ pub fn batch(events: &[OutboxEvent], current: &Current) -> Batch {
         .map(|p| (p.assignment_id.as_str(), p))
         .collect();
     for a in &current.assignments {
+        let props = assignment_props(a, approvals.get(a.assignment_id.as_str()));
         batch
             .assignments
-            .push(assignment_row(a, approvals.get(a.assignment_id.as_str())));
+            .push(json!({"assignment_id": a.assignment_id, "decision_id": a.decision.decision_id, "props": props}));
+        batch.assignment_keys.push(json!({
+            "assignment_id": a.assignment_id,
+            "task_id": a.task_id,
+            "decision_id": a.decision.decision_id,
+        }));
     }
     for w in &current.workers {
         batch.workers.push(worker_row(w));
@@ -262,17 +269,19 @@ fn decision_rows(batch: &mut Batch, d: &Decision) {
         }));
         count = position + 1;
     }
-    batch.decisions.push(json!({
+    batch
+        .decisions
+        .push(json!({"decision_id": d.decision_id, "reasons": count, "props": props}));
+    batch.decision_keys.push(json!({
         "decision_id": d.decision_id,
         "task_id": d.task_id,
         "reasons": count,
-        "props": props,
     }));
 }
 
 /// An assignment's node: its cache row (the decision as JSON text, since a
 /// property holds no map) and its approval, if it had one.
-fn assignment_row(a: &Assignment, approval: Option<&&Approval>) -> Value {
+fn assignment_props(a: &Assignment, approval: Option<&&Approval>) -> Map<String, Value> {
     let mut props = props(a);
     props.remove("decision");
     props.insert(
@@ -293,12 +302,7 @@ fn assignment_row(a: &Assignment, approval: Option<&&Approval>) -> Value {
             props.insert(format!("approval_{key}"), json!(value));
         }
     }
-    json!({
-        "assignment_id": a.assignment_id,
-        "task_id": a.task_id,
-        "decision_id": a.decision.decision_id,
-        "props": props,
-    })
+    props
 }
 
 fn worker_row(w: &Worker) -> Value {

@@ -49,7 +49,13 @@ pub fn run(
         database: engine.database().to_path_buf(),
         engine,
         batch_size: settings.graph_batch_size,
+        retry_cap: Duration::from_secs(
+            settings
+                .outbox_backoff_max_seconds
+                .min(graph_delivery::GRAPH_RETRY_MAX_SECONDS),
+        ),
         last_success: None,
+        ahead: None,
     };
     Ok(async move {
         let Ok(graph) = Graph::connect(&neo4j)
@@ -62,10 +68,17 @@ pub fn run(
     })
 }
 
+/// Events for the graph, with the cache rows they touch.
+type Batched = (Vec<OutboxEvent>, Current);
+
 struct Writer {
     engine: EngineHandle,
     database: PathBuf,
     batch_size: usize,
+    /// The longest wait between two attempts (as for a batch).
+    retry_cap: Duration,
+    /// The next batch, read while the last one was written.
+    ahead: Option<Batched>,
     last_success: Option<DateTime<Utc>>,
 }
 
@@ -73,7 +86,7 @@ impl Writer {
     async fn run(mut self, graph: Graph, reconcile: Arc<Notify>) {
         // The constraints first: a MERGE without them could make two nodes
         // of one key under concurrent writers.
-        let mut wait = Duration::from_secs(1);
+        let mut wait = Duration::from_secs(1).min(self.retry_cap);
         while let Err(e) = graph.ensure_constraints().await {
             let failed = GraphOutcome::Failed(e.to_string());
             if self
@@ -84,7 +97,7 @@ impl Writer {
                 return;
             }
             tokio::time::sleep(wait).await;
-            wait = (wait * 2).min(Duration::from_secs(60));
+            wait = (wait * 2).min(self.retry_cap);
         }
         let mut reconcile_due = true;
         loop {
@@ -114,24 +127,27 @@ impl Writer {
     }
 
     /// One batch: read, write, report. Whether anything was written.
+    /// While a batch is written the next one is read (the events after it,
+    /// with their rows), and kept for the next round if the write succeeds:
+    /// a drain then costs the graph's time, not the graph's plus ours.
     async fn write_due(&mut self, graph: &Graph) -> Result<bool> {
-        let (limit, database) = (self.batch_size, self.database.clone());
-        let (events, current) = blocking(move || {
-            let store = Store::open_read_only(&database)?;
-            let events = graph_delivery::due(store.conn(), Utc::now(), limit)?;
-            let current = current_rows(&store, &provenance::touched(&events))?;
-            Ok((events, current))
-        })
-        .await?;
+        let (events, current) = match self.ahead.take() {
+            Some(ahead) => ahead,
+            None => self.read(None).await?,
+        };
         let Some(last) = events.last().map(|e| e.seq) else {
             return Ok(false);
         };
         let batch = provenance::batch(&events, &current);
-        let outcome = match graph.write(&batch).await {
-            Ok(()) => GraphOutcome::Written {
-                through: last,
-                refused: batch.refused,
-            },
+        let (written, ahead) = tokio::join!(graph.write(&batch), self.read(Some(last)));
+        let outcome = match written {
+            Ok(()) => {
+                self.ahead = ahead.ok().filter(|(events, _)| !events.is_empty());
+                GraphOutcome::Written {
+                    through: last,
+                    refused: batch.refused,
+                }
+            }
             // One event the graph will not take must not hold back the
             // others: the batch is written again one event at a time.
             Err(GraphError::Refused(_)) => self.one_by_one(graph, &events, &current).await,
@@ -145,6 +161,23 @@ impl Writer {
         self.report(Some(outcome), Vec::new(), seen.as_ref().map(|_| ()))
             .await?;
         Ok(written)
+    }
+
+    /// A batch with its rows: the events after queue position `after`, or
+    /// (`None`) the events due at the graph's cursor, unless a failed
+    /// attempt's backoff still runs.
+    async fn read(&self, after: Option<i64>) -> Result<Batched> {
+        let (limit, database) = (self.batch_size, self.database.clone());
+        blocking(move || {
+            let store = Store::open_read_only(&database)?;
+            let events = match after {
+                Some(seq) => outbox::after(store.conn(), seq, limit)?,
+                None => graph_delivery::due(store.conn(), Utc::now(), limit)?,
+            };
+            let current = current_rows(&store, &provenance::touched(&events))?;
+            Ok((events, current))
+        })
+        .await
     }
 
     /// Each event alone; those the graph refuses are listed, and an outage

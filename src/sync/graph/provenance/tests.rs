@@ -91,7 +91,10 @@ fn a_decision_is_written_once_with_its_reasons_and_skips_and_the_current_one_win
     let batch = batch(&events, &current);
     assert_eq!(batch.decisions.len(), 1, "one node per decision id");
     let d = &batch.decisions[0];
-    assert_eq!(d["reasons"], 2, "one reason and one skip");
+    assert_eq!(
+        batch.decision_keys[0]["reasons"], 2,
+        "one reason and one skip"
+    );
     assert!(
         d["props"]["decision_json"]
             .as_str()

@@ -1,0 +1,179 @@
+//! The provenance graph at scale: 10,000 decision events pile up while
+//! Neo4j cannot be reached (a proxy in front of the Bolt server refuses
+//! connections), then it comes back. Prints how fast the backlog drains into
+//! the graph (the goal: at least 2,000 events/s) and a heartbeat's round
+//! trip during the outage and during the drain.
+//!
+//! It needs the tests' Bolt server: `scripts/bolt-server start` prints the
+//! variables; without them this starts one itself.
+//!
+//! `cargo bench --bench graph`
+
+#[path = "../tests/bolt/mod.rs"]
+mod bolt;
+#[path = "load.rs"]
+mod load;
+
+use auto_assign::store::{Store, graph_delivery};
+use load::{heartbeat_line, offer_tasks, percentile, round_trips, start};
+use std::io::Read;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+const EVENTS: usize = 10_000;
+
+/// Events per graph transaction (`graph_batch_size`); `GRAPH_BATCH` overrides.
+static BATCH: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
+    std::env::var("GRAPH_BATCH")
+        .ok()
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(2000)
+});
+
+/// Events the graph has not taken yet.
+fn pending(database: &Path) -> u64 {
+    let store = Store::open_read_only(database).unwrap();
+    graph_delivery::summary(store.conn()).unwrap().pending
+}
+
+/// A TCP proxy to `upstream` that drops every connection while `up` is false.
+fn proxy(upstream: String, up: Arc<AtomicBool>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            if !up.load(Ordering::SeqCst) {
+                continue; // dropped: the connection is reset
+            }
+            let Ok(server) = TcpStream::connect(&upstream) else {
+                continue;
+            };
+            // Without it, Nagle's algorithm and delayed ACKs add 40 ms to
+            // each statement the proxy passes on.
+            let _ = (client.set_nodelay(true), server.set_nodelay(true));
+            let pipe = |mut from: TcpStream, mut to: TcpStream| {
+                std::thread::spawn(move || {
+                    let mut buffer = [0u8; 64 * 1024];
+                    while let Ok(n) = from.read(&mut buffer) {
+                        if n == 0 || std::io::Write::write_all(&mut to, &buffer[..n]).is_err() {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            };
+            pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+            pipe(server, client);
+        }
+    });
+    address
+}
+
+/// The Bolt server's variables, starting one when none is given.
+fn bolt_server() -> bool {
+    if std::env::var("AUTO_ASSIGN_TEST_BOLT_URI").is_ok() {
+        return false;
+    }
+    let out = std::process::Command::new("scripts/bolt-server")
+        .arg("start")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        if let Some((key, value)) = line.split_once('=') {
+            // SAFETY: no other thread runs yet.
+            unsafe { std::env::set_var(key, value) };
+        }
+    }
+    true
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let started_server = bolt_server();
+    let db = bolt::BoltDb::fresh("bench").unwrap();
+    let up = Arc::new(AtomicBool::new(false));
+    let address = proxy(db.settings.uri.clone(), up.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, runtime) = start(
+        dir.path(),
+        &[
+            ("AUTO_ASSIGN_NEO4J_URI", address.as_str()),
+            ("AUTO_ASSIGN_NEO4J_USER", db.settings.user.as_str()),
+            ("AUTO_ASSIGN_NEO4J_PASSWORD", db.settings.password.as_str()),
+            ("AUTO_ASSIGN_NEO4J_DATABASE", db.settings.database.as_str()),
+            ("AUTO_ASSIGN_GRAPH_BATCH_SIZE", &BATCH.to_string()),
+            ("AUTO_ASSIGN_OUTBOX_BACKOFF_BASE_SECONDS", "1"),
+            ("AUTO_ASSIGN_OUTBOX_BACKOFF_MAX_SECONDS", "1"),
+        ],
+    );
+    let beat = |i: usize| heartbeat_line(i, i % 10);
+    let quiet = round_trips(&socket, 1_000, 5, beat);
+    let database = dir.path().join("bench.sqlite3");
+    let before = pending(&database); // the workers' first heartbeats
+    offer_tasks(&socket, EVENTS);
+    assert_eq!(pending(&database), before + EVENTS as u64);
+    let outage = round_trips(&socket, 1_000, 5, beat);
+    up.store(true, Ordering::SeqCst);
+    let back = Instant::now();
+    let during = std::thread::spawn({
+        let socket = socket.clone();
+        move || round_trips(&socket, 1_000, 5, beat)
+    });
+    let total = pending(&database);
+    // The writer notices Neo4j is back at its next retry (capped at a
+    // minute); the rate is timed from its first write, over the events
+    // written after it.
+    let mut first_write = None;
+    loop {
+        let left = pending(&database);
+        if left < total && first_write.is_none() {
+            first_write = Some((Instant::now(), left));
+        }
+        if left == 0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let caught_up = back.elapsed();
+    let (writing, timed) = first_write.map_or((caught_up, total), |(t, left)| (t.elapsed(), left));
+    let during = during.join().unwrap();
+    let batch = *BATCH;
+    println!(
+        "drained {total} events into the graph: {timed} of them in {:.2} s after the first batch, \
+         {:.0} events/s (batches of {batch}); caught up {:.2} s after Neo4j came back",
+        writing.as_secs_f64(),
+        timed as f64 / writing.as_secs_f64(),
+        caught_up.as_secs_f64()
+    );
+    println!(
+        "heartbeat round trip p99: {:?} before, {:?} while Neo4j is down, {:?} while the graph catches up",
+        percentile(&quiet, 0.99),
+        percentile(&outage, 0.99),
+        percentile(&during, 0.99)
+    );
+    let decisions = db.count(
+        "MATCH (d:AssignDecision) RETURN count(d) AS n",
+        serde_json::json!({}),
+    );
+    assert!(
+        decisions >= EVENTS as i64,
+        "{decisions} decisions in the graph"
+    );
+    drop(runtime);
+    drop(db);
+    if started_server {
+        let _ = std::process::Command::new("scripts/bolt-server")
+            .arg("stop")
+            .status();
+    }
+}
