@@ -136,7 +136,7 @@ impl App {
                 return None;
             }
             "help" => {
-                self.mode = Mode::Help;
+                self.mode = Mode::Help { scroll: 0 };
                 return None;
             }
             "tick" => {

@@ -112,7 +112,23 @@ impl App {
                 }
                 None
             }
-            Mode::Help => None,
+            // j and k scroll a help that does not fit; any other key closes it.
+            Mode::Help { scroll } => {
+                match key.code {
+                    KeyCode::Down | KeyCode::Char('j') => {
+                        self.mode = Mode::Help {
+                            scroll: scroll.saturating_add(1),
+                        }
+                    }
+                    KeyCode::Up | KeyCode::Char('k') => {
+                        self.mode = Mode::Help {
+                            scroll: scroll.saturating_sub(1),
+                        }
+                    }
+                    _ => {}
+                }
+                None
+            }
         }
     }
 
@@ -195,7 +211,7 @@ impl App {
             }
             Action::Command => self.mode = Mode::Command(Input::default()),
             Action::Filter => self.mode = Mode::Filter(Input::default()),
-            Action::Help => self.mode = Mode::Help,
+            Action::Help => self.mode = Mode::Help { scroll: 0 },
             Action::Mark => {
                 if let Some(row) = self.selected_row()
                     && !self.marks.remove(&row.id)

@@ -79,7 +79,10 @@ pub enum Mode {
         id: String,
         scroll: u16,
     },
-    Help,
+    /// The keys; `scroll` lines scrolled down when they do not all fit.
+    Help {
+        scroll: u16,
+    },
 }
 
 /// The label of the fetch a describe view starts.

@@ -8,7 +8,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// `scroll` lines down, when the keys do not all fit (80×24 holds about
+/// twenty of them): the title then says how to see the rest.
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u16) {
     let rect = centered(area, 80, 90);
     frame.render_widget(Clear, rect);
     let mut lines: Vec<Line> = app
@@ -31,9 +33,22 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         format!("Log file: {}", app.log_path),
         theme.muted,
     )));
+    let fits = rect.height.saturating_sub(2);
+    let hidden = (lines.len() as u16).saturating_sub(fits);
+    let scroll = scroll.min(hidden);
+    let title = if hidden == 0 {
+        " help — Esc back ".to_string()
+    } else {
+        format!(
+            " help — j/k scroll (lines {}–{} of {}) — Esc back ",
+            scroll + 1,
+            scroll + fits,
+            lines.len()
+        )
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.accent)
-        .title(Span::styled(" help — Esc back ", theme.title));
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
+        .title(Span::styled(title, theme.title));
+    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), rect);
 }

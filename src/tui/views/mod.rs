@@ -63,7 +63,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
                 *scroll,
             );
         }
-        Mode::Help => help::draw(frame, area, app, theme),
+        Mode::Help { scroll } => help::draw(frame, area, app, theme, *scroll),
         Mode::Reason {
             verb,
             targets,

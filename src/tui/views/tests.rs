@@ -161,6 +161,33 @@ fn help_is_generated_from_the_keymap_and_hides_actions_when_read_only() {
     assert!(text.contains("READ-ONLY"));
 }
 
+/// At 80×24 the keys do not all fit: the help says so and scrolls, and
+/// every key can be read.
+#[test]
+fn a_help_too_long_for_80_by_24_scrolls_to_every_key() {
+    let mut a = app(fixtures::busy(), Pane::Queue);
+    key(&mut a, KeyCode::Char('?'));
+    let first = render(&a, 80, 24).backend().to_string();
+    assert!(first.contains("j/k scroll (lines 1–"), "{first}");
+    assert!(!first.contains("retry a dead-lettered"), "{first}");
+    for _ in 0..40 {
+        key(&mut a, KeyCode::Char('j'));
+    }
+    let last = render(&a, 80, 24).backend().to_string();
+    assert!(last.contains("retry a dead-lettered"), "{last}");
+    assert!(last.contains("control-room.log"), "{last}");
+    let mut seen = format!("{first}{last}");
+    key(&mut a, KeyCode::Char('k'));
+    seen.push_str(&render(&a, 80, 24).backend().to_string());
+    for (_, description) in a.keymap.help(false) {
+        let start: String = description.chars().take(20).collect();
+        assert!(seen.contains(&start), "{description} never shown");
+    }
+    // Any other key closes it.
+    key(&mut a, KeyCode::Esc);
+    assert!(!render(&a, 80, 24).backend().to_string().contains("help —"));
+}
+
 #[test]
 fn the_confirmation_defaults_to_no() {
     let mut a = app(fixtures::busy(), Pane::Approvals);
