@@ -12,7 +12,7 @@ mod load;
 mod standin;
 
 use auto_assign::store::Store;
-use load::{heartbeat_line, offer_tasks, percentile, round_trips, start};
+use load::{percentile, pile_up, round_trips, start, steady_beat};
 use standin::{Mode, StandIn};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -42,18 +42,13 @@ fn main() {
             ("AUTO_ASSIGN_OUTBOX_BACKOFF_MAX_SECONDS", "1"),
         ],
     );
-    let beat = |i: usize| heartbeat_line(i, i % 10);
-    let quiet = round_trips(&socket, 1_000, 5, beat);
     let database = dir.path().join("bench.sqlite3");
-    let workers = undelivered(&database); // the workers' first heartbeats
-    offer_tasks(&socket, EVENTS);
-    assert_eq!(undelivered(&database), workers + EVENTS as u64);
-    let outage = round_trips(&socket, 1_000, 5, beat);
+    let (quiet, outage) = pile_up(&socket, EVENTS, || undelivered(&database));
     standin.set_mode(Mode::Healthy);
     let started = Instant::now();
     let during = std::thread::spawn({
         let socket = socket.clone();
-        move || round_trips(&socket, 1_000, 5, beat)
+        move || round_trips(&socket, 1_000, 5, steady_beat)
     });
     while undelivered(&database) > 0 {
         std::thread::sleep(Duration::from_millis(20));

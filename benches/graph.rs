@@ -15,7 +15,7 @@ mod bolt;
 mod load;
 
 use auto_assign::store::{Store, graph_delivery};
-use load::{heartbeat_line, offer_tasks, percentile, round_trips, start};
+use load::{percentile, pile_up, round_trips, start, steady_beat};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
@@ -116,18 +116,13 @@ fn main() {
             ("AUTO_ASSIGN_OUTBOX_BACKOFF_MAX_SECONDS", "1"),
         ],
     );
-    let beat = |i: usize| heartbeat_line(i, i % 10);
-    let quiet = round_trips(&socket, 1_000, 5, beat);
     let database = dir.path().join("bench.sqlite3");
-    let before = pending(&database); // the workers' first heartbeats
-    offer_tasks(&socket, EVENTS);
-    assert_eq!(pending(&database), before + EVENTS as u64);
-    let outage = round_trips(&socket, 1_000, 5, beat);
+    let (quiet, outage) = pile_up(&socket, EVENTS, || pending(&database));
     up.store(true, Ordering::SeqCst);
     let back = Instant::now();
     let during = std::thread::spawn({
         let socket = socket.clone();
-        move || round_trips(&socket, 1_000, 5, beat)
+        move || round_trips(&socket, 1_000, 5, steady_beat)
     });
     let total = pending(&database);
     // The writer notices Neo4j is back at its next retry (capped at a

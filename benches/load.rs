@@ -123,3 +123,25 @@ pub fn report(what: &str, samples: &[Duration]) {
 pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
+
+/// Heartbeats (1,000/s for 5 s, one client) timed while the engine has
+/// nothing to send; then `count` tasks offered while a destination is down,
+/// each leaving one more event `waiting()` for it; then heartbeats timed
+/// again during the outage. The two sets of round trips.
+pub fn pile_up(
+    socket: &Path,
+    count: usize,
+    waiting: impl Fn() -> u64,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let quiet = round_trips(socket, 1_000, 5, steady_beat);
+    let before = waiting(); // the workers' first heartbeats
+    offer_tasks(socket, count);
+    assert_eq!(waiting(), before + count as u64);
+    let outage = round_trips(socket, 1_000, 5, steady_beat);
+    (quiet, outage)
+}
+
+/// A heartbeat from one of ten workers.
+pub fn steady_beat(i: usize) -> String {
+    heartbeat_line(i, i % 10)
+}

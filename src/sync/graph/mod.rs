@@ -110,32 +110,22 @@ impl Graph {
         &self,
         keys: &[String],
     ) -> GraphResult<(BTreeSet<String>, BTreeSet<String>)> {
-        let mut recorded = BTreeSet::new();
-        let mut conflicts = BTreeSet::new();
-        for chunk in keys.chunks(READ_CHUNK) {
-            let rows = self
-                .column(
-                    query(
-                        "UNWIND $keys AS k MATCH (e:EventEnvelope {idempotency_key: k}) \
-                         RETURN DISTINCT e.idempotency_key AS key",
-                    )
-                    .param("keys", chunk.to_vec()),
-                    "key",
-                )
-                .await?;
-            recorded.extend(rows.into_iter().filter_map(text));
-            let rows = self
-                .column(
-                    query(
-                        "UNWIND $keys AS k MATCH (c:EventConflict {idempotency_key: k}) \
-                         RETURN DISTINCT c.idempotency_key AS key",
-                    )
-                    .param("keys", chunk.to_vec()),
-                    "key",
-                )
-                .await?;
-            conflicts.extend(rows.into_iter().filter_map(text));
+        let mut found = [BTreeSet::new(), BTreeSet::new()];
+        for (label, into) in ["EventEnvelope", "EventConflict"]
+            .into_iter()
+            .zip(&mut found)
+        {
+            for chunk in keys.chunks(READ_CHUNK) {
+                let statement = query(&format!(
+                    "UNWIND $keys AS k MATCH (e:{label} {{idempotency_key: k}}) \
+                     RETURN DISTINCT e.idempotency_key AS key"
+                ))
+                .param("keys", chunk.to_vec());
+                let rows = self.column(statement, "key").await?;
+                into.extend(rows.into_iter().filter_map(text));
+            }
         }
+        let [recorded, conflicts] = found;
         Ok((recorded, conflicts))
     }
 

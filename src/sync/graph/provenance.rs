@@ -388,4 +388,4 @@ fn props<T: Serialize>(row: &T) -> Map<String, Value> {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

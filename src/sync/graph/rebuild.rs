@@ -191,26 +191,13 @@ mod tests {
         }))
         .unwrap();
         Assignment {
-            assignment_id: "assign_1".into(),
-            task_id: "T1".into(),
-            status: Status::Claimed,
             version: 4,
-            requeue: true,
             retry_count: 1,
-            lane: "local_only".into(),
-            priority: "batch".into(),
-            decision,
-            worker_id: Some("w1".into()),
-            node_id: Some("n1".into()),
-            correlation_id: None,
-            lease_seconds: Some(900),
-            lease_expires_at: Some("2026-11-30T12:15:00Z".into()),
-            claimed_at: Some("2026-11-30T12:00:00Z".into()),
             created_at: "2026-11-30T11:00:00Z".into(),
-            updated_at: "2026-11-30T12:00:00Z".into(),
             claims: 2,
             heartbeats_sent: 3,
             told_lease_expires_at: Some("2026-11-30T12:15:00Z".into()),
+            ..crate::sync::graph::provenance::tests::assignment(decision)
         }
     }
 

@@ -50,7 +50,8 @@ fn event(seq: i64, event_type: &str, key: &str, payload: Value) -> OutboxEvent {
     }
 }
 
-fn assignment(decision: Decision) -> Assignment {
+/// A claimed assignment of task T1 by n1/w1.
+pub(crate) fn assignment(decision: Decision) -> Assignment {
     Assignment {
         assignment_id: "assign_1".into(),
         task_id: "T1".into(),
