@@ -140,17 +140,7 @@ impl PaneView for Outbox {
             ),
             Span::styled(format!("   write-back lag {lag}"), theme.title),
         ]);
-        let error = Line::from(Span::styled(
-            format!(
-                " last error (assistx): {}",
-                o.last_error.as_deref().unwrap_or("none")
-            ),
-            if o.last_error.is_some() {
-                theme.warn
-            } else {
-                theme.muted
-            },
-        ));
+        let error = Line::from(last_error(" ", "assistx", o.last_error.as_deref(), theme));
         let g = &app.snapshot().graph;
         let graph_lag = age_of(
             g.oldest_pending_at
@@ -170,18 +160,20 @@ impl PaneView for Outbox {
                     theme.text
                 },
             ),
-            Span::styled(
-                format!(
-                    "   last error (neo4j): {}",
-                    g.last_error.as_deref().unwrap_or("none")
-                ),
-                if g.last_error.is_some() {
-                    theme.warn
-                } else {
-                    theme.muted
-                },
-            ),
+            last_error("   ", "neo4j", g.last_error.as_deref(), theme),
         ]);
         frame.render_widget(Paragraph::new(vec![counts, error, graph]), area);
     }
+}
+
+/// A destination's last error, in the warning colour when there is one.
+fn last_error<'a>(indent: &str, peer: &str, error: Option<&str>, theme: &Theme) -> Span<'a> {
+    Span::styled(
+        format!("{indent}last error ({peer}): {}", error.unwrap_or("none")),
+        if error.is_some() {
+            theme.warn
+        } else {
+            theme.muted
+        },
+    )
 }
