@@ -189,28 +189,37 @@ impl Graph {
 
     /// One column of every row, as JSON.
     pub async fn column(&self, statement: Query, name: &str) -> GraphResult<Vec<Value>> {
-        in_time(async {
-            let mut rows = self.bolt.execute(statement).await?;
-            let mut values = Vec::new();
-            while let Some(row) = rows.next().await? {
-                values.push(row.get::<Value>(name).unwrap_or(Value::Null));
-            }
-            Ok(values)
+        self.rows(statement, |row| {
+            Some(row.get::<Value>(name).unwrap_or(Value::Null))
         })
         .await
     }
 
     /// The properties of the node in column `name` of every row.
     async fn nodes(&self, statement: Query, name: &str) -> GraphResult<Vec<Map<String, Value>>> {
+        self.rows(statement, |row| {
+            row.get::<Node>(name).ok().map(|n| properties(&n))
+        })
+        .await
+    }
+
+    /// What `each` makes of every row, read in a transaction: neo4rs
+    /// retries a read outside one for up to a minute, hiding why it fails
+    /// (a refused connection read as "no answer in 15 s").
+    async fn rows<T>(
+        &self,
+        statement: Query,
+        each: impl Fn(neo4rs::Row) -> Option<T>,
+    ) -> GraphResult<Vec<T>> {
         in_time(async {
-            let mut rows = self.bolt.execute(statement).await?;
-            let mut nodes = Vec::new();
-            while let Some(row) = rows.next().await? {
-                if let Ok(node) = row.get::<Node>(name) {
-                    nodes.push(properties(&node));
-                }
+            let mut txn = self.bolt.start_txn().await?;
+            let mut rows = txn.execute(statement).await?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next(txn.handle()).await? {
+                out.extend(each(row));
             }
-            Ok(nodes)
+            txn.commit().await?;
+            Ok(out)
         })
         .await
     }
