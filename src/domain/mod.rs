@@ -15,6 +15,7 @@ pub mod names;
 pub mod printable;
 pub mod router;
 pub mod scorer;
+pub mod task_node;
 pub mod time;
 pub mod truthy;
 pub mod worker;

@@ -7,6 +7,7 @@
 
 pub mod provenance;
 pub mod rebuild;
+pub mod reconcile;
 pub mod writer;
 
 use crate::config::Neo4jSettings;

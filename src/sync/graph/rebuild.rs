@@ -41,7 +41,7 @@ pub async fn read(graph: &Graph) -> GraphResult<Rebuilt> {
     }
     rebuilt.candidates = tasks
         .values()
-        .filter_map(|task| Candidate::from_json(&crate::sync::intake::item_of_task(task)).ok())
+        .filter_map(|task| Candidate::from_json(&crate::domain::task_node::item_of_task(task)).ok())
         .collect();
     rebuilt.workers = graph
         .all("AssignWorker")

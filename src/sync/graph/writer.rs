@@ -5,14 +5,12 @@
 //! is configured, independently of AssistX write-back: one being down
 //! never holds the other back.
 //!
-//! It also reconciles (contract B): at start and when asked, the events
-//! still pending for AssistX whose key AssistX has already recorded in the
-//! graph (A8) are reported delivered, so they are not sent again.
+//! It also reconciles (`reconcile.rs`) at start and when asked.
 
 use super::provenance::{self, Current, Touched};
-use super::{Graph, GraphError};
+use super::{Graph, GraphError, reconcile};
 use crate::config::Settings;
-use crate::domain::delivery::{DeliveryStatus, Verdict};
+use crate::domain::delivery::Verdict;
 use crate::engine::EngineHandle;
 use crate::engine::SyncReport;
 use crate::engine::snapshot::{Health, HealthState};
@@ -28,9 +26,6 @@ use tokio::sync::Notify;
 
 /// How long the writer sleeps when nothing is due and nobody wakes it.
 const IDLE: Duration = Duration::from_secs(1);
-
-/// Pending events looked up per reconcile round.
-const RECONCILE_ROUND: usize = 5_000;
 
 /// The writer's loop, to run on the sync edge's thread; `reconcile` asks
 /// for a reconcile now.
@@ -207,49 +202,18 @@ impl Writer {
         }
     }
 
-    /// Pending AssistX deliveries already recorded by AssistX become
-    /// delivered (or conflicts) without being sent again.
+    /// Reconciles, and reports what it found (or why it could not look).
     async fn reconcile(&mut self, graph: &Graph) -> Result<()> {
         let database = self.database.clone();
-        let pending = blocking(move || {
-            let store = Store::open_read_only(&database)?;
-            let mut pending =
-                outbox::list(store.conn(), Some(DeliveryStatus::Pending), RECONCILE_ROUND)?;
-            pending.extend(outbox::list(
-                store.conn(),
-                Some(DeliveryStatus::Failed),
-                RECONCILE_ROUND,
-            )?);
-            Ok(pending)
-        })
-        .await?;
-        if pending.is_empty() {
-            return Ok(());
+        let pending = blocking(move || reconcile::pending(&database)).await?;
+        match graph.recorded(&reconcile::keys(&pending)).await {
+            Ok((recorded, conflicts)) => {
+                let found = reconcile::verdicts(pending, &recorded, &conflicts);
+                tracing::info!(found = found.len(), "reconcile against Neo4j");
+                self.report(None, found, Ok(())).await
+            }
+            Err(e) => self.report(None, Vec::new(), Err(&e)).await,
         }
-        let keys: Vec<String> = pending.iter().map(|e| e.idempotency_key.clone()).collect();
-        let (recorded, conflicts) = match graph.recorded(&keys).await {
-            Ok(found) => found,
-            Err(e) => return self.report(None, Vec::new(), Err(&e)).await,
-        };
-        let found: Vec<(OutboxEvent, Verdict)> = pending
-            .into_iter()
-            .filter_map(|event| {
-                let key = &event.idempotency_key;
-                let verdict = if conflicts.contains(key) {
-                    Verdict::Conflict(
-                        "AssistX recorded a conflict for this key (found in Neo4j by reconcile)"
-                            .into(),
-                    )
-                } else if recorded.contains(key) {
-                    Verdict::Delivered
-                } else {
-                    return None;
-                };
-                Some((event, verdict))
-            })
-            .collect();
-        tracing::info!(found = found.len(), "reconcile against Neo4j");
-        self.report(None, found, Ok(())).await
     }
 
     async fn report(
