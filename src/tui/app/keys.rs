@@ -160,8 +160,8 @@ impl App {
                 )],
             });
         }
-        let len = self.rows(self.pane).len();
-        let index = self.selected_index(self.pane, len);
+        let rows = self.rows(self.pane);
+        let (len, index) = (rows.len(), self.selected_index(self.pane, &rows));
         match action {
             Action::Quit => self.quit = true,
             Action::Interrupt => {
@@ -177,19 +177,10 @@ impl App {
                 self.pane = Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
             }
             Action::Pane(n) => self.pane = Pane::ALL[n.clamp(1, Pane::ALL.len()) - 1],
-            Action::Down => {
-                self.selected
-                    .insert(self.pane, (index + 1).min(len.saturating_sub(1)));
-            }
-            Action::Up => {
-                self.selected.insert(self.pane, index.saturating_sub(1));
-            }
-            Action::Top => {
-                self.selected.insert(self.pane, 0);
-            }
-            Action::Bottom => {
-                self.selected.insert(self.pane, len.saturating_sub(1));
-            }
+            Action::Down => self.select(index + 1),
+            Action::Up => self.select(index.saturating_sub(1)),
+            Action::Top => self.select(0),
+            Action::Bottom => self.select(len.saturating_sub(1)),
             Action::Describe => {
                 let row = self.selected_row()?;
                 self.detail = None;

@@ -85,6 +85,13 @@ pub enum Mode {
     },
 }
 
+/// A selected row: its id, and its place when it was selected.
+#[derive(Debug, Clone, PartialEq)]
+struct Selection {
+    id: String,
+    index: usize,
+}
+
 /// The label of the fetch a describe view starts.
 const DESCRIBE: &str = "describe";
 
@@ -112,7 +119,10 @@ pub struct App {
     pub now: DateTime<Utc>,
     pub pane: Pane,
     pub mode: Mode,
-    pub selected: BTreeMap<Pane, usize>,
+    /// Per pane, the selected row by its id (and where it stood, for when
+    /// it leaves the list): a re-sort moves the highlight with the task, so
+    /// an action never lands on a row the operator did not pick.
+    selected: BTreeMap<Pane, Selection>,
     pub sort: BTreeMap<Pane, (usize, bool)>,
     pub filter: Option<(String, bool)>,
     pub marks: BTreeSet<String>,
@@ -173,6 +183,15 @@ impl App {
     /// dropped here: keying them on the snapshot's address was wrong, since
     /// a freed snapshot's address can come back with the next one.
     pub fn set_snapshot(&mut self, snapshot: Arc<Snapshot>) {
+        // Where each selected row stands in the list on screen: if it
+        // leaves the next one, the row then at that place is selected.
+        let panes: Vec<Pane> = self.selected.keys().copied().collect();
+        for pane in panes {
+            let index = self.selected_index(pane, &self.rows(pane));
+            if let Some(selection) = self.selected.get_mut(&pane) {
+                selection.index = index;
+            }
+        }
         self.snapshot = snapshot;
         self.row_cache.borrow_mut().clear();
     }
@@ -202,18 +221,31 @@ impl App {
         rows
     }
 
-    pub fn selected_index(&self, pane: Pane, len: usize) -> usize {
-        self.selected
-            .get(&pane)
-            .copied()
-            .unwrap_or(0)
-            .min(len.saturating_sub(1))
+    /// Where the selected row of `pane` stands in `rows`: the row with its
+    /// id, else (it left the list) the nearest to where it was.
+    pub fn selected_index(&self, pane: Pane, rows: &[Row]) -> usize {
+        let Some(selection) = self.selected.get(&pane) else {
+            return 0;
+        };
+        rows.iter()
+            .position(|r| r.id == selection.id)
+            .unwrap_or(selection.index)
+            .min(rows.len().saturating_sub(1))
     }
 
     pub(super) fn selected_row(&self) -> Option<Row> {
         let rows = self.rows(self.pane);
-        let index = self.selected_index(self.pane, rows.len());
-        rows.get(index).cloned()
+        rows.get(self.selected_index(self.pane, &rows)).cloned()
+    }
+
+    /// Selects the row at `index` of the current pane (clamped).
+    pub(super) fn select(&mut self, index: usize) {
+        let rows = self.rows(self.pane);
+        let index = index.min(rows.len().saturating_sub(1));
+        if let Some(row) = rows.get(index) {
+            let id = row.id.clone();
+            self.selected.insert(self.pane, Selection { id, index });
+        }
     }
 
     pub fn set_flash(&mut self, text: impl Into<String>, level: Level) {

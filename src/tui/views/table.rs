@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
         area
     };
     let rows = app.rows(pane);
-    let selected = app.selected_index(pane, rows.len());
+    let selected = app.selected_index(pane, &rows);
     let mut title = format!(" {} ({}) ", pane.title(), rows.len());
     if active {
         if let Some((needle, inverted)) = &app.filter {

@@ -188,6 +188,38 @@ fn a_help_too_long_for_80_by_24_scrolls_to_every_key() {
     assert!(!render(&a, 80, 24).backend().to_string().contains("help —"));
 }
 
+/// The highlight follows the task, not the line: a list that re-sorts
+/// under it (a new task on top) must not move an action onto another task.
+#[test]
+fn the_selection_follows_its_task_through_a_re_sort_and_falls_to_the_nearest_row() {
+    let mut a = app(fixtures::busy(), Pane::Recommendations);
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('j'));
+    let picked = a.selected_row().unwrap().id;
+    let mut resorted = fixtures::busy();
+    let mut newcomer = resorted.recommendations[0].clone();
+    newcomer.assignment_id = "assign_newcomer".into();
+    newcomer.task_id = "T-NEW".into();
+    resorted.recommendations.insert(0, newcomer);
+    a.set_snapshot(Arc::new(resorted.clone()));
+    assert_eq!(
+        a.selected_row().unwrap().id,
+        picked,
+        "the same task stays selected"
+    );
+    let text = render(&a, 120, 30).backend().to_string();
+    assert!(text.contains("T-NEW"), "{text}");
+    // The task leaves the list: the row now where it stood is selected.
+    let index = a.selected_index(Pane::Recommendations, &a.rows(Pane::Recommendations));
+    resorted
+        .recommendations
+        .retain(|r| r.assignment_id != picked);
+    a.set_snapshot(Arc::new(resorted));
+    let rows = a.rows(Pane::Recommendations);
+    assert_eq!(a.selected_index(Pane::Recommendations, &rows), index);
+    assert_ne!(a.selected_row().unwrap().id, picked);
+}
+
 #[test]
 fn the_confirmation_defaults_to_no() {
     let mut a = app(fixtures::busy(), Pane::Approvals);
