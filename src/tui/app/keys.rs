@@ -25,15 +25,17 @@ impl App {
             },
             Mode::Filter(mut input) => {
                 match key.code {
-                    KeyCode::Esc => self.filter = None,
+                    KeyCode::Esc => {
+                        self.filters.remove(&self.pane);
+                    }
                     KeyCode::Enter => {}
                     _ => {
                         input.handle_event(&Event::Key(key));
                         let text = input.value().to_string();
-                        self.filter = match text.strip_prefix('!') {
-                            Some(rest) => Some((rest.to_string(), true)),
-                            None if text.is_empty() => None,
-                            None => Some((text, false)),
+                        match text.strip_prefix('!') {
+                            Some(rest) => self.filters.insert(self.pane, (rest.to_string(), true)),
+                            None if text.is_empty() => self.filters.remove(&self.pane),
+                            None => self.filters.insert(self.pane, (text, false)),
                         };
                         self.mode = Mode::Filter(input);
                     }
@@ -196,7 +198,7 @@ impl App {
                 });
             }
             Action::Back => {
-                self.filter = None;
+                self.filters.remove(&self.pane);
                 self.marks.clear();
                 self.flash = None;
             }

@@ -124,7 +124,10 @@ pub struct App {
     /// an action never lands on a row the operator did not pick.
     selected: BTreeMap<Pane, Selection>,
     pub sort: BTreeMap<Pane, (usize, bool)>,
-    pub filter: Option<(String, bool)>,
+    /// Per pane, the text typed after `/` (and whether `!` inverts it):
+    /// a filter belongs to the pane it was typed in, so a side pane never
+    /// says "empty" because of another pane's filter.
+    pub filters: BTreeMap<Pane, (String, bool)>,
     pub marks: BTreeSet<String>,
     pub flash: Option<(String, Level)>,
     pub read_only: bool,
@@ -161,7 +164,7 @@ impl App {
             mode: Mode::Normal,
             selected: BTreeMap::new(),
             sort: BTreeMap::new(),
-            filter: None,
+            filters: BTreeMap::new(),
             marks: BTreeSet::new(),
             flash: None,
             read_only,
@@ -199,7 +202,7 @@ impl App {
     /// A pane's rows: filtered, then sorted (built once per snapshot).
     pub fn rows(&self, pane: Pane) -> Rc<Vec<Row>> {
         let key = RowsKey {
-            filter: self.filter.clone(),
+            filter: self.filters.get(&pane).cloned(),
             sort: self.sort.get(&pane).copied(),
         };
         if let Some((cached, rows)) = self.row_cache.borrow().get(&pane)
@@ -208,7 +211,7 @@ impl App {
             return rows.clone();
         }
         let mut rows = pane.rows(&self.snapshot);
-        if let Some((needle, inverted)) = &self.filter {
+        if let Some((needle, inverted)) = &key.filter {
             rows::filter(&mut rows, needle, *inverted);
         }
         if let Some((column, descending)) = key.sort {

@@ -24,11 +24,20 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
     };
     let rows = app.rows(pane);
     let selected = app.selected_index(pane, &rows);
-    let mut title = format!(" {} ({}) ", pane.title(), rows.len());
+    let filter = app.filters.get(&pane);
+    let mut title = match filter {
+        // Filtered: how many of how many, whichever pane it is.
+        Some((needle, inverted)) => format!(
+            " {} (filtered {}/{}) /{}{} ",
+            pane.title(),
+            rows.len(),
+            pane.rows(app.snapshot()).len(),
+            if *inverted { "!" } else { "" },
+            needle
+        ),
+        None => format!(" {} ({}) ", pane.title(), rows.len()),
+    };
     if active {
-        if let Some((needle, inverted)) = &app.filter {
-            title.push_str(&format!("/{}{} ", if *inverted { "!" } else { "" }, needle));
-        }
         if let Some((column, descending)) = app.sort.get(&pane) {
             let name = view.info().columns.get(*column).map_or("", |c| c.name);
             title.push_str(&format!(
@@ -86,7 +95,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
         .column_spacing(1);
     frame.render_widget(table, area);
     if rows.is_empty() {
-        let hint = view.empty_hint();
+        let hint = match filter {
+            Some((needle, _)) => format!("no row matches /{needle} (Esc clears it)"),
+            None => view.empty_hint().to_string(),
+        };
         let inner = Rect {
             x: area.x + 2,
             y: area.y + 2,

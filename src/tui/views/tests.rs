@@ -78,6 +78,40 @@ fn wide_screens_get_a_side_column() {
     );
 }
 
+/// A filter belongs to the pane it was typed in: the side column keeps
+/// its own rows, and the filtered pane says how many of how many match.
+#[test]
+fn a_filter_stays_in_its_pane_and_says_how_much_it_hides() {
+    let mut a = app(fixtures::busy(), Pane::Recommendations);
+    key(&mut a, KeyCode::Char('/'));
+    for c in "zzz-nothing".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    let text = render(&a, 200, 50).backend().to_string();
+    assert!(
+        text.contains("Recommendations (filtered 0/12) /zzz-nothing"),
+        "{text}"
+    );
+    assert!(text.contains("no row matches /zzz-nothing"), "{text}");
+    assert!(
+        text.contains("Queue (3)") && text.contains("Approvals (2)"),
+        "{text}"
+    );
+    // Another pane has no filter; back in this one, Esc clears it.
+    key(&mut a, KeyCode::Char('3'));
+    assert!(
+        render(&a, 200, 50)
+            .backend()
+            .to_string()
+            .contains("Approvals (2)")
+    );
+    key(&mut a, KeyCode::Char('2'));
+    key(&mut a, KeyCode::Esc);
+    let text = render(&a, 200, 50).backend().to_string();
+    assert!(text.contains("Recommendations (12)"), "{text}");
+}
+
 #[test]
 fn stale_workers_carry_a_word_and_the_warning_colour() {
     let theme = Theme::load("default", false, false).unwrap();
