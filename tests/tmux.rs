@@ -112,7 +112,7 @@ fn approve_in_the_control_room_then_quit_and_the_terminal_is_restored() {
     tmux.keys(&["a", "o", "k", "Enter"]);
     tmux.wait_for("Really approve?");
     tmux.keys(&["y"]);
-    tmux.wait_for("approve: done (1)");
+    tmux.wait_for("approve RISKY: done (1)");
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("RESTORED-0");
     assert!(

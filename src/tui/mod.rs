@@ -150,7 +150,7 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
                 dirty = true;
             }
             _ = clock.tick() => {
-                app.now = chrono::Utc::now();
+                app.tick(chrono::Utc::now());
                 dirty = true;
             }
             _ = tokio::time::sleep(until_frame), if dirty => {}

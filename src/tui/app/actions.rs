@@ -223,9 +223,12 @@ impl App {
             }),
         };
         self.marks.clear();
-        Some(Effect::Send {
-            label: verb.label(),
-            commands,
-        })
+        // The flash that answers names what was acted on.
+        let label = match targets.as_slice() {
+            [] => verb.label(),
+            [one] => format!("{} {}", verb.label(), one.label),
+            many => format!("{} {} rows", verb.label(), many.len()),
+        };
+        Some(Effect::Send { label, commands })
     }
 }

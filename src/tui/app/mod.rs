@@ -130,6 +130,8 @@ pub struct App {
     pub filters: BTreeMap<Pane, (String, bool)>,
     pub marks: BTreeSet<String>,
     pub flash: Option<(String, Level)>,
+    /// When the flash goes by itself (5 s for news, 10 s for a warning).
+    flash_until: Option<DateTime<Utc>>,
     pub read_only: bool,
     pub operator: String,
     pub connection: Connection,
@@ -167,6 +169,7 @@ impl App {
             filters: BTreeMap::new(),
             marks: BTreeSet::new(),
             flash: None,
+            flash_until: None,
             read_only,
             operator,
             connection,
@@ -254,6 +257,18 @@ impl App {
     pub fn set_flash(&mut self, text: impl Into<String>, level: Level) {
         let text = text.into();
         self.flash = Some((escape(&text).into_owned(), level));
+        let seconds = if level == Level::Info { 5 } else { 10 };
+        self.flash_until = Some(self.now + chrono::Duration::seconds(seconds));
+    }
+
+    /// The clock moved: a flash shown long enough goes, so the key hints
+    /// come back without an Esc.
+    pub fn tick(&mut self, now: DateTime<Utc>) {
+        self.now = now;
+        if self.flash_until.is_some_and(|until| now >= until) {
+            self.flash = None;
+            self.flash_until = None;
+        }
     }
 
     /// What the engine said to an [`Effect`]; refusals show in the flash line.

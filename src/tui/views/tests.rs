@@ -272,6 +272,35 @@ fn the_confirmation_defaults_to_no() {
     assert!(matches!(a.mode, Mode::Normal));
 }
 
+/// The answer to an action names what it acted on, and goes by itself.
+#[test]
+fn the_flash_names_the_row_and_clears_itself() {
+    let mut a = app(fixtures::busy(), Pane::Approvals);
+    let task = a.selected_row().unwrap().cells[0].clone();
+    key(&mut a, KeyCode::Char('a'));
+    for c in "ok".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    let effect = a.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE));
+    let Some(crate::tui::app::Effect::Send { label, .. }) = effect else {
+        panic!("{effect:?}");
+    };
+    assert_eq!(label, format!("approve {task}"));
+    a.on_results(&label, vec![Ok(crate::wire::Reply::Recorded)]);
+    let text = render(&a, 120, 30).backend().to_string();
+    assert!(
+        text.contains(&format!("approve {task}: done (1)")),
+        "{text}"
+    );
+    let shown = a.now;
+    a.tick(shown + chrono::Duration::seconds(4));
+    assert!(a.flash.is_some(), "still there after 4 s");
+    a.tick(shown + chrono::Duration::seconds(6));
+    assert!(a.flash.is_none(), "gone after 5 s");
+    assert!(render(&a, 120, 30).backend().to_string().contains("? help"));
+}
+
 #[test]
 fn disconnected_is_said_in_the_header() {
     let mut a = app(fixtures::busy(), Pane::Queue);
