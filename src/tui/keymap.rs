@@ -17,6 +17,10 @@ pub enum Action {
     Up,
     Top,
     Bottom,
+    PageDown,
+    PageUp,
+    HalfPageDown,
+    HalfPageUp,
     Describe,
     Back,
     Command,
@@ -61,6 +65,10 @@ impl Action {
             Action::Up => "up",
             Action::Top => "first row",
             Action::Bottom => "last row",
+            Action::PageDown => "a page down",
+            Action::PageUp => "a page up",
+            Action::HalfPageDown => "half a page down",
+            Action::HalfPageUp => "half a page up",
             Action::Describe => "describe the selected row",
             Action::Back => "back / cancel",
             Action::Command => {
@@ -108,7 +116,13 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("k", Action::Up),
     ("up", Action::Up),
     ("g", Action::Top),
+    ("home", Action::Top),
     ("G", Action::Bottom),
+    ("end", Action::Bottom),
+    ("pgdn", Action::PageDown),
+    ("pgup", Action::PageUp),
+    ("ctrl-d", Action::HalfPageDown),
+    ("ctrl-u", Action::HalfPageUp),
     ("d", Action::Describe),
     ("enter", Action::Describe),
     ("esc", Action::Back),
@@ -149,10 +163,12 @@ impl Key {
             "right" => KeyCode::Right,
             "home" => KeyCode::Home,
             "end" => KeyCode::End,
+            "pgup" | "pageup" => KeyCode::PageUp,
+            "pgdn" | "pagedown" => KeyCode::PageDown,
             one if one.chars().count() == 1 => KeyCode::Char(one.chars().next().unwrap_or(' ')),
             other => {
                 return Err(format!(
-                    "'{other}' is not a key (a character, ctrl-X, enter, esc, tab, backtab, space, up, down, left, right, home, end)"
+                    "'{other}' is not a key (a character, ctrl-X, enter, esc, tab, backtab, space, up, down, left, right, home, end, pgup, pgdn)"
                 ));
             }
         };
@@ -173,6 +189,10 @@ impl Key {
             KeyCode::Char(' ') => "Space".into(),
             KeyCode::Up => "↑".into(),
             KeyCode::Down => "↓".into(),
+            KeyCode::Home => "Home".into(),
+            KeyCode::End => "End".into(),
+            KeyCode::PageUp => "PgUp".into(),
+            KeyCode::PageDown => "PgDn".into(),
             KeyCode::Char(c) => c.to_string(),
             other => format!("{other:?}"),
         };

@@ -96,18 +96,16 @@ impl App {
             Mode::Describe { pane, id, scroll } => {
                 match key.code {
                     KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('d') | KeyCode::Enter => {}
-                    KeyCode::Down | KeyCode::Char('j') => {
+                    code @ (KeyCode::Down
+                    | KeyCode::Char('j')
+                    | KeyCode::Up
+                    | KeyCode::Char('k')
+                    | KeyCode::PageDown
+                    | KeyCode::PageUp) => {
                         self.mode = Mode::Describe {
                             pane,
                             id,
-                            scroll: scroll.saturating_add(1),
-                        }
-                    }
-                    KeyCode::Up | KeyCode::Char('k') => {
-                        self.mode = Mode::Describe {
-                            pane,
-                            id,
-                            scroll: scroll.saturating_sub(1),
+                            scroll: scrolled(scroll, code),
                         }
                     }
                     _ => self.mode = Mode::Describe { pane, id, scroll },
@@ -116,18 +114,16 @@ impl App {
             }
             // j and k scroll a help that does not fit; any other key closes it.
             Mode::Help { scroll } => {
-                match key.code {
-                    KeyCode::Down | KeyCode::Char('j') => {
-                        self.mode = Mode::Help {
-                            scroll: scroll.saturating_add(1),
-                        }
+                if let code @ (KeyCode::Down
+                | KeyCode::Char('j')
+                | KeyCode::Up
+                | KeyCode::Char('k')
+                | KeyCode::PageDown
+                | KeyCode::PageUp) = key.code
+                {
+                    self.mode = Mode::Help {
+                        scroll: scrolled(scroll, code),
                     }
-                    KeyCode::Up | KeyCode::Char('k') => {
-                        self.mode = Mode::Help {
-                            scroll: scroll.saturating_sub(1),
-                        }
-                    }
-                    _ => {}
                 }
                 None
             }
@@ -183,6 +179,10 @@ impl App {
             Action::Up => self.select(index.saturating_sub(1)),
             Action::Top => self.select(0),
             Action::Bottom => self.select(len.saturating_sub(1)),
+            Action::PageDown => self.select(index + self.page.get().max(1)),
+            Action::PageUp => self.select(index.saturating_sub(self.page.get().max(1))),
+            Action::HalfPageDown => self.select(index + (self.page.get() / 2).max(1)),
+            Action::HalfPageUp => self.select(index.saturating_sub((self.page.get() / 2).max(1))),
             Action::Describe => {
                 let row = self.selected_row()?;
                 self.detail = None;
@@ -247,5 +247,16 @@ impl App {
             ),
             Level::Info,
         );
+    }
+}
+
+/// A text view's scroll after `code`: a line with j/k and the arrows, ten
+/// with PgDn/PgUp.
+fn scrolled(scroll: u16, code: KeyCode) -> u16 {
+    match code {
+        KeyCode::Down | KeyCode::Char('j') => scroll.saturating_add(1),
+        KeyCode::PageDown => scroll.saturating_add(10),
+        KeyCode::PageUp => scroll.saturating_sub(10),
+        _ => scroll.saturating_sub(1),
     }
 }

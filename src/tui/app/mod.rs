@@ -141,6 +141,8 @@ pub struct App {
     /// The last rows built per pane, valid while the snapshot, the filter
     /// and the sort stay the same: a frame does not rebuild 10,000 rows.
     row_cache: RefCell<BTreeMap<Pane, CachedRows>>,
+    /// Rows the active pane showed at its last draw: what a page is.
+    pub(crate) page: std::cell::Cell<usize>,
 }
 
 type CachedRows = (RowsKey, Rc<Vec<Row>>);
@@ -177,6 +179,7 @@ impl App {
             keymap,
             quit: false,
             row_cache: RefCell::new(BTreeMap::new()),
+            page: std::cell::Cell::new(10),
             detail: None,
         }
     }

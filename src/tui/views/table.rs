@@ -57,6 +57,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
             if active { theme.title } else { theme.muted },
         ));
     let inner_height = area.height.saturating_sub(3) as usize; // borders + header
+    if active {
+        app.page.set(inner_height);
+    }
     let offset = if active && selected >= inner_height {
         selected + 1 - inner_height
     } else {

@@ -301,6 +301,37 @@ fn the_flash_names_the_row_and_clears_itself() {
     assert!(render(&a, 120, 30).backend().to_string().contains("? help"));
 }
 
+/// A page is what the pane shows: PgDn/PgUp, Ctrl-d/Ctrl-u, Home/End.
+#[test]
+fn pages_and_half_pages_move_by_what_the_pane_shows() {
+    let mut a = app(fixtures::busy(), Pane::Recommendations);
+    render(&a, 80, 24); // sets the page: the rows the pane shows
+    let page = a.page.get();
+    assert!(page > 2 && page < 20, "{page}");
+    let rows = a.rows(Pane::Recommendations).len();
+    let at = |a: &App| a.selected_index(Pane::Recommendations, &a.rows(Pane::Recommendations));
+    key(&mut a, KeyCode::PageDown);
+    assert_eq!(at(&a), page.min(rows - 1));
+    key(&mut a, KeyCode::PageUp);
+    assert_eq!(at(&a), 0);
+    a.on_key(KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL));
+    assert_eq!(at(&a), page / 2);
+    a.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    assert_eq!(at(&a), 0);
+    key(&mut a, KeyCode::End);
+    assert_eq!(at(&a), rows - 1);
+    key(&mut a, KeyCode::Home);
+    assert_eq!(at(&a), 0);
+    // The help lists them.
+    let help: Vec<String> = a.keymap.help(false).into_iter().map(|(k, _)| k).collect();
+    for keys in ["PgDn", "PgUp", "Ctrl-d", "Ctrl-u", "g Home", "G End"] {
+        assert!(
+            help.iter().any(|k| k == keys),
+            "{keys} missing from {help:?}"
+        );
+    }
+}
+
 #[test]
 fn disconnected_is_said_in_the_header() {
     let mut a = app(fixtures::busy(), Pane::Queue);
