@@ -110,7 +110,7 @@ fn approve_in_the_control_room_then_quit_and_the_terminal_is_restored() {
     tmux.keys(&["3"]);
     tmux.wait_for("push to prod");
     tmux.keys(&["a", "o", "k", "Enter"]);
-    tmux.wait_for("Really approve?");
+    tmux.wait_for("Really approve RISKY?");
     tmux.keys(&["y"]);
     tmux.wait_for("approve RISKY: done (1)");
     tmux.keys(&["q"]);

@@ -33,39 +33,64 @@ pub fn text(
     );
 }
 
-fn targets_lines(targets: &[Target]) -> Vec<Line<'static>> {
+/// Rows a panel may hold: most of the screen's height, less its borders.
+fn panel_rows(area: Rect) -> usize {
+    (area.height.saturating_mul(4) / 5).saturating_sub(2).max(3) as usize
+}
+
+/// The targets in at most `room` lines; when they do not all fit, the last
+/// line says how many more there are, so a count is always shown.
+fn targets_lines(targets: &[Target], room: usize) -> Vec<Line<'static>> {
+    let line = |t: &Target| {
+        Line::from(format!(
+            "  • {} {} (version {})",
+            t.label,
+            t.id,
+            t.version.map_or("-".into(), |v| v.to_string())
+        ))
+    };
+    if targets.len() <= room {
+        return targets.iter().map(line).collect();
+    }
+    let shown = room.saturating_sub(1);
     targets
         .iter()
-        .take(12)
-        .map(|t| {
-            Line::from(format!(
-                "  • {} {} (version {})",
-                t.id,
-                t.label,
-                t.version.map_or("-".into(), |v| v.to_string())
-            ))
-        })
-        .chain(
-            (targets.len() > 12)
-                .then(|| Line::from(format!("  … and {} more", targets.len() - 12))),
-        )
+        .take(shown)
+        .map(line)
+        .chain(std::iter::once(Line::from(format!(
+            "  … and {} more",
+            targets.len() - shown
+        ))))
         .collect()
 }
 
-/// A bordered panel in the middle of the screen, over what is beneath.
+/// What an action is about, for a dialog's first line.
+fn about(verb: &str, targets: &[Target]) -> String {
+    match targets {
+        [] => verb.to_string(),
+        [one] => format!("{verb} {}", one.label),
+        many => format!("{verb} {} rows", many.len()),
+    }
+}
+
+/// A bordered panel in the middle of the screen, over what is beneath, as
+/// tall as its lines (which are cut, not wrapped: the dialog's own lines
+/// were sized to fit).
 fn panel(frame: &mut Frame, area: Rect, theme: &Theme, title: &str, lines: Vec<Line>) {
-    let rect = centered(area, 70, 50);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let width = (area.width.saturating_mul(7) / 10).max(area.width.min(60));
+    let rect = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
     frame.render_widget(Clear, rect);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.warn)
         .title(format!(" {title} "));
-    frame.render_widget(
-        Paragraph::new(lines)
-            .block(block)
-            .wrap(Wrap { trim: false }),
-        rect,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
 pub fn reason(
@@ -77,10 +102,14 @@ pub fn reason(
     input: &Input,
 ) {
     let mut lines = vec![Line::from(Span::styled(
-        format!("{verb}: why? (Enter to continue, Esc to cancel)"),
+        format!(
+            "{}: why? (Enter to continue, Esc to cancel)",
+            about(verb, targets)
+        ),
         theme.title,
     ))];
-    lines.extend(targets_lines(targets));
+    // The title, a blank line and the prompt stay whatever the count.
+    lines.extend(targets_lines(targets, panel_rows(area) - 3));
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
         Span::styled("reason> ", theme.accent),
@@ -99,13 +128,15 @@ pub fn confirm(
     yes: bool,
 ) {
     let mut lines = vec![Line::from(Span::styled(
-        format!("Really {verb}?"),
+        format!("Really {}?", about(verb, targets)),
         theme.title,
     ))];
-    lines.extend(targets_lines(targets));
-    if !reason.is_empty() {
-        lines.push(Line::from(format!("  reason: {reason}")));
-    }
+    // The question, the reason, a blank line and the buttons always show.
+    lines.extend(targets_lines(targets, panel_rows(area) - 4));
+    lines.push(Line::from(format!(
+        "  reason: {}",
+        if reason.is_empty() { "(none)" } else { reason }
+    )));
     lines.push(Line::from(""));
     let (no_style, yes_style) = if yes {
         (theme.text, theme.selected)
@@ -116,7 +147,7 @@ pub fn confirm(
         Span::styled(" [ No ] ", no_style),
         Span::raw("   "),
         Span::styled(" [ Yes ] ", yes_style),
-        Span::styled("   y: yes · n/Esc: no · ←/→ then Enter", theme.muted),
+        Span::styled("  y yes · n/Esc no", theme.muted),
     ]));
     panel(frame, area, theme, "confirm", lines);
 }

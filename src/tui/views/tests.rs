@@ -332,6 +332,46 @@ fn pages_and_half_pages_move_by_what_the_pane_shows() {
     }
 }
 
+/// A bulk confirmation at 80×24 always shows the verb, the count, the
+/// reason and the buttons, however many rows are marked.
+#[test]
+fn a_bulk_confirm_at_80_by_24_shows_the_count_the_reason_and_the_buttons() {
+    let mut snapshot = fixtures::busy();
+    let template = snapshot.recommendations[0].clone();
+    snapshot.recommendations = (0..20)
+        .map(|i| {
+            let mut r = template.clone();
+            r.assignment_id = format!("assign_{i:016x}");
+            r.task_id = format!("T{i:04}");
+            r
+        })
+        .collect();
+    let mut a = app(snapshot, Pane::Recommendations);
+    for _ in 0..20 {
+        key(&mut a, KeyCode::Char(' '));
+        key(&mut a, KeyCode::Char('j'));
+    }
+    key(&mut a, KeyCode::Char('r'));
+    for c in "stuck".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    let prompt = render(&a, 80, 24).backend().to_string();
+    assert!(prompt.contains("release 20 rows: why?"), "{prompt}");
+    assert!(prompt.contains("reason> stuck"), "{prompt}");
+    key(&mut a, KeyCode::Enter);
+    let text = render(&a, 80, 24).backend().to_string();
+    assert!(text.contains("Really release 20 rows?"), "{text}");
+    assert!(
+        text.contains("more"),
+        "the rows not listed are counted: {text}"
+    );
+    assert!(text.contains("reason: stuck"), "{text}");
+    assert!(
+        text.contains("[ No ]") && text.contains("[ Yes ]"),
+        "{text}"
+    );
+}
+
 #[test]
 fn disconnected_is_said_in_the_header() {
     let mut a = app(fixtures::busy(), Pane::Queue);
