@@ -262,7 +262,15 @@ impl Keymap {
             }
         }
         out.into_iter()
-            .map(|(action, keys)| (keys.join(" "), action.description()))
+            .map(|(action, keys)| {
+                let description = match action {
+                    // Read-only: the `:` commands that would change state
+                    // are refused, so they are not offered.
+                    Action::Command if read_only => "command (:approvals :workers :outbox :q)",
+                    other => other.description(),
+                };
+                (keys.join(" "), description)
+            })
             .collect()
     }
 

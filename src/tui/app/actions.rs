@@ -50,6 +50,20 @@ impl App {
             .collect()
     }
 
+    /// A read-only room refuses a change: it says so, and the refusal goes
+    /// to the audit like any other.
+    pub(super) fn refuse_read_only(&mut self, action: &str, subject: Option<String>) -> Effect {
+        self.set_flash(format!("read-only: {action} is not allowed"), Level::Warn);
+        self.send(
+            "read-only refusal",
+            wire::Action::RecordRefusal {
+                action: action.into(),
+                subject,
+                reason: "the control room is read-only".into(),
+            },
+        )
+    }
+
     /// One engine command by this operator.
     pub(super) fn send(&self, label: &str, action: wire::Action) -> Effect {
         Effect::Send {
@@ -141,8 +155,7 @@ impl App {
             }
             "tick" => {
                 if self.read_only {
-                    self.set_flash("read-only: tick is not allowed", Level::Warn);
-                    return None;
+                    return Some(self.refuse_read_only("tick", None));
                 }
                 return Some(Effect::Send {
                     label: "tick".into(),
@@ -169,11 +182,11 @@ impl App {
             }
         };
         if self.read_only {
-            self.set_flash(
-                format!("read-only: {} is not allowed", verb.label()),
-                Level::Warn,
-            );
-            return None;
+            let action = match verb {
+                Verb::Control(mode) => format!("control {mode}"),
+                other => other.label(),
+            };
+            return Some(self.refuse_read_only(&action, None));
         }
         self.mode = Mode::Reason {
             verb,

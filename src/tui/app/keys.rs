@@ -1,10 +1,8 @@
 //! Keys: what each one does in each mode.
 
 use super::{App, DESCRIBE, Effect, Level, Mode, Verb};
-use crate::engine::Command;
 use crate::tui::keymap::Action;
 use crate::tui::panes::Pane;
-use crate::wire;
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
@@ -142,21 +140,8 @@ impl App {
         }
         let action = self.keymap.action(&key)?;
         if action.dangerous() && self.read_only {
-            self.set_flash(
-                format!("read-only: {} is not allowed", action.name()),
-                Level::Warn,
-            );
-            return Some(Effect::Send {
-                label: "read-only refusal".into(),
-                commands: vec![Command::by(
-                    self.operator.clone(),
-                    wire::Action::RecordRefusal {
-                        action: action.name(),
-                        subject: self.selected_row().map(|r| r.id),
-                        reason: "the control room is read-only".into(),
-                    },
-                )],
-            });
+            let subject = self.selected_row().map(|r| r.id);
+            return Some(self.refuse_read_only(&action.name(), subject));
         }
         let rows = self.rows(self.pane);
         let (len, index) = (rows.len(), self.selected_index(self.pane, &rows));

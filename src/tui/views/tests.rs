@@ -372,6 +372,38 @@ fn a_bulk_confirm_at_80_by_24_shows_the_count_the_reason_and_the_buttons() {
     );
 }
 
+/// A read-only room refuses `:pause` and `:tick` as it refuses `a`: the
+/// refusal is audited, and the help does not offer them.
+#[test]
+fn read_only_refusals_of_colon_commands_are_audited_and_not_offered() {
+    let mut a = app(fixtures::busy(), Pane::Queue);
+    a.read_only = true;
+    for (command, audited) in [
+        ("pause", "control paused"),
+        ("tick", "tick"),
+        ("drain", "control draining"),
+    ] {
+        key(&mut a, KeyCode::Char(':'));
+        for c in command.chars() {
+            key(&mut a, KeyCode::Char(c));
+        }
+        let effect = a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        let Some(crate::tui::app::Effect::Send { commands, .. }) = effect else {
+            panic!("{command}: {effect:?}");
+        };
+        let request = serde_json::to_value(&commands[0]).unwrap();
+        let refusal = &request["command"]["command"]["record_refusal"];
+        assert_eq!(refusal["action"], audited, "{request}");
+        assert!(a.flash.as_ref().unwrap().0.contains("read-only"));
+    }
+    key(&mut a, KeyCode::Char('?'));
+    let help = render(&a, 120, 40).backend().to_string();
+    assert!(
+        !help.contains(":pause") && help.contains(":approvals"),
+        "{help}"
+    );
+}
+
 #[test]
 fn disconnected_is_said_in_the_header() {
     let mut a = app(fixtures::busy(), Pane::Queue);
