@@ -81,6 +81,104 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// Whether the pane shows the alternate screen.
+    fn alternate_on(&self) -> bool {
+        let out = Command::new("tmux")
+            .args(["-L", &self.server, "display", "-p", "#{alternate_on}"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+
+    fn kill_session(&self) {
+        Command::new("tmux")
+            .args(["-L", &self.server, "kill-server"])
+            .status()
+            .unwrap();
+    }
+}
+
+/// The room in its own sandbox inside a shell (so Ctrl-z has a job control
+/// to go back to); its socket and log paths.
+fn room_in_a_shell(sb: &Sandbox) -> (Tmux, std::path::PathBuf, std::path::PathBuf) {
+    let socket = sb.path("run/engine.sock");
+    let log = sb.path("room.log");
+    let room = format!(
+        "cd {dir} && XDG_CONFIG_HOME={dir}/config AUTO_ASSIGN_DATABASE_URL={db} AUTO_ASSIGN_SOCKET_PATH={socket} AUTO_ASSIGN_LOG_FILE={log} {binary}",
+        dir = sb.dir.path().display(),
+        db = sb.db().display(),
+        socket = socket.display(),
+        log = log.display(),
+        binary = env!("CARGO_BIN_EXE_auto-assign"),
+    );
+    let tmux = Tmux::start("exec bash --norc -i");
+    tmux.keys(&[&room, "Enter"]);
+    tmux.wait_for("1:Queue");
+    (tmux, socket, log)
+}
+
+fn pid_of_room(socket: &std::path::Path) -> u32 {
+    let reply = common::Conn::open(&socket.to_path_buf()).ask(serde_json::json!({"op": "hello"}));
+    reply["result"]["pid"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no pid in {reply}")) as u32
+}
+
+/// Ctrl-z gives the shell back with a sane terminal; `fg` brings the room
+/// back, redrawn and answering keys. SIGINT then ends it cleanly.
+#[test]
+fn ctrl_z_suspends_fg_resumes_and_sigint_restores_the_terminal() {
+    let sb = Sandbox::new();
+    let (tmux, socket, log) = room_in_a_shell(&sb);
+    assert!(tmux.alternate_on());
+    tmux.keys(&["C-z"]);
+    tmux.wait_for("Stopped");
+    assert!(!tmux.alternate_on(), "the shell has its screen back");
+    tmux.keys(&["clear", "Enter", "fg", "Enter"]);
+    tmux.wait_for("1:Queue");
+    assert!(tmux.alternate_on(), "back in the room");
+    tmux.keys(&["5"]);
+    tmux.wait_for("write-back lag");
+    // A SIGTSTP from outside (`kill -TSTP`) suspends it the same way.
+    let pid = pid_of_room(&socket);
+    common::send_signal(pid, "TSTP");
+    tmux.wait_for("Stopped");
+    tmux.keys(&["clear", "Enter", "fg", "Enter"]);
+    tmux.wait_for("1:Queue");
+    common::send_signal(pid, "INT");
+    eventually(
+        "the room gone",
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || (!socket.exists()).then_some(()),
+    );
+    assert!(!tmux.alternate_on(), "the terminal is given back");
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("the control room ends: SIGINT"), "{logged}");
+}
+
+/// A terminal that goes away (tmux kill-session, an SSH drop) ends the room
+/// cleanly: the reason in the log, the socket removed.
+#[test]
+fn a_killed_session_ends_the_room_with_its_socket_removed_and_the_reason_logged() {
+    let sb = Sandbox::new();
+    let (tmux, socket, log) = room_in_a_shell(&sb);
+    assert!(socket.exists());
+    tmux.kill_session();
+    eventually(
+        "the socket removed",
+        Duration::from_secs(20),
+        Duration::from_millis(100),
+        || (!socket.exists()).then_some(()),
+    );
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logged.contains("the control room ends: SIGHUP") || logged.contains("the terminal is gone"),
+        "{logged}"
+    );
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")

@@ -59,6 +59,14 @@ pub fn theme_for(options: &Options) -> Result<Theme> {
     )
 }
 
+/// Ctrl-z: in raw mode a key, not a signal.
+fn is_suspend(key: &crossterm::event::KeyEvent) -> bool {
+    key.code == crossterm::event::KeyCode::Char('z')
+        && key
+            .modifiers
+            .contains(crossterm::event::KeyModifiers::CONTROL)
+}
+
 /// Runs the control room until the operator quits (or a signal ends it).
 pub async fn run(source: Source, settings: &Settings, options: &Options) -> Result<()> {
     let theme = theme_for(options)?;
@@ -92,25 +100,39 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
     };
     let mut term_signal = signal(SignalKind::terminate()).map_err(io)?;
     let mut hangup = signal(SignalKind::hangup()).map_err(io)?;
+    // Ctrl-c and Ctrl-\\ arrive as keys in raw mode; these are the same
+    // signals sent by `kill`, which must not leave a broken terminal.
+    let mut interrupt = signal(SignalKind::interrupt()).map_err(io)?;
+    let mut quit_signal = signal(SignalKind::quit()).map_err(io)?;
+    let mut stop_signal =
+        signal(SignalKind::from_raw(rustix::process::Signal::TSTP.as_raw())).map_err(io)?;
+    let mut ended_by = None;
     let mut clock = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
     let mut engine_lost = false;
     let mut last_draw = Instant::now() - FRAME;
     while !app.quit {
         if dirty && last_draw.elapsed() >= FRAME {
-            terminal
+            // A terminal that went away (a killed tmux session, a dropped
+            // SSH connection) ends the room like a hangup: cleaned up and
+            // logged, not a bare error on a screen nobody sees.
+            if let Err(e) = terminal
                 .inner
                 .draw(|frame| views::draw(frame, &app, &theme))
-                .map_err(|source| Error::Io {
-                    context: "cannot draw".into(),
-                    source,
-                })?;
+            {
+                ended_by = Some(format!("the terminal is gone ({e})"));
+                break;
+            }
             dirty = false;
             last_draw = Instant::now();
         }
         let until_frame = FRAME.saturating_sub(last_draw.elapsed());
         tokio::select! {
             event = keys.recv() => match event {
+                Some(Event::Key(key)) if key.kind == KeyEventKind::Press && is_suspend(&key) => {
+                    terminal.suspend(options.mouse)?;
+                    dirty = true;
+                }
                 Some(Event::Key(key)) if key.kind == KeyEventKind::Press => {
                     if let Some(Effect::Send { label, commands }) = app.on_key(key) {
                         let (link, results) = (link.clone(), result_tx.clone());
@@ -154,11 +176,20 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
                 dirty = true;
             }
             _ = tokio::time::sleep(until_frame), if dirty => {}
-            _ = term_signal.recv() => break,
-            _ = hangup.recv() => break,
+            _ = stop_signal.recv() => {
+                terminal.suspend(options.mouse)?;
+                dirty = true;
+            }
+            _ = term_signal.recv() => { ended_by = Some("SIGTERM".into()); break }
+            _ = hangup.recv() => { ended_by = Some("SIGHUP: the terminal hung up".into()); break }
+            _ = interrupt.recv() => { ended_by = Some("SIGINT".into()); break }
+            _ = quit_signal.recv() => { ended_by = Some("SIGQUIT".into()); break }
         }
     }
     drop(terminal);
+    if let Some(why) = &ended_by {
+        tracing::info!("the control room ends: {why}");
+    }
     // The engine stops once every link to it is gone.
     drop(link);
     source.stop().await;
