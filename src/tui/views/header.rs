@@ -25,19 +25,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     };
     let enabled = s.control.mode == ControlMode::Enabled;
     let mode = s.control.mode.to_string();
-    let mode_style = if enabled { theme.ok } else { theme.warn };
+    // Disconnected, the mode is the last one seen, not a fact: no green.
+    let (mode, mode_style) = match (&app.connection, enabled) {
+        (Connection::Disconnected { .. }, _) => (format!("{mode}? (last seen)"), theme.muted),
+        (_, true) => (mode, theme.ok),
+        (_, false) => (format!("⚠ {}", mode.to_uppercase()), theme.warn),
+    };
     let mut first = vec![
         Span::styled(" auto-assign ", theme.title),
         link,
         Span::raw("  control "),
-        Span::styled(
-            if enabled {
-                mode
-            } else {
-                format!("⚠ {}", mode.to_uppercase())
-            },
-            mode_style,
-        ),
+        Span::styled(mode, mode_style),
         Span::raw(format!("  operator {}", app.operator)),
     ];
     if app.read_only {

@@ -410,11 +410,22 @@ fn disconnected_is_said_in_the_header() {
     a.connection = Connection::Disconnected {
         socket: "/run/auto-assign/engine.sock".into(),
     };
-    let text = render(&a, 120, 30).backend().to_string();
+    let t = render(&a, 200, 30);
+    let text = t.backend().to_string();
     assert!(
         text.contains("DISCONNECTED from /run/auto-assign/engine.sock, retrying"),
         "{text}"
     );
+    // The mode is the last one seen, not shown green as if known.
+    assert!(text.contains("control enabled? (last seen)"), "{text}");
+    let theme = Theme::load("default", false, false).unwrap();
+    let buffer = t.backend().buffer();
+    let line: String = (0..buffer.area.width)
+        .map(|x| buffer[(x, 0)].symbol())
+        .collect();
+    let byte = line.find("enabled?").unwrap();
+    let x = line[..byte].chars().count() as u16; // a cell per symbol
+    assert_ne!(buffer[(x, 0)].fg, theme.ok.fg.unwrap(), "not green");
 }
 
 /// Rows cached for one snapshot are never shown for the next, even when
