@@ -86,6 +86,11 @@ pub trait PaneView {
     fn empty_hint(&self) -> &'static str {
         "empty"
     }
+    /// How many rows there are in all when the snapshot lists only some
+    /// (the title then says "n of N").
+    fn total(&self, _s: &Snapshot) -> Option<u64> {
+        None
+    }
     /// Shown after the pane's name in the tabs.
     fn badge(&self, _s: &Snapshot) -> Option<String> {
         None

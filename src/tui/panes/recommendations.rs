@@ -30,6 +30,11 @@ impl PaneView for Recommendations {
         &INFO
     }
 
+    /// The snapshot lists the newest changes only; the title says so.
+    fn total(&self, s: &Snapshot) -> Option<u64> {
+        Some(s.recommendations_total)
+    }
+
     fn rows(&self, s: &Snapshot) -> Vec<Row> {
         s.recommendations
             .iter()

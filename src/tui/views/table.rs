@@ -35,7 +35,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
             if *inverted { "!" } else { "" },
             needle
         ),
-        None => format!(" {} ({}) ", pane.title(), rows.len()),
+        None => match view.total(app.snapshot()) {
+            Some(total) if total > rows.len() as u64 => {
+                format!(" {} ({} of {total}) ", pane.title(), rows.len())
+            }
+            _ => format!(" {} ({}) ", pane.title(), rows.len()),
+        },
     };
     if active {
         if let Some((column, descending)) = app.sort.get(&pane) {

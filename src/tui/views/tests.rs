@@ -404,6 +404,17 @@ fn read_only_refusals_of_colon_commands_are_audited_and_not_offered() {
     );
 }
 
+/// A capped list says it is capped.
+#[test]
+fn a_capped_recommendation_list_says_how_many_there_are_in_all() {
+    let mut snapshot = fixtures::busy();
+    snapshot.recommendations_total = 9_009;
+    let text = render(&app(snapshot, Pane::Recommendations), 120, 30)
+        .backend()
+        .to_string();
+    assert!(text.contains("Recommendations (12 of 9009)"), "{text}");
+}
+
 #[test]
 fn disconnected_is_said_in_the_header() {
     let mut a = app(fixtures::busy(), Pane::Queue);
