@@ -617,3 +617,18 @@ fn a_one_shot_tick_reports_the_leases_its_own_start_expired() {
         "{runs:?}"
     );
 }
+
+/// The control room needs a terminal that can draw a screen: without one
+/// it says what to use instead, and starts nothing.
+#[test]
+fn the_control_room_without_a_terminal_says_what_to_use_instead() {
+    let sb = Sandbox::new();
+    let out = sb.run(&[]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = common::stderr(&out);
+    assert!(
+        err.contains("needs a terminal") && err.contains("auto-assign status"),
+        "{err}"
+    );
+    assert!(!common::exists(&sb.db()), "nothing was started");
+}

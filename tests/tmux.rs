@@ -179,6 +179,26 @@ fn a_killed_session_ends_the_room_with_its_socket_removed_and_the_reason_logged(
     );
 }
 
+/// TERM=dumb cannot draw a full screen: the room says so instead of
+/// drawing garbage.
+#[test]
+fn term_dumb_is_told_what_to_use_instead() {
+    let sb = Sandbox::new();
+    let script = format!(
+        "cd {dir} && TERM=dumb AUTO_ASSIGN_DATABASE_URL={db} {binary}; echo EXIT-$?; sleep 30",
+        dir = sb.dir.path().display(),
+        db = sb.db().display(),
+        binary = env!("CARGO_BIN_EXE_auto-assign"),
+    );
+    let tmux = Tmux::start(&script);
+    let screen = tmux.wait_for("EXIT-");
+    assert!(
+        screen.contains("TERM is dumb") && screen.contains("EXIT-2"),
+        "{screen}"
+    );
+    assert!(!tmux.alternate_on());
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
