@@ -140,18 +140,8 @@ impl Dispatcher {
         deliveries: Vec<(OutboxEvent, Verdict)>,
         seen: Option<(HealthState, Option<String>)>,
     ) -> Result<()> {
-        let health = seen.map(|(state, error)| {
-            if state == HealthState::Ok {
-                self.last_success = Some(Utc::now());
-            }
-            Health {
-                name: "assistx".into(),
-                state,
-                last_success_at: self.last_success,
-                last_error: error,
-                detail: None,
-            }
-        });
+        let health = seen
+            .map(|(state, error)| Health::seen("assistx", state, error, &mut self.last_success));
         self.engine
             .report(SyncReport {
                 deliveries,

@@ -356,6 +356,26 @@ pub struct Health {
 }
 
 impl Health {
+    /// A dependency as its client just saw it; `last_success` (the client's
+    /// own record) moves to now when it is ok.
+    pub fn seen(
+        name: &str,
+        state: HealthState,
+        error: Option<String>,
+        last_success: &mut Option<DateTime<Utc>>,
+    ) -> Health {
+        if state == HealthState::Ok {
+            *last_success = Some(Utc::now());
+        }
+        Health {
+            name: name.into(),
+            state,
+            last_success_at: *last_success,
+            last_error: error,
+            detail: None,
+        }
+    }
+
     /// A dependency nobody has reported on.
     pub fn unknown(name: &str, detail: &str) -> Health {
         Health {

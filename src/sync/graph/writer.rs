@@ -223,19 +223,10 @@ impl Writer {
         seen: std::result::Result<(), &GraphError>,
     ) -> Result<()> {
         let (state, error) = match seen {
-            Ok(()) => {
-                self.last_success = Some(Utc::now());
-                (HealthState::Ok, None)
-            }
+            Ok(()) => (HealthState::Ok, None),
             Err(e) => (HealthState::Down, Some(e.to_string())),
         };
-        let health = Health {
-            name: "neo4j".into(),
-            state,
-            last_success_at: self.last_success,
-            last_error: error,
-            detail: None,
-        };
+        let health = Health::seen("neo4j", state, error, &mut self.last_success);
         self.engine
             .report(SyncReport {
                 deliveries,
