@@ -632,3 +632,21 @@ fn the_control_room_without_a_terminal_says_what_to_use_instead() {
     );
     assert!(!common::exists(&sb.db()), "nothing was started");
 }
+
+/// What needs Neo4j says so, naming the setting, when it is not configured.
+#[test]
+fn graph_commands_without_neo4j_name_the_setting() {
+    let sb = Sandbox::new();
+    for args in [&["cache", "rebuild"][..], &["outbox", "reconcile"][..]] {
+        let out = sb.run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = common::stderr(&out);
+        assert!(err.contains("AUTO_ASSIGN_NEO4J_URI"), "{args:?}: {err}");
+    }
+    let out = sb.run_env(
+        &["status"],
+        &[("AUTO_ASSIGN_NEO4J_URI", "http://graph:7474")],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("AUTO_ASSIGN_NEO4J_URI"));
+}

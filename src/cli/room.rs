@@ -36,9 +36,9 @@ fn log_to_file(settings: &Settings) -> Result<Option<tracing_appender::non_block
 pub fn control_room(settings: Settings, options: &Options) -> Result<()> {
     // Checked before the terminal is taken over, so a bad theme or keymap
     // is a plain error message.
-    check_terminal(std::env::var("TERM").ok().as_deref())?;
     tui::theme_for(options)?;
     tui::keymap::Keymap::new(&settings.keymap)?;
+    check_terminal(std::env::var("TERM").ok().as_deref())?;
     let _guard = log_to_file(&settings)?;
     service_runtime()?.block_on(async {
         let source = Source::start(&settings, options.attach).await?;
@@ -47,8 +47,8 @@ pub fn control_room(settings: Settings, options: &Options) -> Result<()> {
 }
 
 pub fn demo(settings: Settings, options: &Options) -> Result<()> {
-    check_terminal(std::env::var("TERM").ok().as_deref())?;
     tui::theme_for(options)?;
+    check_terminal(std::env::var("TERM").ok().as_deref())?;
     let (settings, dir) = demo::settings(&settings)?;
     let _guard = log_to_file(&settings)?;
     let result = service_runtime()?.block_on(async {

@@ -38,12 +38,10 @@ pub enum GraphError {
 impl From<neo4rs::Error> for GraphError {
     fn from(e: neo4rs::Error) -> Self {
         match &e {
-            neo4rs::Error::Neo4j(inner)
-                if matches!(
-                    inner.kind(),
-                    neo4rs::Neo4jErrorKind::Client(neo4rs::Neo4jClientErrorKind::Other)
-                ) && !inner.code().contains("Security") =>
-            {
+            // Only what is about the statement itself: a refused event is
+            // passed over for good, so a database that is missing or a
+            // permission that is lacking must not count as one.
+            neo4rs::Error::Neo4j(inner) if refuses_the_statement(inner.code()) => {
                 GraphError::Refused(e.to_string())
             }
             neo4rs::Error::AuthenticationError(why) => {
@@ -52,6 +50,14 @@ impl From<neo4rs::Error> for GraphError {
             _ => GraphError::Unavailable(format!("Neo4j: {e}")),
         }
     }
+}
+
+/// `Neo.ClientError.Statement.*` (syntax, types, arguments) and
+/// `Neo.ClientError.Schema.*` (a constraint the rows break).
+fn refuses_the_statement(code: &str) -> bool {
+    ["Neo.ClientError.Statement.", "Neo.ClientError.Schema."]
+        .iter()
+        .any(|prefix| code.starts_with(prefix))
 }
 
 type GraphResult<T> = std::result::Result<T, GraphError>;
@@ -255,5 +261,28 @@ async fn in_time<T>(call: impl Future<Output = neo4rs::Result<T>>) -> GraphResul
             "Neo4j did not answer within {} s",
             CALL_TIMEOUT.as_secs()
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refuses_the_statement;
+
+    #[test]
+    fn only_a_statement_or_schema_error_refuses_an_event_for_good() {
+        for code in [
+            "Neo.ClientError.Statement.SyntaxError",
+            "Neo.ClientError.Schema.ConstraintValidationFailed",
+        ] {
+            assert!(refuses_the_statement(code), "{code}");
+        }
+        for code in [
+            "Neo.ClientError.Database.DatabaseNotFound",
+            "Neo.ClientError.Security.Unauthorized",
+            "Neo.TransientError.Transaction.DeadlockDetected",
+            "Neo.DatabaseError.General.UnknownError",
+        ] {
+            assert!(!refuses_the_statement(code), "{code}");
+        }
     }
 }
