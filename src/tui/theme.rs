@@ -209,6 +209,17 @@ mod tests {
         }
     }
 
+    /// ANSI 7 (gray) is faint on a light background; the light theme's
+    /// muted text and borders must be readable there.
+    #[test]
+    fn the_light_theme_never_draws_light_gray_text() {
+        let theme = Theme::load("light", false, false).unwrap();
+        for style in [theme.muted, theme.border, theme.text] {
+            assert_ne!(style.fg, Some(Color::Gray), "{style:?}");
+            assert_ne!(style.fg, Some(Color::White), "{style:?}");
+        }
+    }
+
     #[test]
     fn no_color_forces_mono() {
         assert!(Theme::load("default", true, true).unwrap().is_monochrome());
