@@ -51,14 +51,14 @@ pub struct GraphSummary {
 /// The next events for the graph, in queue order, unless a failed
 /// attempt's backoff is still running at `now`.
 pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEvent>> {
-    let summary = summary(conn)?;
-    if summary
+    let state = state(conn)?;
+    if state
         .next_attempt_at
         .is_some_and(|at| at.as_str() > rfc3339(now).as_str())
     {
         return Ok(Vec::new());
     }
-    super::outbox::after(conn, summary.delivered_seq, limit)
+    super::outbox::after(conn, state.delivered_seq, limit)
 }
 
 /// Records a write's outcome. A write that reports a position behind the
@@ -86,7 +86,7 @@ pub fn record(
             .execute(params![through, at])?;
         }
         GraphOutcome::Failed(error) => {
-            let attempts = summary(conn)?.attempts + 1;
+            let attempts = state(conn)?.attempts + 1;
             // The graph is this program's own record: an outage of any
             // length is waited out, never dead-lettered, and it is tried
             // at least every minute, so it catches up soon after.
@@ -102,8 +102,11 @@ pub fn record(
     Ok(())
 }
 
-pub fn summary(conn: &Connection) -> Result<GraphSummary> {
-    let mut summary = conn.query_row(
+/// The summary with what it counts left out: the one row of the cursor,
+/// which is all a writer's round and a failed attempt need (counting every
+/// pending event there cost a scan of the backlog each time).
+fn state(conn: &Connection) -> Result<GraphSummary> {
+    Ok(conn.query_row(
         "SELECT delivered_seq, attempts, next_attempt_at, last_error, last_success_at \
          FROM graph_delivery WHERE id = 1",
         [],
@@ -117,7 +120,11 @@ pub fn summary(conn: &Connection) -> Result<GraphSummary> {
                 ..GraphSummary::default()
             })
         },
-    )?;
+    )?)
+}
+
+pub fn summary(conn: &Connection) -> Result<GraphSummary> {
+    let mut summary = state(conn)?;
     let (pending, oldest): (u64, Option<String>) = conn.query_row(
         "SELECT COUNT(*), MIN(created_at) FROM outbox WHERE seq > ?1",
         [summary.delivered_seq],
