@@ -60,13 +60,18 @@ impl Theme {
     /// A built-in theme by name, or a TOML file by path. `no_color` (the
     /// `NO_COLOR` convention) always gives the monochrome theme.
     pub fn load(name_or_path: &str, no_color: bool, truecolor: bool) -> Result<Theme> {
-        let text = if no_color {
-            BUILT_IN[3].1.to_string()
-        } else if let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
-            text.to_string()
+        let (text, name) = if no_color {
+            (BUILT_IN[3].1.to_string(), "mono")
+        } else if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
+            (text.to_string(), *name)
         } else if Path::new(name_or_path).is_file() {
-            std::fs::read_to_string(name_or_path)
-                .map_err(|e| Error::bad_input(format!("theme {name_or_path}"), e.to_string()))?
+            let text = std::fs::read_to_string(name_or_path)
+                .map_err(|e| Error::bad_input(format!("theme {name_or_path}"), e.to_string()))?;
+            let stem = Path::new(name_or_path)
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or("custom");
+            (text, stem)
         } else {
             let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
             return Err(Error::bad_input(
@@ -77,12 +82,20 @@ impl Theme {
                 ),
             ));
         };
-        Theme::parse(&text, truecolor)
+        Theme::parse(&text, name, truecolor)
             .map_err(|e| Error::bad_input(format!("theme {name_or_path}"), e))
     }
 
-    fn parse(text: &str, truecolor: bool) -> std::result::Result<Theme, String> {
-        let slots: Slots = toml::from_str(text).map_err(|e| e.message().to_string())?;
+    /// A theme file need only name the slots it changes: the others come
+    /// from the default theme, and its name from the file's when it has none.
+    fn parse(text: &str, name: &str, truecolor: bool) -> std::result::Result<Theme, String> {
+        let own: toml::Table = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let mut merged: toml::Table =
+            toml::from_str(BUILT_IN[0].1).map_err(|e| e.message().to_string())?;
+        merged.insert("name".into(), toml::Value::String(name.into()));
+        merged.extend(own);
+        let slots = Slots::deserialize(toml::Value::Table(merged))
+            .map_err(|e| e.message().to_string())?;
         let c = |slot: &str, value: &str| {
             color(value, truecolor).map_err(|e| format!("slot {slot}: {e}"))
         };
@@ -248,5 +261,23 @@ mod tests {
             .to_string();
         assert!(err.contains("slot accent"), "{err}");
         assert!(Theme::load("nonexistent-theme", false, false).is_err());
+        std::fs::write(&path, "acent = \"red\"\n").unwrap();
+        let err = Theme::load(path.to_str().unwrap(), false, false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("acent"), "{err}");
+    }
+
+    #[test]
+    fn a_partial_theme_inherits_the_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mine.toml");
+        std::fs::write(&path, "accent = \"magenta\"\n").unwrap();
+        let theme = Theme::load(path.to_str().unwrap(), false, false).unwrap();
+        let default = Theme::load("default", false, false).unwrap();
+        assert_eq!(theme.name, "mine");
+        assert_eq!(theme.accent.fg, Some(Color::Magenta));
+        assert_eq!(theme.ok, default.ok);
+        assert_eq!(theme.header, default.header);
     }
 }
