@@ -34,7 +34,24 @@ pub(super) fn read_file(path: &Path, explicit: bool) -> Result<FileValues> {
     })?;
     let mut out = Vec::new();
     let mut keymap = BTreeMap::new();
+    // `[ui] time = "utc"` is the setting `ui_time`: the room's own settings
+    // read as a section, the engine's stay flat.
+    let mut entries = Vec::new();
     for (key, value) in table {
+        match (key.as_str(), value) {
+            ("ui", toml::Value::Table(ui)) => {
+                entries.extend(ui.into_iter().map(|(k, v)| (format!("ui_{k}"), v)));
+            }
+            ("ui", _) => {
+                return Err(Error::bad_input(
+                    format!("ui in {}", path.display()),
+                    "must be a table such as [ui] time = \"utc\"",
+                ));
+            }
+            (_, value) => entries.push((key, value)),
+        }
+    }
+    for (key, value) in entries {
         if key == "keymap" {
             let toml::Value::Table(bindings) = value else {
                 return Err(Error::bad_input(

@@ -98,6 +98,16 @@ pub struct Settings {
     pub log_level: String,
     /// Control-room key overrides: action name → key (`[keymap]` in the file).
     pub keymap: BTreeMap<String, String>,
+    /// How the control room writes times (`[ui] time`).
+    pub ui_time: UiTime,
+}
+
+/// The zone the control room writes times in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UiTime {
+    /// The system's zone, named in the header.
+    Local,
+    Utc,
 }
 
 /// Where and how to reach Neo4j over Bolt.
@@ -274,6 +284,11 @@ fn build(
             _ => return r.fail("log_level", "one of error, warn, info, debug, trace"),
         },
         keymap: BTreeMap::new(),
+        ui_time: match r.text("ui_time").to_ascii_lowercase().as_str() {
+            "local" => UiTime::Local,
+            "utc" => UiTime::Utc,
+            _ => return r.fail("ui_time", "local or utc"),
+        },
     })
 }
 

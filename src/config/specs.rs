@@ -202,6 +202,11 @@ pub const SPECS: &[Spec] = &[
         "info",
         "Least severe log level written: error, warn, info, debug or trace.",
     ),
+    spec(
+        "ui_time",
+        "local",
+        "Times in the control room: local (the system's zone, named) or utc ([ui] time in the file).",
+    ),
 ];
 
 /// A commented TOML template with every setting at its default.

@@ -362,3 +362,27 @@ fn neo4j_is_optional_and_its_uri_is_checked_at_start() {
         );
     }
 }
+
+#[test]
+fn the_ui_section_sets_the_room_time_and_a_bad_value_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[ui]\ntime = \"utc\"\n").unwrap();
+    let overrides = Overrides {
+        config_file: Some(path.clone()),
+        ..Overrides::default()
+    };
+    let loaded = load_with(&overrides, &|_| None).unwrap();
+    assert_eq!(loaded.settings.ui_time, UiTime::Utc);
+    std::fs::write(&path, "[ui]\ntime = \"mars\"\n").unwrap();
+    let err = load_with(&overrides, &|_| None).err().unwrap().to_string();
+    assert!(err.contains("ui_time") && err.contains("mars"), "{err}");
+    std::fs::write(&path, "[ui]\nzone = \"utc\"\n").unwrap();
+    let err = load_with(&overrides, &|_| None).err().unwrap().to_string();
+    assert!(err.contains("ui_zone"), "{err}");
+    std::fs::write(&path, "ui = 3\n").unwrap();
+    let err = load_with(&overrides, &|_| None).err().unwrap().to_string();
+    assert!(err.contains("[ui]"), "{err}");
+    let defaults = load_with(&Overrides::default(), &|_| None).unwrap();
+    assert_eq!(defaults.settings.ui_time, UiTime::Local);
+}

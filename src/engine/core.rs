@@ -2,7 +2,7 @@
 //! single-owner: [`Core`] holds the only store connection; the async task in
 //! `engine/mod.rs` feeds it commands one at a time.
 
-use super::snapshot::{self, Health, HealthState, Inputs, Snapshot};
+use super::snapshot::{self, Health, HealthState, Inputs, Limits, Snapshot};
 use super::work::Work;
 use crate::config::Settings;
 use crate::domain::router::RouterSnapshot;
@@ -335,6 +335,15 @@ impl Core {
             now: self.now(),
             last_tick_at: self.last_tick_at,
             health: self.dependencies.iter().cloned().chain([router]).collect(),
+            limits: Limits {
+                stale_heartbeat_seconds: self.settings.stale_heartbeat_seconds,
+                tick_interval_seconds: if self.settings.scheduler_enabled {
+                    self.settings.tick_interval.as_secs()
+                } else {
+                    0
+                },
+                dispatch_enabled: self.settings.dispatch_enabled,
+            },
         }
     }
 

@@ -71,9 +71,7 @@ impl Action {
             Action::HalfPageUp => "half a page up",
             Action::Describe => "describe the selected row",
             Action::Back => "back / cancel",
-            Action::Command => {
-                "command (:approvals :workers :outbox :pause :resume :drain :tick :q)"
-            }
+            Action::Command => "command: :queue … :audit, :pause :resume :drain :tick :q",
             Action::Filter => "filter rows (! inverts)",
             Action::Help => "this help",
             Action::Mark => "mark a row for a bulk action",
@@ -266,7 +264,7 @@ impl Keymap {
                 let description = match action {
                     // Read-only: the `:` commands that would change state
                     // are refused, so they are not offered.
-                    Action::Command if read_only => "command (:approvals :workers :outbox :q)",
+                    Action::Command if read_only => "command: :queue … :audit, :q",
                     other => other.description(),
                 };
                 (keys.join(" "), description)

@@ -4,6 +4,8 @@
 //! terminal, the engine and the app, and draws when something changed.
 
 pub mod app;
+pub mod attention;
+pub mod clock;
 #[doc(hidden)]
 pub mod fixtures;
 pub mod keymap;
@@ -82,6 +84,7 @@ pub async fn run(source: Source, settings: &Settings, options: &Options) -> Resu
         connection.borrow_and_update().clone(),
     );
     app.log_path = log_path(settings).display().to_string();
+    app.clock = clock::Clock::new(settings.ui_time);
     let link = source.link();
 
     let mut terminal = term::Terminal::enter(options.mouse)?;

@@ -2,6 +2,7 @@
 //! cell and a tone, built from a snapshot. Pure, so panes are testable
 //! without a terminal.
 
+use super::clock::Clock;
 use crate::domain::printable::escape;
 use chrono::{DateTime, Utc};
 
@@ -13,6 +14,15 @@ pub enum Tone {
     Ok,
     Warn,
     Error,
+}
+
+/// How a time column reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// How long ago: `12s`, `3m05s`.
+    Age,
+    /// When, in the room's zone: `14:21:36`.
+    Clock,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -29,9 +39,10 @@ pub struct Row {
     pub version: Option<i64>,
     pub cells: Vec<String>,
     pub keys: Vec<SortKey>,
-    /// Age columns: (column, epoch seconds). Their text is written when a
-    /// row is drawn, so rows need not be rebuilt as the clock moves.
-    pub ages: Vec<(usize, i64)>,
+    /// Time columns: (column, epoch seconds, how shown). Their text is
+    /// written when a row is drawn, so rows need not be rebuilt as the clock
+    /// moves, nor know the operator's zone.
+    pub times: Vec<(usize, i64, Shown)>,
     pub tone: Tone,
 }
 
@@ -42,7 +53,7 @@ impl Row {
             version: None,
             cells: Vec::new(),
             keys: Vec::new(),
-            ages: Vec::new(),
+            times: Vec::new(),
             tone,
         }
     }
@@ -62,23 +73,36 @@ impl Row {
     }
 
     /// An age column: shown as `12s`/`3m`/`2h` at draw time, sorted by age.
-    pub fn age(mut self, since: Option<DateTime<Utc>>) -> Row {
-        let epoch = since.map(|at| at.timestamp());
-        if let Some(epoch) = epoch {
-            self.ages.push((self.cells.len(), epoch));
-        }
+    pub fn age(self, since: Option<DateTime<Utc>>) -> Row {
         // Older first when sorted ascending by age: a larger age, a larger key.
-        let key = epoch.map_or(f64::MIN, |e| -(e as f64));
-        self.num("-", key)
+        self.time(since, Shown::Age, |e| -(e as f64))
     }
 
-    /// The cells as drawn at `now`.
-    pub fn cells_at(&self, now: DateTime<Utc>) -> Vec<String> {
+    /// A time of day column, in the room's zone, sorted by time.
+    pub fn clock(self, at: Option<DateTime<Utc>>) -> Row {
+        self.time(at, Shown::Clock, |e| e as f64)
+    }
+
+    fn time(mut self, at: Option<DateTime<Utc>>, shown: Shown, key: fn(i64) -> f64) -> Row {
+        let epoch = at.map(|at| at.timestamp());
+        if let Some(epoch) = epoch {
+            self.times.push((self.cells.len(), epoch, shown));
+        }
+        self.num("-", epoch.map_or(f64::MIN, key))
+    }
+
+    /// The cells as drawn at `now`, times in `clock`'s zone.
+    pub fn cells_at(&self, now: DateTime<Utc>, clock: &Clock) -> Vec<String> {
         let mut cells = self.cells.clone();
-        for (column, epoch) in &self.ages {
-            if let Some(cell) = cells.get_mut(*column) {
-                *cell = format_age((now.timestamp() - epoch).max(0));
-            }
+        for (column, epoch, shown) in &self.times {
+            let Some(cell) = cells.get_mut(*column) else {
+                continue;
+            };
+            *cell = match shown {
+                Shown::Age => format_age((now.timestamp() - epoch).max(0)),
+                Shown::Clock => DateTime::from_timestamp(*epoch, 0)
+                    .map_or_else(|| "-".into(), |at| clock.short(at, now)),
+            };
         }
         cells
     }

@@ -94,8 +94,8 @@ impl Theme {
             toml::from_str(BUILT_IN[0].1).map_err(|e| e.message().to_string())?;
         merged.insert("name".into(), toml::Value::String(name.into()));
         merged.extend(own);
-        let slots = Slots::deserialize(toml::Value::Table(merged))
-            .map_err(|e| e.message().to_string())?;
+        let slots =
+            Slots::deserialize(toml::Value::Table(merged)).map_err(|e| e.message().to_string())?;
         let c = |slot: &str, value: &str| {
             color(value, truecolor).map_err(|e| format!("slot {slot}: {e}"))
         };

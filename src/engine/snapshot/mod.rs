@@ -14,8 +14,8 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 pub use views::{
-    AuditRow, Control, Explanation, Health, HealthState, OutboxDetail, OutboxRow, OutboxSummary,
-    PendingApproval, QueueRow, Recommendation, Run, Worker,
+    AuditRow, Control, Explanation, Health, HealthState, Limits, OutboxDetail, OutboxRow,
+    OutboxSummary, PendingApproval, QueueRow, Recommendation, Run, Worker,
 };
 
 /// How many waiting assignments the snapshot lists in full.
@@ -66,6 +66,8 @@ pub struct Snapshot {
     /// Socket lines refused, per reason (empty without a socket).
     #[serde(default)]
     pub rejected_lines: BTreeMap<String, u64>,
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 impl Snapshot {
@@ -98,6 +100,7 @@ impl Snapshot {
             outbox_recent: Vec::new(),
             queue_history: self.queue_history.clone(),
             rejected_lines: self.rejected_lines.clone(),
+            limits: self.limits,
         }
     }
 
@@ -119,6 +122,7 @@ pub struct Inputs {
     /// Each dependency as whoever talks to it last saw it (the cache's own
     /// health is the snapshot's: it was just read).
     pub health: Vec<Health>,
+    pub limits: Limits,
 }
 
 impl Inputs {
@@ -130,6 +134,7 @@ impl Inputs {
             now,
             last_tick_at: None,
             health: vec![unknown("assistx"), unknown("neo4j"), unknown("router")],
+            limits: Limits::default(),
         }
     }
 }
@@ -194,6 +199,7 @@ pub fn build(conn: &Connection, inputs: &Inputs) -> Result<Snapshot> {
             .collect(),
         queue_history: Vec::new(),
         rejected_lines: BTreeMap::new(),
+        limits: inputs.limits,
         health: inputs
             .health
             .iter()

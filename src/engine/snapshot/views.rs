@@ -202,6 +202,17 @@ impl From<workers::Worker> for Worker {
     }
 }
 
+/// The engine's timings the control room measures its warnings against
+/// (zero: not known, no warning).
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Limits {
+    pub stale_heartbeat_seconds: u64,
+    /// Seconds between scheduled ticks; 0 when ticks come only on demand.
+    pub tick_interval_seconds: u64,
+    /// Whether the outbox is being written back (else its lag is expected).
+    pub dispatch_enabled: bool,
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct OutboxSummary {
     pub pending: u64,

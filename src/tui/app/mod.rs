@@ -5,6 +5,8 @@
 use crate::domain::control::ControlMode;
 use crate::domain::printable::escape;
 use crate::engine::{Command, Reply, Snapshot};
+use crate::tui::attention::{self, Heard};
+use crate::tui::clock::Clock;
 use crate::tui::keymap::Keymap;
 use crate::tui::panes::{Detail, Pane};
 use crate::tui::rows::{self, Row};
@@ -117,6 +119,8 @@ pub struct App {
     /// built from the one before.
     snapshot: Arc<Snapshot>,
     pub now: DateTime<Utc>,
+    /// The zone times are written in (UTC until the room is told otherwise).
+    pub clock: Clock,
     pub pane: Pane,
     pub mode: Mode,
     /// Per pane, the selected row by its id (and where it stood, for when
@@ -141,11 +145,21 @@ pub struct App {
     /// The last rows built per pane, valid while the snapshot, the filter
     /// and the sort stay the same: a frame does not rebuild 10,000 rows.
     row_cache: RefCell<BTreeMap<Pane, CachedRows>>,
+    /// The workers late at the last tick, to notice one turning late.
+    late: Vec<String>,
     /// Rows the active pane showed at its last draw: what a page is.
     pub(crate) page: std::cell::Cell<usize>,
 }
 
 type CachedRows = (RowsKey, Rc<Vec<Row>>);
+
+fn late_workers(s: &Snapshot, now: DateTime<Utc>) -> Vec<String> {
+    s.workers
+        .iter()
+        .filter(|w| attention::heard(w, s.limits.stale_heartbeat_seconds, now) == Heard::Late)
+        .map(|w| w.key())
+        .collect()
+}
 
 #[derive(Debug, Clone, PartialEq)]
 struct RowsKey {
@@ -164,6 +178,7 @@ impl App {
         App {
             snapshot,
             now: Utc::now(),
+            clock: Clock::utc(),
             pane: Pane::Recommendations,
             mode: Mode::Normal,
             selected: BTreeMap::new(),
@@ -180,6 +195,7 @@ impl App {
             quit: false,
             row_cache: RefCell::new(BTreeMap::new()),
             page: std::cell::Cell::new(10),
+            late: Vec::new(),
             detail: None,
         }
     }
@@ -216,7 +232,7 @@ impl App {
         {
             return rows.clone();
         }
-        let mut rows = pane.rows(&self.snapshot);
+        let mut rows = pane.rows(&self.snapshot, self.now);
         if let Some((needle, inverted)) = &key.filter {
             rows::filter(&mut rows, needle, *inverted);
         }
@@ -268,6 +284,12 @@ impl App {
     /// come back without an Esc.
     pub fn tick(&mut self, now: DateTime<Utc>) {
         self.now = now;
+        // A worker turning late changes its row with no new snapshot.
+        let late = late_workers(&self.snapshot, now);
+        if late != self.late {
+            self.late = late;
+            self.row_cache.borrow_mut().clear();
+        }
         if self.flash_until.is_some_and(|until| now >= until) {
             self.flash = None;
             self.flash_until = None;

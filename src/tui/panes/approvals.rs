@@ -1,8 +1,9 @@
 //! Assignments gated behind an operator's answer, oldest first.
 
 use super::recommendations::{describe_assignment, explain};
-use super::{Detail, Info, PaneView, fixed, flexible};
+use super::{Detail, Info, PaneView, grow, text, whole};
 use crate::engine::Snapshot;
+use crate::tui::clock::Now;
 use crate::tui::rows::{Row, Tone};
 use crate::wire::Command;
 use chrono::{DateTime, Utc};
@@ -13,11 +14,11 @@ const INFO: Info = Info {
     title: "Approvals",
     command: "approvals",
     columns: &[
-        fixed("TASK", 14),
-        flexible("TITLE", 10),
-        fixed("GATE", 22),
-        fixed("WAITING", 8),
-        fixed("VERSION", 7),
+        whole("TASK"),
+        grow("TITLE", 24),
+        text("GATE", 12),
+        whole("WAITING"),
+        whole("VERSION"),
     ],
 };
 
@@ -26,7 +27,7 @@ impl PaneView for Approvals {
         &INFO
     }
 
-    fn rows(&self, s: &Snapshot) -> Vec<Row> {
+    fn rows(&self, s: &Snapshot, _now: DateTime<Utc>) -> Vec<Row> {
         s.approvals
             .iter()
             .map(|a| {
@@ -42,13 +43,7 @@ impl PaneView for Approvals {
             .collect()
     }
 
-    fn describe(
-        &self,
-        s: &Snapshot,
-        id: &str,
-        detail: Option<&Detail>,
-        now: DateTime<Utc>,
-    ) -> Vec<String> {
+    fn describe(&self, s: &Snapshot, id: &str, detail: Option<&Detail>, now: Now) -> Vec<String> {
         describe_assignment(s, id, detail, now)
     }
 

@@ -1,8 +1,8 @@
 //! Operator and worker actions, newest first, refusals included.
 
-use super::{Detail, Info, PaneView, fixed, flexible, gone};
-use crate::domain::time::rfc3339;
+use super::{Detail, Info, PaneView, extra, gone, grow, status, text, whole};
 use crate::engine::Snapshot;
+use crate::tui::clock::Now;
 use crate::tui::rows::{Row, Tone};
 use chrono::{DateTime, Utc};
 
@@ -12,13 +12,14 @@ const INFO: Info = Info {
     title: "Audit",
     command: "audit",
     columns: &[
-        fixed("AGE", 7),
-        fixed("ACTOR", 10),
-        fixed("ACTION", 14),
-        fixed("SUBJECT", 24),
-        fixed("CHANGE", 28),
-        fixed("OUTCOME", 10),
-        flexible("DETAIL", 10),
+        whole("TIME"),
+        extra("AGE"),
+        text("ACTOR", 10),
+        text("ACTION", 14),
+        whole("SUBJECT"),
+        status("CHANGE"),
+        status("OUTCOME"),
+        grow("DETAIL", 12),
     ],
 };
 
@@ -31,7 +32,7 @@ impl PaneView for Audit {
         &INFO
     }
 
-    fn rows(&self, s: &Snapshot) -> Vec<Row> {
+    fn rows(&self, s: &Snapshot, _now: DateTime<Utc>) -> Vec<Row> {
         s.audit
             .iter()
             .rev()
@@ -48,6 +49,7 @@ impl PaneView for Audit {
                 // The word, not only the colour, says it was refused.
                 let shown = if e.refused { "✖ refused" } else { "ok" };
                 Row::new(e.seq.to_string(), tone)
+                    .clock(Some(e.at))
                     .age(Some(e.at))
                     .text(&e.actor)
                     .text(&e.action)
@@ -59,18 +61,12 @@ impl PaneView for Audit {
             .collect()
     }
 
-    fn describe(
-        &self,
-        s: &Snapshot,
-        id: &str,
-        _detail: Option<&Detail>,
-        _now: DateTime<Utc>,
-    ) -> Vec<String> {
+    fn describe(&self, s: &Snapshot, id: &str, _detail: Option<&Detail>, now: Now) -> Vec<String> {
         let Some(e) = s.audit.iter().find(|e| e.seq.to_string() == id) else {
             return gone(id);
         };
         vec![
-            format!("at           {}", rfc3339(e.at)),
+            format!("at           {}", now.when(e.at)),
             format!("actor        {}", e.actor),
             format!("action       {}  ({})", e.action, outcome(e.refused)),
             format!("subject      {}", e.subject.clone().unwrap_or_default()),

@@ -11,14 +11,16 @@ mod recommendations;
 mod workers;
 
 use super::app::App;
+use super::clock::Now;
 use super::rows::Row;
 use super::theme::Theme;
+use super::views::fit::Fit;
 use crate::engine::Snapshot;
 use crate::engine::snapshot::{Explanation, OutboxDetail};
 use crate::wire::Command;
 use chrono::{DateTime, Utc};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -31,24 +33,45 @@ pub enum Pane {
     Audit,
 }
 
-/// A column: its header and how wide it may be.
+/// A column: its header and how it gives way when space is short.
 #[derive(Debug, Clone, Copy)]
 pub struct Column {
     pub name: &'static str,
-    pub width: Constraint,
+    pub fit: Fit,
 }
 
-const fn fixed(name: &'static str, width: u16) -> Column {
+const fn whole(name: &'static str) -> Column {
     Column {
         name,
-        width: Constraint::Length(width),
+        fit: Fit::Whole,
     }
 }
 
-const fn flexible(name: &'static str, min: u16) -> Column {
+const fn extra(name: &'static str) -> Column {
     Column {
         name,
-        width: Constraint::Min(min),
+        fit: Fit::Extra,
+    }
+}
+
+const fn status(name: &'static str) -> Column {
+    Column {
+        name,
+        fit: Fit::Status,
+    }
+}
+
+const fn text(name: &'static str, min: u16) -> Column {
+    Column {
+        name,
+        fit: Fit::Text { min },
+    }
+}
+
+const fn grow(name: &'static str, min: u16) -> Column {
+    Column {
+        name,
+        fit: Fit::Grow { min },
     }
 }
 
@@ -69,15 +92,11 @@ pub struct Info {
 /// Everything the control room knows about one pane.
 pub trait PaneView {
     fn info(&self) -> &'static Info;
-    fn rows(&self, s: &Snapshot) -> Vec<Row>;
+    /// The rows at `now` (for what changes with time alone, such as a
+    /// late worker).
+    fn rows(&self, s: &Snapshot, now: DateTime<Utc>) -> Vec<Row>;
     /// The describe view of row `id`, with what was fetched for it.
-    fn describe(
-        &self,
-        s: &Snapshot,
-        id: &str,
-        detail: Option<&Detail>,
-        now: DateTime<Utc>,
-    ) -> Vec<String>;
+    fn describe(&self, s: &Snapshot, id: &str, detail: Option<&Detail>, now: Now) -> Vec<String>;
     /// What to ask the engine for before describing row `id`, if anything.
     fn detail_for(&self, _id: &str) -> Option<Command> {
         None
@@ -135,8 +154,8 @@ impl Pane {
         self.view().info().columns.iter().map(|c| c.name).collect()
     }
 
-    pub fn rows(self, s: &Snapshot) -> Vec<Row> {
-        self.view().rows(s)
+    pub fn rows(self, s: &Snapshot, now: DateTime<Utc>) -> Vec<Row> {
+        self.view().rows(s, now)
     }
 
     pub fn index(self) -> usize {

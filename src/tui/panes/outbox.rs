@@ -1,11 +1,11 @@
 //! Events for AssistX, newest first, with the write-back's counts above;
 //! an event's body is fetched for its describe view.
 
-use super::{Detail, Info, PaneView, fixed, flexible, gone};
+use super::{Detail, Info, PaneView, gone, grow, status, text, whole};
 use crate::domain::delivery::DeliveryStatus;
-use crate::domain::time::rfc3339;
 use crate::engine::Snapshot;
 use crate::tui::app::App;
+use crate::tui::clock::Now;
 use crate::tui::rows::{Row, Tone, age_of};
 use crate::tui::theme::Theme;
 use crate::wire::Command;
@@ -21,13 +21,13 @@ const INFO: Info = Info {
     title: "Outbox",
     command: "outbox",
     columns: &[
-        fixed("SEQ", 6),
-        fixed("STATUS", 11),
-        fixed("TYPE", 36),
-        fixed("SUBJECT", 24),
-        fixed("TRIES", 5),
-        fixed("AGE", 7),
-        flexible("ERROR", 10),
+        whole("SEQ"),
+        status("STATUS"),
+        text("TYPE", 16),
+        text("SUBJECT", 12),
+        whole("TRIES"),
+        whole("AGE"),
+        grow("ERROR", 10),
     ],
 };
 
@@ -36,7 +36,7 @@ impl PaneView for Outbox {
         &INFO
     }
 
-    fn rows(&self, s: &Snapshot) -> Vec<Row> {
+    fn rows(&self, s: &Snapshot, _now: DateTime<Utc>) -> Vec<Row> {
         s.outbox_recent
             .iter()
             .map(|e| {
@@ -58,13 +58,7 @@ impl PaneView for Outbox {
             .collect()
     }
 
-    fn describe(
-        &self,
-        s: &Snapshot,
-        id: &str,
-        detail: Option<&Detail>,
-        _now: DateTime<Utc>,
-    ) -> Vec<String> {
+    fn describe(&self, s: &Snapshot, id: &str, detail: Option<&Detail>, now: Now) -> Vec<String> {
         if !s.outbox_recent.iter().any(|e| e.seq.to_string() == id) {
             return gone(id);
         }
@@ -84,10 +78,7 @@ impl PaneView for Outbox {
                 "status       {} after {} attempt(s)",
                 e.row.status, e.row.attempts
             ),
-            format!(
-                "next attempt {}",
-                e.next_attempt_at.map_or_else(|| "-".into(), rfc3339)
-            ),
+            format!("next attempt {}", now.when_opt(e.next_attempt_at)),
             format!(
                 "last error   {}",
                 e.row.last_error.clone().unwrap_or_else(|| "-".into())

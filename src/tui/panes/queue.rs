@@ -1,10 +1,11 @@
 //! Waiting assignments by status, lane and priority, with the queue's
 //! depth over the last hour above them.
 
-use super::{Info, PaneView, fixed};
+use super::{Info, PaneView, status, whole};
 use crate::domain::lifecycle::Status;
 use crate::engine::Snapshot;
 use crate::tui::app::App;
+use crate::tui::clock::Now;
 use crate::tui::rows::{Row, Tone, age_of};
 use crate::tui::theme::Theme;
 use chrono::{DateTime, Utc};
@@ -19,10 +20,10 @@ const INFO: Info = Info {
     title: "Queue",
     command: "queue",
     columns: &[
-        fixed("STATUS", 18),
-        fixed("LANE", 14),
-        fixed("PRIORITY", 14),
-        fixed("COUNT", 6),
+        status("STATUS"),
+        whole("LANE"),
+        whole("PRIORITY"),
+        whole("COUNT"),
     ],
 };
 
@@ -31,7 +32,7 @@ impl PaneView for Queue {
         &INFO
     }
 
-    fn rows(&self, s: &Snapshot) -> Vec<Row> {
+    fn rows(&self, s: &Snapshot, _now: DateTime<Utc>) -> Vec<Row> {
         s.queue
             .iter()
             .map(|q| {
@@ -54,7 +55,7 @@ impl PaneView for Queue {
         s: &Snapshot,
         id: &str,
         _detail: Option<&super::Detail>,
-        _now: DateTime<Utc>,
+        _now: Now,
     ) -> Vec<String> {
         let count: u64 = s
             .queue

@@ -1,10 +1,10 @@
 //! Assignments waiting, gated, blocked or in flight; their describe view
 //! fetches the decision's reasons and skipped lanes from the engine.
 
-use super::{Detail, Info, PaneView, fixed, flexible, gone};
+use super::{Detail, Info, PaneView, gone, grow, status, text, whole};
 use crate::domain::lifecycle::Status;
-use crate::domain::time::rfc3339;
 use crate::engine::Snapshot;
+use crate::tui::clock::Now;
 use crate::tui::rows::{Row, Tone, age_of};
 use crate::wire::Command;
 use chrono::{DateTime, Utc};
@@ -15,13 +15,13 @@ const INFO: Info = Info {
     title: "Recommendations",
     command: "recs",
     columns: &[
-        fixed("TASK", 14),
-        flexible("TITLE", 10),
-        fixed("LANE", 13),
-        fixed("WORKER", 12),
-        fixed("SCORE", 6),
-        fixed("STATUS", 17),
-        fixed("AGE", 7),
+        whole("TASK"),
+        grow("TITLE", 24),
+        whole("LANE"),
+        text("WORKER", 8),
+        whole("SCORE"),
+        status("STATUS"),
+        whole("AGE"),
     ],
 };
 
@@ -35,7 +35,7 @@ impl PaneView for Recommendations {
         Some(s.recommendations_total)
     }
 
-    fn rows(&self, s: &Snapshot) -> Vec<Row> {
+    fn rows(&self, s: &Snapshot, _now: DateTime<Utc>) -> Vec<Row> {
         s.recommendations
             .iter()
             .map(|r| {
@@ -59,13 +59,7 @@ impl PaneView for Recommendations {
             .collect()
     }
 
-    fn describe(
-        &self,
-        s: &Snapshot,
-        id: &str,
-        detail: Option<&Detail>,
-        now: DateTime<Utc>,
-    ) -> Vec<String> {
+    fn describe(&self, s: &Snapshot, id: &str, detail: Option<&Detail>, now: Now) -> Vec<String> {
         describe_assignment(s, id, detail, now)
     }
 
@@ -86,7 +80,7 @@ pub(super) fn describe_assignment(
     s: &Snapshot,
     id: &str,
     detail: Option<&Detail>,
-    now: DateTime<Utc>,
+    now: Now,
 ) -> Vec<String> {
     let Some(r) = s.recommendations.iter().find(|r| r.assignment_id == id) else {
         return gone(id);
@@ -113,16 +107,13 @@ pub(super) fn describe_assignment(
             "worker       {}",
             r.worker.clone().unwrap_or_else(|| "-".into())
         ),
-        format!(
-            "lease ends   {}",
-            r.lease_expires_at.map_or_else(|| "-".into(), rfc3339)
-        ),
+        format!("lease ends   {}", now.when_opt(r.lease_expires_at)),
     ];
     if let Some(a) = s.approvals.iter().find(|a| a.assignment_id == id) {
         lines.push(format!(
             "gated by     {} (waiting {})",
             a.gate,
-            age_of(Some(a.requested_at), now)
+            age_of(Some(a.requested_at), now.at)
         ));
     }
     let Some(e) = explanation else {

@@ -1,9 +1,10 @@
 //! Workers as their heartbeats describe them, with the leases they hold.
 
-use super::{Detail, Info, PaneView, fixed, flexible, gone, leases_by_worker};
-use crate::domain::time::rfc3339;
+use super::{Detail, Info, PaneView, gone, grow, leases_by_worker, status, whole};
 use crate::domain::worker::WorkerStatus;
 use crate::engine::Snapshot;
+use crate::tui::attention::{Heard, heard};
+use crate::tui::clock::Now;
 use crate::tui::rows::{Row, Tone};
 use chrono::{DateTime, Utc};
 
@@ -13,13 +14,13 @@ const INFO: Info = Info {
     title: "Workers",
     command: "workers",
     columns: &[
-        fixed("NODE", 14),
-        fixed("WORKER", 14),
-        fixed("STATUS", 20),
-        flexible("LANES", 10),
-        fixed("LOAD", 6),
-        fixed("SEEN", 7),
-        fixed("LEASES", 6),
+        whole("NODE"),
+        whole("WORKER"),
+        status("STATUS"),
+        grow("LANES", 10),
+        whole("LOAD"),
+        whole("SEEN"),
+        whole("LEASES"),
     ],
 };
 
@@ -28,24 +29,22 @@ impl PaneView for Workers {
         &INFO
     }
 
-    fn rows(&self, s: &Snapshot) -> Vec<Row> {
+    fn rows(&self, s: &Snapshot, now: DateTime<Utc>) -> Vec<Row> {
         let leases = leases_by_worker(s);
         s.workers
             .iter()
             .map(|w| {
                 let key = w.key();
-                let tone = if w.stale {
-                    Tone::Error
-                } else if matches!(w.status, WorkerStatus::Degraded | WorkerStatus::Offline) {
-                    Tone::Warn
-                } else {
-                    Tone::Normal
-                };
-                // The word, not only the colour, says it is stale.
-                let status = if w.stale {
-                    format!("✖ STALE ({})", w.status)
-                } else {
-                    w.status.to_string()
+                // The word, not only the colour, says it is late or stale.
+                let (tone, status) = match heard(w, s.limits.stale_heartbeat_seconds, now) {
+                    Heard::Stale => (Tone::Error, format!("✖ STALE ({})", w.status)),
+                    Heard::Late => (Tone::Warn, format!("! LATE ({})", w.status)),
+                    Heard::Recently
+                        if matches!(w.status, WorkerStatus::Degraded | WorkerStatus::Offline) =>
+                    {
+                        (Tone::Warn, w.status.to_string())
+                    }
+                    Heard::Recently => (Tone::Normal, w.status.to_string()),
                 };
                 let held = leases.get(&key).map_or(0, Vec::len);
                 Row::new(key, tone)
@@ -63,13 +62,7 @@ impl PaneView for Workers {
             .collect()
     }
 
-    fn describe(
-        &self,
-        s: &Snapshot,
-        id: &str,
-        _detail: Option<&Detail>,
-        _now: DateTime<Utc>,
-    ) -> Vec<String> {
+    fn describe(&self, s: &Snapshot, id: &str, _detail: Option<&Detail>, now: Now) -> Vec<String> {
         let Some(w) = s.workers.iter().find(|w| w.key() == id) else {
             return gone(id);
         };
@@ -90,8 +83,8 @@ impl PaneView for Workers {
             ),
             format!("load         {}/{}", w.active, w.max_concurrent),
             format!("metrics      {}", metrics.join(" ")),
-            format!("first seen   {}", rfc3339(w.first_seen)),
-            format!("last seen    {}", rfc3339(w.last_seen)),
+            format!("first seen   {}", now.when(w.first_seen)),
+            format!("last seen    {}", now.when(w.last_seen)),
             String::new(),
             "leases held".into(),
         ];
@@ -101,7 +94,7 @@ impl PaneView for Workers {
                 lease.assignment_id,
                 lease.task_id,
                 lease.status,
-                lease.until.map_or_else(String::new, rfc3339)
+                now.when_opt(lease.until)
             ));
         }
         lines

@@ -1,6 +1,7 @@
 //! Help, generated from the keymap.
 
 use super::centered;
+use super::fit::SHORT_STATUS;
 use crate::tui::app::App;
 use crate::tui::theme::Theme;
 use ratatui::Frame;
@@ -31,6 +32,28 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u16
     )));
     lines.push(Line::from(Span::styled(
         format!("Log file: {}", app.log_path),
+        theme.muted,
+    )));
+    lines.push(Line::from(Span::styled(
+        "Narrow tables write statuses short:",
+        theme.muted,
+    )));
+    // Two to a line, as `appr approval_required`: 80 columns hold them.
+    for group in SHORT_STATUS.chunks(2) {
+        let pairs: Vec<String> = group
+            .iter()
+            .map(|(long, short)| format!("{short:<4} {long:<17}"))
+            .collect();
+        lines.push(Line::from(Span::styled(
+            format!("  {}", pairs.join("  ")),
+            theme.muted,
+        )));
+    }
+    lines.push(Line::from(Span::styled(
+        format!(
+            "Times are {} (set [ui] time = \"local\" or \"utc\").",
+            app.clock.zone_name(app.now)
+        ),
         theme.muted,
     )));
     let fits = rect.height.saturating_sub(2);

@@ -2,6 +2,7 @@
 //! holds) onto a frame. One file per region.
 
 mod dialog;
+pub mod fit;
 mod header;
 mod help;
 mod table;
@@ -10,6 +11,7 @@ use super::app::{App, Level, Mode};
 use super::panes::Pane;
 use super::theme::Theme;
 use crate::domain::printable::escape;
+use crate::tui::clock::Now;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -50,7 +52,15 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Mode::Describe { pane, id, scroll } => {
             let lines: Vec<String> = pane
                 .view()
-                .describe(app.snapshot(), id, app.detail.as_ref(), app.now)
+                .describe(
+                    app.snapshot(),
+                    id,
+                    app.detail.as_ref(),
+                    Now {
+                        at: app.now,
+                        clock: &app.clock,
+                    },
+                )
                 .iter()
                 .map(|line| escape(line).into_owned())
                 .collect();

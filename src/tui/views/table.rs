@@ -3,13 +3,14 @@
 
 use crate::tui::app::App;
 use crate::tui::panes::Pane;
-use crate::tui::rows::Tone;
+use crate::tui::rows::{Row, Tone};
 use crate::tui::theme::Theme;
+use crate::tui::views::fit::{self, Fit, shorten_status};
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Table};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane, active: bool) {
     let view = pane.view();
@@ -31,7 +32,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
             " {} (filtered {}/{}) /{}{} ",
             pane.title(),
             rows.len(),
-            pane.rows(app.snapshot()).len(),
+            pane.rows(app.snapshot(), app.now).len(),
             if *inverted { "!" } else { "" },
             needle
         ),
@@ -70,17 +71,43 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
     } else {
         0
     };
-    let visible = rows
+    let columns = view.info().columns;
+    let visible: Vec<(usize, &Row, Vec<String>)> = rows
         .iter()
         .enumerate()
         .skip(offset)
-        .take(inner_height.max(1));
-    let body: Vec<Row> = visible
-        .map(|(i, row)| {
+        .take(inner_height.max(1))
+        .map(|(i, row)| (i, row, row.cells_at(app.now, &app.clock)))
+        .collect();
+    let fits: Vec<Fit> = columns.iter().map(|c| c.fit).collect();
+    let names: Vec<&str> = columns.iter().map(|c| c.name).collect();
+    let cells: Vec<Vec<String>> = visible.iter().map(|(_, _, c)| c.clone()).collect();
+    // Inside the borders, beside the mark column.
+    let room = area.width.saturating_sub(2 + 1);
+    let fitted = fit::fit(&fits, &names, &cells, room);
+    // Columns left out (width 0) are not drawn at all, spacing included.
+    let drawn: Vec<usize> = (0..columns.len())
+        .filter(|i| fitted.widths.get(*i).is_some_and(|w| *w > 0))
+        .collect();
+    let shown = |i: usize, cell: &str| -> String {
+        let width = fitted.widths.get(i).copied().unwrap_or(0);
+        match fits.get(i) {
+            Some(Fit::Status) if fitted.short_status => shorten_status(cell),
+            Some(Fit::Text { .. } | Fit::Grow { .. }) => fit::cut(cell, width),
+            _ => cell.to_string(),
+        }
+    };
+    let body: Vec<TableRow> = visible
+        .into_iter()
+        .map(|(i, row, cells)| {
             let marked = app.marks.contains(&row.id);
-            let mut cells: Vec<Cell> = Vec::with_capacity(row.cells.len() + 1);
-            cells.push(Cell::from(if marked { "●" } else { " " }));
-            cells.extend(row.cells_at(app.now).into_iter().map(Cell::from));
+            let mut shown_cells: Vec<Cell> = Vec::with_capacity(cells.len() + 1);
+            shown_cells.push(Cell::from(if marked { "●" } else { " " }));
+            shown_cells.extend(
+                drawn
+                    .iter()
+                    .map(|c| Cell::from(shown(*c, cells.get(*c).map_or("", String::as_str)))),
+            );
             let mut style = tone(theme, row.tone);
             if marked {
                 style = style.patch(theme.marked);
@@ -88,15 +115,16 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, pane: Pane,
             if active && i == selected {
                 style = style.patch(theme.selected);
             }
-            Row::new(cells).style(style)
+            TableRow::new(shown_cells).style(style)
         })
         .collect();
-    let columns = view.info().columns;
-    let header = Row::new(
-        std::iter::once(Cell::from(" ")).chain(columns.iter().map(|c| Cell::from(c.name))),
+    let header = TableRow::new(
+        std::iter::once(Cell::from(" "))
+            .chain(drawn.iter().map(|i| Cell::from(shown(*i, names[*i])))),
     )
     .style(theme.title);
-    let widths = std::iter::once(Constraint::Length(1)).chain(columns.iter().map(|c| c.width));
+    let widths = std::iter::once(Constraint::Length(1))
+        .chain(drawn.iter().map(|i| Constraint::Length(fitted.widths[*i])));
     let table = Table::new(body, widths)
         .header(header)
         .block(block)

@@ -399,7 +399,7 @@ fn read_only_refusals_of_colon_commands_are_audited_and_not_offered() {
     key(&mut a, KeyCode::Char('?'));
     let help = render(&a, 120, 40).backend().to_string();
     assert!(
-        !help.contains(":pause") && help.contains(":approvals"),
+        !help.contains(":pause") && help.contains(":queue … :audit, :q"),
         "{help}"
     );
 }
@@ -472,4 +472,107 @@ fn escapes_from_outside_are_drawn_escaped() {
         !text.contains('\u{1b}') && text.contains("T\\x1b]0;owned"),
         "{text}"
     );
+}
+
+/// 80×24 sizes columns by what they show: task ids and statuses whole
+/// (statuses short, as the help lists them), titles cut with an ellipsis.
+#[test]
+fn at_80_by_24_ids_and_statuses_stay_whole_and_titles_end_in_an_ellipsis() {
+    let mut snapshot = fixtures::busy();
+    for r in &mut snapshot.recommendations {
+        r.title = Some("Summarize yesterday's incident reports for the team".into());
+        r.worker = Some("lmstudio-homelab-1".into());
+    }
+    let a = app(snapshot.clone(), Pane::Recommendations);
+    let t = render(&a, 80, 24);
+    let text = t.backend().to_string();
+    for r in &snapshot.recommendations {
+        assert!(text.contains(&r.task_id), "{} cut: {text}", r.task_id);
+    }
+    assert!(text.contains("Summarize yesterday"), "{text}");
+    assert!(text.contains('…'), "{text}");
+    assert!(text.contains(" appr "), "{text}");
+    assert!(!text.contains("approval_requ"), "{text}");
+    insta::assert_snapshot!("narrow_recs", t.backend());
+    // Wide, nothing is cut or shortened.
+    let text = render(&a, 200, 50).backend().to_string();
+    assert!(text.contains("approval_required"), "{text}");
+    assert!(
+        text.contains("Summarize yesterday's incident reports for the team"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bulk_confirm_and_the_help_at_80_by_24_as_drawn() {
+    let mut snapshot = fixtures::busy();
+    let template = snapshot.recommendations[0].clone();
+    snapshot.recommendations = (0..20)
+        .map(|i| {
+            let mut r = template.clone();
+            r.assignment_id = format!("assign_{i:016x}");
+            r.task_id = format!("T{i:04}");
+            r
+        })
+        .collect();
+    let mut a = app(snapshot, Pane::Recommendations);
+    for _ in 0..20 {
+        key(&mut a, KeyCode::Char(' '));
+        key(&mut a, KeyCode::Char('j'));
+    }
+    key(&mut a, KeyCode::Char('a'));
+    for c in "reviewed".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    insta::assert_snapshot!("narrow_bulk_confirm", render(&a, 80, 24).backend());
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Char('?'));
+    for _ in 0..5 {
+        key(&mut a, KeyCode::Char('j'));
+    }
+    let text = render(&a, 80, 24).backend().to_string();
+    assert!(text.contains("(lines 6–"), "{text}");
+    insta::assert_snapshot!("narrow_help_scrolled", render(&a, 80, 24).backend());
+}
+
+/// 80×24 has no side column; a filter there says what it hides, and the
+/// side column at 200×50 keeps its own rows beside it.
+#[test]
+fn a_filtered_pane_at_80_by_24_and_beside_the_side_column() {
+    let mut a = app(fixtures::busy(), Pane::Recommendations);
+    key(&mut a, KeyCode::Char('/'));
+    for c in "T0001".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    key(&mut a, KeyCode::Enter);
+    let narrow = render(&a, 80, 24);
+    assert!(
+        narrow
+            .backend()
+            .to_string()
+            .contains("(filtered 1/12) /T0001"),
+        "{}",
+        narrow.backend()
+    );
+    insta::assert_snapshot!("narrow_filtered_recs", narrow.backend());
+    let wide = render(&a, 200, 50).backend().to_string();
+    assert!(
+        wide.contains("Queue (3)") && wide.contains("Approvals (2)"),
+        "{wide}"
+    );
+}
+
+/// Times say their zone: the header's clock, the help, the audit's time
+/// column and a describe view.
+#[test]
+fn times_name_their_zone() {
+    let mut a = app(fixtures::busy(), Pane::Audit);
+    let text = render(&a, 120, 30).backend().to_string();
+    assert!(text.contains("12:00:00 UTC"), "{text}");
+    assert!(text.contains("TIME"), "{text}");
+    key(&mut a, KeyCode::Char('d'));
+    let text = render(&a, 120, 30).backend().to_string();
+    assert!(text.contains(" UTC ("), "{text}");
+    assert!(text.contains(" ago)"), "{text}");
 }

@@ -1,0 +1,184 @@
+//! What needs the operator's eye, measured against the engine's own
+//! timings: stale and late workers, a write-back falling behind, work
+//! waiting too long, a scheduler that stopped ticking. Pure, so each rule
+//! is tested without a terminal.
+
+use crate::engine::Snapshot;
+use crate::engine::snapshot::Worker;
+use crate::tui::rows::format_age;
+use chrono::{DateTime, Utc};
+
+/// Outbox events older than this, not yet written back, are a lag worth a
+/// warning; ten times it, an error.
+pub const WRITE_BACK_LAG_SECONDS: i64 = 60;
+/// Work waiting longer than this (or two scheduled ticks, if longer).
+pub const WAITING_SECONDS: i64 = 15 * 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    Warn,
+    Error,
+}
+
+/// One thing to look at, as the header's badge says it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alert {
+    pub severity: Severity,
+    pub text: String,
+}
+
+/// How recently a worker was heard from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    Recently,
+    /// Silent more than half the stale timeout: one more missed beat and its
+    /// leases go.
+    Late,
+    Stale,
+}
+
+pub fn heard(w: &Worker, stale_seconds: u64, now: DateTime<Utc>) -> Heard {
+    if w.stale {
+        return Heard::Stale;
+    }
+    let silent = (now - w.last_seen).num_seconds();
+    let late_after = i64::try_from(stale_seconds / 2).unwrap_or(i64::MAX);
+    if stale_seconds > 0 && silent > late_after {
+        Heard::Late
+    } else {
+        Heard::Recently
+    }
+}
+
+/// Everything that needs a look at `now`, the most severe first.
+pub fn alerts(s: &Snapshot, now: DateTime<Utc>) -> Vec<Alert> {
+    let mut alerts = Vec::new();
+    let age = |at: DateTime<Utc>| (now - at).num_seconds().max(0);
+    let limits = s.limits;
+    let count = |which: Heard| {
+        s.workers
+            .iter()
+            .filter(|w| heard(w, limits.stale_heartbeat_seconds, now) == which)
+            .count()
+    };
+    match count(Heard::Stale) {
+        0 => {}
+        1 => alerts.push(error("1 worker stale".into())),
+        n => alerts.push(error(format!("{n} workers stale"))),
+    }
+    match count(Heard::Late) {
+        0 => {}
+        1 => alerts.push(warn("1 worker late".into())),
+        n => alerts.push(warn(format!("{n} workers late"))),
+    }
+    if let Some(lag) = s.outbox.oldest_pending_at.map(age)
+        && limits.dispatch_enabled
+        && lag > WRITE_BACK_LAG_SECONDS
+    {
+        let text = format!("write-back {} behind", format_age(lag));
+        alerts.push(if lag > 10 * WRITE_BACK_LAG_SECONDS {
+            error(text)
+        } else {
+            warn(text)
+        });
+    }
+    let tick = i64::try_from(limits.tick_interval_seconds).unwrap_or(i64::MAX / 4);
+    if let Some(waited) = s.oldest_waiting_at.map(age)
+        && waited > WAITING_SECONDS.max(2 * tick)
+    {
+        alerts.push(warn(format!("oldest waiting {}", format_age(waited))));
+    }
+    if tick > 0
+        && let Some(since) = s.last_tick_at.map(age)
+        && since > 2 * tick
+    {
+        alerts.push(warn(format!("last tick {} ago", format_age(since))));
+    }
+    alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
+    alerts
+}
+
+fn warn(text: String) -> Alert {
+    Alert {
+        severity: Severity::Warn,
+        text,
+    }
+}
+
+fn error(text: String) -> Alert {
+    Alert {
+        severity: Severity::Error,
+        text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::snapshot::Limits;
+    use crate::tui::fixtures;
+    use chrono::Duration;
+
+    fn quiet(now: DateTime<Utc>) -> Snapshot {
+        let mut s = fixtures::busy();
+        s.limits = Limits {
+            stale_heartbeat_seconds: 120,
+            tick_interval_seconds: 300,
+            dispatch_enabled: true,
+        };
+        s.outbox.oldest_pending_at = Some(now);
+        s.oldest_waiting_at = Some(now);
+        s.last_tick_at = Some(now);
+        for w in &mut s.workers {
+            w.stale = false;
+            w.last_seen = now;
+        }
+        s
+    }
+
+    #[test]
+    fn a_quiet_fleet_needs_nothing() {
+        let now = fixtures::now();
+        assert_eq!(alerts(&quiet(now), now), vec![]);
+    }
+
+    #[test]
+    fn a_worker_is_late_before_it_is_stale() {
+        let now = fixtures::now();
+        let mut s = quiet(now);
+        s.workers[0].last_seen = now - Duration::seconds(61);
+        assert_eq!(heard(&s.workers[0], 120, now), Heard::Late);
+        assert_eq!(alerts(&s, now), vec![warn("1 worker late".into())]);
+        s.workers[0].stale = true;
+        assert_eq!(alerts(&s, now), vec![error("1 worker stale".into())]);
+        s.workers[0].last_seen = now - Duration::seconds(59);
+        s.workers[0].stale = false;
+        assert_eq!(heard(&s.workers[0], 120, now), Heard::Recently);
+    }
+
+    #[test]
+    fn lag_waiting_and_a_silent_scheduler_each_warn() {
+        let now = fixtures::now();
+        let mut s = quiet(now);
+        s.outbox.oldest_pending_at = Some(now - Duration::seconds(90));
+        s.oldest_waiting_at = Some(now - Duration::minutes(16));
+        s.last_tick_at = Some(now - Duration::minutes(11));
+        let texts: Vec<String> = alerts(&s, now).into_iter().map(|a| a.text).collect();
+        assert_eq!(
+            texts,
+            [
+                "write-back 1m30s behind",
+                "oldest waiting 16m00s",
+                "last tick 11m00s ago"
+            ]
+        );
+        // A long lag is an error, and errors come first.
+        s.outbox.oldest_pending_at = Some(now - Duration::minutes(11));
+        assert_eq!(alerts(&s, now)[0].severity, Severity::Error);
+        // Without write-back or a scheduler, lag and tick age are expected.
+        s.limits.dispatch_enabled = false;
+        s.limits.tick_interval_seconds = 0;
+        let texts: Vec<String> = alerts(&s, now).into_iter().map(|a| a.text).collect();
+        assert_eq!(texts, ["oldest waiting 16m00s"]);
+    }
+}
