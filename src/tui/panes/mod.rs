@@ -8,6 +8,7 @@ mod audit;
 mod outbox;
 mod queue;
 mod recommendations;
+mod waiting;
 mod workers;
 
 use super::app::App;

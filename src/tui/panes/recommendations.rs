@@ -116,6 +116,9 @@ pub(super) fn describe_assignment(
             age_of(Some(a.requested_at), now.at)
         ));
     }
+    if let Some(line) = super::waiting::why(s, r, now.at) {
+        lines.push(format!("waiting for  {line}"));
+    }
     let Some(e) = explanation else {
         lines.push(String::new());
         lines.push("loading the decision…".into());
