@@ -14,8 +14,18 @@ use std::time::Duration;
 const FLEET: &str = include_str!("../../assets/demo/fleet.toml");
 const TASKS: &str = include_str!("../../assets/demo/tasks.json");
 
-/// Waiting tasks the generator keeps the queue at, at most.
-const MAX_WAITING: usize = 25;
+/// Tasks waiting for a worker the generator keeps the queue at, at most.
+const MAX_WAITING: u64 = 25;
+/// Tasks waiting for an approval, at most: a screenful, so the approvals
+/// pane never piles up past what an operator can read, however long the
+/// demo runs unattended.
+const MAX_APPROVALS: u64 = 8;
+/// A napping worker first goes quiet this many seconds in (a newcomer sees
+/// a late, then a stale worker within the first minutes), then every
+/// `NAP_EVERY` seconds, for `NAP_SECONDS` (twice the demo's stale timeout).
+const FIRST_NAP: u64 = 45;
+const NAP_EVERY: u64 = 180;
+const NAP_SECONDS: u64 = 25;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Fleet {
@@ -117,14 +127,17 @@ async fn generate(socket: &Path, script: Script) {
         json!({"op": "command", "command": "tick", "operator": "demo", "router": script.router});
     ask(&mut client, operator).await;
     let mut number = 0usize;
+    let mut next = 0usize;
     loop {
         let Ok(snapshot) = client.snapshot().await else {
             return;
         };
-        let waiting =
-            snapshot.count(Status::Recommended) + snapshot.count(Status::ApprovalRequired);
-        if waiting < MAX_WAITING as u64 {
-            let mut task = script.tasks[number % script.tasks.len()].clone();
+        let gated = snapshot.count(Status::ApprovalRequired);
+        if snapshot.count(Status::Recommended) < MAX_WAITING
+            && let Some((index, task)) = pick(&script.tasks, next, gated)
+        {
+            next = index + 1;
+            let mut task = task.clone();
             number += 1;
             task["task_id"] = json!(format!("T{number:04}"));
             task["status"] = json!("READY");
@@ -141,21 +154,40 @@ async fn generate(socket: &Path, script: Script) {
     }
 }
 
+/// The next task from `start` on (round the script): a gated one only while
+/// fewer than [`MAX_APPROVALS`] wait.
+fn pick(tasks: &[Value], start: usize, gated_waiting: u64) -> Option<(usize, &Value)> {
+    (start..start + tasks.len())
+        .map(|i| (i, &tasks[i % tasks.len()]))
+        .find(|(_, t)| gated_waiting < MAX_APPROVALS || !needs_approval(t))
+}
+
+/// What the demo's script marks as needing an operator (the engine's
+/// gates decide for real; this only paces the generator).
+fn needs_approval(task: &Value) -> bool {
+    task["approval_required"] == true
+        || matches!(task["risk_level"].as_str(), Some("high" | "critical"))
+}
+
+/// Whether a napping worker is silent `second` seconds into the demo.
+fn napping_at(second: u64) -> bool {
+    second >= FIRST_NAP && (second - FIRST_NAP) % NAP_EVERY < NAP_SECONDS
+}
+
 async fn work(socket: &Path, node: &str, worker: Worker, seed: u64) {
     let mut dice = Dice(seed);
     let Ok(mut client) = Client::connect(socket).await else {
         return;
     };
     let mut current: Vec<(String, u64)> = Vec::new(); // (assignment, seconds left)
-    let mut napping = 0u64;
+    let mut second = 0u64;
     loop {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        if napping > 0 {
-            napping -= 1; // silent: no heartbeat, no work
-            continue;
-        }
-        if worker.naps && current.is_empty() && dice.roll() < 0.01 {
-            napping = 30;
+        second += 1;
+        if worker.naps && napping_at(second) {
+            // Silent, as a crashed worker: what it held is lost, and the
+            // engine takes the leases back once it is stale.
+            current.clear();
             continue;
         }
         let status = if current.is_empty() { "ready" } else { "busy" };
@@ -226,8 +258,39 @@ mod tests {
         );
         let script = script().unwrap();
         assert!(
-            script.tasks.iter().any(|t| t.get("risk_level").is_some()),
+            script.tasks.iter().any(needs_approval),
             "some tasks must need approval"
         );
+    }
+
+    /// The flow never stops: with a screenful of approvals waiting, only
+    /// tasks that need none are made.
+    #[test]
+    fn approvals_never_pile_past_a_screenful_and_the_flow_goes_on() {
+        let script = script().unwrap();
+        let tasks = &script.tasks;
+        let mut next = 0;
+        for _ in 0..3 * tasks.len() {
+            let (index, task) = pick(tasks, next, MAX_APPROVALS).unwrap();
+            assert!(!needs_approval(task), "{task}");
+            next = index + 1;
+        }
+        let gated = (0..tasks.len())
+            .filter_map(|i| pick(tasks, i, 0))
+            .filter(|(_, t)| needs_approval(t))
+            .count();
+        assert!(gated > 0);
+    }
+
+    /// A worker goes quiet within the first minute, long enough to go
+    /// stale (the demo's timeout is 12 s), and again every few minutes.
+    #[test]
+    fn a_worker_naps_early_and_then_every_few_minutes() {
+        let quiet: Vec<u64> = (0..600).filter(|s| napping_at(*s)).collect();
+        assert_eq!(quiet.first(), Some(&FIRST_NAP));
+        assert!(FIRST_NAP < 120);
+        let naps = quiet.windows(2).filter(|w| w[1] != w[0] + 1).count() + 1;
+        assert_eq!(naps, 4, "{quiet:?}");
+        assert!(NAP_SECONDS > 12 + 5, "long enough to go stale");
     }
 }
