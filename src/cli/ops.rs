@@ -255,6 +255,8 @@ pub fn print_reply(reply: &Reply, json: bool) {
         Reply::Recorded => println!("recorded"),
         Reply::Explanation(e) => output::json_line(e),
         Reply::OutboxEvent(e) => output::json_line(e),
+        Reply::AuditRows(rows) => rows.iter().for_each(output::json_line),
+        Reply::OutboxRows(rows) => rows.iter().for_each(output::json_line),
         Reply::Snapshot(s) => println!("{}", super::watch::summary(s)),
         Reply::Control(c) => println!(
             "control mode: {} ({})",

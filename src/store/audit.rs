@@ -63,12 +63,36 @@ pub fn append_all(conn: &Connection, records: &[Record], now: DateTime<Utc>) -> 
 /// The newest `limit` entries, oldest first; only operator actions when
 /// `operator_only` (transitions made by the engine itself are left out).
 pub fn recent(conn: &Connection, limit: usize, operator_only: bool) -> Result<Vec<Entry>> {
+    let mut entries = older(conn, None, None, limit, operator_only)?;
+    entries.reverse();
+    Ok(entries)
+}
+
+/// Up to `limit` entries before `before` (from the newest when `None`),
+/// newest first, only those whose text contains `needle` (ASCII case
+/// ignored) when given: a control room scrolling or searching past its
+/// snapshot.
+pub fn older(
+    conn: &Connection,
+    before: Option<i64>,
+    needle: Option<&str>,
+    limit: usize,
+    operator_only: bool,
+) -> Result<Vec<Entry>> {
     all_rows(
         conn,
-        "SELECT seq, at, actor, action, subject, from_status, to_status, outcome, detail FROM ( \
-             SELECT * FROM audit WHERE NOT ?2 OR actor <> 'engine' ORDER BY seq DESC LIMIT ?1) \
-         ORDER BY seq",
-        params![limit as i64, operator_only],
+        "SELECT seq, at, actor, action, subject, from_status, to_status, outcome, detail \
+         FROM audit WHERE seq < ?1 AND (NOT ?2 OR actor <> 'engine') \
+           AND (?3 IS NULL OR instr(lower(actor || ' ' || action || ' ' || coalesce(subject, '') \
+               || ' ' || coalesce(from_status, '') || ' ' || coalesce(to_status, '') || ' ' \
+               || outcome || ' ' || coalesce(detail, '')), lower(?3)) > 0) \
+         ORDER BY seq DESC LIMIT ?4",
+        params![
+            before.unwrap_or(i64::MAX),
+            operator_only,
+            needle,
+            limit as i64
+        ],
         |row| {
             Ok(Entry {
                 seq: row.get(0)?,

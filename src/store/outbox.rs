@@ -131,12 +131,24 @@ pub fn get(conn: &Connection, seq: i64) -> Result<OutboxEvent> {
         })
 }
 
-/// The newest `limit` events, newest first.
-pub fn list_recent(conn: &Connection, limit: usize) -> Result<Vec<OutboxEvent>> {
+/// Up to `limit` events before `before` (from the newest when `None`),
+/// newest first, only those whose type, subject, status or error contains
+/// `needle` (ASCII case ignored) when given.
+pub fn older(
+    conn: &Connection,
+    before: Option<i64>,
+    needle: Option<&str>,
+    limit: usize,
+) -> Result<Vec<OutboxEvent>> {
     all_rows(
         conn,
-        &format!("SELECT {COLUMNS} FROM outbox ORDER BY seq DESC LIMIT ?1"),
-        [limit as i64],
+        &format!(
+            "SELECT {COLUMNS} FROM outbox WHERE seq < ?1 \
+               AND (?2 IS NULL OR instr(lower(event_type || ' ' || subject_id || ' ' || status \
+                   || ' ' || coalesce(last_error, '')), lower(?2)) > 0) \
+             ORDER BY seq DESC LIMIT ?3"
+        ),
+        params![before.unwrap_or(i64::MAX), needle, limit as i64],
         from_row,
     )
 }

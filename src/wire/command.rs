@@ -87,10 +87,31 @@ pub enum Command {
     },
     /// One outbox event whole, body included.
     OutboxEvent { seq: i64 },
+    /// Audit entries or outbox events older than `before` (the newest when
+    /// absent), newest first, only those containing `contains` when given:
+    /// what a control room shows past its snapshot's 200.
+    Older {
+        log: Log,
+        #[serde(default)]
+        before: Option<i64>,
+        #[serde(default, deserialize_with = "text_opt")]
+        contains: Option<String>,
+        /// 1 to 1000; 200 when absent.
+        #[serde(default)]
+        limit: Option<u32>,
+    },
     /// An operator's command, named in the audit.
     #[serde(rename = "command")]
     #[strum(serialize = "command")]
     Operator(Operator),
+}
+
+/// The append-only lists a client may page through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Log {
+    Audit,
+    Outbox,
 }
 
 /// An operator command and who gave it.
@@ -228,7 +249,8 @@ impl Command {
             Command::Event { .. }
             | Command::Snapshot {}
             | Command::Explain { .. }
-            | Command::OutboxEvent { .. } => None,
+            | Command::OutboxEvent { .. }
+            | Command::Older { .. } => None,
         }
     }
 
@@ -245,7 +267,8 @@ impl Command {
             Command::Event { .. }
             | Command::Snapshot {}
             | Command::Explain { .. }
-            | Command::OutboxEvent { .. } => None,
+            | Command::OutboxEvent { .. }
+            | Command::Older { .. } => None,
         }
     }
 

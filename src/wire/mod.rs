@@ -10,5 +10,5 @@ pub mod delta;
 pub mod reply;
 pub mod unique;
 
-pub use command::{Action, Command, Completion, Operator};
+pub use command::{Action, Command, Completion, Log, Operator};
 pub use reply::Reply;

@@ -2,7 +2,7 @@
 //! change it reports is committed.
 
 use crate::domain::decision::Decision;
-use crate::engine::snapshot::{Explanation, OutboxDetail};
+use crate::engine::snapshot::{AuditRow, Explanation, OutboxDetail, OutboxRow};
 use crate::store::{
     assignments::Assignment, control::ControlState, events::Mirrored, runs::RunCounts,
 };
@@ -74,4 +74,9 @@ pub enum Reply {
     Snapshot(std::sync::Arc<crate::engine::Snapshot>),
     Explanation(Box<Explanation>),
     OutboxEvent(Box<OutboxDetail>),
+    /// Older audit entries, newest first (the snapshot lists operator and
+    /// worker actions only, and so does this).
+    AuditRows(Vec<AuditRow>),
+    /// Older outbox events, newest first, without their bodies.
+    OutboxRows(Vec<OutboxRow>),
 }

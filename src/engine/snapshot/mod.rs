@@ -193,7 +193,7 @@ pub fn build(conn: &Connection, inputs: &Inputs) -> Result<Snapshot> {
             .into_iter()
             .map(Into::into)
             .collect(),
-        outbox_recent: outbox::list_recent(conn, RECENT_LIMIT)?
+        outbox_recent: outbox::older(conn, None, None, RECENT_LIMIT)?
             .iter()
             .map(Into::into)
             .collect(),

@@ -11,7 +11,10 @@ use crate::store::control::{self, ControlState};
 use crate::store::runs::RunCounts;
 use crate::store::{assignments, audit, outbox};
 use crate::wire::reply::Reply;
-use crate::wire::{Action, Command, Completion, Operator};
+use crate::wire::{Action, Command, Completion, Log, Operator};
+
+/// Rows an `older` request gets when it names no limit.
+const OLDER_LIMIT: usize = 200;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use serde_json::Value;
@@ -155,6 +158,38 @@ impl<'a> Work<'a> {
             Command::OutboxEvent { seq } => Ok(Reply::OutboxEvent(Box::new(
                 outbox::get(self.tx, seq)?.into(),
             ))),
+            Command::Older {
+                log,
+                before,
+                contains,
+                limit,
+            } => {
+                let limit = match limit {
+                    None => OLDER_LIMIT,
+                    Some(n @ 1..=1000) => n as usize,
+                    Some(n) => {
+                        return Err(Error::bad_input(
+                            "limit",
+                            format!("{n} is not from 1 to 1000"),
+                        ));
+                    }
+                };
+                let needle = contains.as_deref().filter(|c| !c.is_empty());
+                Ok(match log {
+                    Log::Audit => Reply::AuditRows(
+                        audit::older(self.tx, before, needle, limit, true)?
+                            .into_iter()
+                            .map(Into::into)
+                            .collect(),
+                    ),
+                    Log::Outbox => Reply::OutboxRows(
+                        outbox::older(self.tx, before, needle, limit)?
+                            .iter()
+                            .map(Into::into)
+                            .collect(),
+                    ),
+                })
+            }
             Command::Snapshot {} => Err(Error::bad_input(
                 "op",
                 "snapshot is answered by the engine loop, not inside a transaction",

@@ -26,7 +26,7 @@ impl App {
                     KeyCode::Esc => {
                         self.filters.remove(&self.pane);
                     }
-                    KeyCode::Enter => {}
+                    KeyCode::Enter => return self.search_past_the_snapshot(),
                     _ => {
                         input.handle_event(&Event::Key(key));
                         let text = input.value().to_string();
@@ -160,13 +160,13 @@ impl App {
                 self.pane = Pane::ALL[(self.pane.index() + Pane::ALL.len() - 1) % Pane::ALL.len()]
             }
             Action::Pane(n) => self.pane = Pane::ALL[n.clamp(1, Pane::ALL.len()) - 1],
-            Action::Down => self.select(index + 1),
+            Action::Down => return self.move_to(index + 1),
             Action::Up => self.select(index.saturating_sub(1)),
             Action::Top => self.select(0),
-            Action::Bottom => self.select(len.saturating_sub(1)),
-            Action::PageDown => self.select(index + self.page.get().max(1)),
+            Action::Bottom => return self.move_to(len.saturating_sub(1)),
+            Action::PageDown => return self.move_to(index + self.page.get().max(1)),
             Action::PageUp => self.select(index.saturating_sub(self.page.get().max(1))),
-            Action::HalfPageDown => self.select(index + (self.page.get() / 2).max(1)),
+            Action::HalfPageDown => return self.move_to(index + (self.page.get() / 2).max(1)),
             Action::HalfPageUp => self.select(index.saturating_sub((self.page.get() / 2).max(1))),
             Action::Describe => {
                 let row = self.selected_row()?;
@@ -211,6 +211,13 @@ impl App {
             Action::Retry => return self.retry_dead_letters(),
         }
         None
+    }
+
+    /// Moves down to `index`; at the end of the audit or the outbox, the
+    /// next older page is fetched.
+    fn move_to(&mut self, index: usize) -> Option<Effect> {
+        self.select(index);
+        self.page_past_the_end()
     }
 
     pub(super) fn sort_by_letter(&mut self, letter: char) {

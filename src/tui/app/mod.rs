@@ -18,7 +18,10 @@ use std::sync::Arc;
 use tui_input::Input;
 
 mod actions;
+mod history;
 mod keys;
+
+pub use history::History;
 
 /// How the room is connected to its engine.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +99,9 @@ struct Selection {
 
 /// The label of the fetch a describe view starts.
 const DESCRIBE: &str = "describe";
+/// The labels of the fetches past the snapshot's audit and outbox rows.
+const OLDER: &str = "older";
+const SEARCH: &str = "search";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
@@ -116,8 +122,13 @@ pub struct App {
     /// What the engine sent for the describe view being shown.
     pub detail: Option<Detail>,
     /// Replaced only through [`App::set_snapshot`], which forgets the rows
-    /// built from the one before.
+    /// built from the one before: the engine's snapshot, with the older
+    /// rows of `history` added when there are any.
     snapshot: Arc<Snapshot>,
+    /// The engine's snapshot as it came.
+    base: Arc<Snapshot>,
+    /// Audit and outbox rows fetched past the snapshot's.
+    history: History,
     pub now: DateTime<Utc>,
     /// The zone times are written in (UTC until the room is told otherwise).
     pub clock: Clock,
@@ -176,6 +187,8 @@ impl App {
         connection: Connection,
     ) -> App {
         App {
+            base: snapshot.clone(),
+            history: History::default(),
             snapshot,
             now: Utc::now(),
             clock: Clock::utc(),
@@ -217,8 +230,49 @@ impl App {
                 selection.index = index;
             }
         }
-        self.snapshot = snapshot;
+        self.history.carry(&self.base, &snapshot);
+        self.base = snapshot;
+        self.show_history();
+    }
+
+    /// Shows the engine's snapshot with the fetched older rows after it.
+    fn show_history(&mut self) {
+        self.snapshot = if self.history.is_empty() {
+            self.base.clone()
+        } else {
+            Arc::new(self.history.extend(&self.base))
+        };
         self.row_cache.borrow_mut().clear();
+    }
+
+    /// At the last row of the audit or the outbox: the next older page.
+    pub(super) fn page_past_the_end(&mut self) -> Option<Effect> {
+        let log = history::log_of(self.pane)?;
+        let rows = self.rows(self.pane);
+        if self.selected_index(self.pane, &rows) + 1 < rows.len() {
+            return None;
+        }
+        let command = self.history.next_page(&self.base, log)?;
+        self.set_flash("loading older rows…", Level::Info);
+        Some(Effect::Send {
+            label: OLDER.into(),
+            commands: vec![command],
+        })
+    }
+
+    /// A filter typed in the audit or the outbox searches past the
+    /// snapshot's rows too.
+    pub(super) fn search_past_the_snapshot(&mut self) -> Option<Effect> {
+        let log = history::log_of(self.pane)?;
+        let (needle, inverted) = self.filters.get(&self.pane)?;
+        if *inverted {
+            return None;
+        }
+        let command = self.history.search(&self.base, log, needle)?;
+        Some(Effect::Send {
+            label: SEARCH.into(),
+            commands: vec![command],
+        })
     }
 
     /// A pane's rows: filtered, then sorted (built once per snapshot).
@@ -307,6 +361,34 @@ impl App {
                     Err(e) => self.set_flash(format!("describe: {e}"), Level::Error),
                 }
             }
+            return;
+        }
+        if label == OLDER || label == SEARCH {
+            let paging = label == OLDER;
+            for result in results {
+                let (what, n) = match result {
+                    Ok(Reply::AuditRows(rows)) => {
+                        ("audit entries", self.history.add_audit(rows, paging))
+                    }
+                    Ok(Reply::OutboxRows(rows)) => {
+                        ("outbox events", self.history.add_outbox(rows, paging))
+                    }
+                    Ok(_) => continue,
+                    Err(e) => {
+                        self.history.failed(crate::wire::Log::Audit);
+                        self.history.failed(crate::wire::Log::Outbox);
+                        self.set_flash(format!("older rows: {e}"), Level::Error);
+                        continue;
+                    }
+                };
+                let text = match (paging, n) {
+                    (true, 0) => format!("no older {what}"),
+                    (true, n) => format!("{n} older {what} loaded"),
+                    (false, n) => format!("{n} older {what} match"),
+                };
+                self.set_flash(text, Level::Info);
+            }
+            self.show_history();
             return;
         }
         let failed: Vec<String> = results

@@ -576,3 +576,123 @@ fn times_name_their_zone() {
     assert!(text.contains(" UTC ("), "{text}");
     assert!(text.contains(" ago)"), "{text}");
 }
+
+fn audit_rows(seqs: std::ops::Range<i64>) -> Vec<crate::engine::snapshot::AuditRow> {
+    let template = fixtures::busy().audit[0].clone();
+    seqs.map(|seq| crate::engine::snapshot::AuditRow {
+        seq,
+        subject: Some(format!("assign_{seq:04}")),
+        ..template.clone()
+    })
+    .collect()
+}
+
+fn older_request(effect: Option<Effect>) -> (String, Command) {
+    let Some(Effect::Send {
+        label,
+        mut commands,
+    }) = effect
+    else {
+        panic!("no request: {effect:?}");
+    };
+    (label, commands.remove(0))
+}
+
+/// The audit lists the newest 200; End past them fetches older pages until
+/// there are no more, and a filter searches past them too.
+#[test]
+fn the_audit_loads_older_rows_at_its_end_and_a_filter_searches_them() {
+    let mut snapshot = fixtures::busy();
+    snapshot.audit = audit_rows(1000..1200);
+    let mut a = app(snapshot, Pane::Audit);
+    let (label, command) = older_request(a.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
+    assert_eq!(
+        command,
+        Command::Older {
+            log: crate::wire::Log::Audit,
+            before: Some(1000),
+            contains: None,
+            limit: Some(200),
+        }
+    );
+    // Held down, End asks once.
+    assert_eq!(
+        a.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)),
+        None
+    );
+    a.on_results(
+        &label,
+        vec![Ok(Reply::AuditRows(
+            audit_rows(800..1000).into_iter().rev().collect(),
+        ))],
+    );
+    assert_eq!(a.rows(Pane::Audit).len(), 400);
+    assert!(
+        a.flash
+            .as_ref()
+            .unwrap()
+            .0
+            .contains("200 older audit entries loaded")
+    );
+    // The newest stay first, the loaded ones after them, in order.
+    assert_eq!(a.rows(Pane::Audit)[0].id, "1199");
+    assert_eq!(a.rows(Pane::Audit)[399].id, "800");
+    let (label, command) = older_request(a.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
+    assert!(
+        matches!(
+            command,
+            Command::Older {
+                before: Some(800),
+                ..
+            }
+        ),
+        "{command:?}"
+    );
+    a.on_results(&label, vec![Ok(Reply::AuditRows(audit_rows(750..800)))]);
+    assert_eq!(a.rows(Pane::Audit).len(), 450);
+    // Fewer than a page: nothing older is left to ask for.
+    assert_eq!(
+        a.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)),
+        None
+    );
+    // A new snapshot keeps what was loaded.
+    let mut next = fixtures::busy();
+    next.audit = audit_rows(1001..1201);
+    a.set_snapshot(Arc::new(next));
+    assert_eq!(a.rows(Pane::Audit).len(), 451);
+    // A filter searches past the snapshot.
+    key(&mut a, KeyCode::Char('/'));
+    for c in "assign_0042".chars() {
+        key(&mut a, KeyCode::Char(c));
+    }
+    let (label, command) =
+        older_request(a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
+    assert!(
+        matches!(&command, Command::Older { contains: Some(c), before: Some(1001), .. } if c == "assign_0042"),
+        "{command:?}"
+    );
+    a.on_results(&label, vec![Ok(Reply::AuditRows(audit_rows(42..43)))]);
+    let rows = a.rows(Pane::Audit);
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].id, "42");
+}
+
+/// A search match far back does not make paging skip the rows between.
+#[test]
+fn paging_after_a_search_goes_on_from_where_paging_stopped() {
+    let mut snapshot = fixtures::busy();
+    snapshot.audit = audit_rows(1000..1200);
+    let mut a = app(snapshot, Pane::Audit);
+    a.on_results("search", vec![Ok(Reply::AuditRows(audit_rows(42..43)))]);
+    let (_, command) = older_request(a.on_key(KeyEvent::new(KeyCode::End, KeyModifiers::NONE)));
+    assert!(
+        matches!(
+            command,
+            Command::Older {
+                before: Some(1000),
+                ..
+            }
+        ),
+        "{command:?}"
+    );
+}

@@ -473,3 +473,59 @@ fn dependency_health_is_an_input_the_snapshot_reports() {
     assert_eq!(state(&h, "assistx"), Some(HealthState::Down));
     assert_eq!(state(&h, "neo4j"), Some(HealthState::Unknown));
 }
+
+/// `older` pages back through the audit and the outbox past any snapshot,
+/// and searches them; a limit out of range is refused, naming it.
+#[test]
+fn older_pages_and_searches_the_audit_and_the_outbox() {
+    let mut h = Harness::new();
+    for i in 0..30 {
+        h.evaluate(json!({"task_id": format!("T{i}")}));
+        h.heartbeat(&format!("w{i}"), None).unwrap();
+    }
+    let older = |h: &mut Harness, log, before, contains: Option<&str>, limit| {
+        h.apply(Command::Older {
+            log,
+            before,
+            contains: contains.map(str::to_string),
+            limit,
+        })
+    };
+    let Reply::AuditRows(page) =
+        older(&mut h, crate::wire::Log::Audit, None, None, Some(10)).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(page.len(), 10);
+    assert!(page.windows(2).all(|w| w[0].seq > w[1].seq), "newest first");
+    let before = page.last().unwrap().seq;
+    let Reply::AuditRows(next) = older(
+        &mut h,
+        crate::wire::Log::Audit,
+        Some(before),
+        None,
+        Some(10),
+    )
+    .unwrap() else {
+        panic!()
+    };
+    assert!(next.iter().all(|e| e.seq < before));
+    let Reply::AuditRows(found) =
+        older(&mut h, crate::wire::Log::Audit, None, Some("N1/W17"), None).unwrap()
+    else {
+        panic!()
+    };
+    assert!(!found.is_empty());
+    assert!(
+        found.iter().all(|e| e.subject.as_deref() == Some("n1/w17")),
+        "{found:?}"
+    );
+    let Reply::OutboxRows(events) =
+        older(&mut h, crate::wire::Log::Outbox, None, Some("T29"), None).unwrap()
+    else {
+        panic!()
+    };
+    assert_eq!(events.len(), 1, "{events:?}");
+    let err = older(&mut h, crate::wire::Log::Outbox, None, None, Some(5000)).unwrap_err();
+    assert!(err.to_string().contains("limit"), "{err}");
+}
