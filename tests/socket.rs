@@ -498,3 +498,49 @@ fn a_subscription_sends_changes_that_rebuild_the_engines_snapshot() {
             .is_empty()
     );
 }
+
+/// `tick --task-file F --router R` through a running daemon: the router
+/// snapshot travels with the tick, as it does without a daemon. And `older`
+/// pages the audit over the real socket.
+#[test]
+fn a_tick_with_a_router_file_through_the_daemon_and_older_rows_over_the_socket() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    sb.write("backlog.json", r#"[{"task_id": "R1"}, {"task_id": "R2"}]"#);
+    sb.write(
+        "router.json",
+        r#"{"context": {"revision": "rev-7", "nodes": [{"id": "n1"}]}, "quota": {"mode": "normal"}, "circuits": {}, "agent_clis": {}, "ops_summary": {}}"#,
+    );
+    let env = [("AUTO_ASSIGN_SOCKET_PATH", d.socket.to_str().unwrap())];
+    let out = sb.run_env(
+        &[
+            "tick",
+            "--task-file",
+            "backlog.json",
+            "--router",
+            "router.json",
+            "--json",
+        ],
+        &env,
+    );
+    let reply = &json_lines(&ok(&out))[0];
+    assert_eq!(reply["data"]["counts"]["recommended"], 2, "{reply}");
+    let reasons = reply["data"]["outcomes"][0]["decision"]["reasons"].to_string();
+    assert!(
+        reasons.contains("rev-7"),
+        "the router file was used: {reasons}"
+    );
+    let mut conn = d.connect();
+    for i in 0..5 {
+        conn.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": format!("w{i}")}));
+    }
+    let reply = conn.ask(json!({"op": "older", "log": "audit", "contains": "n1/w3", "limit": 10}));
+    assert_eq!(reply["ok"], true, "{reply}");
+    assert_eq!(reply["result"]["kind"], "audit_rows", "{reply}");
+    let rows = reply["result"]["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 1, "{reply}");
+    assert_eq!(rows[0]["subject"], "n1/w3");
+    let reply = conn.ask(json!({"op": "older", "log": "everything"}));
+    assert_eq!(reply["ok"], false, "{reply}");
+    assert!(reply.to_string().contains("log"), "{reply}");
+}
