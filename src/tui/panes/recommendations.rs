@@ -5,7 +5,7 @@ use super::{Detail, Info, PaneView, gone, grow, status, text, whole};
 use crate::domain::lifecycle::Status;
 use crate::engine::Snapshot;
 use crate::tui::clock::Now;
-use crate::tui::rows::{Row, Tone, age_of};
+use crate::tui::rows::{Row, Tone};
 use crate::wire::Command;
 use chrono::{DateTime, Utc};
 
@@ -109,13 +109,6 @@ pub(super) fn describe_assignment(
         ),
         format!("lease ends   {}", now.when_opt(r.lease_expires_at)),
     ];
-    if let Some(a) = s.approvals.iter().find(|a| a.assignment_id == id) {
-        lines.push(format!(
-            "gated by     {} (waiting {})",
-            a.gate,
-            age_of(Some(a.requested_at), now.at)
-        ));
-    }
     if let Some(line) = super::waiting::why(s, r, now.at) {
         lines.push(format!("waiting for  {line}"));
     }
