@@ -696,3 +696,23 @@ fn paging_after_a_search_goes_on_from_where_paging_stopped() {
         "{command:?}"
     );
 }
+
+/// Attached at 80 columns, a long socket path gives way, never the
+/// control mode, the operator or the clock.
+#[test]
+fn attached_at_80_columns_the_header_keeps_mode_operator_and_clock() {
+    let mut a = app(fixtures::busy(), Pane::Recommendations);
+    a.connection = Connection::Attached {
+        socket: "/run/user/1000/auto-assign/engine.sock".into(),
+    };
+    let text = render(&a, 80, 24).backend().to_string();
+    let header = text.lines().next().unwrap();
+    for part in ["control enabled", "operator scott", "12:00:00 UTC"] {
+        assert!(header.contains(part), "{part} missing: {header}");
+    }
+    let wide = render(&a, 200, 50).backend().to_string();
+    assert!(
+        wide.contains("attached /run/user/1000/auto-assign/engine.sock"),
+        "{wide}"
+    );
+}
