@@ -41,6 +41,32 @@ fn key(app: &mut App, code: KeyCode) {
     app.on_key(KeyEvent::new(code, KeyModifiers::NONE));
 }
 
+fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        key(app, KeyCode::Char(c));
+    }
+}
+
+/// Twenty recommendations, every one marked.
+fn twenty_marked() -> App {
+    let mut snapshot = fixtures::busy();
+    let template = snapshot.recommendations[0].clone();
+    snapshot.recommendations = (0..20)
+        .map(|i| {
+            let mut r = template.clone();
+            r.assignment_id = format!("assign_{i:016x}");
+            r.task_id = format!("T{i:04}");
+            r
+        })
+        .collect();
+    let mut a = app(snapshot, Pane::Recommendations);
+    for _ in 0..20 {
+        key(&mut a, KeyCode::Char(' '));
+        key(&mut a, KeyCode::Char('j'));
+    }
+    a
+}
+
 #[test]
 fn every_pane_empty() {
     for pane in Pane::ALL {
@@ -84,9 +110,7 @@ fn wide_screens_get_a_side_column() {
 fn a_filter_stays_in_its_pane_and_says_how_much_it_hides() {
     let mut a = app(fixtures::busy(), Pane::Recommendations);
     key(&mut a, KeyCode::Char('/'));
-    for c in "zzz-nothing".chars() {
-        key(&mut a, KeyCode::Char(c));
-    }
+    typed(&mut a, "zzz-nothing");
     key(&mut a, KeyCode::Enter);
     let text = render(&a, 200, 50).backend().to_string();
     assert!(
@@ -258,9 +282,7 @@ fn the_selection_follows_its_task_through_a_re_sort_and_falls_to_the_nearest_row
 fn the_confirmation_defaults_to_no() {
     let mut a = app(fixtures::busy(), Pane::Approvals);
     key(&mut a, KeyCode::Char('a'));
-    for c in "ok".chars() {
-        key(&mut a, KeyCode::Char(c));
-    }
+    typed(&mut a, "ok");
     key(&mut a, KeyCode::Enter);
     let t = render(&a, 100, 30);
     insta::assert_snapshot!("confirm_approve", t.backend());
@@ -278,9 +300,7 @@ fn the_flash_names_the_row_and_clears_itself() {
     let mut a = app(fixtures::busy(), Pane::Approvals);
     let task = a.selected_row().unwrap().cells[0].clone();
     key(&mut a, KeyCode::Char('a'));
-    for c in "ok".chars() {
-        key(&mut a, KeyCode::Char(c));
-    }
+    typed(&mut a, "ok");
     key(&mut a, KeyCode::Enter);
     let effect = a.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE));
     let Some(crate::tui::app::Effect::Send { label, .. }) = effect else {
@@ -336,25 +356,9 @@ fn pages_and_half_pages_move_by_what_the_pane_shows() {
 /// reason and the buttons, however many rows are marked.
 #[test]
 fn a_bulk_confirm_at_80_by_24_shows_the_count_the_reason_and_the_buttons() {
-    let mut snapshot = fixtures::busy();
-    let template = snapshot.recommendations[0].clone();
-    snapshot.recommendations = (0..20)
-        .map(|i| {
-            let mut r = template.clone();
-            r.assignment_id = format!("assign_{i:016x}");
-            r.task_id = format!("T{i:04}");
-            r
-        })
-        .collect();
-    let mut a = app(snapshot, Pane::Recommendations);
-    for _ in 0..20 {
-        key(&mut a, KeyCode::Char(' '));
-        key(&mut a, KeyCode::Char('j'));
-    }
+    let mut a = twenty_marked();
     key(&mut a, KeyCode::Char('r'));
-    for c in "stuck".chars() {
-        key(&mut a, KeyCode::Char(c));
-    }
+    typed(&mut a, "stuck");
     let prompt = render(&a, 80, 24).backend().to_string();
     assert!(prompt.contains("release 20 rows: why?"), "{prompt}");
     assert!(prompt.contains("reason> stuck"), "{prompt}");
@@ -505,25 +509,9 @@ fn at_80_by_24_ids_and_statuses_stay_whole_and_titles_end_in_an_ellipsis() {
 
 #[test]
 fn a_bulk_confirm_and_the_help_at_80_by_24_as_drawn() {
-    let mut snapshot = fixtures::busy();
-    let template = snapshot.recommendations[0].clone();
-    snapshot.recommendations = (0..20)
-        .map(|i| {
-            let mut r = template.clone();
-            r.assignment_id = format!("assign_{i:016x}");
-            r.task_id = format!("T{i:04}");
-            r
-        })
-        .collect();
-    let mut a = app(snapshot, Pane::Recommendations);
-    for _ in 0..20 {
-        key(&mut a, KeyCode::Char(' '));
-        key(&mut a, KeyCode::Char('j'));
-    }
+    let mut a = twenty_marked();
     key(&mut a, KeyCode::Char('a'));
-    for c in "reviewed".chars() {
-        key(&mut a, KeyCode::Char(c));
-    }
+    typed(&mut a, "reviewed");
     key(&mut a, KeyCode::Enter);
     insta::assert_snapshot!("narrow_bulk_confirm", render(&a, 80, 24).backend());
     key(&mut a, KeyCode::Esc);
@@ -542,9 +530,7 @@ fn a_bulk_confirm_and_the_help_at_80_by_24_as_drawn() {
 fn a_filtered_pane_at_80_by_24_and_beside_the_side_column() {
     let mut a = app(fixtures::busy(), Pane::Recommendations);
     key(&mut a, KeyCode::Char('/'));
-    for c in "T0001".chars() {
-        key(&mut a, KeyCode::Char(c));
-    }
+    typed(&mut a, "T0001");
     key(&mut a, KeyCode::Enter);
     let narrow = render(&a, 80, 24);
     assert!(
@@ -662,9 +648,7 @@ fn the_audit_loads_older_rows_at_its_end_and_a_filter_searches_them() {
     assert_eq!(a.rows(Pane::Audit).len(), 451);
     // A filter searches past the snapshot.
     key(&mut a, KeyCode::Char('/'));
-    for c in "assign_0042".chars() {
-        key(&mut a, KeyCode::Char(c));
-    }
+    typed(&mut a, "assign_0042");
     let (label, command) =
         older_request(a.on_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
     assert!(
