@@ -12,16 +12,14 @@ mod load;
 mod standin;
 
 use auto_assign::store::Store;
-use load::{percentile, pile_up, round_trips, start, steady_beat};
+use load::{percentile, pile_up, poll_down, round_trips, start, steady_beat};
 use standin::{Mode, StandIn};
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const EVENTS: usize = 10_000;
 
 /// Events not yet delivered (pending or waiting to retry).
-fn undelivered(database: &Path) -> u64 {
-    let store = Store::open_read_only(database).unwrap();
+fn undelivered(store: &Store) -> u64 {
     let summary = auto_assign::store::outbox::summary(store.conn()).unwrap();
     summary.pending + summary.failed
 }
@@ -42,17 +40,15 @@ fn main() {
             ("AUTO_ASSIGN_OUTBOX_BACKOFF_MAX_SECONDS", "1"),
         ],
     );
-    let database = dir.path().join("bench.sqlite3");
-    let (quiet, outage) = pile_up(&socket, EVENTS, || undelivered(&database));
+    let store = Store::open_read_only(&dir.path().join("bench.sqlite3")).unwrap();
+    let (quiet, outage) = pile_up(&socket, EVENTS, || undelivered(&store));
     standin.set_mode(Mode::Healthy);
     let started = Instant::now();
     let during = std::thread::spawn({
         let socket = socket.clone();
         move || round_trips(&socket, 1_000, 5, steady_beat)
     });
-    while undelivered(&database) > 0 {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_down(|| undelivered(&store), |_| {});
     let drained = started.elapsed();
     let during = during.join().unwrap();
     println!(

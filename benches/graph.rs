@@ -15,13 +15,12 @@ mod bolt;
 mod load;
 
 use auto_assign::store::{Store, graph_delivery};
-use load::{percentile, pile_up, round_trips, start, steady_beat};
+use load::{percentile, pile_up, poll_down, round_trips, start, steady_beat};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const EVENTS: usize = 10_000;
 
@@ -34,8 +33,7 @@ static BATCH: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
 });
 
 /// Events the graph has not taken yet.
-fn pending(database: &Path) -> u64 {
-    let store = Store::open_read_only(database).unwrap();
+fn pending(store: &Store) -> u64 {
     graph_delivery::summary(store.conn()).unwrap().pending
 }
 
@@ -116,29 +114,27 @@ fn main() {
             ("AUTO_ASSIGN_OUTBOX_BACKOFF_MAX_SECONDS", "1"),
         ],
     );
-    let database = dir.path().join("bench.sqlite3");
-    let (quiet, outage) = pile_up(&socket, EVENTS, || pending(&database));
+    let store = Store::open_read_only(&dir.path().join("bench.sqlite3")).unwrap();
+    let (quiet, outage) = pile_up(&socket, EVENTS, || pending(&store));
     up.store(true, Ordering::SeqCst);
     let back = Instant::now();
     let during = std::thread::spawn({
         let socket = socket.clone();
         move || round_trips(&socket, 1_000, 5, steady_beat)
     });
-    let total = pending(&database);
+    let total = pending(&store);
     // The writer notices Neo4j is back at its next retry (capped at a
     // minute); the rate is timed from its first write, over the events
     // written after it.
     let mut first_write = None;
-    loop {
-        let left = pending(&database);
-        if left < total && first_write.is_none() {
-            first_write = Some((Instant::now(), left));
-        }
-        if left == 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    poll_down(
+        || pending(&store),
+        |left| {
+            if left < total && first_write.is_none() {
+                first_write = Some((Instant::now(), left));
+            }
+        },
+    );
     let caught_up = back.elapsed();
     let (writing, timed) = first_write.map_or((caught_up, total), |(t, left)| (t.elapsed(), left));
     let during = during.join().unwrap();

@@ -145,3 +145,20 @@ pub fn pile_up(
 pub fn steady_beat(i: usize) -> String {
     heartbeat_line(i, i % 10)
 }
+
+/// Reads `left` (a count from the cache) until it is 0, handing each
+/// reading to `seen`. Each reading scans the outbox, so it is taken every
+/// 200 ms while much is left and every 10 ms only at the edges (before the
+/// first change, and near the end): polling every 20 ms throughout was
+/// itself a load on the two cores the heartbeat figures are taken on.
+pub fn poll_down(mut left: impl FnMut() -> u64, mut seen: impl FnMut(u64)) {
+    let first = left();
+    let mut now = first;
+    while now > 0 {
+        seen(now);
+        let near_an_edge = now == first || now < 300;
+        std::thread::sleep(Duration::from_millis(if near_an_edge { 10 } else { 200 }));
+        now = left();
+    }
+    seen(0);
+}

@@ -650,3 +650,75 @@ fn graph_commands_without_neo4j_name_the_setting() {
     assert_eq!(out.status.code(), Some(2));
     assert!(common::stderr(&out).contains("AUTO_ASSIGN_NEO4J_URI"));
 }
+
+/// `evaluate --workers FILE` names the worker its lane would run on and why
+/// each other one was not chosen; without the flag the JSON is contract
+/// A4's, unchanged; a bad worker is refused naming its item and field.
+#[test]
+fn evaluate_with_workers_names_the_worker_and_every_rejection() {
+    let sb = Sandbox::new();
+    sb.write(
+        "t.json",
+        r#"{"task_id": "T1", "required_capabilities": ["GPU"], "owner": "scott"}"#,
+    );
+    sb.write(
+        "workers.json",
+        r#"[
+          {"node_id": "n1", "worker_id": "gpu-busy", "lanes": ["local_only"], "capabilities": ["gpu"], "max_concurrent": 2, "active_tasks": 1, "status": "busy"},
+          {"node_id": "n1", "worker_id": "gpu-idle", "lanes": ["local_only"], "capabilities": ["Gpu"], "max_concurrent": 2},
+          {"node_id": "n2", "worker_id": "cpu", "lanes": ["local_only"], "capabilities": ["python"]},
+          {"node_id": "n2", "worker_id": "full", "lanes": ["local_only"], "capabilities": ["gpu"], "active_tasks": 1},
+          {"node_id": "n3", "worker_id": "drained", "lanes": ["local_only"], "capabilities": ["gpu"], "drained": true}
+        ]"#,
+    );
+    let out = ok(&sb.run(&[
+        "evaluate",
+        "--task",
+        "t.json",
+        "--workers",
+        "workers.json",
+        "--json",
+    ]));
+    let d = &json_lines(&out)[0];
+    assert_eq!(d["selected_lane"], "local_only");
+    assert_eq!(d["selected_worker"], "gpu-idle", "{d}");
+    assert_eq!(d["selected_node"], "n1");
+    assert!(d["worker_score"].as_f64().unwrap() > 0.0);
+    let codes: Vec<(String, String)> = d["rejected_workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["worker_id"].as_str().unwrap().to_string(),
+                r["reason_code"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expect = [
+        ("gpu-busy", "lower_score"),
+        ("cpu", "missing_capability"),
+        ("full", "at_capacity"),
+        ("drained", "worker_draining"),
+    ];
+    for (worker, code) in expect {
+        assert!(
+            codes.contains(&(worker.to_string(), code.to_string())),
+            "{worker} {code} in {codes:?}"
+        );
+    }
+    // Without workers, contract A4's fields only.
+    let plain = &json_lines(&ok(&sb.run(&["evaluate", "--task", "t.json", "--json"])))[0];
+    assert!(plain.get("selected_worker").is_none(), "{plain}");
+    sb.write(
+        "bad.json",
+        r#"[{"node_id": "n1", "worker_id": "w", "max_concurrent": 0}]"#,
+    );
+    let out = sb.run(&["evaluate", "--task", "t.json", "--workers", "bad.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("item 0") && err.contains("max_concurrent"),
+        "{err}"
+    );
+}

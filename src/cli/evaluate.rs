@@ -5,12 +5,16 @@ use super::output;
 use crate::config::Settings;
 use crate::domain::candidate::{Candidate, backlog_items};
 use crate::domain::control::ControlMode;
+use crate::domain::decision::Decision;
+use crate::domain::fleet::{self, FleetWorker, Need, Rejected};
 use crate::domain::lane::{Lane, parse_lane_list};
 use crate::domain::router::RouterSnapshot;
 use crate::domain::scorer::{DecisionContext, decide};
+use crate::domain::worker::Heartbeat;
 use crate::error::{Error, Result};
 use chrono::Utc;
 use clap::Args;
+use serde::Serialize;
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
@@ -27,6 +31,46 @@ pub struct EvaluateArgs {
     /// Lanes to try, in order (overrides the candidate's allowed_lanes).
     #[arg(long, value_name = "a,b,...")]
     pub lanes: Option<String>,
+    /// Workers to choose from: a JSON list of heartbeat objects (with
+    /// `active_tasks` and `drained` when known); the decision then names
+    /// the worker chosen and why each other one was not.
+    #[arg(long, value_name = "FILE")]
+    pub workers: Option<String>,
+}
+
+/// A decision with the worker chosen in its lane (contract C).
+#[derive(Debug, Serialize)]
+struct WithWorker<'a> {
+    #[serde(flatten)]
+    decision: &'a Decision,
+    selected_worker: Option<&'a str>,
+    selected_node: Option<&'a str>,
+    worker_score: Option<f64>,
+    worker_reasons: &'a [String],
+    rejected_workers: &'a [Rejected],
+}
+
+/// The workers of `--workers FILE`, each read as a heartbeat; an error
+/// names the item and the field.
+fn workers(path: &str) -> Result<Vec<FleetWorker>> {
+    let what = |detail: String| Error::bad_input(format!("workers file {path}"), detail);
+    let serde_json::Value::Array(items) = read_json(path)? else {
+        return Err(what("expected a list of heartbeat objects".into()));
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let count = |field: &str| item.get(field).and_then(serde_json::Value::as_u64);
+            let active = count("active_tasks").unwrap_or(0).min(u64::from(u32::MAX)) as u32;
+            let drained = item.get("drained").and_then(serde_json::Value::as_bool) == Some(true);
+            let hb: Heartbeat = serde_path_to_error::deserialize(item)
+                .map_err(|e| what(format!("item {index}: {} at {}", e.inner(), e.path())))?;
+            hb.validate()
+                .map_err(|(field, e)| what(format!("item {index}: {field}: {e}")))?;
+            Ok(FleetWorker::from_heartbeat(&hb, active, drained))
+        })
+        .collect()
 }
 
 fn router_snapshot(path: Option<&str>) -> Result<RouterSnapshot> {
@@ -74,15 +118,41 @@ pub fn run(settings: &Settings, args: &EvaluateArgs, json: bool) -> Result<()> {
         lease_seconds: settings.default_lease_seconds,
         cache_only: !settings.dispatch_enabled,
     };
+    let fleet = args.workers.as_deref().map(workers).transpose()?;
+    let policy = fleet::Policy::default();
     let mut problems = Vec::new();
     for (index, item) in backlog_items(&body).into_iter().enumerate() {
         match Candidate::from_json(item) {
             Ok(candidate) => {
                 let decision = decide(&candidate, &ctx);
-                if json {
-                    output::json_line(&decision);
-                } else {
-                    output::decision(&decision);
+                match &fleet {
+                    None if json => output::json_line(&decision),
+                    None => output::decision(&decision),
+                    Some(fleet) => {
+                        let need = Need {
+                            capabilities: candidate.required_capabilities.clone(),
+                            owner: candidate.owner.clone(),
+                        };
+                        let selection = if decision.selected_lane == Lane::Blocked {
+                            fleet::Selection::default()
+                        } else {
+                            fleet::select(decision.selected_lane, &need, fleet, &policy)
+                        };
+                        if json {
+                            let chosen = selection.chosen.as_ref();
+                            output::json_line(&WithWorker {
+                                decision: &decision,
+                                selected_worker: chosen.map(|c| c.worker_id.as_str()),
+                                selected_node: chosen.map(|c| c.node_id.as_str()),
+                                worker_score: chosen.map(|c| c.score),
+                                worker_reasons: chosen.map_or(&[], |c| c.reasons.as_slice()),
+                                rejected_workers: &selection.rejected,
+                            });
+                        } else {
+                            output::decision(&decision);
+                            output::selection(&selection);
+                        }
+                    }
                 }
             }
             Err(e) => problems.push(format!("item {index}: {e}")),

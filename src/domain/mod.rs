@@ -8,6 +8,7 @@ pub mod decision;
 pub mod delivery;
 pub mod envelope;
 pub mod events;
+pub mod fleet;
 pub mod ids;
 pub mod lane;
 pub mod lifecycle;
