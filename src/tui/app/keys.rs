@@ -220,15 +220,25 @@ impl App {
         self.page_past_the_end()
     }
 
+    /// Sorts by the column starting with `letter`; again reverses it, and
+    /// a third time moves on to the next column starting with that letter
+    /// (SCORE, then STATUS).
     pub(super) fn sort_by_letter(&mut self, letter: char) {
         let columns = self.pane.columns();
-        let Some(column) = columns.iter().position(|c| c.starts_with(letter)) else {
+        let starting: Vec<usize> = (0..columns.len())
+            .filter(|i| columns[*i].starts_with(letter))
+            .collect();
+        let Some(&first) = starting.first() else {
             self.set_flash(format!("no column starts with {letter}"), Level::Info);
             return;
         };
-        let descending = match self.sort.get(&self.pane) {
-            Some((c, d)) if *c == column => !d,
-            _ => false,
+        let (column, descending) = match self.sort.get(&self.pane) {
+            Some((c, false)) if starting.contains(c) => (*c, true),
+            Some((c, true)) if starting.contains(c) => {
+                let at = starting.iter().position(|s| s == c).unwrap_or(0);
+                (starting[(at + 1) % starting.len()], false)
+            }
+            _ => (first, false),
         };
         self.sort.insert(self.pane, (column, descending));
         self.set_flash(

@@ -26,10 +26,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme, scroll: u16
         })
         .collect();
     lines.push(Line::from(""));
-    lines.push(Line::from(Span::styled(
-        "Shift+letter sorts by the column starting with it; again reverses.",
-        theme.muted,
-    )));
+    // Short lines: the help is 64 columns wide at 80×24.
+    for text in [
+        "Shift+letter sorts by the column starting with it; again",
+        "reverses; a third time, the next column with that letter.",
+    ] {
+        lines.push(Line::from(Span::styled(text, theme.muted)));
+    }
     lines.push(Line::from(Span::styled(
         format!("Log file: {}", app.log_path),
         theme.muted,

@@ -700,3 +700,25 @@ fn attached_at_80_columns_the_header_keeps_mode_operator_and_clock() {
         "{wide}"
     );
 }
+
+/// Shift+letter sorts, again reverses, and a third time moves on to the
+/// next column with that letter, so STATUS is reachable beside SCORE.
+#[test]
+fn a_sort_letter_shared_by_two_columns_reaches_both() {
+    let mut a = app(fixtures::busy(), Pane::Recommendations);
+    let shift_s = || KeyEvent::new(KeyCode::Char('S'), KeyModifiers::SHIFT);
+    let columns = Pane::Recommendations.columns();
+    let named = |a: &App| {
+        let (column, descending) = a.sort[&Pane::Recommendations];
+        (columns[column], descending)
+    };
+    a.on_key(shift_s());
+    assert_eq!(named(&a), ("SCORE", false));
+    a.on_key(shift_s());
+    assert_eq!(named(&a), ("SCORE", true));
+    a.on_key(shift_s());
+    assert_eq!(named(&a), ("STATUS", false));
+    a.on_key(shift_s());
+    a.on_key(shift_s());
+    assert_eq!(named(&a), ("SCORE", false));
+}
