@@ -78,7 +78,13 @@ fn about(verb: &str, targets: &[Target]) -> String {
 /// were sized to fit).
 fn panel(frame: &mut Frame, area: Rect, theme: &Theme, title: &str, lines: Vec<Line>) {
     let height = (lines.len() as u16 + 2).min(area.height);
-    let width = (area.width.saturating_mul(7) / 10).max(area.width.min(60));
+    // Narrow screens give a dialog nearly all their width: an assignment id
+    // and a worker's name must fit on one line at 80 columns.
+    let width = if area.width < 100 {
+        area.width.saturating_sub(4)
+    } else {
+        area.width.saturating_mul(7) / 10
+    };
     let rect = Rect {
         x: area.x + (area.width - width) / 2,
         y: area.y + (area.height - height) / 2,
@@ -101,15 +107,18 @@ pub fn reason(
     targets: &[Target],
     input: &Input,
 ) {
-    let mut lines = vec![Line::from(Span::styled(
-        format!(
-            "{}: why? (Enter to continue, Esc to cancel)",
-            about(verb, targets)
-        ),
-        theme.title,
-    ))];
-    // The title, a blank line and the prompt stay whatever the count.
-    lines.extend(targets_lines(targets, panel_rows(area) - 3));
+    let mut lines = vec![
+        Line::from(Span::styled(
+            format!("{}: why?", about(verb, targets)),
+            theme.title,
+        )),
+        Line::from(Span::styled(
+            "Enter to continue, Esc to cancel",
+            theme.muted,
+        )),
+    ];
+    // The title, its hint, a blank line and the prompt stay whatever the count.
+    lines.extend(targets_lines(targets, panel_rows(area) - 4));
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
         Span::styled("reason> ", theme.accent),

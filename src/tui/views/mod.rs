@@ -15,7 +15,7 @@ use crate::tui::clock::Now;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
 /// Wide enough for a side column beside the active pane.
 const WIDE: (u16, u16) = (150, 40);
@@ -26,7 +26,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Constraint::Length(2),
         Constraint::Length(1),
         Constraint::Min(3),
-        Constraint::Length(1),
+        Constraint::Length(footer_height(app, area.width)),
     ])
     .areas(area);
     header::draw(frame, header, app, theme);
@@ -114,6 +114,15 @@ fn draw_tabs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
+/// One line, or up to three for a flash too long for one (a refusal's
+/// reason is worth reading whole at 80 columns).
+fn footer_height(app: &App, width: u16) -> u16 {
+    match (&app.mode, &app.flash) {
+        (Mode::Command(_) | Mode::Filter(_), _) | (_, None) => 1,
+        (_, Some((text, _))) => fit::width(text).div_ceil(width.max(1)).clamp(1, 3),
+    }
+}
+
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let line = match &app.mode {
         Mode::Command(input) => Line::from(vec![
@@ -153,7 +162,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             }
         },
     };
-    frame.render_widget(Paragraph::new(line), area);
+    frame.render_widget(Paragraph::new(line).wrap(Wrap { trim: false }), area);
 }
 
 /// A rectangle of `percent_x` by `percent_y` of `area`, centred.

@@ -723,3 +723,22 @@ fn a_sort_letter_shared_by_two_columns_reaches_both() {
     a.on_key(shift_s());
     assert_eq!(named(&a), ("SCORE", false));
 }
+
+/// A refusal too long for one line of 80 columns is shown whole, on up
+/// to three lines.
+#[test]
+fn a_long_refusal_is_read_whole_at_80_columns() {
+    let mut a = app(fixtures::busy(), Pane::Outbox);
+    let why = "outbox write-back is off (set AUTO_ASSIGN_DISPATCH_ENABLED=true)";
+    a.on_results("dispatch", vec![Err(why.to_string())]);
+    let text = render(&a, 80, 24).backend().to_string();
+    let joined: String = text
+        .lines()
+        .map(|l| l.trim_matches('"').trim_end())
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        joined.contains("AUTO_ASSIGN_DISPATCH_ENABLED=true)"),
+        "{text}"
+    );
+}
