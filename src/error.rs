@@ -35,6 +35,12 @@ pub enum Error {
     #[error("assignment control mode is {mode}; {action} is not allowed")]
     ControlMode { mode: String, action: String },
 
+    /// A drained worker asked for new work.
+    #[error(
+        "worker {worker} is drained: it finishes what it holds and takes nothing new (undrain it first)"
+    )]
+    WorkerDrained { worker: String },
+
     /// A worker acted on an assignment it does not hold.
     #[error("worker {worker_id} does not hold assignment {assignment_id}")]
     NotHeld {
@@ -107,6 +113,7 @@ impl Error {
             Error::NotFound { .. } => "not_found",
             Error::ControlMode { .. } => "control_mode",
             Error::NotHeld { .. } => "assignment_not_held",
+            Error::WorkerDrained { .. } => "worker_drained",
             Error::Store(_) => "store",
             Error::Io { .. } => "io",
             Error::EngineGone => "engine_gone",

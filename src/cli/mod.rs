@@ -127,6 +127,21 @@ pub enum Cmd {
         #[arg(long)]
         no_retry: bool,
     },
+    /// Give a worker (NODE/WORKER) nothing new; what it holds runs to its
+    /// end. Kept across restarts until `undrain`.
+    Drain {
+        #[arg(value_name = "NODE/WORKER")]
+        worker: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Give a drained worker (NODE/WORKER) work again.
+    Undrain {
+        #[arg(value_name = "NODE/WORKER")]
+        worker: String,
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Set the assignment control mode: enabled, paused, draining, maintenance.
     Control {
         mode: String,

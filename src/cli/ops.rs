@@ -140,6 +140,8 @@ fn to_commands(cmd: Cmd, operator: &str) -> Result<Vec<Command>> {
             reason,
             retryable: !no_retry,
         },
+        Cmd::Drain { worker, reason } => by(None, Action::Drain { worker, reason }),
+        Cmd::Undrain { worker, reason } => by(None, Action::Undrain { worker, reason }),
         Cmd::Control { mode, reason } => {
             let mode: ControlMode = mode
                 .parse()

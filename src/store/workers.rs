@@ -115,6 +115,39 @@ pub fn record_heartbeat(
     Ok(before)
 }
 
+/// Drains (`true`) or undrains a worker; whether it was drained before.
+/// A worker never heard from is not found: a typo must not drain nothing
+/// and report success.
+pub fn set_drained(
+    conn: &Connection,
+    node_id: &str,
+    worker_id: &str,
+    drained: bool,
+) -> Result<bool> {
+    let before: Option<bool> = conn
+        .prepare_cached("SELECT drained FROM workers WHERE node_id = ?1 AND worker_id = ?2")?
+        .query_row([node_id, worker_id], |row| row.get(0))
+        .optional()?;
+    let Some(before) = before else {
+        return Err(crate::error::Error::NotFound {
+            what: "worker",
+            id: crate::domain::worker::worker_key(node_id, worker_id),
+        });
+    };
+    conn.prepare_cached("UPDATE workers SET drained = ?3 WHERE node_id = ?1 AND worker_id = ?2")?
+        .execute(params![node_id, worker_id, drained])?;
+    Ok(before)
+}
+
+/// Whether a worker is drained (an unknown one is not).
+pub fn is_drained(conn: &Connection, node_id: &str, worker_id: &str) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT drained FROM workers WHERE node_id = ?1 AND worker_id = ?2")?
+        .query_row([node_id, worker_id], |row| row.get(0))
+        .optional()?
+        .unwrap_or(false))
+}
+
 /// Marks workers silent since before `cutoff` as stale, once: returns only
 /// the ones that were not stale already.
 pub fn mark_stale(conn: &Connection, cutoff: DateTime<Utc>) -> Result<Vec<(String, String)>> {

@@ -33,6 +33,7 @@ pub enum Action {
     Dispatch,
     Reconcile,
     Retry,
+    DrainWorker,
 }
 
 impl Action {
@@ -81,6 +82,7 @@ impl Action {
             Action::Dispatch => "dispatch the outbox to AssistX",
             Action::Reconcile => "reconcile the outbox with Neo4j",
             Action::Retry => "retry a dead-lettered event (outbox pane)",
+            Action::DrainWorker => "drain / undrain the selected worker (workers pane)",
         }
     }
 
@@ -94,6 +96,7 @@ impl Action {
                 | Action::Dispatch
                 | Action::Reconcile
                 | Action::Retry
+                | Action::DrainWorker
         )
     }
 }
@@ -134,6 +137,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("p", Action::Dispatch),
     ("c", Action::Reconcile),
     ("t", Action::Retry),
+    ("w", Action::DrainWorker),
 ];
 
 /// A key as written in the keymap: `a`, `G`, `ctrl-c`, `enter`, `space`...

@@ -191,6 +191,21 @@ pub enum Action {
         #[serde(deserialize_with = "text")]
         reason: String,
     },
+    /// Stop giving a worker new work (`node/worker`); what it holds runs
+    /// to its end. Kept across restarts until `undrain`.
+    Drain {
+        #[serde(deserialize_with = "name")]
+        worker: String,
+        #[serde(default, deserialize_with = "text_opt")]
+        reason: Option<String>,
+    },
+    /// Give a drained worker work again.
+    Undrain {
+        #[serde(deserialize_with = "name")]
+        worker: String,
+        #[serde(default, deserialize_with = "text_opt")]
+        reason: Option<String>,
+    },
     /// Deliver due outbox events now (the sync layer's).
     Dispatch {},
     /// Give a dead-lettered outbox event another round of attempts, the
@@ -244,6 +259,9 @@ impl Command {
                 | Action::Reject { assignment_id, .. }
                 | Action::Release { assignment_id, .. } => Some(assignment_id.clone()),
                 Action::Control { mode, .. } => Some(format!("control:{mode}")),
+                Action::Drain { worker, .. } | Action::Undrain { worker, .. } => {
+                    Some(worker.clone())
+                }
                 _ => None,
             },
             Command::Event { .. }

@@ -261,6 +261,15 @@ fn any_need() -> impl Strategy<Value = Need> {
         })
 }
 
+/// One worker per name: the registry holds one row per `node/worker`.
+fn distinct(workers: Vec<FleetWorker>) -> Vec<FleetWorker> {
+    let mut seen = std::collections::BTreeSet::new();
+    workers
+        .into_iter()
+        .filter(|w| seen.insert(w.key()))
+        .collect()
+}
+
 proptest! {
     /// Whatever the fleet, the chosen worker serves the lane, has every
     /// capability, is under its limit, and is not stale, draining,
@@ -272,6 +281,7 @@ proptest! {
         need in any_need(),
         owner_filter in any::<bool>(),
     ) {
+        let workers = distinct(workers);
         let policy = Policy { owner_filter, ..Policy::default() };
         let s = select(Lane::LocalOnly, &need, &workers, &policy);
         if let Some(c) = &s.chosen {
@@ -298,9 +308,7 @@ proptest! {
         need in any_need(),
         seed in any::<u64>(),
     ) {
-        // Two workers with the same name would be one worker twice.
-        let mut seen = std::collections::BTreeSet::new();
-        let workers: Vec<FleetWorker> = workers.into_iter().filter(|w| seen.insert(w.key())).collect();
+        let workers = distinct(workers);
         let mut shuffled = workers.clone();
         let n = shuffled.len();
         for i in 0..n {

@@ -258,6 +258,18 @@ impl<'a> Work<'a> {
                     self.decide_values(candidates, &mut counts)?,
                 ))
             }
+            Action::Drain { worker, reason } => self.set_drained(
+                &worker,
+                true,
+                reason.as_deref().unwrap_or("drained by operator"),
+                by,
+            ),
+            Action::Undrain { worker, reason } => self.set_drained(
+                &worker,
+                false,
+                reason.as_deref().unwrap_or("undrained by operator"),
+                by,
+            ),
             Action::RetryOutbox { seq } => {
                 outbox::retry_dead_letter(self.tx, seq, self.now)?;
                 let subject = format!("outbox:{seq}");

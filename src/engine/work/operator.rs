@@ -149,6 +149,37 @@ impl Work<'_> {
         self.reply(id)
     }
 
+    /// Drains or undrains `node/worker`: persistent, audited; what it holds
+    /// runs on, and a drained worker's claims are refused.
+    pub(super) fn set_drained(
+        &mut self,
+        worker: &str,
+        drained: bool,
+        reason: &str,
+        by: &str,
+    ) -> Result<Reply> {
+        let Some((node_id, worker_id)) = worker
+            .split_once('/')
+            .filter(|(n, w)| !n.is_empty() && !w.is_empty())
+        else {
+            return Err(Error::bad_input(
+                "worker",
+                format!("'{worker}' is not node/worker"),
+            ));
+        };
+        let before = crate::store::workers::set_drained(self.tx, node_id, worker_id, drained)?;
+        let word = |d: bool| if d { "drained" } else { "serving" };
+        self.audit(
+            by,
+            if drained { "drain" } else { "undrain" },
+            Some(worker),
+            None,
+            None,
+            Some(&format!("{} -> {}: {reason}", word(before), word(drained))),
+        )?;
+        Ok(Reply::Recorded)
+    }
+
     pub(super) fn set_control(
         &mut self,
         mode: ControlMode,

@@ -29,6 +29,11 @@ impl Work<'_> {
         };
         let default_lease = self.settings.default_lease_seconds;
         let claim = plan::claim(&a, asked, self.control.mode, default_lease, self.now)?;
+        if workers::is_drained(self.tx, &claim.node_id, worker_id)? {
+            return Err(Error::WorkerDrained {
+                worker: crate::domain::worker::worker_key(&claim.node_id, worker_id),
+            });
+        }
         let row = assignments::Claim {
             assignment_id: id,
             worker_id,

@@ -26,7 +26,34 @@ impl App {
                 })
                 .collect();
         }
-        self.chosen()
+        let chosen = self.chosen();
+        if matches!(verb, Verb::Drain(_)) {
+            // A worker is named by its key, not by its first column.
+            return chosen
+                .into_iter()
+                .map(|t| Target {
+                    label: t.id.clone(),
+                    ..t
+                })
+                .collect();
+        }
+        chosen
+    }
+
+    /// `w` in the workers pane: drains the selected worker, or undrains it
+    /// when it is drained (marked workers follow the selected one's way).
+    pub(super) fn ask_drain(&mut self) -> Option<Effect> {
+        if self.pane != Pane::Workers {
+            self.set_flash("drain works in the workers pane", Level::Info);
+            return None;
+        }
+        let selected = self.selected_row()?;
+        let drained = self
+            .snapshot
+            .workers
+            .iter()
+            .any(|w| w.key() == selected.id && w.drained);
+        self.ask(Verb::Drain(!drained))
     }
 
     /// The marked rows of the pane, else its selected one.
@@ -110,6 +137,7 @@ impl App {
                 matches!(self.pane, Pane::Approvals | Pane::Recommendations)
             }
             Verb::Release => matches!(self.pane, Pane::Workers | Pane::Recommendations),
+            Verb::Drain(_) => self.pane == Pane::Workers,
             _ => true,
         };
         if !allowed {
@@ -233,6 +261,14 @@ impl App {
                 reason: reason.clone(),
                 retry: true,
                 expected_version: t.version,
+            }),
+            Verb::Drain(true) => each(&|t| wire::Action::Drain {
+                worker: t.id.clone(),
+                reason: reason.clone(),
+            }),
+            Verb::Drain(false) => each(&|t| wire::Action::Undrain {
+                worker: t.id.clone(),
+                reason: reason.clone(),
             }),
         };
         self.marks.clear();

@@ -209,6 +209,7 @@ impl App {
                 return Some(self.send("reconcile", crate::wire::Action::Reconcile {}));
             }
             Action::Retry => return self.retry_dead_letters(),
+            Action::DrainWorker => return self.ask_drain(),
         }
         None
     }

@@ -37,6 +37,8 @@ pub enum Verb {
     Approve,
     Reject,
     Release,
+    /// Drain (`true`) or undrain a worker.
+    Drain(bool),
     Control(ControlMode),
     Quit,
 }
@@ -47,6 +49,8 @@ impl Verb {
             Verb::Approve => "approve".into(),
             Verb::Reject => "reject".into(),
             Verb::Release => "release".into(),
+            Verb::Drain(true) => "drain".into(),
+            Verb::Drain(false) => "undrain".into(),
             Verb::Control(mode) => format!("set control to {mode}"),
             Verb::Quit => "quit the control room".into(),
         }

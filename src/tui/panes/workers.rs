@@ -39,6 +39,9 @@ impl PaneView for Workers {
                 let (tone, status) = match heard(w, s.limits.stale_heartbeat_seconds, now) {
                     Heard::Stale => (Tone::Error, format!("✖ STALE ({})", w.status)),
                     Heard::Late => (Tone::Warn, format!("! LATE ({})", w.status)),
+                    Heard::Recently if w.drained => {
+                        (Tone::Muted, format!("⏸ DRAINED ({})", w.status))
+                    }
                     Heard::Recently
                         if matches!(w.status, WorkerStatus::Degraded | WorkerStatus::Offline) =>
                     {

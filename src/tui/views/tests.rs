@@ -742,3 +742,49 @@ fn a_long_refusal_is_read_whole_at_80_columns() {
         "{text}"
     );
 }
+
+/// `w` in the workers pane drains the selected worker (a reason, then a
+/// confirmation), or undrains it when it is drained; elsewhere it says
+/// where it works.
+#[test]
+fn w_drains_or_undrains_the_selected_worker() {
+    let mut snapshot = fixtures::busy();
+    snapshot.workers[1].drained = true;
+    let mut a = app(snapshot, Pane::Workers);
+    let first = a.rows(Pane::Workers)[0].id.clone();
+    key(&mut a, KeyCode::Char('w'));
+    typed(&mut a, "kernel upgrade");
+    key(&mut a, KeyCode::Enter);
+    let text = render(&a, 80, 24).backend().to_string();
+    assert!(text.contains(&format!("Really drain {first}?")), "{text}");
+    let Some(Effect::Send { commands, .. }) =
+        a.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE))
+    else {
+        panic!("no command")
+    };
+    let request = serde_json::to_value(&commands[0]).unwrap();
+    assert_eq!(
+        request["command"]["command"]["drain"]["worker"],
+        first.as_str(),
+        "{request}"
+    );
+    // The drained one reads so, and `w` undrains it.
+    let text = render(&a, 120, 30).backend().to_string();
+    assert!(text.contains("DRAINED"), "{text}");
+    key(&mut a, KeyCode::Char('j'));
+    key(&mut a, KeyCode::Char('w'));
+    key(&mut a, KeyCode::Enter);
+    let Some(Effect::Send { commands, .. }) =
+        a.on_key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::NONE))
+    else {
+        panic!("no command")
+    };
+    let request = serde_json::to_value(&commands[0]).unwrap();
+    assert!(
+        request["command"]["command"].get("undrain").is_some(),
+        "{request}"
+    );
+    a.pane = Pane::Queue;
+    key(&mut a, KeyCode::Char('w'));
+    assert!(a.flash.as_ref().unwrap().0.contains("workers pane"));
+}

@@ -239,3 +239,57 @@ fn a_non_retryable_failure_is_final() {
     .unwrap();
     assert_eq!(h.status(&id), Status::Failed);
 }
+
+/// A drained worker keeps what it holds and gets nothing new, across
+/// heartbeats and a restart, until it is undrained; every step is audited.
+#[test]
+fn a_drained_worker_finishes_its_lease_takes_nothing_new_and_stays_drained() {
+    let mut h = Harness::new();
+    let held = h.evaluate(json!({"task_id": "T1"}));
+    let next = h.evaluate(json!({"task_id": "T2"}));
+    h.heartbeat("w1", None).unwrap();
+    h.claim(&held, "w1", 600).unwrap();
+    let drain = |worker: &str| {
+        Command::by(
+            "scott",
+            Action::Drain {
+                worker: worker.into(),
+                reason: Some("kernel upgrade".into()),
+            },
+        )
+    };
+    h.apply(drain("n1/w1")).unwrap();
+    h.heartbeat("w1", Some(&held)).unwrap();
+    let mut h = h.restart();
+    let err = h.claim(&next, "w1", 600).unwrap_err();
+    assert_eq!(err.code(), "worker_drained", "{err}");
+    assert!(err.to_string().contains("n1/w1"), "{err}");
+    // What it holds runs to its end.
+    h.apply(Command::Complete {
+        assignment_id: held.clone(),
+        worker_id: "w1".into(),
+        status: None,
+        summary: None,
+    })
+    .unwrap();
+    assert_eq!(h.status(&held), Status::Done);
+    // Others still take work; undrained, so does it.
+    h.apply(Command::by(
+        "scott",
+        Action::Undrain {
+            worker: "n1/w1".into(),
+            reason: None,
+        },
+    ))
+    .unwrap();
+    h.claim(&next, "w1", 600).unwrap();
+    let audit = audit::recent(h.core.store().conn(), 100, true).unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions.contains(&"drain") && actions.contains(&"undrain"),
+        "{actions:?}"
+    );
+    // A worker never heard from, or a name that is not node/worker.
+    assert_eq!(h.apply(drain("n1/ghost")).unwrap_err().code(), "not_found");
+    assert_eq!(h.apply(drain("ghost")).unwrap_err().code(), "bad_input");
+}
