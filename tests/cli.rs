@@ -722,3 +722,23 @@ fn evaluate_with_workers_names_the_worker_and_every_rejection() {
         "{err}"
     );
 }
+
+/// `drain` and `undrain` from the command line, against the cache: a
+/// drained worker's claim exits 2 naming it; a typo is not found.
+#[test]
+fn drain_and_undrain_a_worker_from_the_cli() {
+    let sb = Sandbox::new();
+    ok(&sb.run(&["heartbeat", "--node", "n1", "--worker", "w1"]));
+    sb.write("t.json", r#"{"task_id": "T1"}"#);
+    ok(&sb.run(&["tick", "--task-file", "t.json"]));
+    let id = ids_by_status(&sb, "recommended").remove(0);
+    ok(&sb.run(&["drain", "n1/w1", "--reason", "kernel upgrade"]));
+    let out = sb.run(&["claim", &id, "--worker", "w1", "--node", "n1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("n1/w1 is drained"), "{}", stderr(&out));
+    let out = sb.run(&["drain", "n1/w9"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("not found"), "{}", stderr(&out));
+    ok(&sb.run(&["undrain", "n1/w1"]));
+    ok(&sb.run(&["claim", &id, "--worker", "w1", "--node", "n1"]));
+}
