@@ -41,6 +41,10 @@ pub enum Error {
     )]
     WorkerDrained { worker: String },
 
+    /// A worker whose circuit breaker is open asked for work.
+    #[error("worker {worker} gets no new work: {why}")]
+    BreakerOpen { worker: String, why: String },
+
     /// A worker acted on an assignment it does not hold.
     #[error("worker {worker_id} does not hold assignment {assignment_id}")]
     NotHeld {
@@ -114,6 +118,7 @@ impl Error {
             Error::ControlMode { .. } => "control_mode",
             Error::NotHeld { .. } => "assignment_not_held",
             Error::WorkerDrained { .. } => "worker_drained",
+            Error::BreakerOpen { .. } => "breaker_open",
             Error::Store(_) => "store",
             Error::Io { .. } => "io",
             Error::EngineGone => "engine_gone",

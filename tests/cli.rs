@@ -735,7 +735,11 @@ fn drain_and_undrain_a_worker_from_the_cli() {
     ok(&sb.run(&["drain", "n1/w1", "--reason", "kernel upgrade"]));
     let out = sb.run(&["claim", &id, "--worker", "w1", "--node", "n1"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("n1/w1 is drained"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("n1/w1 is drained"),
+        "{}",
+        stderr(&out)
+    );
     let out = sb.run(&["drain", "n1/w9"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("not found"), "{}", stderr(&out));

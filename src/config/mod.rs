@@ -4,6 +4,7 @@
 //! variable, its default and its meaning. `config show`, `config template`
 //! and docs/configuration.md are all read off it, so they cannot drift.
 
+use crate::domain::fleet::breaker::BreakerPolicy;
 use crate::domain::lane::Lane;
 use crate::domain::scorer::ScoringPolicy;
 use crate::error::{Error, Result};
@@ -86,6 +87,7 @@ pub struct Settings {
     pub scoring: ScoringPolicy,
     pub default_lanes: Vec<Lane>,
     pub max_retries: u32,
+    pub breaker: BreakerPolicy,
     pub approval_ttl_seconds: u64,
     pub outbox_max_attempts: u32,
     pub outbox_backoff_base_seconds: u64,
@@ -261,6 +263,10 @@ fn build(
         },
         default_lanes: r.lanes("default_lanes")?,
         max_retries: r.whole("max_retries", 0, 1000)? as u32,
+        breaker: BreakerPolicy {
+            failures: r.whole("breaker_failures", 1, 100)? as u32,
+            cooldown_seconds: r.whole("breaker_cooldown_seconds", 1, DAY)?,
+        },
         approval_ttl_seconds: r.whole("approval_ttl_seconds", 1, 30 * DAY)?,
         outbox_max_attempts: r.whole("outbox_max_attempts", 1, 1000)? as u32,
         outbox_backoff_base_seconds: r.whole("outbox_backoff_base_seconds", 1, DAY)?,

@@ -157,6 +157,16 @@ pub const SPECS: &[Spec] = &[
         "A retryable failure goes back to the queue while retry_count is below this.",
     ),
     spec(
+        "breaker_failures",
+        "3",
+        "A worker's failures or timeouts in a row that open its circuit breaker (1-100).",
+    ),
+    spec(
+        "breaker_cooldown_seconds",
+        "300",
+        "How long an open breaker gives its worker nothing before one trial task.",
+    ),
+    spec(
         "approval_ttl_seconds",
         "86400",
         "An approval not acted on within this many seconds lapses and must be given again.",

@@ -343,6 +343,7 @@ impl Core {
                     0
                 },
                 dispatch_enabled: self.settings.dispatch_enabled,
+                breaker_cooldown_seconds: self.settings.breaker.cooldown_seconds,
             },
         }
     }

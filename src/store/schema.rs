@@ -300,4 +300,12 @@ CREATE TABLE graph_refused (
     at    TEXT NOT NULL
 );
 "#,
+    // Issue 12: each worker's circuit breaker (contract C). Failures and
+    // timeouts since its last success, when it opened, and the trial task
+    // sent while it is half-open.
+    r#"
+ALTER TABLE workers ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE workers ADD COLUMN breaker_opened_at TEXT;
+ALTER TABLE workers ADD COLUMN breaker_trial TEXT;
+"#,
 ];

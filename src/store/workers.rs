@@ -2,6 +2,7 @@
 
 use super::all_rows;
 use super::to_json;
+use crate::domain::fleet::breaker::Breaker;
 use crate::domain::time::rfc3339;
 use crate::domain::worker::Heartbeat;
 use crate::error::Result;
@@ -25,6 +26,9 @@ pub struct Worker {
     pub drained: bool,
     /// Leases held right now.
     pub active: u32,
+    /// Kept in the cache only: a rebuilt cache starts every breaker closed.
+    #[serde(skip)]
+    pub breaker: Breaker,
 }
 
 /// What the worker was before this heartbeat.
@@ -139,6 +143,45 @@ pub fn set_drained(
     Ok(before)
 }
 
+/// A breaker from `failures, breaker_opened_at, breaker_trial` at `first`.
+fn breaker_of(row: &rusqlite::Row, first: usize) -> rusqlite::Result<Breaker> {
+    Ok(Breaker {
+        failures: row.get(first)?,
+        opened_at: row
+            .get::<_, Option<String>>(first + 1)?
+            .as_deref()
+            .and_then(crate::domain::time::parse_utc),
+        trial: row.get(first + 2)?,
+    })
+}
+
+/// A worker's circuit breaker (closed for a worker never heard from).
+pub fn breaker(conn: &Connection, node_id: &str, worker_id: &str) -> Result<Breaker> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT failures, breaker_opened_at, breaker_trial FROM workers \
+             WHERE node_id = ?1 AND worker_id = ?2",
+        )?
+        .query_row([node_id, worker_id], |row| breaker_of(row, 0))
+        .optional()?
+        .unwrap_or_default())
+}
+
+pub fn set_breaker(conn: &Connection, node_id: &str, worker_id: &str, b: &Breaker) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE workers SET failures = ?3, breaker_opened_at = ?4, breaker_trial = ?5 \
+         WHERE node_id = ?1 AND worker_id = ?2",
+    )?
+    .execute(params![
+        node_id,
+        worker_id,
+        b.failures,
+        b.opened_at.map(rfc3339),
+        b.trial
+    ])?;
+    Ok(())
+}
+
 /// Whether a worker is drained (an unknown one is not).
 pub fn is_drained(conn: &Connection, node_id: &str, worker_id: &str) -> Result<bool> {
     Ok(conn
@@ -166,7 +209,8 @@ pub fn list(conn: &Connection) -> Result<Vec<Worker>> {
         "SELECT w.node_id, w.worker_id, w.status, w.lanes, w.capabilities, w.owner, w.max_concurrent, \
              w.metrics, w.first_seen, w.last_seen, w.stale, w.drained, \
              (SELECT COUNT(*) FROM assignments a WHERE a.node_id = w.node_id AND a.worker_id = w.worker_id \
-                 AND a.status IN ('claimed', 'running')) \
+                 AND a.status IN ('claimed', 'running')), \
+             w.failures, w.breaker_opened_at, w.breaker_trial \
          FROM workers w ORDER BY w.node_id, w.worker_id",
         [],
         |row| {
@@ -187,6 +231,7 @@ pub fn list(conn: &Connection) -> Result<Vec<Worker>> {
                 stale: row.get(10)?,
                 drained: row.get(11)?,
                 active: row.get(12)?,
+                breaker: breaker_of(row, 13)?,
             })
         },
     )

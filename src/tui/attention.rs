@@ -3,6 +3,7 @@
 //! waiting too long, a scheduler that stopped ticking. Pure, so each rule
 //! is tested without a terminal.
 
+use crate::domain::fleet::breaker::BreakerState;
 use crate::engine::Snapshot;
 use crate::engine::snapshot::Worker;
 use crate::tui::rows::format_age;
@@ -66,6 +67,20 @@ pub fn alerts(s: &Snapshot, now: DateTime<Utc>) -> Vec<Alert> {
         1 => alerts.push(error("1 worker stale".into())),
         n => alerts.push(error(format!("{n} workers stale"))),
     }
+    let cooldown = crate::domain::fleet::breaker::BreakerPolicy {
+        failures: 1,
+        cooldown_seconds: limits.breaker_cooldown_seconds,
+    };
+    let open = s
+        .workers
+        .iter()
+        .filter(|w| w.breaker.state(&cooldown, now) != BreakerState::Closed)
+        .count();
+    match open {
+        0 => {}
+        1 => alerts.push(error("1 breaker open".into())),
+        n => alerts.push(error(format!("{n} breakers open"))),
+    }
     match count(Heard::Late) {
         0 => {}
         1 => alerts.push(warn("1 worker late".into())),
@@ -125,6 +140,7 @@ mod tests {
             stale_heartbeat_seconds: 120,
             tick_interval_seconds: 300,
             dispatch_enabled: true,
+            breaker_cooldown_seconds: 300,
         };
         s.outbox.oldest_pending_at = Some(now);
         s.oldest_waiting_at = Some(now);
@@ -151,6 +167,9 @@ mod tests {
         assert_eq!(alerts(&s, now), vec![warn("1 worker late".into())]);
         s.workers[0].stale = true;
         assert_eq!(alerts(&s, now), vec![error("1 worker stale".into())]);
+        s.workers[1].breaker.opened_at = Some(now);
+        assert!(alerts(&s, now).contains(&error("1 breaker open".into())));
+        s.workers[1].breaker = Default::default();
         s.workers[0].last_seen = now - Duration::seconds(59);
         s.workers[0].stale = false;
         assert_eq!(heard(&s.workers[0], 120, now), Heard::Recently);

@@ -103,6 +103,7 @@ fn worker(node: &str, id: &str, status: WorkerStatus, stale: bool, active: u32) 
         stale,
         drained: false,
         active,
+        breaker: Default::default(),
     }
 }
 

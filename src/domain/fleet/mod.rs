@@ -3,6 +3,7 @@
 //! reason it was not chosen. Pure: a fleet view and a task's needs in, a
 //! choice out; the same answer whatever order the workers come in.
 
+pub mod breaker;
 #[cfg(test)]
 mod tests;
 

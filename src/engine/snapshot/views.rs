@@ -8,6 +8,7 @@
 use crate::domain::control::ControlMode;
 use crate::domain::decision::{Skip, Text};
 use crate::domain::delivery::DeliveryStatus;
+use crate::domain::fleet::breaker::Breaker;
 use crate::domain::lane::Lane;
 use crate::domain::lifecycle::Status;
 use crate::domain::time::parse_utc;
@@ -174,6 +175,8 @@ pub struct Worker {
     pub drained: bool,
     /// Leases held right now.
     pub active: u32,
+    #[serde(default)]
+    pub breaker: Breaker,
 }
 
 impl Worker {
@@ -198,6 +201,7 @@ impl From<workers::Worker> for Worker {
             stale: w.stale,
             drained: w.drained,
             active: w.active,
+            breaker: w.breaker,
         }
     }
 }
@@ -211,6 +215,9 @@ pub struct Limits {
     pub tick_interval_seconds: u64,
     /// Whether the outbox is being written back (else its lag is expected).
     pub dispatch_enabled: bool,
+    /// How long an open breaker waits before a trial.
+    #[serde(default)]
+    pub breaker_cooldown_seconds: u64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

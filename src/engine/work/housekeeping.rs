@@ -67,6 +67,8 @@ impl Work<'_> {
         };
         self.write_step(&a, &step, ENGINE, Some(why))?;
         if costs_a_retry {
+            // A lease that ran out is a timeout: it counts against the worker.
+            self.worker_outcome(&a, false)?;
             let event = Authored::Expired {
                 assignment_id: &a.assignment_id,
                 lease_expires_at: a.lease_expires_at.as_deref(),

@@ -29,11 +29,17 @@ impl Work<'_> {
         };
         let default_lease = self.settings.default_lease_seconds;
         let claim = plan::claim(&a, asked, self.control.mode, default_lease, self.now)?;
+        let key = || crate::domain::worker::worker_key(&claim.node_id, worker_id);
         if workers::is_drained(self.tx, &claim.node_id, worker_id)? {
-            return Err(Error::WorkerDrained {
-                worker: crate::domain::worker::worker_key(&claim.node_id, worker_id),
-            });
+            return Err(Error::WorkerDrained { worker: key() });
         }
+        let policy = self.settings.breaker;
+        let mut breaker = workers::breaker(self.tx, &claim.node_id, worker_id)?;
+        breaker
+            .may_take(id, &policy, self.now)
+            .map_err(|why| Error::BreakerOpen { worker: key(), why })?;
+        breaker.took(id, &policy, self.now);
+        workers::set_breaker(self.tx, &claim.node_id, worker_id, &breaker)?;
         let row = assignments::Claim {
             assignment_id: id,
             worker_id,
@@ -221,6 +227,7 @@ impl Work<'_> {
         let a = self.load(id, None)?;
         let step = plan::complete(&a, worker_id)?;
         self.write_step(&a, &step, worker_id, summary)?;
+        self.worker_outcome(&a, true)?;
         let event = Authored::Completed {
             assignment_id: id,
             worker_id,
@@ -230,6 +237,40 @@ impl Work<'_> {
         };
         self.emit(&a, &event)?;
         self.reply(id)
+    }
+
+    /// How an assignment ended moves its worker's breaker: a success closes
+    /// it, a failure or a timeout counts towards opening it (audited when
+    /// it opens).
+    pub(super) fn worker_outcome(&mut self, a: &Assignment, succeeded: bool) -> Result<()> {
+        let (Some(node), Some(worker)) = (a.node_id.as_deref(), a.worker_id.as_deref()) else {
+            return Ok(());
+        };
+        let policy = self.settings.breaker;
+        let mut breaker = workers::breaker(self.tx, node, worker)?;
+        let was_open = breaker.opened_at.is_some() && breaker.trial.is_none();
+        if succeeded {
+            breaker.succeeded();
+        } else {
+            breaker.failed(&policy, self.now);
+        }
+        workers::set_breaker(self.tx, node, worker, &breaker)?;
+        if breaker.opened_at == Some(self.now) && !was_open {
+            let detail = format!(
+                "{} failures or timeouts in a row; a trial in {}s",
+                breaker.failures, policy.cooldown_seconds
+            );
+            let subject = crate::domain::worker::worker_key(node, worker);
+            self.audit(
+                super::ENGINE,
+                "breaker_open",
+                Some(&subject),
+                None,
+                None,
+                Some(&detail),
+            )?;
+        }
+        Ok(())
     }
 
     pub(super) fn fail(
@@ -242,6 +283,7 @@ impl Work<'_> {
         let a = self.load(id, None)?;
         let step = plan::fail(&a, worker_id, retryable, self.settings.max_retries)?;
         self.write_step(&a, &step, worker_id, Some(reason))?;
+        self.worker_outcome(&a, false)?;
         let event = Authored::Failed {
             assignment_id: id,
             worker_id,

@@ -1,14 +1,35 @@
 //! Workers as their heartbeats describe them, with the leases they hold.
 
 use super::{Detail, Info, PaneView, gone, grow, leases_by_worker, status, whole};
+use crate::domain::fleet::breaker::{BreakerPolicy, BreakerState};
 use crate::domain::worker::WorkerStatus;
 use crate::engine::Snapshot;
+use crate::engine::snapshot::Worker;
 use crate::tui::attention::{Heard, heard};
 use crate::tui::clock::Now;
 use crate::tui::rows::{Row, Tone};
 use chrono::{DateTime, Utc};
 
 pub struct Workers;
+
+/// The breaker as of the snapshot (its cool-down is the engine's setting).
+fn breaker_state(w: &Worker, s: &Snapshot) -> BreakerState {
+    let policy = BreakerPolicy {
+        failures: 1,
+        cooldown_seconds: s.limits.breaker_cooldown_seconds,
+    };
+    w.breaker.state(&policy, s.taken_at)
+}
+
+/// A worker heard from, with nothing else to say: its own status.
+fn plain(w: &Worker) -> (Tone, String) {
+    let tone = if matches!(w.status, WorkerStatus::Degraded | WorkerStatus::Offline) {
+        Tone::Warn
+    } else {
+        Tone::Normal
+    };
+    (tone, w.status.to_string())
+}
 
 const INFO: Info = Info {
     title: "Workers",
@@ -42,12 +63,13 @@ impl PaneView for Workers {
                     Heard::Recently if w.drained => {
                         (Tone::Muted, format!("⏸ DRAINED ({})", w.status))
                     }
-                    Heard::Recently
-                        if matches!(w.status, WorkerStatus::Degraded | WorkerStatus::Offline) =>
-                    {
-                        (Tone::Warn, w.status.to_string())
-                    }
-                    Heard::Recently => (Tone::Normal, w.status.to_string()),
+                    Heard::Recently => match breaker_state(w, s) {
+                        BreakerState::Open => {
+                            (Tone::Error, format!("⚡ BREAKER OPEN ({})", w.status))
+                        }
+                        BreakerState::HalfOpen => (Tone::Warn, format!("⚡ TRIAL ({})", w.status)),
+                        BreakerState::Closed => plain(w),
+                    },
                 };
                 let held = leases.get(&key).map_or(0, Vec::len);
                 Row::new(key, tone)
@@ -78,6 +100,16 @@ impl PaneView for Workers {
                 if w.stale { "  ✖ STALE" } else { "" }
             ),
             format!("drained      {}", w.drained),
+            format!(
+                "breaker      {}, {} failure(s) or timeout(s) in a row{}",
+                breaker_state(w, s),
+                w.breaker.failures,
+                w.breaker
+                    .trial
+                    .as_ref()
+                    .map(|t| format!(", trial {t}"))
+                    .unwrap_or_default()
+            ),
             format!("lanes        {}", w.lanes.join(", ")),
             format!("capabilities {}", w.capabilities.join(", ")),
             format!(

@@ -293,3 +293,66 @@ fn a_drained_worker_finishes_its_lease_takes_nothing_new_and_stays_drained() {
     assert_eq!(h.apply(drain("n1/ghost")).unwrap_err().code(), "not_found");
     assert_eq!(h.apply(drain("ghost")).unwrap_err().code(), "bad_input");
 }
+
+/// Three failures or timeouts in a row open a worker's breaker: its claims
+/// are refused; after the cool-down one trial goes through; its success
+/// closes the breaker. Audited when it opens.
+#[test]
+fn a_failing_worker_trips_its_breaker_then_earns_its_way_back() {
+    let mut h = Harness::with_env(&[
+        ("AUTO_ASSIGN_BREAKER_FAILURES", "3"),
+        ("AUTO_ASSIGN_BREAKER_COOLDOWN_SECONDS", "60"),
+        ("AUTO_ASSIGN_MAX_RETRIES", "10"),
+    ]);
+    h.heartbeat("w1", None).unwrap();
+    let fail = |h: &mut Harness, id: &str| {
+        h.apply(Command::Fail {
+            assignment_id: id.into(),
+            worker_id: "w1".into(),
+            reason: Some("model crashed".into()),
+            retryable: true,
+        })
+        .unwrap();
+    };
+    for task in ["T1", "T2"] {
+        let id = h.evaluate(json!({"task_id": task}));
+        h.claim(&id, "w1", 600).unwrap();
+        fail(&mut h, &id);
+    }
+    // A lease that runs out is the third.
+    let id = h.evaluate(json!({"task_id": "T3"}));
+    h.claim(&id, "w1", 30).unwrap();
+    h.advance(31);
+    h.core.housekeeping().unwrap();
+    let next = h.evaluate(json!({"task_id": "T4"}));
+    let err = h.claim(&next, "w1", 600).unwrap_err();
+    assert_eq!(err.code(), "breaker_open", "{err}");
+    assert!(err.to_string().contains("3 failures"), "{err}");
+    let audit = audit::recent(h.core.store().conn(), 100, false).unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.action == "breaker_open" && e.subject.as_deref() == Some("n1/w1"))
+    );
+    // Another worker is not held back.
+    h.heartbeat("w2", None).unwrap();
+    let other = h.evaluate(json!({"task_id": "T5"}));
+    h.claim(&other, "w2", 600).unwrap();
+    // After the cool-down: one trial, and only one.
+    h.advance(61);
+    h.heartbeat("w1", None).unwrap();
+    h.claim(&next, "w1", 600).unwrap();
+    let another = h.evaluate(json!({"task_id": "T6"}));
+    assert_eq!(
+        h.claim(&another, "w1", 600).unwrap_err().code(),
+        "breaker_open"
+    );
+    h.apply(Command::Complete {
+        assignment_id: next.clone(),
+        worker_id: "w1".into(),
+        status: None,
+        summary: None,
+    })
+    .unwrap();
+    h.claim(&another, "w1", 600).unwrap();
+}

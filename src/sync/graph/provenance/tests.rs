@@ -143,6 +143,7 @@ fn every_property_is_a_scalar_or_a_list_of_scalars() {
             stale: false,
             drained: true,
             active: 1,
+            breaker: Default::default(),
         }],
         control: Some(ControlState::default()),
         ..Current::default()
