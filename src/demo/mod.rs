@@ -82,6 +82,11 @@ pub fn settings(base: &Settings) -> Result<(Settings, PathBuf)> {
     settings.stale_heartbeat_seconds = 12;
     settings.default_lease_seconds = 60;
     settings.scheduler_enabled = false;
+    // A breaker that trips and recovers within a few minutes of watching.
+    settings.breaker = crate::domain::fleet::breaker::BreakerPolicy {
+        failures: 2,
+        cooldown_seconds: 30,
+    };
     Ok((settings, dir))
 }
 
@@ -255,6 +260,14 @@ mod tests {
         assert!(
             fleet.node.iter().flat_map(|n| &n.worker).any(|w| w.naps),
             "someone must go stale"
+        );
+        assert!(
+            fleet
+                .node
+                .iter()
+                .flat_map(|n| &n.worker)
+                .any(|w| w.success_rate < 0.5),
+            "someone must trip its breaker"
         );
         let script = script().unwrap();
         assert!(

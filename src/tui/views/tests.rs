@@ -788,3 +788,20 @@ fn w_drains_or_undrains_the_selected_worker() {
     key(&mut a, KeyCode::Char('w'));
     assert!(a.flash.as_ref().unwrap().0.contains("workers pane"));
 }
+
+/// A worker whose breaker is open says so in words and in the error
+/// colour, and the header counts it; half-open reads TRIAL.
+#[test]
+fn an_open_breaker_shows_in_the_workers_pane_and_the_header() {
+    let mut snapshot = fixtures::busy();
+    snapshot.limits.breaker_cooldown_seconds = 300;
+    snapshot.workers[0].breaker.failures = 3;
+    snapshot.workers[0].breaker.opened_at = Some(snapshot.taken_at);
+    snapshot.workers[3].breaker.opened_at =
+        Some(snapshot.taken_at - chrono::Duration::seconds(301));
+    let a = app(snapshot, Pane::Workers);
+    let text = render(&a, 120, 30).backend().to_string();
+    assert!(text.contains("⚡ BREAKER OPEN"), "{text}");
+    assert!(text.contains("⚡ TRIAL"), "{text}");
+    assert!(text.contains("2 breakers open"), "{text}");
+}
