@@ -232,6 +232,12 @@ pub fn print_reply(reply: &Reply, json: bool) {
                 c.expired,
                 c.stale_workers
             );
+            if c.deferred > 0 {
+                println!(
+                    "deferred: {} new candidates (the queue is full; see max_queue_depth)",
+                    c.deferred
+                );
+            }
             if let Some(note) = &t.note {
                 println!("note: {note}");
             }

@@ -157,6 +157,11 @@ pub const SPECS: &[Spec] = &[
         "A retryable failure goes back to the queue while retry_count is below this.",
     ),
     spec(
+        "max_queue_depth",
+        "50000",
+        "New candidates are deferred while this many assignments wait (0: no limit).",
+    ),
+    spec(
         "breaker_failures",
         "3",
         "A worker's failures or timeouts in a row that open its circuit breaker (1-100).",

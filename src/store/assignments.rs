@@ -400,6 +400,16 @@ pub fn queue_depth(conn: &Connection) -> Result<Vec<(String, String, String, u64
     )
 }
 
+/// Assignments waiting for a worker or an operator (what back-pressure
+/// measures).
+pub fn waiting(conn: &Connection) -> Result<u64> {
+    Ok(conn.query_row(
+        "SELECT COUNT(*) FROM assignments WHERE status IN ('recommended', 'approval_required', 'approved')",
+        [],
+        |row| row.get(0),
+    )?)
+}
+
 /// Counts per status over every assignment.
 pub fn status_counts(conn: &Connection) -> Result<Vec<(String, u64)>> {
     all_rows(

@@ -17,6 +17,9 @@ pub struct RunCounts {
     pub unchanged: u64,
     pub expired: u64,
     pub stale_workers: u64,
+    /// New candidates left for a later pass: the queue was full.
+    #[serde(default)]
+    pub deferred: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -40,8 +43,8 @@ pub fn record(
 ) -> Result<i64> {
     conn.prepare_cached(
         "INSERT INTO scheduler_runs (trigger, started_at, finished_at, candidates, recommended, \
-             approval_required, blocked, unchanged, expired, stale_workers, note) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+             approval_required, blocked, unchanged, expired, stale_workers, note, deferred) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?
     .execute(params![
         trigger,
@@ -54,7 +57,8 @@ pub fn record(
         counts.unchanged,
         counts.expired,
         counts.stale_workers,
-        note
+        note,
+        counts.deferred
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -63,7 +67,8 @@ pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<Run>> {
     all_rows(
         conn,
         "SELECT run_id, trigger, started_at, finished_at, candidates, recommended, approval_required, \
-             blocked, unchanged, expired, stale_workers, note FROM scheduler_runs ORDER BY run_id DESC LIMIT ?1",
+             blocked, unchanged, expired, stale_workers, note, deferred FROM scheduler_runs \
+         ORDER BY run_id DESC LIMIT ?1",
         [limit as i64],
         |row| {
             Ok(Run {
@@ -79,6 +84,7 @@ pub fn recent(conn: &Connection, limit: usize) -> Result<Vec<Run>> {
                     unchanged: row.get(8)?,
                     expired: row.get(9)?,
                     stale_workers: row.get(10)?,
+                    deferred: row.get(12)?,
                 },
                 note: row.get(11)?,
             })

@@ -308,4 +308,8 @@ ALTER TABLE workers ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE workers ADD COLUMN breaker_opened_at TEXT;
 ALTER TABLE workers ADD COLUMN breaker_trial TEXT;
 "#,
+    // Issue 12: candidates a pass deferred because the queue was full.
+    r#"
+ALTER TABLE scheduler_runs ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

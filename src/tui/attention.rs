@@ -103,6 +103,14 @@ pub fn alerts(s: &Snapshot, now: DateTime<Utc>) -> Vec<Alert> {
     {
         alerts.push(warn(format!("oldest waiting {}", format_age(waited))));
     }
+    if let Some(run) = s.runs.first()
+        && run.counts.deferred > 0
+    {
+        alerts.push(warn(format!(
+            "queue full: {} deferred",
+            run.counts.deferred
+        )));
+    }
     if tick > 0
         && let Some(since) = s.last_tick_at.map(age)
         && since > 2 * tick
@@ -194,6 +202,20 @@ mod tests {
         // A long lag is an error, and errors come first.
         s.outbox.oldest_pending_at = Some(now - Duration::minutes(11));
         assert_eq!(alerts(&s, now)[0].severity, Severity::Error);
+        // The last pass deferred work: the queue is full.
+        s.runs = vec![crate::engine::snapshot::Run {
+            run_id: 1,
+            trigger: "scheduler".into(),
+            started_at: now,
+            finished_at: now,
+            counts: crate::store::runs::RunCounts {
+                deferred: 7,
+                ..Default::default()
+            },
+            note: None,
+        }];
+        assert!(alerts(&s, now).contains(&warn("queue full: 7 deferred".into())));
+        s.runs.clear();
         // Without write-back or a scheduler, lag and tick age are expected.
         s.limits.dispatch_enabled = false;
         s.limits.tick_interval_seconds = 0;

@@ -13,8 +13,9 @@ use serde::{Deserialize, Serialize};
 pub struct Outcome {
     pub task_id: String,
     /// `decided`, `unchanged`, `held` (the assignment is past deciding),
-    /// `duplicate` (listed again in the same backlog, decided once) or
-    /// `invalid` (the candidate could not be read).
+    /// `duplicate` (listed again in the same backlog, decided once),
+    /// `deferred` (new, and the queue is full) or `invalid` (the candidate
+    /// could not be read).
     pub result: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,

@@ -2,6 +2,7 @@
 
 use super::super::pass::{self, Identified, Planned, Step};
 use super::{ENGINE, Work};
+use crate::domain::backpressure;
 use crate::domain::candidate::Candidate;
 use crate::domain::decision::Decision;
 use crate::domain::lifecycle::Status;
@@ -13,6 +14,9 @@ use crate::store::{approvals, audit, candidates, outbox};
 use crate::wire::reply::Outcome;
 use serde_json::Value;
 use std::collections::HashSet;
+
+/// A candidate of a pass and what is known of its task here (none: new).
+type Item = (Candidate, Option<State>);
 
 impl<'a> Work<'a> {
     /// The scoring context, borrowing only what `Work` itself borrows, so a
@@ -88,10 +92,12 @@ impl<'a> Work<'a> {
         distinct.sort_by(|(_, a), (_, b)| a.task_id.cmp(&b.task_id));
         let ids: Vec<&str> = distinct.iter().map(|(id, _)| id.as_str()).collect();
         let mut states = assignments::states(self.tx, &ids)?;
-        let items: Vec<(Candidate, Option<State>)> = distinct
+        let items: Vec<Item> = distinct
             .into_iter()
             .map(|(id, candidate)| (candidate, states.remove(&id)))
             .collect();
+        let (items, deferred) = self.hold_back(items, counts)?;
+        duplicates.extend(deferred);
         let ctx = self.context();
         let now = self.now;
         let mut outcomes = Vec::with_capacity(items.len() + duplicates.len());
@@ -102,6 +108,45 @@ impl<'a> Work<'a> {
         )?;
         outcomes.extend(duplicates);
         Ok(outcomes)
+    }
+
+    /// Back-pressure: with `max_queue_depth` assignments waiting, new
+    /// candidates (not yet known here) are left out of this pass, the most
+    /// urgent let in first while there is room. Known ones always go through:
+    /// deciding them again adds nothing to the queue.
+    fn hold_back(
+        &self,
+        items: Vec<Item>,
+        counts: &mut RunCounts,
+    ) -> Result<(Vec<Item>, Vec<Outcome>)> {
+        let limit = self.settings.max_queue_depth;
+        let new: Vec<&str> = items
+            .iter()
+            .filter(|(_, state)| state.is_none())
+            .map(|(c, _)| c.priority.as_str())
+            .collect();
+        if limit == 0 || new.is_empty() {
+            return Ok((items, Vec::new()));
+        }
+        let waiting = assignments::waiting(self.tx)?;
+        let mut admitted = backpressure::admit(&new, waiting, limit).into_iter();
+        let (mut kept, mut deferred) = (Vec::with_capacity(items.len()), Vec::new());
+        for (candidate, state) in items {
+            if state.is_some() || admitted.next().unwrap_or(true) {
+                kept.push((candidate, state));
+                continue;
+            }
+            counts.deferred += 1;
+            deferred.push(Outcome {
+                task_id: candidate.task_id,
+                result: "deferred".into(),
+                decision: None,
+                note: Some(format!(
+                    "the queue is full ({waiting} waiting, max_queue_depth {limit}): offered again by a later pass"
+                )),
+            });
+        }
+        Ok((kept, deferred))
     }
 
     /// Writes a chunk of planned decisions, table by table in one pass each:

@@ -529,3 +529,59 @@ fn older_pages_and_searches_the_audit_and_the_outbox() {
     let err = older(&mut h, crate::wire::Log::Outbox, None, None, Some(5000)).unwrap_err();
     assert!(err.to_string().contains("limit"), "{err}");
 }
+
+/// Back-pressure: with `max_queue_depth` waiting, new candidates are
+/// deferred (not stored), the most urgent let in first; known tasks are
+/// decided again as usual; the run records how many were deferred.
+#[test]
+fn a_full_queue_defers_new_candidates_most_urgent_first() {
+    let mut h = Harness::with_env(&[("AUTO_ASSIGN_MAX_QUEUE_DEPTH", "3")]);
+    h.evaluate(json!({"task_id": "OLD"}));
+    let backlog = vec![
+        json!({"task_id": "A", "priority": "batch"}),
+        json!({"task_id": "B", "priority": "critical"}),
+        json!({"task_id": "C", "priority": "background"}),
+        json!({"task_id": "D", "priority": "interactive"}),
+        json!({"task_id": "OLD"}),
+    ];
+    let Reply::Tick(report) = h
+        .apply(Command::by(
+            "op",
+            Action::Tick {
+                dry_run: false,
+                candidates: Some(backlog),
+                router: None,
+            },
+        ))
+        .unwrap()
+    else {
+        panic!()
+    };
+    let result = |task: &str| {
+        report
+            .outcomes
+            .iter()
+            .find(|o| o.task_id == task)
+            .map(|o| o.result.clone())
+            .unwrap()
+    };
+    assert_eq!(result("B"), "decided");
+    assert_eq!(result("D"), "decided");
+    assert_eq!(result("A"), "deferred");
+    assert_eq!(result("C"), "deferred");
+    assert_eq!(result("OLD"), "unchanged", "a known task is not held back");
+    assert_eq!(report.counts.deferred, 2);
+    let deferred = report.outcomes.iter().find(|o| o.task_id == "A").unwrap();
+    assert!(
+        deferred
+            .note
+            .as_deref()
+            .unwrap()
+            .contains("max_queue_depth 3")
+    );
+    // Nothing of a deferred candidate is kept.
+    let conn = h.core.store().conn();
+    assert!(crate::store::candidates::get(conn, "A").unwrap().is_none());
+    let runs = crate::store::runs::recent(conn, 1).unwrap();
+    assert_eq!(runs[0].counts.deferred, 2);
+}
