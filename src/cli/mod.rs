@@ -106,6 +106,17 @@ pub enum Cmd {
         #[arg(long, value_name = "S")]
         lease_seconds: Option<u64>,
     },
+    /// Ask for work as a worker: the engine claims the assignment it should
+    /// run next (by lane, capabilities and effective priority), or says why
+    /// there is none.
+    Next {
+        #[arg(long)]
+        worker: String,
+        #[arg(long)]
+        node: String,
+        #[arg(long, value_name = "S")]
+        lease_seconds: Option<u64>,
+    },
     /// Report an assignment finished.
     Complete {
         id: String,

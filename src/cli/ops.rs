@@ -118,6 +118,16 @@ fn to_commands(cmd: Cmd, operator: &str) -> Result<Vec<Command>> {
             lease_seconds,
             correlation_id: None,
         },
+        Cmd::Next {
+            worker,
+            node,
+            lease_seconds,
+        } => Command::Next {
+            worker_id: worker,
+            node_id: node,
+            lease_seconds,
+            correlation_id: None,
+        },
         Cmd::Complete {
             id,
             worker,
@@ -265,6 +275,7 @@ pub fn print_reply(reply: &Reply, json: bool) {
         Reply::OutboxEvent(e) => output::json_line(e),
         Reply::AuditRows(rows) => rows.iter().for_each(output::json_line),
         Reply::OutboxRows(rows) => rows.iter().for_each(output::json_line),
+        Reply::NoWork(why) => println!("no work: {}", escape(why)),
         Reply::Snapshot(s) => println!("{}", super::watch::summary(s)),
         Reply::Control(c) => println!(
             "control mode: {} ({})",

@@ -34,22 +34,29 @@ pub(super) fn read_file(path: &Path, explicit: bool) -> Result<FileValues> {
     })?;
     let mut out = Vec::new();
     let mut keymap = BTreeMap::new();
-    // `[ui] time = "utc"` is the setting `ui_time`: the room's own settings
-    // read as a section, the engine's stay flat.
+    // Two sections read as flat settings: `[ui] time = "utc"` is `ui_time`
+    // (the room's own), `[fleet] owner_filter = true` is `owner_filter`.
     let mut entries = Vec::new();
     for (key, value) in table {
-        match (key.as_str(), value) {
-            ("ui", toml::Value::Table(ui)) => {
-                entries.extend(ui.into_iter().map(|(k, v)| (format!("ui_{k}"), v)));
+        let prefix = match key.as_str() {
+            "ui" => "ui_",
+            "fleet" => "",
+            _ => {
+                entries.push((key, value));
+                continue;
             }
-            ("ui", _) => {
-                return Err(Error::bad_input(
-                    format!("ui in {}", path.display()),
-                    "must be a table such as [ui] time = \"utc\"",
-                ));
-            }
-            (_, value) => entries.push((key, value)),
-        }
+        };
+        let toml::Value::Table(section) = value else {
+            return Err(Error::bad_input(
+                format!("{key} in {}", path.display()),
+                format!("must be a table such as [{key}] name = value"),
+            ));
+        };
+        entries.extend(
+            section
+                .into_iter()
+                .map(|(k, v)| (format!("{prefix}{k}"), v)),
+        );
     }
     for (key, value) in entries {
         if key == "keymap" {

@@ -90,6 +90,8 @@ pub struct Settings {
     pub breaker: BreakerPolicy,
     /// New candidates are deferred while this many wait; 0: no limit.
     pub max_queue_depth: u64,
+    pub aging_step_seconds: u64,
+    pub owner_filter: bool,
     pub approval_ttl_seconds: u64,
     pub outbox_max_attempts: u32,
     pub outbox_backoff_base_seconds: u64,
@@ -266,6 +268,8 @@ fn build(
         default_lanes: r.lanes("default_lanes")?,
         max_retries: r.whole("max_retries", 0, 1000)? as u32,
         max_queue_depth: r.whole("max_queue_depth", 0, 10_000_000)?,
+        aging_step_seconds: r.whole("aging_step_seconds", 1, DAY)?,
+        owner_filter: r.bool("owner_filter")?,
         breaker: BreakerPolicy {
             failures: r.whole("breaker_failures", 1, 100)? as u32,
             cooldown_seconds: r.whole("breaker_cooldown_seconds", 1, DAY)?,

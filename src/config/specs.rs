@@ -157,6 +157,16 @@ pub const SPECS: &[Spec] = &[
         "A retryable failure goes back to the queue while retry_count is below this.",
     ),
     spec(
+        "aging_step_seconds",
+        "300",
+        "A waiting task's priority rises one level per this many seconds, so none starves.",
+    ),
+    spec(
+        "owner_filter",
+        "false",
+        "Offer a task only to its owner's workers; a task with no owner is then offered to none.",
+    ),
+    spec(
         "max_queue_depth",
         "50000",
         "New candidates are deferred while this many assignments wait (0: no limit).",

@@ -383,6 +383,14 @@ fn the_ui_section_sets_the_room_time_and_a_bad_value_is_named() {
     std::fs::write(&path, "ui = 3\n").unwrap();
     let err = load_with(&overrides, &|_| None).err().unwrap().to_string();
     assert!(err.contains("[ui]"), "{err}");
+    std::fs::write(
+        &path,
+        "[fleet]\nowner_filter = true\naging_step_seconds = 60\n",
+    )
+    .unwrap();
+    let loaded = load_with(&overrides, &|_| None).unwrap();
+    assert!(loaded.settings.owner_filter);
+    assert_eq!(loaded.settings.aging_step_seconds, 60);
     let defaults = load_with(&Overrides::default(), &|_| None).unwrap();
     assert_eq!(defaults.settings.ui_time, UiTime::Local);
 }

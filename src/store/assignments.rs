@@ -400,6 +400,45 @@ pub fn queue_depth(conn: &Connection) -> Result<Vec<(String, String, String, u64
     )
 }
 
+/// A waiting assignment a worker could be offered, with what its task asks
+/// of the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Offer {
+    pub assignment_id: String,
+    pub lane: String,
+    pub priority: String,
+    pub created_at: String,
+    pub required_capabilities: Vec<String>,
+    pub owner: Option<String>,
+}
+
+/// The assignments ready to be claimed (`recommended`, `approved`) on
+/// `lanes`.
+pub fn offers(conn: &Connection, lanes: &[String]) -> Result<Vec<Offer>> {
+    all_rows(
+        conn,
+        "SELECT a.assignment_id, a.lane, a.priority, a.created_at, \
+             json_extract(c.body, '$.required_capabilities'), json_extract(c.body, '$.owner') \
+         FROM assignments a LEFT JOIN candidates c ON c.task_id = a.task_id \
+         WHERE a.status IN ('recommended', 'approved') \
+           AND a.lane IN (SELECT value FROM json_each(?1))",
+        [to_json(&lanes)],
+        |row| {
+            Ok(Offer {
+                assignment_id: row.get(0)?,
+                lane: row.get(1)?,
+                priority: row.get(2)?,
+                created_at: row.get(3)?,
+                required_capabilities: row
+                    .get::<_, Option<String>>(4)?
+                    .and_then(|text| serde_json::from_str(&text).ok())
+                    .unwrap_or_default(),
+                owner: row.get(5)?,
+            })
+        },
+    )
+}
+
 /// Assignments waiting for a worker or an operator (what back-pressure
 /// measures).
 pub fn waiting(conn: &Connection) -> Result<u64> {

@@ -204,15 +204,31 @@ pub fn mark_stale(conn: &Connection, cutoff: DateTime<Utc>) -> Result<Vec<(Strin
 }
 
 pub fn list(conn: &Connection) -> Result<Vec<Worker>> {
+    select(conn, "ORDER BY w.node_id, w.worker_id", [])
+}
+
+/// One worker, if it was ever heard from.
+pub fn get(conn: &Connection, node_id: &str, worker_id: &str) -> Result<Option<Worker>> {
+    Ok(select(
+        conn,
+        "WHERE w.node_id = ?1 AND w.worker_id = ?2",
+        [node_id, worker_id],
+    )?
+    .pop())
+}
+
+fn select<P: rusqlite::Params>(conn: &Connection, tail: &str, params: P) -> Result<Vec<Worker>> {
     all_rows(
         conn,
-        "SELECT w.node_id, w.worker_id, w.status, w.lanes, w.capabilities, w.owner, w.max_concurrent, \
-             w.metrics, w.first_seen, w.last_seen, w.stale, w.drained, \
-             (SELECT COUNT(*) FROM assignments a WHERE a.node_id = w.node_id AND a.worker_id = w.worker_id \
-                 AND a.status IN ('claimed', 'running')), \
-             w.failures, w.breaker_opened_at, w.breaker_trial \
-         FROM workers w ORDER BY w.node_id, w.worker_id",
-        [],
+        &format!(
+            "SELECT w.node_id, w.worker_id, w.status, w.lanes, w.capabilities, w.owner, w.max_concurrent, \
+                 w.metrics, w.first_seen, w.last_seen, w.stale, w.drained, \
+                 (SELECT COUNT(*) FROM assignments a WHERE a.node_id = w.node_id AND a.worker_id = w.worker_id \
+                     AND a.status IN ('claimed', 'running')), \
+                 w.failures, w.breaker_opened_at, w.breaker_trial \
+             FROM workers w {tail}"
+        ),
+        params,
         |row| {
             let json_list = |i: usize| -> rusqlite::Result<Vec<String>> {
                 Ok(serde_json::from_str(&row.get::<_, String>(i)?).unwrap_or_default())

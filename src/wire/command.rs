@@ -33,6 +33,20 @@ pub enum Command {
         #[serde(default, deserialize_with = "name_opt")]
         correlation_id: Option<String>,
     },
+    /// A worker asks for work: the engine claims for it the waiting
+    /// assignment it should run next (contract C: a lane it serves, every
+    /// capability the task needs, the task owner's when the owner filter is
+    /// on; by effective priority), or says why there is none.
+    Next {
+        #[serde(deserialize_with = "name")]
+        worker_id: String,
+        #[serde(deserialize_with = "name")]
+        node_id: String,
+        #[serde(default, deserialize_with = "lease_opt")]
+        lease_seconds: Option<u64>,
+        #[serde(default, deserialize_with = "name_opt")]
+        correlation_id: Option<String>,
+    },
     /// A worker says it is working on an assignment it holds.
     Progress {
         #[serde(deserialize_with = "name")]
@@ -264,6 +278,9 @@ impl Command {
                 }
                 _ => None,
             },
+            Command::Next {
+                node_id, worker_id, ..
+            } => Some(crate::domain::worker::worker_key(node_id, worker_id)),
             Command::Event { .. }
             | Command::Snapshot {}
             | Command::Explain { .. }
@@ -276,6 +293,7 @@ impl Command {
     pub fn actor(&self) -> Option<&str> {
         match self {
             Command::Claim { worker_id, .. }
+            | Command::Next { worker_id, .. }
             | Command::Progress { worker_id, .. }
             | Command::Complete { worker_id, .. }
             | Command::Fail { worker_id, .. }

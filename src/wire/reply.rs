@@ -80,4 +80,6 @@ pub enum Reply {
     AuditRows(Vec<AuditRow>),
     /// Older outbox events, newest first, without their bodies.
     OutboxRows(Vec<OutboxRow>),
+    /// `next` found nothing this worker may take, and says why.
+    NoWork(String),
 }

@@ -4,6 +4,7 @@
 //! choice out; the same answer whatever order the workers come in.
 
 pub mod breaker;
+pub mod fairness;
 #[cfg(test)]
 mod tests;
 
@@ -45,6 +46,19 @@ pub struct Health {
     pub cost: Option<f64>,
 }
 
+impl Health {
+    /// From a worker's reported metrics (`success_rate`, `p50_latency_ms`,
+    /// `uptime_seconds`, `cost`).
+    pub fn from_metrics(metric: impl Fn(&str) -> Option<f64>) -> Health {
+        Health {
+            success_rate: metric("success_rate"),
+            p50_latency_ms: metric("p50_latency_ms"),
+            uptime_seconds: metric("uptime_seconds"),
+            cost: metric("cost"),
+        }
+    }
+}
+
 impl FleetWorker {
     pub fn key(&self) -> String {
         super::worker::worker_key(&self.node_id, &self.worker_id)
@@ -52,7 +66,6 @@ impl FleetWorker {
 
     /// A worker as its last heartbeat describes it, holding `active` leases.
     pub fn from_heartbeat(hb: &Heartbeat, active: u32, drained: bool) -> FleetWorker {
-        let metric = |name: &str| hb.metrics.get(name).copied();
         FleetWorker {
             node_id: hb.node_id.clone(),
             worker_id: hb.worker_id.clone(),
@@ -65,12 +78,7 @@ impl FleetWorker {
             drained,
             stale: false,
             breaker_open: false,
-            health: Health {
-                success_rate: metric("success_rate"),
-                p50_latency_ms: metric("p50_latency_ms"),
-                uptime_seconds: metric("uptime_seconds"),
-                cost: metric("cost"),
-            },
+            health: Health::from_metrics(|name| hb.metrics.get(name).copied()),
             last_assigned_at: None,
         }
     }

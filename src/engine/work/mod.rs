@@ -101,6 +101,12 @@ impl<'a> Work<'a> {
                 lease_seconds,
                 correlation_id,
             ),
+            Command::Next {
+                worker_id,
+                node_id,
+                lease_seconds,
+                correlation_id,
+            } => self.next(&worker_id, &node_id, lease_seconds, correlation_id),
             Command::Progress {
                 assignment_id,
                 worker_id,

@@ -2,7 +2,10 @@
 
 use super::{Work, plan};
 use crate::domain::events::Authored;
+use crate::domain::fleet::fairness::{self, Waiting};
+use crate::domain::fleet::{self, FleetWorker, Health, Need};
 use crate::domain::ids;
+use crate::domain::lane::Lane;
 use crate::domain::lifecycle::{Event, Status};
 use crate::domain::time::rfc3339;
 use crate::domain::worker::Heartbeat;
@@ -10,6 +13,7 @@ use crate::error::{Error, Result};
 use crate::store::assignments::{self, Assignment};
 use crate::store::workers;
 use crate::wire::reply::{HeartbeatReport, Reply};
+use std::collections::BTreeMap;
 
 impl Work<'_> {
     pub(super) fn claim(
@@ -70,6 +74,90 @@ impl Work<'_> {
         };
         self.emit(&claimed, &event)?;
         Ok(Reply::Assignment(Box::new(claimed)))
+    }
+
+    /// A worker asks for work: the waiting assignment it may take that
+    /// comes first by effective priority is claimed for it.
+    pub(super) fn next(
+        &mut self,
+        worker_id: &str,
+        node_id: &str,
+        lease_seconds: Option<u64>,
+        correlation_id: Option<String>,
+    ) -> Result<Reply> {
+        let key = crate::domain::worker::worker_key(node_id, worker_id);
+        let Some(w) = workers::get(self.tx, node_id, worker_id)? else {
+            return Err(Error::NotFound {
+                what: "worker (send a heartbeat first)",
+                id: key,
+            });
+        };
+        if w.drained {
+            return Err(Error::WorkerDrained { worker: key });
+        }
+        let policy = self.settings.breaker;
+        w.breaker
+            .may_take("", &policy, self.now)
+            .map_err(|why| Error::BreakerOpen {
+                worker: key.clone(),
+                why,
+            })?;
+        let mut me = fleet_worker(&w);
+        // The breaker was just checked; a trial is claimed like any task.
+        me.breaker_open = false;
+        let fleet_policy = fleet::Policy {
+            owner_filter: self.settings.owner_filter,
+            ..fleet::Policy::default()
+        };
+        let mut skipped: BTreeMap<&'static str, usize> = BTreeMap::new();
+        let mut offers: Vec<(Waiting, String)> = Vec::new();
+        for o in assignments::offers(self.tx, &w.lanes)? {
+            let Some(lane) = Lane::from_name(&o.lane) else {
+                continue;
+            };
+            let need = Need {
+                capabilities: o.required_capabilities,
+                owner: o.owner,
+            };
+            match fleet::unusable(&me, lane, &need, &fleet_policy) {
+                Some((code, _)) => *skipped.entry(code).or_default() += 1,
+                None => offers.push((
+                    Waiting {
+                        assignment_id: o.assignment_id,
+                        priority: o.priority,
+                        since: crate::domain::time::parse_utc(&o.created_at).unwrap_or(self.now),
+                    },
+                    o.lane,
+                )),
+            }
+        }
+        let step = self.settings.aging_step_seconds;
+        let now = self.now;
+        let best = offers
+            .into_iter()
+            .min_by(|(a, _), (b, _)| fairness::first_offered(a, b, now, step));
+        let Some((best, _)) = best else {
+            let why = if skipped.is_empty() {
+                format!(
+                    "nothing waits on the lanes {key} serves ({})",
+                    w.lanes.join(", ")
+                )
+            } else {
+                let counts: Vec<String> = skipped
+                    .iter()
+                    .map(|(code, n)| format!("{n} {code}"))
+                    .collect();
+                format!("nothing {key} may take: {}", counts.join(", "))
+            };
+            return Ok(Reply::NoWork(why));
+        };
+        self.claim(
+            &best.assignment_id,
+            worker_id,
+            Some(node_id),
+            lease_seconds,
+            correlation_id,
+        )
     }
 
     pub(super) fn heartbeat(&mut self, mut hb: Heartbeat) -> Result<HeartbeatReport> {
@@ -301,5 +389,26 @@ impl Work<'_> {
             self.redecide(&a.task_id)?;
         }
         self.reply(id)
+    }
+}
+
+/// A worker's row as the fleet rules see it.
+fn fleet_worker(w: &workers::Worker) -> FleetWorker {
+    FleetWorker {
+        node_id: w.node_id.clone(),
+        worker_id: w.worker_id.clone(),
+        lanes: w.lanes.clone(),
+        capabilities: w.capabilities.iter().map(|c| c.to_lowercase()).collect(),
+        owner: w.owner.clone(),
+        status: w.status.parse().unwrap_or_default(),
+        max_concurrent: w.max_concurrent,
+        active: w.active,
+        drained: w.drained,
+        stale: w.stale,
+        breaker_open: w.breaker.opened_at.is_some(),
+        health: Health::from_metrics(|name| {
+            w.metrics.get(name).and_then(serde_json::Value::as_f64)
+        }),
+        last_assigned_at: None,
     }
 }

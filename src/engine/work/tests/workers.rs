@@ -356,3 +356,56 @@ fn a_failing_worker_trips_its_breaker_then_earns_its_way_back() {
     .unwrap();
     h.claim(&another, "w1", 600).unwrap();
 }
+
+/// `next`: a worker is given the waiting assignment it may take that comes
+/// first by effective priority; a task needing a capability it lacks is
+/// never given to it; an old background task overtakes new critical ones
+/// once it has waited its levels; with nothing left it is told why.
+#[test]
+fn next_offers_by_capability_and_effective_priority() {
+    let mut h = Harness::with_env(&[("AUTO_ASSIGN_AGING_STEP_SECONDS", "300")]);
+    let mut hb = Heartbeat::new("n1", "w1");
+    hb.lanes = vec!["local_only".into()];
+    hb.capabilities = vec!["Python".into()];
+    hb.max_concurrent = 10;
+    h.apply(Command::Heartbeat(hb)).unwrap();
+    let next = |h: &mut Harness| {
+        h.apply(Command::Next {
+            worker_id: "w1".into(),
+            node_id: "n1".into(),
+            lease_seconds: Some(3600),
+            correlation_id: None,
+        })
+    };
+    let claimed = |reply: Reply| match reply {
+        Reply::Assignment(a) => a.task_id,
+        other => panic!("{other:?}"),
+    };
+    h.evaluate(json!({"task_id": "GPU", "priority": "critical", "required_capabilities": ["gpu"]}));
+    h.evaluate(
+        json!({"task_id": "OLD", "priority": "background", "required_capabilities": ["python"]}),
+    );
+    h.advance(60);
+    h.evaluate(json!({"task_id": "NEW", "priority": "critical"}));
+    assert_eq!(claimed(next(&mut h).unwrap()), "NEW");
+    h.evaluate(json!({"task_id": "NEW2", "priority": "critical"}));
+    // Twenty minutes on, the background task has risen four levels: it
+    // goes before a critical task that just arrived, though still after
+    // one that has waited as long as it (that one rose four levels too).
+    h.advance(20 * 60);
+    h.evaluate(json!({"task_id": "NEW3", "priority": "critical"}));
+    assert_eq!(claimed(next(&mut h).unwrap()), "NEW2");
+    assert_eq!(claimed(next(&mut h).unwrap()), "OLD");
+    assert_eq!(claimed(next(&mut h).unwrap()), "NEW3");
+    match next(&mut h).unwrap() {
+        Reply::NoWork(why) => assert!(why.contains("1 missing_capability"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    let unknown = h.apply(Command::Next {
+        worker_id: "ghost".into(),
+        node_id: "n1".into(),
+        lease_seconds: None,
+        correlation_id: None,
+    });
+    assert_eq!(unknown.unwrap_err().code(), "not_found");
+}
