@@ -224,26 +224,20 @@ async fn work(socket: &Path, node: &str, worker: Worker, seed: u64) {
             ask(&mut client, request).await;
         }
         if current.len() < worker.max_concurrent as usize {
-            let Ok(snapshot) = client.snapshot().await else {
+            // The engine chooses: a lane this worker serves, the capabilities
+            // the task needs, effective priority (contract C).
+            let request =
+                json!({"op": "next", "worker_id": worker.id, "node_id": node, "lease_seconds": 60});
+            let Some(reply) = ask(&mut client, request).await else {
                 return;
             };
-            let offer = snapshot
-                .recommendations
-                .iter()
-                .filter(|r| {
-                    matches!(r.status, Status::Recommended | Status::Approved)
-                        && worker.lanes.iter().any(|l| l == r.lane.as_str())
-                })
-                .min_by_key(|r| r.created_at);
-            if let Some(offer) = offer {
-                let claim = json!({"op": "claim", "assignment_id": offer.assignment_id, "worker_id": worker.id, "node_id": node, "lease_seconds": 60});
-                if ask(&mut client, claim)
-                    .await
-                    .is_some_and(|r| r["ok"] == true)
-                {
-                    let jitter = (dice.roll() * worker.work_seconds as f64 / 2.0) as u64;
-                    current.push((offer.assignment_id.clone(), worker.work_seconds + jitter));
-                }
+            if let Some(id) = reply["result"]["data"]["assignment_id"].as_str() {
+                let jitter = (dice.roll() * worker.work_seconds as f64 / 2.0) as u64;
+                current.push((id.to_string(), worker.work_seconds + jitter));
+            } else if reply["ok"] == false {
+                // Refused (drained, breaker open): as a real worker would,
+                // it asks again later rather than every second.
+                tokio::time::sleep(Duration::from_secs(5)).await;
             }
         }
     }
