@@ -1,7 +1,8 @@
 //! Workers as their heartbeats describe them, with the leases they hold.
 
-use super::{Detail, Info, PaneView, gone, grow, leases_by_worker, status, whole};
+use super::{Detail, Info, PaneView, extra, gone, grow, leases_by_worker, status, text, whole};
 use crate::domain::fleet::breaker::{BreakerPolicy, BreakerState};
+use crate::domain::fleet::{Health, health_score};
 use crate::domain::worker::WorkerStatus;
 use crate::engine::Snapshot;
 use crate::engine::snapshot::Worker;
@@ -39,7 +40,9 @@ const INFO: Info = Info {
         whole("WORKER"),
         status("STATUS"),
         grow("LANES", 10),
+        text("CAPS", 8),
         whole("LOAD"),
+        extra("HEALTH"),
         whole("SEEN"),
         whole("LEASES"),
     ],
@@ -72,15 +75,19 @@ impl PaneView for Workers {
                     },
                 };
                 let held = leases.get(&key).map_or(0, Vec::len);
+                let health =
+                    health_score(&Health::from_metrics(|name| w.metrics.get(name).copied()));
                 Row::new(key, tone)
                     .text(&w.node_id)
                     .text(&w.worker_id)
                     .text(status)
                     .text(w.lanes.join(","))
+                    .text(w.capabilities.join(","))
                     .num(
                         format!("{}/{}", w.active, w.max_concurrent),
                         f64::from(w.active) / f64::from(w.max_concurrent.max(1)),
                     )
+                    .num(format!("{health:.2}"), health)
                     .age(Some(w.last_seen))
                     .num(held.to_string(), held as f64)
             })
@@ -117,6 +124,10 @@ impl PaneView for Workers {
                 w.owner.clone().unwrap_or_else(|| "-".into())
             ),
             format!("load         {}/{}", w.active, w.max_concurrent),
+            format!(
+                "health       {:.2} (success rate, latency and uptime; 0.5 for what it does not report)",
+                health_score(&Health::from_metrics(|name| w.metrics.get(name).copied()))
+            ),
             format!("metrics      {}", metrics.join(" ")),
             format!("first seen   {}", now.when(w.first_seen)),
             format!("last seen    {}", now.when(w.last_seen)),
