@@ -544,3 +544,64 @@ fn a_tick_with_a_router_file_through_the_daemon_and_older_rows_over_the_socket()
     assert_eq!(reply["ok"], false, "{reply}");
     assert!(reply.to_string().contains("log"), "{reply}");
 }
+
+/// A worker's life through the daemon's socket with the fleet rules: it
+/// asks for work with `next`, fails twice and its breaker opens (its next
+/// ask is refused, naming the breaker); once the cool-down passes a trial
+/// is given and its success closes the breaker; drained, it is refused;
+/// undrained, it works again. Another worker takes what it cannot.
+#[test]
+fn next_breaker_and_drain_through_the_socket() {
+    let sb = Sandbox::new();
+    let d = Daemon::start_env(
+        &sb,
+        &[
+            ("AUTO_ASSIGN_BREAKER_FAILURES", "2"),
+            ("AUTO_ASSIGN_BREAKER_COOLDOWN_SECONDS", "1"),
+            ("AUTO_ASSIGN_MAX_RETRIES", "10"),
+        ],
+    );
+    let mut c = d.connect();
+    for w in ["w1", "w2"] {
+        let beat = c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": w, "lanes": ["local_only"], "max_concurrent": 4}));
+        assert_eq!(beat["ok"], true, "{beat}");
+    }
+    for i in 0..6 {
+        evaluate(&mut c, &format!("T{i}"));
+    }
+    let next =
+        |c: &mut Conn, w: &str| c.ask(json!({"op": "next", "node_id": "n1", "worker_id": w}));
+    for _ in 0..2 {
+        let got = next(&mut c, "w1");
+        assert_eq!(got["result"]["kind"], "assignment", "{got}");
+        let id = got["result"]["data"]["assignment_id"].clone();
+        let failed =
+            c.ask(json!({"op": "fail", "assignment_id": id, "worker_id": "w1", "reason": "crash"}));
+        assert_eq!(failed["ok"], true, "{failed}");
+    }
+    let refused = next(&mut c, "w1");
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert_eq!(refused["error"]["code"], "breaker_open", "{refused}");
+    let other = next(&mut c, "w2");
+    assert_eq!(other["result"]["kind"], "assignment", "{other}");
+    // After the cool-down, a trial; its success closes the breaker.
+    std::thread::sleep(Duration::from_millis(1100));
+    let trial = next(&mut c, "w1");
+    assert_eq!(trial["result"]["kind"], "assignment", "{trial}");
+    let id = trial["result"]["data"]["assignment_id"].clone();
+    let done = c.ask(json!({"op": "complete", "assignment_id": id, "worker_id": "w1"}));
+    assert_eq!(done["ok"], true, "{done}");
+    let again = next(&mut c, "w1");
+    assert_eq!(again["result"]["kind"], "assignment", "{again}");
+    // Drained: refused; undrained: it works again.
+    let drain = c.ask(json!({"op": "command", "command": "drain", "operator": "scott", "worker": "n1/w1", "reason": "upgrade"}));
+    assert_eq!(drain["ok"], true, "{drain}");
+    let refused = next(&mut c, "w1");
+    assert_eq!(refused["error"]["code"], "worker_drained", "{refused}");
+    let undrain = c.ask(
+        json!({"op": "command", "command": "undrain", "operator": "scott", "worker": "n1/w1"}),
+    );
+    assert_eq!(undrain["ok"], true, "{undrain}");
+    let back = next(&mut c, "w1");
+    assert_eq!(back["result"]["kind"], "assignment", "{back}");
+}
