@@ -410,6 +410,8 @@ pub struct Offer {
     pub created_at: String,
     pub required_capabilities: Vec<String>,
     pub owner: Option<String>,
+    /// The worker (`node/worker`) it last failed or timed out on, and when.
+    pub failed_on: Option<(String, String)>,
 }
 
 /// The assignments ready to be claimed (`recommended`, `approved`) on
@@ -418,7 +420,8 @@ pub fn offers(conn: &Connection, lanes: &[String]) -> Result<Vec<Offer>> {
     all_rows(
         conn,
         "SELECT a.assignment_id, a.lane, a.priority, a.created_at, \
-             json_extract(c.body, '$.required_capabilities'), json_extract(c.body, '$.owner') \
+             json_extract(c.body, '$.required_capabilities'), json_extract(c.body, '$.owner'), \
+             a.failed_on, a.failed_at \
          FROM assignments a LEFT JOIN candidates c ON c.task_id = a.task_id \
          WHERE a.status IN ('recommended', 'approved') \
            AND a.lane IN (SELECT value FROM json_each(?1))",
@@ -434,9 +437,26 @@ pub fn offers(conn: &Connection, lanes: &[String]) -> Result<Vec<Offer>> {
                     .and_then(|text| serde_json::from_str(&text).ok())
                     .unwrap_or_default(),
                 owner: row.get(5)?,
+                failed_on: row
+                    .get::<_, Option<String>>(6)?
+                    .zip(row.get::<_, Option<String>>(7)?),
             })
         },
     )
+}
+
+/// Notes the worker (`node/worker`) an assignment failed or timed out on.
+pub fn mark_failed_on(
+    conn: &Connection,
+    assignment_id: &str,
+    worker: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE assignments SET failed_on = ?2, failed_at = ?3 WHERE assignment_id = ?1",
+    )?
+    .execute(params![assignment_id, worker, rfc3339(now)])?;
+    Ok(())
 }
 
 /// Assignments waiting for a worker or an operator (what back-pressure

@@ -312,4 +312,10 @@ ALTER TABLE workers ADD COLUMN breaker_trial TEXT;
     r#"
 ALTER TABLE scheduler_runs ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
 "#,
+    // Issue 12: failover. The worker an assignment last failed or timed out
+    // on, and when: `next` offers it to another worker first.
+    r#"
+ALTER TABLE assignments ADD COLUMN failed_on TEXT;
+ALTER TABLE assignments ADD COLUMN failed_at TEXT;
+"#,
 ];

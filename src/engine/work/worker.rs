@@ -111,10 +111,23 @@ impl Work<'_> {
         };
         let mut skipped: BTreeMap<&'static str, usize> = BTreeMap::new();
         let mut offers: Vec<(Waiting, String)> = Vec::new();
+        let step = self.settings.aging_step_seconds;
+        // Failover: what failed here goes to another worker first; after a
+        // step it may come back, so a lane with one worker never starves.
+        let retry_here_after = rfc3339(
+            self.now - chrono::Duration::seconds(i64::try_from(step).unwrap_or(i64::MAX / 1000)),
+        );
         for o in assignments::offers(self.tx, &w.lanes)? {
             let Some(lane) = Lane::from_name(&o.lane) else {
                 continue;
             };
+            if o.failed_on
+                .as_ref()
+                .is_some_and(|(on, at)| *on == key && *at > retry_here_after)
+            {
+                *skipped.entry("failed_here").or_default() += 1;
+                continue;
+            }
             let need = Need {
                 capabilities: o.required_capabilities,
                 owner: o.owner,
@@ -131,7 +144,6 @@ impl Work<'_> {
                 )),
             }
         }
-        let step = self.settings.aging_step_seconds;
         let now = self.now;
         let best = offers
             .into_iter()
@@ -335,6 +347,10 @@ impl Work<'_> {
             return Ok(());
         };
         let policy = self.settings.breaker;
+        if !succeeded {
+            let key = crate::domain::worker::worker_key(node, worker);
+            assignments::mark_failed_on(self.tx, &a.assignment_id, &key, self.now)?;
+        }
         let mut breaker = workers::breaker(self.tx, node, worker)?;
         let was_open = breaker.opened_at.is_some() && breaker.trial.is_none();
         if succeeded {

@@ -409,3 +409,67 @@ fn next_offers_by_capability_and_effective_priority() {
     });
     assert_eq!(unknown.unwrap_err().code(), "not_found");
 }
+
+/// Failover: a task that failed on a worker is offered to another one
+/// first; after an aging step the first may have it again, so a lane with
+/// one worker never starves.
+#[test]
+fn what_failed_on_a_worker_goes_to_another_first() {
+    let mut h = Harness::with_env(&[
+        ("AUTO_ASSIGN_AGING_STEP_SECONDS", "300"),
+        ("AUTO_ASSIGN_BREAKER_FAILURES", "10"),
+    ]);
+    for w in ["w1", "w2"] {
+        let mut hb = Heartbeat::new("n1", w);
+        hb.lanes = vec!["local_only".into()];
+        h.apply(Command::Heartbeat(hb)).unwrap();
+    }
+    let next = |h: &mut Harness, w: &str| {
+        h.apply(Command::Next {
+            worker_id: w.into(),
+            node_id: "n1".into(),
+            lease_seconds: None,
+            correlation_id: None,
+        })
+        .unwrap()
+    };
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    assert!(matches!(next(&mut h, "w1"), Reply::Assignment(_)));
+    h.apply(Command::Fail {
+        assignment_id: id.clone(),
+        worker_id: "w1".into(),
+        reason: Some("crash".into()),
+        retryable: true,
+    })
+    .unwrap();
+    match next(&mut h, "w1") {
+        Reply::NoWork(why) => assert!(why.contains("1 failed_here"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+    match next(&mut h, "w2") {
+        Reply::Assignment(a) => assert_eq!(a.assignment_id, id),
+        other => panic!("{other:?}"),
+    }
+    // w2 fails it too; an aging step later w1 may have it again.
+    h.apply(Command::Fail {
+        assignment_id: id.clone(),
+        worker_id: "w2".into(),
+        reason: None,
+        retryable: true,
+    })
+    .unwrap();
+    assert!(matches!(next(&mut h, "w2"), Reply::NoWork(_)));
+    assert!(
+        matches!(next(&mut h, "w1"), Reply::Assignment(_)),
+        "w2 failed it last, not w1"
+    );
+    h.apply(Command::Fail {
+        assignment_id: id.clone(),
+        worker_id: "w1".into(),
+        reason: None,
+        retryable: true,
+    })
+    .unwrap();
+    h.advance(301);
+    assert!(matches!(next(&mut h, "w1"), Reply::Assignment(_)));
+}
