@@ -2,16 +2,33 @@
 //! so a flood of candidates cannot grow the queue (or the cache) without
 //! end. The most urgent new candidates take what room is left.
 
+/// How urgent each named priority is (0 most); any other is [`USUAL`].
+pub const URGENCY: [(&str, u8); 4] = [
+    ("critical", 0),
+    ("repo_critical", 1),
+    ("interactive", 2),
+    ("background", 4),
+];
+pub const USUAL: u8 = 3;
+
 /// How urgent a priority is (0 most): critical, repo_critical,
 /// interactive, then everything else, then background.
 pub fn urgency(priority: &str) -> u8 {
-    match priority.to_ascii_lowercase().as_str() {
-        "critical" => 0,
-        "repo_critical" => 1,
-        "interactive" => 2,
-        "background" => 4,
-        _ => 3,
-    }
+    let priority = priority.to_ascii_lowercase();
+    URGENCY
+        .iter()
+        .find(|(name, _)| *name == priority)
+        .map_or(USUAL, |(_, level)| *level)
+}
+
+/// [`urgency`] as an SQL expression over the column `column`, so a query
+/// can order by it without reading every row out.
+pub fn urgency_sql(column: &str) -> String {
+    let arms: String = URGENCY
+        .iter()
+        .map(|(name, level)| format!(" WHEN '{name}' THEN {level}"))
+        .collect();
+    format!("(CASE lower({column}){arms} ELSE {USUAL} END)")
 }
 
 /// Which of `new` (their priorities, in the order they came) are let in

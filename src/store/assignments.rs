@@ -415,17 +415,42 @@ pub struct Offer {
 }
 
 /// The assignments ready to be claimed (`recommended`, `approved`) on
-/// `lanes`.
-pub fn offers(conn: &Connection, lanes: &[String]) -> Result<Vec<Offer>> {
+/// `lanes`, first offered first: by effective urgency at `now` (the
+/// priority's level, one better per `step_seconds` waited), then the
+/// longest waiting; `limit` of them from `offset`. Only the page read
+/// comes out of the table, with its task's needs.
+pub fn offers(
+    conn: &Connection,
+    lanes: &[String],
+    now: DateTime<Utc>,
+    step_seconds: u64,
+    limit: usize,
+    offset: usize,
+) -> Result<Vec<Offer>> {
+    let urgency = crate::domain::backpressure::urgency_sql("priority");
+    let outer = crate::domain::backpressure::urgency_sql("a.priority");
     all_rows(
         conn,
-        "SELECT a.assignment_id, a.lane, a.priority, a.created_at, \
-             json_extract(c.body, '$.required_capabilities'), json_extract(c.body, '$.owner'), \
-             a.failed_on, a.failed_at \
-         FROM assignments a LEFT JOIN candidates c ON c.task_id = a.task_id \
-         WHERE a.status IN ('recommended', 'approved') \
-           AND a.lane IN (SELECT value FROM json_each(?1))",
-        [to_json(&lanes)],
+        &format!(
+            "SELECT a.assignment_id, a.lane, a.priority, a.created_at, \
+                 json_extract(c.body, '$.required_capabilities'), json_extract(c.body, '$.owner'), \
+                 a.failed_on, a.failed_at \
+             FROM (SELECT rowid AS id FROM assignments \
+                   WHERE status IN ('recommended', 'approved') \
+                     AND lane IN (SELECT value FROM json_each(?1)) \
+                   ORDER BY {urgency} - (?2 - unixepoch(created_at)) / ?3, created_at, assignment_id \
+                   LIMIT ?4 OFFSET ?5) AS page \
+             JOIN assignments a ON a.rowid = page.id \
+             LEFT JOIN candidates c ON c.task_id = a.task_id \
+             ORDER BY {outer} - (?2 - unixepoch(a.created_at)) / ?3, a.created_at, a.assignment_id"
+        ),
+        params![
+            to_json(&lanes),
+            now.timestamp(),
+            step_seconds.max(1) as i64,
+            limit as i64,
+            offset as i64
+        ],
         |row| {
             Ok(Offer {
                 assignment_id: row.get(0)?,

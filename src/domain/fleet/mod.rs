@@ -143,18 +143,9 @@ pub struct Selection {
     pub rejected: Vec<Rejected>,
 }
 
-/// Why `w` may not take a task of `need` on `lane`: a reason code and a
-/// sentence, or `None` when it may.
-pub fn unusable(
-    w: &FleetWorker,
-    lane: Lane,
-    need: &Need,
-    policy: &Policy,
-) -> Option<(&'static str, String)> {
-    let lane = lane.as_str();
-    if !w.lanes.iter().any(|l| l.eq_ignore_ascii_case(lane)) {
-        return Some(("lane_not_served", format!("does not serve lane {lane}")));
-    }
+/// Why `w` may not take any task now, whatever it is: a reason code and a
+/// sentence, or `None`.
+pub fn worker_unusable(w: &FleetWorker) -> Option<(&'static str, String)> {
     if w.stale {
         return Some(("worker_stale", "has stopped sending heartbeats".into()));
     }
@@ -175,6 +166,29 @@ pub fn unusable(
             "its circuit breaker is open after repeated failures".into(),
         ));
     }
+    (w.active >= w.max_concurrent).then(|| {
+        (
+            "at_capacity",
+            format!("is at its limit ({}/{})", w.active, w.max_concurrent),
+        )
+    })
+}
+
+/// Why `w` may not take a task of `need` on `lane`: a reason code and a
+/// sentence, or `None` when it may.
+pub fn unusable(
+    w: &FleetWorker,
+    lane: Lane,
+    need: &Need,
+    policy: &Policy,
+) -> Option<(&'static str, String)> {
+    let lane = lane.as_str();
+    if !w.lanes.iter().any(|l| l.eq_ignore_ascii_case(lane)) {
+        return Some(("lane_not_served", format!("does not serve lane {lane}")));
+    }
+    if let Some(why) = worker_unusable(w) {
+        return Some(why);
+    }
     let missing: Vec<&str> = need
         .capabilities
         .iter()
@@ -189,12 +203,6 @@ pub fn unusable(
         return Some((
             "missing_capability",
             format!("lacks {}", missing.join(", ")),
-        ));
-    }
-    if w.active >= w.max_concurrent {
-        return Some((
-            "at_capacity",
-            format!("is at its limit ({}/{})", w.active, w.max_concurrent),
         ));
     }
     if policy.owner_filter {

@@ -15,6 +15,9 @@ use crate::store::workers;
 use crate::wire::reply::{HeartbeatReport, Reply};
 use std::collections::BTreeMap;
 
+/// Waiting assignments `next` reads at a time.
+const OFFER_PAGE: usize = 256;
+
 impl Work<'_> {
     pub(super) fn claim(
         &mut self,
@@ -109,46 +112,57 @@ impl Work<'_> {
             owner_filter: self.settings.owner_filter,
             ..fleet::Policy::default()
         };
+        if let Some((code, why)) = fleet::worker_unusable(&me) {
+            return Ok(Reply::NoWork(format!("{key} {why} ({code})")));
+        }
         let mut skipped: BTreeMap<&'static str, usize> = BTreeMap::new();
-        let mut offers: Vec<(Waiting, String)> = Vec::new();
         let step = self.settings.aging_step_seconds;
         // Failover: what failed here goes to another worker first; after a
         // step it may come back, so a lane with one worker never starves.
         let retry_here_after = rfc3339(
             self.now - chrono::Duration::seconds(i64::try_from(step).unwrap_or(i64::MAX / 1000)),
         );
-        for o in assignments::offers(self.tx, &w.lanes)? {
-            let Some(lane) = Lane::from_name(&o.lane) else {
-                continue;
-            };
-            if o.failed_on
-                .as_ref()
-                .is_some_and(|(on, at)| *on == key && *at > retry_here_after)
-            {
-                *skipped.entry("failed_here").or_default() += 1;
-                continue;
-            }
-            let need = Need {
-                capabilities: o.required_capabilities,
-                owner: o.owner,
-            };
-            match fleet::unusable(&me, lane, &need, &fleet_policy) {
-                Some((code, _)) => *skipped.entry(code).or_default() += 1,
-                None => offers.push((
-                    Waiting {
+        let now = self.now;
+        let mut best = None;
+        // The store pages through the waiting assignments first offered
+        // first; the first page with one this worker may take ends it.
+        for page in 0.. {
+            let offers =
+                assignments::offers(self.tx, &w.lanes, now, step, OFFER_PAGE, page * OFFER_PAGE)?;
+            let read = offers.len();
+            let mut usable: Vec<Waiting> = Vec::new();
+            for o in offers {
+                let Some(lane) = Lane::from_name(&o.lane) else {
+                    continue;
+                };
+                if o.failed_on
+                    .as_ref()
+                    .is_some_and(|(on, at)| *on == key && *at > retry_here_after)
+                {
+                    *skipped.entry("failed_here").or_default() += 1;
+                    continue;
+                }
+                let need = Need {
+                    capabilities: o.required_capabilities,
+                    owner: o.owner,
+                };
+                match fleet::unusable(&me, lane, &need, &fleet_policy) {
+                    Some((code, _)) => *skipped.entry(code).or_default() += 1,
+                    None => usable.push(Waiting {
                         assignment_id: o.assignment_id,
                         priority: o.priority,
-                        since: crate::domain::time::parse_utc(&o.created_at).unwrap_or(self.now),
-                    },
-                    o.lane,
-                )),
+                        since: crate::domain::time::parse_utc(&o.created_at).unwrap_or(now),
+                    }),
+                }
+            }
+            best = usable
+                .into_iter()
+                .min_by(|a, b| fairness::first_offered(a, b, now, step));
+            if best.is_some() || read < OFFER_PAGE {
+                break;
             }
         }
-        let now = self.now;
-        let best = offers
-            .into_iter()
-            .min_by(|(a, _), (b, _)| fairness::first_offered(a, b, now, step));
-        let Some((best, _)) = best else {
+        let Some(best) = best else {
             let why = if skipped.is_empty() {
                 format!(
                     "nothing waits on the lanes {key} serves ({})",
