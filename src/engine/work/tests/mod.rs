@@ -135,6 +135,26 @@ impl Harness {
         })
     }
 
+    /// `worker` reports a retryable failure of `id`.
+    fn fail(&mut self, id: &str, worker: &str) -> Result<Reply, Error> {
+        self.apply(Command::Fail {
+            assignment_id: id.into(),
+            worker_id: worker.into(),
+            reason: Some("boom".into()),
+            retryable: true,
+        })
+    }
+
+    /// `worker` reports `id` done.
+    fn complete(&mut self, id: &str, worker: &str) -> Result<Reply, Error> {
+        self.apply(Command::Complete {
+            assignment_id: id.into(),
+            worker_id: worker.into(),
+            status: None,
+            summary: None,
+        })
+    }
+
     fn heartbeat(&mut self, worker: &str, assignment: Option<&str>) -> Result<Reply, Error> {
         let mut hb = Heartbeat::new("n1", worker);
         hb.assignment_id = assignment.map(str::to_string);

@@ -183,24 +183,12 @@ fn a_retryable_failure_goes_back_to_the_queue_until_retries_run_out() {
     let id = h.evaluate(json!({"task_id": "T1"}));
     for attempt in 1..=2 {
         h.claim(&id, "w1", 60).unwrap();
-        h.apply(Command::Fail {
-            assignment_id: id.clone(),
-            worker_id: "w1".into(),
-            reason: Some("boom".into()),
-            retryable: true,
-        })
-        .unwrap();
+        h.fail(&id, "w1").unwrap();
         let a = h.get(&id);
         assert_eq!((a.status, a.retry_count), (Status::Recommended, attempt));
     }
     h.claim(&id, "w1", 60).unwrap();
-    h.apply(Command::Fail {
-        assignment_id: id.clone(),
-        worker_id: "w1".into(),
-        reason: None,
-        retryable: true,
-    })
-    .unwrap();
+    h.fail(&id, "w1").unwrap();
     assert_eq!(h.status(&id), Status::Failed);
     h.tick();
     assert_eq!(h.status(&id), Status::Failed, "fails terminally");
@@ -265,13 +253,7 @@ fn a_drained_worker_finishes_its_lease_takes_nothing_new_and_stays_drained() {
     assert_eq!(err.code(), "worker_drained", "{err}");
     assert!(err.to_string().contains("n1/w1"), "{err}");
     // What it holds runs to its end.
-    h.apply(Command::Complete {
-        assignment_id: held.clone(),
-        worker_id: "w1".into(),
-        status: None,
-        summary: None,
-    })
-    .unwrap();
+    h.complete(&held, "w1").unwrap();
     assert_eq!(h.status(&held), Status::Done);
     // Others still take work; undrained, so does it.
     h.apply(Command::by(
@@ -305,19 +287,10 @@ fn a_failing_worker_trips_its_breaker_then_earns_its_way_back() {
         ("AUTO_ASSIGN_MAX_RETRIES", "10"),
     ]);
     h.heartbeat("w1", None).unwrap();
-    let fail = |h: &mut Harness, id: &str| {
-        h.apply(Command::Fail {
-            assignment_id: id.into(),
-            worker_id: "w1".into(),
-            reason: Some("model crashed".into()),
-            retryable: true,
-        })
-        .unwrap();
-    };
     for task in ["T1", "T2"] {
         let id = h.evaluate(json!({"task_id": task}));
         h.claim(&id, "w1", 600).unwrap();
-        fail(&mut h, &id);
+        h.fail(&id, "w1").unwrap();
     }
     // A lease that runs out is the third.
     let id = h.evaluate(json!({"task_id": "T3"}));
@@ -347,13 +320,7 @@ fn a_failing_worker_trips_its_breaker_then_earns_its_way_back() {
         h.claim(&another, "w1", 600).unwrap_err().code(),
         "breaker_open"
     );
-    h.apply(Command::Complete {
-        assignment_id: next.clone(),
-        worker_id: "w1".into(),
-        status: None,
-        summary: None,
-    })
-    .unwrap();
+    h.complete(&next, "w1").unwrap();
     h.claim(&another, "w1", 600).unwrap();
 }
 
@@ -435,13 +402,7 @@ fn what_failed_on_a_worker_goes_to_another_first() {
     };
     let id = h.evaluate(json!({"task_id": "T1"}));
     assert!(matches!(next(&mut h, "w1"), Reply::Assignment(_)));
-    h.apply(Command::Fail {
-        assignment_id: id.clone(),
-        worker_id: "w1".into(),
-        reason: Some("crash".into()),
-        retryable: true,
-    })
-    .unwrap();
+    h.fail(&id, "w1").unwrap();
     match next(&mut h, "w1") {
         Reply::NoWork(why) => assert!(why.contains("1 failed_here"), "{why}"),
         other => panic!("{other:?}"),
@@ -451,25 +412,13 @@ fn what_failed_on_a_worker_goes_to_another_first() {
         other => panic!("{other:?}"),
     }
     // w2 fails it too; an aging step later w1 may have it again.
-    h.apply(Command::Fail {
-        assignment_id: id.clone(),
-        worker_id: "w2".into(),
-        reason: None,
-        retryable: true,
-    })
-    .unwrap();
+    h.fail(&id, "w2").unwrap();
     assert!(matches!(next(&mut h, "w2"), Reply::NoWork(_)));
     assert!(
         matches!(next(&mut h, "w1"), Reply::Assignment(_)),
         "w2 failed it last, not w1"
     );
-    h.apply(Command::Fail {
-        assignment_id: id.clone(),
-        worker_id: "w1".into(),
-        reason: None,
-        retryable: true,
-    })
-    .unwrap();
+    h.fail(&id, "w1").unwrap();
     h.advance(301);
     assert!(matches!(next(&mut h, "w1"), Reply::Assignment(_)));
 }
