@@ -5,16 +5,15 @@ use super::output;
 use crate::config::Settings;
 use crate::domain::candidate::{Candidate, backlog_items};
 use crate::domain::control::ControlMode;
-use crate::domain::decision::Decision;
-use crate::domain::fleet::{self, FleetWorker, Need, Rejected};
+use crate::domain::fleet::FleetWorker;
+use crate::domain::fleet::pool::Pool;
 use crate::domain::lane::{Lane, parse_lane_list};
 use crate::domain::router::RouterSnapshot;
-use crate::domain::scorer::{DecisionContext, decide};
+use crate::domain::scorer::{DecisionContext, decide, place};
 use crate::domain::worker::Heartbeat;
 use crate::error::{Error, Result};
 use chrono::Utc;
 use clap::Args;
-use serde::Serialize;
 
 #[derive(Debug, Args)]
 pub struct EvaluateArgs {
@@ -36,18 +35,6 @@ pub struct EvaluateArgs {
     /// the worker chosen and why each other one was not.
     #[arg(long, value_name = "FILE")]
     pub workers: Option<String>,
-}
-
-/// A decision with the worker chosen in its lane (contract C).
-#[derive(Debug, Serialize)]
-struct WithWorker<'a> {
-    #[serde(flatten)]
-    decision: &'a Decision,
-    selected_worker: Option<&'a str>,
-    selected_node: Option<&'a str>,
-    worker_score: Option<f64>,
-    worker_reasons: &'a [String],
-    rejected_workers: &'a [Rejected],
 }
 
 /// The workers of `--workers FILE`, each read as a heartbeat; an error
@@ -118,41 +105,26 @@ pub fn run(settings: &Settings, args: &EvaluateArgs, json: bool) -> Result<()> {
         lease_seconds: settings.default_lease_seconds,
         cache_only: !settings.dispatch_enabled,
     };
-    let fleet = args.workers.as_deref().map(workers).transpose()?;
-    let policy = fleet::Policy::default();
+    // Every rejected worker is listed here, not only the first few: the
+    // file is the operator's own, and small.
+    let mut pool = args
+        .workers
+        .as_deref()
+        .map(workers)
+        .transpose()?
+        .map(|fleet| Pool::new(fleet, settings.fleet, usize::MAX));
     let mut problems = Vec::new();
     for (index, item) in backlog_items(&body).into_iter().enumerate() {
         match Candidate::from_json(item) {
             Ok(candidate) => {
-                let decision = decide(&candidate, &ctx);
-                match &fleet {
-                    None if json => output::json_line(&decision),
-                    None => output::decision(&decision),
-                    Some(fleet) => {
-                        let need = Need {
-                            capabilities: candidate.required_capabilities.clone(),
-                            owner: candidate.owner.clone(),
-                        };
-                        let selection = if decision.selected_lane == Lane::Blocked {
-                            fleet::Selection::default()
-                        } else {
-                            fleet::select(decision.selected_lane, &need, fleet, &policy)
-                        };
-                        if json {
-                            let chosen = selection.chosen.as_ref();
-                            output::json_line(&WithWorker {
-                                decision: &decision,
-                                selected_worker: chosen.map(|c| c.worker_id.as_str()),
-                                selected_node: chosen.map(|c| c.node_id.as_str()),
-                                worker_score: chosen.map(|c| c.score),
-                                worker_reasons: chosen.map_or(&[], |c| c.reasons.as_slice()),
-                                rejected_workers: &selection.rejected,
-                            });
-                        } else {
-                            output::decision(&decision);
-                            output::selection(&selection);
-                        }
-                    }
+                let mut decision = decide(&candidate, &ctx);
+                if let Some(pool) = &mut pool {
+                    place(&mut decision, &candidate, &ctx, pool);
+                }
+                if json {
+                    output::json_line(&decision);
+                } else {
+                    output::decision(&decision);
                 }
             }
             Err(e) => problems.push(format!("item {index}: {e}")),

@@ -68,22 +68,6 @@ pub fn or_dash(value: Option<&str>) -> String {
 }
 
 /// A decision for a human: the verdict on one line, then why.
-/// The worker a decision's lane chose, and why the others were not.
-pub fn selection(s: &crate::domain::fleet::Selection) {
-    match &s.chosen {
-        Some(c) => println!(
-            "    worker {}/{} (score {})",
-            escape(&c.node_id),
-            escape(&c.worker_id),
-            c.score
-        ),
-        None => println!("    no usable worker: the task waits for capacity"),
-    }
-    for r in &s.rejected {
-        println!("    not {}: {}", r.reason_code, escape(&r.reason));
-    }
-}
-
 pub fn decision(d: &crate::domain::decision::Decision) {
     println!(
         "{}  {}  lane {}  target {}  score {}  {}",
@@ -102,5 +86,19 @@ pub fn decision(d: &crate::domain::decision::Decision) {
             "    skipped {}: {} ({})",
             skip.lane, skip.reason_code, skip.reason
         );
+    }
+    let w = &d.worker;
+    if let Some(key) = w.key() {
+        println!(
+            "    worker {} (score {})",
+            escape(&key),
+            w.worker_score.unwrap_or_default()
+        );
+    }
+    for r in &w.rejected_workers {
+        println!("    not {}: {}", r.reason_code, escape(&r.reason));
+    }
+    for (code, n) in &w.unlisted_workers {
+        println!("    not {code}: {n} more");
     }
 }

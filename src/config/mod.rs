@@ -91,7 +91,8 @@ pub struct Settings {
     /// New candidates are deferred while this many wait; 0: no limit.
     pub max_queue_depth: u64,
     pub aging_step_seconds: u64,
-    pub owner_filter: bool,
+    /// Worker selection: the owner filter and the score's weights.
+    pub fleet: crate::domain::fleet::Policy,
     pub approval_ttl_seconds: u64,
     pub outbox_max_attempts: u32,
     pub outbox_backoff_base_seconds: u64,
@@ -269,7 +270,15 @@ fn build(
         max_retries: r.whole("max_retries", 0, 1000)? as u32,
         max_queue_depth: r.whole("max_queue_depth", 0, 10_000_000)?,
         aging_step_seconds: r.whole("aging_step_seconds", 1, DAY)?,
-        owner_filter: r.bool("owner_filter")?,
+        fleet: crate::domain::fleet::Policy {
+            owner_filter: r.bool("owner_filter")?,
+            weights: crate::domain::fleet::Weights {
+                health: r.fraction("worker_weight_health")?,
+                idle: r.fraction("worker_weight_idle")?,
+                cost: r.fraction("worker_weight_cost")?,
+                affinity: r.fraction("worker_weight_affinity")?,
+            },
+        },
         breaker: BreakerPolicy {
             failures: r.whole("breaker_failures", 1, 100)? as u32,
             cooldown_seconds: r.whole("breaker_cooldown_seconds", 1, DAY)?,

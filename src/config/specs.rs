@@ -167,6 +167,26 @@ pub const SPECS: &[Spec] = &[
         "Offer a task only to its owner's workers; a task with no owner is then offered to none.",
     ),
     spec(
+        "worker_weight_health",
+        "0.4",
+        "Weight of a worker's health (success rate, latency, uptime) in its score.",
+    ),
+    spec(
+        "worker_weight_idle",
+        "0.3",
+        "Weight of a worker's free places (the spread term) in its score.",
+    ),
+    spec(
+        "worker_weight_cost",
+        "0.2",
+        "Weight of a worker's cheapness (1 - its reported cost) in its score.",
+    ),
+    spec(
+        "worker_weight_affinity",
+        "0.1",
+        "Weight of a worker belonging to the task's owner in its score.",
+    ),
+    spec(
         "max_queue_depth",
         "50000",
         "New candidates are deferred while this many assignments wait (0: no limit).",

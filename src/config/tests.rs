@@ -389,7 +389,7 @@ fn the_ui_section_sets_the_room_time_and_a_bad_value_is_named() {
     )
     .unwrap();
     let loaded = load_with(&overrides, &|_| None).unwrap();
-    assert!(loaded.settings.owner_filter);
+    assert!(loaded.settings.fleet.owner_filter);
     assert_eq!(loaded.settings.aging_step_seconds, 60);
     let defaults = load_with(&Overrides::default(), &|_| None).unwrap();
     assert_eq!(defaults.settings.ui_time, UiTime::Local);

@@ -1,10 +1,12 @@
 //! An explained assignment decision, in the old service's JSON shape.
 
+use super::fleet::Rejected;
 use super::lane::Lane;
 use super::lifecycle::Status;
 use super::time::serde_utc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -120,6 +122,41 @@ pub struct Decision {
     pub cache_only: bool,
     #[serde(with = "serde_utc")]
     pub created_at: DateTime<Utc>,
+    /// The worker chosen to run it (contract C); all empty when the engine
+    /// knows no worker, so the decision is then exactly contract A4's.
+    #[serde(flatten)]
+    pub worker: WorkerChoice,
+}
+
+/// Which worker a recommended decision names, and every other one with
+/// its reason.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct WorkerChoice {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_worker: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selected_node: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_score: Option<f64>,
+    /// The factors of the chosen worker's score.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub worker_reasons: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected_workers: Vec<Rejected>,
+    /// Rejected workers past the listed ones, counted per reason code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unlisted_workers: BTreeMap<String, usize>,
+}
+
+impl WorkerChoice {
+    /// `node/worker` of the chosen worker.
+    pub fn key(&self) -> Option<String> {
+        let (node, worker) = self
+            .selected_node
+            .as_ref()
+            .zip(self.selected_worker.as_ref())?;
+        Some(super::worker::worker_key(node, worker))
+    }
 }
 
 impl Decision {

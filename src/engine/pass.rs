@@ -10,6 +10,7 @@
 use crate::domain::candidate::Candidate;
 use crate::domain::decision::Decision;
 use crate::domain::envelope::{Envelope, Sealed};
+use crate::domain::fleet::pool::Pool;
 use crate::domain::ids;
 use crate::domain::lifecycle::{Event, Status, transition};
 use crate::domain::scorer::{self, DecisionContext};
@@ -17,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::store::assignments::State;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::sync::mpsc;
+use std::sync::{Mutex, PoisonError, mpsc};
 
 /// A candidate scored, with what its decision changes.
 #[derive(Debug)]
@@ -51,11 +52,15 @@ pub enum Step {
     },
 }
 
-/// Scores one candidate against its assignment's current state.
+/// Scores one candidate against its assignment's current state; a new
+/// recommendation is given a worker of `pool` (contract C) when there is
+/// one. Planning runs on one thread, in order, so the pool's reservations
+/// follow the candidates' order.
 pub fn plan(
     mut candidate: Candidate,
     state: Option<State>,
     ctx: &DecisionContext,
+    pool: Option<&Mutex<Pool>>,
     now: DateTime<Utc>,
 ) -> Result<Planned> {
     // A retry the engine counted outranks the candidate's own count.
@@ -63,7 +68,7 @@ pub fn plan(
         candidate.retry_count = candidate.retry_count.max(state.retry_count);
     }
     let candidate_json = crate::store::to_json(&candidate);
-    let decision = scorer::decide(&candidate, ctx);
+    let mut decision = scorer::decide(&candidate, ctx);
     let from = state.as_ref().map(|s| s.status);
     let step = if !ctx.control.allows_new_work() {
         let (_, event) = announce(&decision, now)?;
@@ -79,6 +84,10 @@ pub fn plan(
                 if to == Status::Approved || same {
                     Step::Unchanged
                 } else {
+                    if let Some(pool) = pool {
+                        let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
+                        scorer::place(&mut decision, &candidate, ctx, &mut pool);
+                    }
                     let (json, event) = announce(&decision, now)?;
                     Step::Store {
                         decision,

@@ -247,13 +247,13 @@ pub fn save_decisions(conn: &Connection, decided: &[Decided], now: DateTime<Utc>
         "UPDATE assignments SET task_id = ?2, status = ?3, version = version + 1, requeue = 1, \
              retry_count = ?4, lane = ?5, priority = ?6, decision_id = ?7, decision = ?8, \
              worker_id = NULL, node_id = NULL, lease_seconds = NULL, lease_expires_at = NULL, \
-             claimed_at = NULL, updated_at = ?9 \
+             claimed_at = NULL, updated_at = ?9, target = ?10 \
          WHERE assignment_id = ?1",
     )?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO assignments (assignment_id, task_id, status, version, requeue, retry_count, \
-             lane, priority, decision_id, decision, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, 1, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+             lane, priority, decision_id, decision, created_at, updated_at, target) \
+         VALUES (?1, ?2, ?3, 1, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
     )?;
     let now = rfc3339(now);
     for d in decided {
@@ -268,6 +268,7 @@ pub fn save_decisions(conn: &Connection, decided: &[Decided], now: DateTime<Utc>
             d.decision.decision_id,
             d.json,
             now,
+            d.decision.worker.key(),
         ])?;
         if changed != 1 {
             return Err(Error::NotFound {
@@ -412,15 +413,35 @@ pub struct Offer {
     pub owner: Option<String>,
     /// The worker (`node/worker`) it last failed or timed out on, and when.
     pub failed_on: Option<(String, String)>,
+    /// The worker (`node/worker`) its decision named.
+    pub target: Option<String>,
+}
+
+/// Waiting assignments a decision named each worker (`node/worker`) for:
+/// they count against its limit until claimed.
+pub fn targeted(conn: &Connection) -> Result<std::collections::HashMap<String, u32>> {
+    Ok(all_rows(
+        conn,
+        "SELECT target, COUNT(*) FROM assignments \
+         WHERE target IS NOT NULL AND status IN ('recommended', 'approved') GROUP BY target",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?
+    .into_iter()
+    .collect())
 }
 
 /// The assignments ready to be claimed (`recommended`, `approved`) on
-/// `lanes`, first offered first: by effective urgency at `now` (the
-/// priority's level, one better per `step_seconds` waited), then the
-/// longest waiting; `limit` of them from `offset`. Only the page read
-/// comes out of the table, with its task's needs.
+/// `lanes`, first offered first: those a decision named worker `me`
+/// (`node/worker`) for, then those it named nobody for, then the others'
+/// (taken only when a worker has nothing else); within each, by effective
+/// urgency at `now` (the priority's level, one better per `step_seconds`
+/// waited), then the longest waiting; `limit` of them from `offset`. Only
+/// the page read comes out of the table, with its task's needs.
+#[allow(clippy::too_many_arguments)]
 pub fn offers(
     conn: &Connection,
+    me: &str,
     lanes: &[String],
     now: DateTime<Utc>,
     step_seconds: u64,
@@ -429,27 +450,32 @@ pub fn offers(
 ) -> Result<Vec<Offer>> {
     let urgency = crate::domain::backpressure::urgency_sql("priority");
     let outer = crate::domain::backpressure::urgency_sql("a.priority");
+    let first_mine = |target: &str| {
+        format!("CASE WHEN {target} = ?6 THEN 0 WHEN {target} IS NULL THEN 1 ELSE 2 END")
+    };
+    let (mine, outer_mine) = (first_mine("target"), first_mine("a.target"));
     all_rows(
         conn,
         &format!(
             "SELECT a.assignment_id, a.lane, a.priority, a.created_at, \
                  json_extract(c.body, '$.required_capabilities'), json_extract(c.body, '$.owner'), \
-                 a.failed_on, a.failed_at \
+                 a.failed_on, a.failed_at, a.target \
              FROM (SELECT rowid AS id FROM assignments \
                    WHERE status IN ('recommended', 'approved') \
                      AND lane IN (SELECT value FROM json_each(?1)) \
-                   ORDER BY {urgency} - (?2 - unixepoch(created_at)) / ?3, created_at, assignment_id \
+                   ORDER BY {mine}, {urgency} - (?2 - unixepoch(created_at)) / ?3, created_at, assignment_id \
                    LIMIT ?4 OFFSET ?5) AS page \
              JOIN assignments a ON a.rowid = page.id \
              LEFT JOIN candidates c ON c.task_id = a.task_id \
-             ORDER BY {outer} - (?2 - unixepoch(a.created_at)) / ?3, a.created_at, a.assignment_id"
+             ORDER BY {outer_mine}, {outer} - (?2 - unixepoch(a.created_at)) / ?3, a.created_at, a.assignment_id"
         ),
         params![
             to_json(&lanes),
             now.timestamp(),
             step_seconds.max(1) as i64,
             limit as i64,
-            offset as i64
+            offset as i64,
+            me
         ],
         |row| {
             Ok(Offer {
@@ -465,6 +491,7 @@ pub fn offers(
                 failed_on: row
                     .get::<_, Option<String>>(6)?
                     .zip(row.get::<_, Option<String>>(7)?),
+                target: row.get(8)?,
             })
         },
     )

@@ -318,4 +318,11 @@ ALTER TABLE scheduler_runs ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE assignments ADD COLUMN failed_on TEXT;
 ALTER TABLE assignments ADD COLUMN failed_at TEXT;
 "#,
+    // Issue 12: the worker (`node/worker`) a decision named. A waiting
+    // assignment counts against its worker's limit in the next pass, and
+    // `next` gives it to that worker first.
+    r#"
+ALTER TABLE assignments ADD COLUMN target TEXT;
+CREATE INDEX assignments_target ON assignments(target) WHERE target IS NOT NULL;
+"#,
 ];

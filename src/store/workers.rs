@@ -3,6 +3,7 @@
 use super::all_rows;
 use super::to_json;
 use crate::domain::fleet::breaker::Breaker;
+use crate::domain::fleet::{FleetWorker, Health};
 use crate::domain::time::rfc3339;
 use crate::domain::worker::Heartbeat;
 use crate::error::Result;
@@ -29,6 +30,29 @@ pub struct Worker {
     /// Kept in the cache only: a rebuilt cache starts every breaker closed.
     #[serde(skip)]
     pub breaker: Breaker,
+}
+
+impl Worker {
+    /// The worker as selection sees it.
+    pub fn fleet(&self) -> FleetWorker {
+        FleetWorker {
+            node_id: self.node_id.clone(),
+            worker_id: self.worker_id.clone(),
+            lanes: self.lanes.clone(),
+            capabilities: self.capabilities.iter().map(|c| c.to_lowercase()).collect(),
+            owner: self.owner.clone(),
+            status: self.status.parse().unwrap_or_default(),
+            max_concurrent: self.max_concurrent,
+            active: self.active,
+            drained: self.drained,
+            stale: self.stale,
+            breaker_open: self.breaker.opened_at.is_some(),
+            health: Health::from_metrics(|name| {
+                self.metrics.get(name).and_then(serde_json::Value::as_f64)
+            }),
+            last_assigned_at: None,
+        }
+    }
 }
 
 /// What the worker was before this heartbeat.

@@ -5,6 +5,7 @@
 
 pub mod breaker;
 pub mod fairness;
+pub mod pool;
 #[cfg(test)]
 mod tests;
 
@@ -12,6 +13,7 @@ use super::lane::Lane;
 use super::worker::{Heartbeat, WorkerStatus};
 use serde::{Deserialize, Serialize};
 use std::cmp::Ordering;
+use std::collections::BTreeMap;
 
 /// A worker as selection sees it, built once per pass from the registry.
 #[derive(Debug, Clone, PartialEq)]
@@ -141,56 +143,109 @@ pub struct Chosen {
 pub struct Selection {
     pub chosen: Option<Chosen>,
     pub rejected: Vec<Rejected>,
+    /// Rejected workers past the listed ones, counted per reason code.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub unlisted: BTreeMap<String, usize>,
 }
 
-/// Why `w` may not take any task now, whatever it is: a reason code and a
-/// sentence, or `None`.
-pub fn worker_unusable(w: &FleetWorker) -> Option<(&'static str, String)> {
+/// Why a worker was not chosen: a reason code for machines, and a
+/// sentence built only when it is shown (a pass over a large fleet counts
+/// far more of them than it lists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Why {
+    LaneNotServed,
+    Stale,
+    Draining,
+    Offline,
+    Degraded,
+    BreakerOpen,
+    AtCapacity,
+    MissingCapability,
+    OwnerUnknown,
+    OwnerMismatch,
+    LowerScore,
+}
+
+impl Why {
+    pub fn code(self) -> &'static str {
+        match self {
+            Why::LaneNotServed => "lane_not_served",
+            Why::Stale => "worker_stale",
+            Why::Draining => "worker_draining",
+            Why::Offline => "worker_offline",
+            Why::Degraded => "worker_degraded",
+            Why::BreakerOpen => "breaker_open",
+            Why::AtCapacity => "at_capacity",
+            Why::MissingCapability => "missing_capability",
+            Why::OwnerUnknown => "owner_unknown",
+            Why::OwnerMismatch => "owner_mismatch",
+            Why::LowerScore => "lower_score",
+        }
+    }
+
+    /// The sentence, said of `w` (without its name) for a task of `need`
+    /// on `lane`.
+    pub fn sentence(self, w: &FleetWorker, lane: Lane, need: &Need) -> String {
+        match self {
+            Why::LaneNotServed => format!("does not serve lane {}", lane.as_str()),
+            Why::Stale => "has stopped sending heartbeats".into(),
+            Why::Draining => "is draining: it takes nothing new".into(),
+            Why::Offline => "is offline".into(),
+            Why::Degraded => "is degraded".into(),
+            Why::BreakerOpen => "its circuit breaker is open after repeated failures".into(),
+            Why::AtCapacity => format!("is at its limit ({}/{})", w.active, w.max_concurrent),
+            Why::MissingCapability => format!("lacks {}", missing(w, need).join(", ")),
+            Why::OwnerUnknown => "the task's owner is unknown and the owner filter is on".into(),
+            Why::OwnerMismatch => format!(
+                "does not belong to {}",
+                need.owner.as_deref().unwrap_or_default()
+            ),
+            Why::LowerScore => "scored below the chosen worker".into(),
+        }
+    }
+}
+
+impl Selection {
+    /// The refusals counted per reason code, e.g. `2 at_capacity, 1
+    /// worker_stale`; "no workers" for an empty fleet.
+    pub fn summary(&self) -> String {
+        let mut counts = self.unlisted.clone();
+        for r in &self.rejected {
+            *counts.entry(r.reason_code.clone()).or_default() += 1;
+        }
+        if counts.is_empty() {
+            return "no workers".into();
+        }
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(code, n)| format!("{n} {code}"))
+            .collect();
+        parts.join(", ")
+    }
+}
+
+/// Why `w` may not take any task now, whatever it is.
+pub fn worker_why_not(w: &FleetWorker) -> Option<Why> {
     if w.stale {
-        return Some(("worker_stale", "has stopped sending heartbeats".into()));
+        return Some(Why::Stale);
     }
     if w.drained || w.status == WorkerStatus::Draining {
-        return Some((
-            "worker_draining",
-            "is draining: it takes nothing new".into(),
-        ));
+        return Some(Why::Draining);
     }
     match w.status {
-        WorkerStatus::Offline => return Some(("worker_offline", "is offline".into())),
-        WorkerStatus::Degraded => return Some(("worker_degraded", "is degraded".into())),
+        WorkerStatus::Offline => return Some(Why::Offline),
+        WorkerStatus::Degraded => return Some(Why::Degraded),
         _ => {}
     }
     if w.breaker_open {
-        return Some((
-            "breaker_open",
-            "its circuit breaker is open after repeated failures".into(),
-        ));
+        return Some(Why::BreakerOpen);
     }
-    (w.active >= w.max_concurrent).then(|| {
-        (
-            "at_capacity",
-            format!("is at its limit ({}/{})", w.active, w.max_concurrent),
-        )
-    })
+    (w.active >= w.max_concurrent).then_some(Why::AtCapacity)
 }
 
-/// Why `w` may not take a task of `need` on `lane`: a reason code and a
-/// sentence, or `None` when it may.
-pub fn unusable(
-    w: &FleetWorker,
-    lane: Lane,
-    need: &Need,
-    policy: &Policy,
-) -> Option<(&'static str, String)> {
-    let lane = lane.as_str();
-    if !w.lanes.iter().any(|l| l.eq_ignore_ascii_case(lane)) {
-        return Some(("lane_not_served", format!("does not serve lane {lane}")));
-    }
-    if let Some(why) = worker_unusable(w) {
-        return Some(why);
-    }
-    let missing: Vec<&str> = need
-        .capabilities
+/// The capabilities of `need` that `w` lacks.
+fn missing<'a>(w: &FleetWorker, need: &'a Need) -> Vec<&'a str> {
+    need.capabilities
         .iter()
         .filter(|c| {
             !w.capabilities
@@ -198,32 +253,38 @@ pub fn unusable(
                 .any(|have| have.eq_ignore_ascii_case(c))
         })
         .map(String::as_str)
-        .collect();
-    if !missing.is_empty() {
-        return Some((
-            "missing_capability",
-            format!("lacks {}", missing.join(", ")),
-        ));
+        .collect()
+}
+
+/// Why `w` may not take a task of `need` on `lane`, or `None` when it may.
+pub fn why_not(w: &FleetWorker, lane: Lane, need: &Need, policy: &Policy) -> Option<Why> {
+    let lane = lane.as_str();
+    if !w.lanes.iter().any(|l| l.eq_ignore_ascii_case(lane)) {
+        return Some(Why::LaneNotServed);
+    }
+    if let Some(why) = worker_why_not(w) {
+        return Some(why);
+    }
+    let has_all = need.capabilities.iter().all(|c| {
+        w.capabilities
+            .iter()
+            .any(|have| have.eq_ignore_ascii_case(c))
+    });
+    if !has_all {
+        return Some(Why::MissingCapability);
     }
     if policy.owner_filter {
         match (&need.owner, &w.owner) {
-            (None, _) => {
-                return Some((
-                    "owner_unknown",
-                    "the task's owner is unknown and the owner filter is on".into(),
-                ));
-            }
+            (None, _) => return Some(Why::OwnerUnknown),
             (Some(want), Some(have)) if want.eq_ignore_ascii_case(have) => {}
-            (Some(want), _) => {
-                return Some(("owner_mismatch", format!("does not belong to {want}")));
-            }
+            (Some(_), _) => return Some(Why::OwnerMismatch),
         }
     }
     None
 }
 
 /// Contract C's availability multipliers (ready 1.0, sleeping 0.8, busy
-/// under its limit 0.5); a worker [`unusable`] would not get here.
+/// under its limit 0.5); a worker [`why_not`] refuses would not get here.
 fn availability(w: &FleetWorker) -> f64 {
     match w.status {
         WorkerStatus::Ready if w.active == 0 => 1.0,
@@ -253,31 +314,48 @@ pub fn health_score(h: &Health) -> f64 {
     0.4 * or_middling(h.success_rate) + 0.3 * or_middling(latency) + 0.3 * or_middling(uptime)
 }
 
-/// A usable worker's score for a task, with the factors as reasons.
-fn score(w: &FleetWorker, need: &Need, weights: &Weights) -> (f64, Vec<String>) {
-    let available = availability(w);
-    let health = health_score(&w.health);
-    // The spread term: the emptier a worker, the more it gets.
-    let idle = 1.0 - f64::from(w.active) / f64::from(w.max_concurrent.max(1));
-    let cost = 1.0 - or_middling(w.health.cost);
-    let affinity = match (&need.owner, &w.owner) {
-        (Some(want), Some(have)) if want.eq_ignore_ascii_case(have) => 1.0,
-        _ => 0.0,
-    };
-    let inner = weights.health * health
-        + weights.idle * idle
-        + weights.cost * cost
-        + weights.affinity * affinity;
-    let score = round(available * inner);
-    let reasons = vec![format!(
-        "worker {} chosen: score {score} = availability {available} × (health {} + idle {} + cost {} + affinity {})",
-        w.key(),
-        round(weights.health * health),
-        round(weights.idle * idle),
-        round(weights.cost * cost),
-        round(weights.affinity * affinity),
-    )];
-    (score, reasons)
+/// A usable worker's score for a task, and the weighted parts it is made
+/// of.
+struct Score {
+    value: f64,
+    available: f64,
+    parts: [f64; 4],
+}
+
+impl Score {
+    fn of(w: &FleetWorker, need: &Need, weights: &Weights) -> Score {
+        let available = availability(w);
+        let health = health_score(&w.health);
+        // The spread term: the emptier a worker, the more it gets.
+        let idle = 1.0 - f64::from(w.active) / f64::from(w.max_concurrent.max(1));
+        let cost = 1.0 - or_middling(w.health.cost);
+        let affinity = match (&need.owner, &w.owner) {
+            (Some(want), Some(have)) if want.eq_ignore_ascii_case(have) => 1.0,
+            _ => 0.0,
+        };
+        let parts = [
+            weights.health * health,
+            weights.idle * idle,
+            weights.cost * cost,
+            weights.affinity * affinity,
+        ];
+        Score {
+            value: round(available * parts.iter().sum::<f64>()),
+            available,
+            parts,
+        }
+    }
+
+    /// The factors, as the chosen worker's reason.
+    fn reason(&self, w: &FleetWorker) -> String {
+        let [health, idle, cost, affinity] = self.parts.map(round);
+        format!(
+            "worker {} chosen: score {} = availability {} × (health {health} + idle {idle} + cost {cost} + affinity {affinity})",
+            w.key(),
+            self.value,
+            self.available,
+        )
+    }
 }
 
 fn round(x: f64) -> f64 {
@@ -300,38 +378,78 @@ fn better(a: &(f64, &FleetWorker), b: &(f64, &FleetWorker)) -> Ordering {
 }
 
 /// The best usable worker of `workers` for a task of `need` on `lane`, and
-/// every other one with its reason.
-pub fn select(lane: Lane, need: &Need, workers: &[FleetWorker], policy: &Policy) -> Selection {
-    let mut rejected = Vec::new();
-    let mut usable: Vec<(f64, &FleetWorker, Vec<String>)> = Vec::new();
-    for w in workers {
-        match unusable(w, lane, need, policy) {
-            Some((code, reason)) => rejected.push(Rejected {
+/// every other one with its reason: the first `listed` of them by
+/// `node/worker` in full, the rest counted per reason code.
+pub fn select(
+    lane: Lane,
+    need: &Need,
+    workers: &[FleetWorker],
+    policy: &Policy,
+    listed: usize,
+) -> Selection {
+    let mut sorted = workers.to_vec();
+    sorted.sort_by_cached_key(FleetWorker::key);
+    choose(lane, need, &sorted, policy, listed).0
+}
+
+/// [`select`] over workers already in `node/worker` order; also says which
+/// of them was chosen. Workers that serve the lane are listed before those
+/// that do not.
+fn choose(
+    lane: Lane,
+    need: &Need,
+    workers: &[FleetWorker],
+    policy: &Policy,
+    listed: usize,
+) -> (Selection, Option<usize>) {
+    let verdicts: Vec<Result<f64, Why>> = workers
+        .iter()
+        .map(|w| match why_not(w, lane, need, policy) {
+            Some(why) => Err(why),
+            None => Ok(Score::of(w, need, &policy.weights).value),
+        })
+        .collect();
+    let best = verdicts
+        .iter()
+        .enumerate()
+        .filter_map(|(i, v)| v.as_ref().ok().map(|s| (i, *s)))
+        .min_by(|(i, a), (j, b)| better(&(*a, &workers[*i]), &(*b, &workers[*j])))
+        .map(|(i, _)| i);
+    let mut selection = Selection::default();
+    let (near, far): (Vec<_>, Vec<_>) = workers
+        .iter()
+        .zip(&verdicts)
+        .enumerate()
+        .partition(|(_, (_, v))| **v != Err(Why::LaneNotServed));
+    for (i, (w, verdict)) in near.into_iter().chain(far) {
+        if Some(i) == best {
+            let score = Score::of(w, need, &policy.weights);
+            selection.chosen = Some(Chosen {
                 worker_id: w.worker_id.clone(),
                 node_id: w.node_id.clone(),
-                reason_code: code.into(),
-                reason: format!("{} {reason}", w.key()),
-            }),
-            None => {
-                let (score, reasons) = score(w, need, &policy.weights);
-                usable.push((score, w, reasons));
-            }
+                score: score.value,
+                reasons: vec![score.reason(w)],
+            });
+            continue;
+        }
+        let why = match verdict {
+            Err(why) => *why,
+            Ok(_) => Why::LowerScore,
+        };
+        if selection.rejected.len() < listed {
+            let reason = match verdict {
+                Ok(score) => format!("{} scored {score}, below the chosen worker", w.key()),
+                Err(_) => format!("{} {}", w.key(), why.sentence(w, lane, need)),
+            };
+            selection.rejected.push(Rejected {
+                worker_id: w.worker_id.clone(),
+                node_id: w.node_id.clone(),
+                reason_code: why.code().into(),
+                reason,
+            });
+        } else {
+            *selection.unlisted.entry(why.code().into()).or_default() += 1;
         }
     }
-    usable.sort_by(|a, b| better(&(a.0, a.1), &(b.0, b.1)));
-    let mut usable = usable.into_iter();
-    let chosen = usable.next().map(|(score, w, reasons)| Chosen {
-        worker_id: w.worker_id.clone(),
-        node_id: w.node_id.clone(),
-        score,
-        reasons,
-    });
-    rejected.extend(usable.map(|(score, w, _)| Rejected {
-        worker_id: w.worker_id.clone(),
-        node_id: w.node_id.clone(),
-        reason_code: "lower_score".into(),
-        reason: format!("{} scored {score}, below the chosen worker", w.key()),
-    }));
-    rejected.sort_by(|a, b| (&a.node_id, &a.worker_id).cmp(&(&b.node_id, &b.worker_id)));
-    Selection { chosen, rejected }
+    (selection, best)
 }

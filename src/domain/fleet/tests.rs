@@ -1,7 +1,7 @@
 use super::*;
 use proptest::prelude::*;
 
-fn worker(node: &str, id: &str) -> FleetWorker {
+pub(super) fn worker(node: &str, id: &str) -> FleetWorker {
     FleetWorker {
         node_id: node.into(),
         worker_id: id.into(),
@@ -19,11 +19,16 @@ fn worker(node: &str, id: &str) -> FleetWorker {
     }
 }
 
-fn need(capabilities: &[&str]) -> Need {
+pub(super) fn need(capabilities: &[&str]) -> Need {
     Need {
         capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
         owner: Some("scott".into()),
     }
+}
+
+/// Every rejected worker listed.
+fn select(lane: Lane, need: &Need, workers: &[FleetWorker], policy: &Policy) -> Selection {
+    super::select(lane, need, workers, policy, usize::MAX)
 }
 
 fn chosen(s: &Selection) -> Option<String> {

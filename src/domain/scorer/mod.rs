@@ -3,7 +3,9 @@
 
 use super::candidate::Candidate;
 use super::control::ControlMode;
-use super::decision::{Decision, Skip, Text};
+use super::decision::{Decision, Skip, Text, WorkerChoice};
+use super::fleet::pool::Pool;
+use super::fleet::{Need, Selection};
 use super::ids;
 use super::lane::Lane;
 use super::lifecycle::Status;
@@ -200,6 +202,7 @@ fn skeleton(candidate: &Candidate, ctx: &DecisionContext, canonical: Option<&str
         canonical_status: canonical.map(str::to_string),
         cache_only: ctx.cache_only,
         created_at: ctx.now,
+        worker: Default::default(),
     }
 }
 
@@ -380,33 +383,138 @@ fn select_lane(
     lanes: &[Lane],
 ) {
     let traits = Traits::of(candidate);
-    let mut best: Option<(Lane, f64)> = None;
-    for &lane in lanes {
-        let skips = lane_skips(lane, &traits, ctx);
-        if !skips.is_empty() {
-            decision.skipped_lanes.extend(skips);
-            continue;
-        }
-        let score = lane_score(lane, candidate, &traits, ctx, None);
-        if best.is_none_or(|(_, top)| score > top) {
-            best = Some((lane, score));
-        }
-    }
-    match best {
+    let ranked = rank(candidate, &traits, ctx, lanes, &mut decision.skipped_lanes);
+    match ranked.first() {
         None => {
             decision.reasons = vec!["no eligible lane available".into()];
         }
-        Some((lane, score)) => {
-            let mut reasons = Vec::with_capacity(4);
-            lane_score(lane, candidate, &traits, ctx, Some(&mut reasons));
-            decision.status = Status::Recommended;
-            decision.selected_lane = lane;
-            decision.selected_target = lane.target().map(Text::Static);
-            decision.score = (score * 10_000.0).round() / 10_000.0;
-            decision.reasons = reasons;
-            decision.lease_expires_at = Some(ctx.now + Duration::seconds(ctx.lease_seconds as i64));
+        Some(&(lane, score)) => settle(decision, candidate, &traits, ctx, lane, score),
+    }
+}
+
+/// The eligible lanes, best first (the first listed wins a tie); the
+/// skips of the others go to `skipped`.
+fn rank(
+    candidate: &Candidate,
+    traits: &Traits,
+    ctx: &DecisionContext,
+    lanes: &[Lane],
+    skipped: &mut Vec<Skip>,
+) -> Vec<(Lane, f64)> {
+    let mut ranked = Vec::with_capacity(lanes.len());
+    for &lane in lanes {
+        let skips = lane_skips(lane, traits, ctx);
+        if skips.is_empty() {
+            ranked.push((lane, lane_score(lane, candidate, traits, ctx, None)));
+        } else {
+            skipped.extend(skips);
         }
     }
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    ranked
+}
+
+/// Recommends `lane`, with its score's reasons.
+fn settle(
+    decision: &mut Decision,
+    candidate: &Candidate,
+    traits: &Traits,
+    ctx: &DecisionContext,
+    lane: Lane,
+    score: f64,
+) {
+    let mut reasons = Vec::with_capacity(4);
+    lane_score(lane, candidate, traits, ctx, Some(&mut reasons));
+    decision.status = Status::Recommended;
+    decision.selected_lane = lane;
+    decision.selected_target = lane.target().map(Text::Static);
+    decision.score = (score * 10_000.0).round() / 10_000.0;
+    decision.reasons = reasons;
+    decision.lease_expires_at = Some(ctx.now + Duration::seconds(ctx.lease_seconds as i64));
+}
+
+/// Names the worker of a recommended decision (contract C): the best
+/// worker of the best lane that has a usable one, reserved in `pool`. A
+/// lane passed over for want of a worker is a skip; with no usable worker
+/// anywhere the decision keeps its lane and says the task waits for
+/// capacity. Without workers in the pool, the decision stays A4's.
+pub fn place(
+    decision: &mut Decision,
+    candidate: &Candidate,
+    ctx: &DecisionContext,
+    pool: &mut Pool,
+) {
+    if decision.status != Status::Recommended || pool.is_empty() {
+        return;
+    }
+    let traits = Traits::of(candidate);
+    let ranked = rank(
+        candidate,
+        &traits,
+        ctx,
+        lanes_for(candidate, ctx),
+        &mut Vec::new(),
+    );
+    let lanes: Vec<Lane> = ranked.iter().map(|(lane, _)| *lane).collect();
+    let need = Need {
+        capabilities: candidate.required_capabilities.clone(),
+        owner: candidate.owner.clone(),
+    };
+    let placement = pool.place(&lanes, &need);
+    let Some(lane) = placement.lane else {
+        let waits = format!(
+            "no usable worker on lane {}: waits for capacity ({})",
+            decision.selected_lane.as_str(),
+            placement.selection.summary()
+        );
+        decision.reasons.push(waits.into());
+        fill(&mut decision.worker, placement.selection);
+        return;
+    };
+    for (passed, refused) in &placement.passed_over {
+        decision.skipped_lanes.push(Skip {
+            lane: *passed,
+            reason_code: "no_usable_worker".into(),
+            reason: format!(
+                "no usable worker on lane {} ({})",
+                passed.as_str(),
+                refused.summary()
+            )
+            .into(),
+        });
+    }
+    if lane != decision.selected_lane {
+        let passed = decision.selected_lane;
+        let score = ranked
+            .iter()
+            .find(|(l, _)| *l == lane)
+            .map_or(0.0, |(_, s)| *s);
+        settle(decision, candidate, &traits, ctx, lane, score);
+        let why = format!(
+            "lane {} has no usable worker: fell back to {}",
+            passed.as_str(),
+            lane.as_str()
+        );
+        decision.reasons.insert(0, why.into());
+    }
+    let chosen = placement.selection.chosen.clone();
+    if let Some(chosen) = &chosen {
+        decision
+            .reasons
+            .extend(chosen.reasons.iter().map(|r| Text::Owned(r.clone())));
+    }
+    fill(&mut decision.worker, placement.selection);
+}
+
+fn fill(worker: &mut WorkerChoice, selection: Selection) {
+    if let Some(chosen) = selection.chosen {
+        worker.selected_worker = Some(chosen.worker_id);
+        worker.selected_node = Some(chosen.node_id);
+        worker.worker_score = Some(chosen.score);
+        worker.worker_reasons = chosen.reasons;
+    }
+    worker.rejected_workers = selection.rejected;
+    worker.unlisted_workers = selection.unlisted;
 }
 
 #[cfg(test)]

@@ -5,15 +5,17 @@ use super::{ENGINE, Work};
 use crate::domain::backpressure;
 use crate::domain::candidate::Candidate;
 use crate::domain::decision::Decision;
+use crate::domain::fleet::pool::{self, Pool};
 use crate::domain::lifecycle::Status;
 use crate::domain::scorer::DecisionContext;
 use crate::error::Result;
 use crate::store::assignments::{self, State};
 use crate::store::runs::RunCounts;
-use crate::store::{approvals, audit, candidates, outbox};
+use crate::store::{approvals, audit, candidates, outbox, workers};
 use crate::wire::reply::Outcome;
 use serde_json::Value;
 use std::collections::HashSet;
+use std::sync::Mutex;
 
 /// A candidate of a pass and what is known of its task here (none: new).
 type Item = (Candidate, Option<State>);
@@ -100,14 +102,35 @@ impl<'a> Work<'a> {
         duplicates.extend(deferred);
         let ctx = self.context();
         let now = self.now;
+        let pool = self.pool()?.map(Mutex::new);
         let mut outcomes = Vec::with_capacity(items.len() + duplicates.len());
         pass::run(
             items,
-            |(candidate, state)| pass::plan(candidate, state, &ctx, now),
+            |(candidate, state)| pass::plan(candidate, state, &ctx, pool.as_ref(), now),
             |chunk| self.write(chunk, counts, &mut outcomes),
         )?;
         outcomes.extend(duplicates);
         Ok(outcomes)
+    }
+
+    /// The fleet as this pass sees it, built once: every known worker, its
+    /// leases and the waiting assignments already named for it counting
+    /// against its limit. `None` without workers: decisions stay A4's.
+    fn pool(&self) -> Result<Option<Pool>> {
+        let registry = workers::list(self.tx)?;
+        if registry.is_empty() {
+            return Ok(None);
+        }
+        let targeted = assignments::targeted(self.tx)?;
+        let fleet = registry
+            .iter()
+            .map(|w| {
+                let mut f = w.fleet();
+                f.active += targeted.get(&f.key()).copied().unwrap_or(0);
+                f
+            })
+            .collect();
+        Ok(Some(Pool::new(fleet, self.settings.fleet, pool::LISTED)))
     }
 
     /// Back-pressure: with `max_queue_depth` assignments waiting, new

@@ -3,7 +3,7 @@
 use super::{Work, plan};
 use crate::domain::events::Authored;
 use crate::domain::fleet::fairness::{self, Waiting};
-use crate::domain::fleet::{self, FleetWorker, Health, Need};
+use crate::domain::fleet::{self, Need};
 use crate::domain::ids;
 use crate::domain::lane::Lane;
 use crate::domain::lifecycle::{Event, Status};
@@ -105,15 +105,13 @@ impl Work<'_> {
                 worker: key.clone(),
                 why,
             })?;
-        let mut me = fleet_worker(&w);
+        let mut me = w.fleet();
         // The breaker was just checked; a trial is claimed like any task.
         me.breaker_open = false;
-        let fleet_policy = fleet::Policy {
-            owner_filter: self.settings.owner_filter,
-            ..fleet::Policy::default()
-        };
-        if let Some((code, why)) = fleet::worker_unusable(&me) {
-            return Ok(Reply::NoWork(format!("{key} {why} ({code})")));
+        let fleet_policy = self.settings.fleet;
+        if let Some(why) = fleet::worker_why_not(&me) {
+            let sentence = why.sentence(&me, Lane::Blocked, &Need::default());
+            return Ok(Reply::NoWork(format!("{key} {sentence} ({})", why.code())));
         }
         let mut skipped: BTreeMap<&'static str, usize> = BTreeMap::new();
         let step = self.settings.aging_step_seconds;
@@ -127,10 +125,18 @@ impl Work<'_> {
         // The store pages through the waiting assignments first offered
         // first; the first page with one this worker may take ends it.
         for page in 0.. {
-            let offers =
-                assignments::offers(self.tx, &w.lanes, now, step, OFFER_PAGE, page * OFFER_PAGE)?;
+            let offers = assignments::offers(
+                self.tx,
+                &key,
+                &w.lanes,
+                now,
+                step,
+                OFFER_PAGE,
+                page * OFFER_PAGE,
+            )?;
             let read = offers.len();
-            let mut usable: Vec<Waiting> = Vec::new();
+            // Named for this worker first, for nobody next, for another last.
+            let mut usable: Vec<(u8, Waiting)> = Vec::new();
             for o in offers {
                 let Some(lane) = Lane::from_name(&o.lane) else {
                     continue;
@@ -146,18 +152,29 @@ impl Work<'_> {
                     capabilities: o.required_capabilities,
                     owner: o.owner,
                 };
-                match fleet::unusable(&me, lane, &need, &fleet_policy) {
-                    Some((code, _)) => *skipped.entry(code).or_default() += 1,
-                    None => usable.push(Waiting {
-                        assignment_id: o.assignment_id,
-                        priority: o.priority,
-                        since: crate::domain::time::parse_utc(&o.created_at).unwrap_or(now),
-                    }),
+                match fleet::why_not(&me, lane, &need, &fleet_policy) {
+                    Some(why) => *skipped.entry(why.code()).or_default() += 1,
+                    None => usable.push((
+                        match &o.target {
+                            Some(target) if *target == key => 0,
+                            None => 1,
+                            Some(_) => 2,
+                        },
+                        Waiting {
+                            assignment_id: o.assignment_id,
+                            priority: o.priority,
+                            since: crate::domain::time::parse_utc(&o.created_at).unwrap_or(now),
+                        },
+                    )),
                 }
             }
             best = usable
                 .into_iter()
-                .min_by(|a, b| fairness::first_offered(a, b, now, step));
+                .min_by(|(x, a), (y, b)| {
+                    x.cmp(y)
+                        .then_with(|| fairness::first_offered(a, b, now, step))
+                })
+                .map(|(_, best)| best);
             if best.is_some() || read < OFFER_PAGE {
                 break;
             }
@@ -419,26 +436,5 @@ impl Work<'_> {
             self.redecide(&a.task_id)?;
         }
         self.reply(id)
-    }
-}
-
-/// A worker's row as the fleet rules see it.
-fn fleet_worker(w: &workers::Worker) -> FleetWorker {
-    FleetWorker {
-        node_id: w.node_id.clone(),
-        worker_id: w.worker_id.clone(),
-        lanes: w.lanes.clone(),
-        capabilities: w.capabilities.iter().map(|c| c.to_lowercase()).collect(),
-        owner: w.owner.clone(),
-        status: w.status.parse().unwrap_or_default(),
-        max_concurrent: w.max_concurrent,
-        active: w.active,
-        drained: w.drained,
-        stale: w.stale,
-        breaker_open: w.breaker.opened_at.is_some(),
-        health: Health::from_metrics(|name| {
-            w.metrics.get(name).and_then(serde_json::Value::as_f64)
-        }),
-        last_assigned_at: None,
     }
 }

@@ -1,6 +1,8 @@
 //! Worker commands and time: claims, heartbeats, leases that end, completion and failure.
 
 use super::*;
+use crate::domain::decision::Decision;
+use crate::domain::lane::Lane;
 
 #[test]
 fn claiming_a_gated_assignment_is_refused_with_the_reason() {
@@ -421,4 +423,159 @@ fn what_failed_on_a_worker_goes_to_another_first() {
     h.fail(&id, "w1").unwrap();
     h.advance(301);
     assert!(matches!(next(&mut h, "w1"), Reply::Assignment(_)));
+}
+
+impl Harness {
+    /// Worker `worker` of node n1 heartbeats serving `lanes`, with
+    /// `capabilities` and room for `max` tasks.
+    fn join(&mut self, worker: &str, lanes: &[&str], capabilities: &[&str], max: u32) {
+        let mut hb = Heartbeat::new("n1", worker);
+        hb.lanes = lanes.iter().map(|l| l.to_string()).collect();
+        hb.capabilities = capabilities.iter().map(|c| c.to_string()).collect();
+        hb.max_concurrent = max;
+        self.apply(Command::Heartbeat(hb)).unwrap();
+    }
+
+    /// One pass over `items`: each one's decision.
+    fn decide(&mut self, items: Vec<Value>) -> Vec<Decision> {
+        let command = Command::by("op", Action::Evaluate { candidates: items });
+        match self.apply(command).unwrap() {
+            Reply::Outcomes(o) => o.into_iter().filter_map(|o| o.decision).collect(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// What `worker` is given when it asks for work: the task id, or why not.
+    fn next(&mut self, worker: &str) -> Result<String, String> {
+        let reply = self.apply(Command::Next {
+            worker_id: worker.into(),
+            node_id: "n1".into(),
+            lease_seconds: None,
+            correlation_id: None,
+        });
+        match reply.unwrap() {
+            Reply::Assignment(a) => Ok(a.task_id),
+            Reply::NoWork(why) => Err(why),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+fn local(task: &str) -> Value {
+    json!({"task_id": task, "allowed_lanes": ["local_only"], "required_capabilities": ["python"]})
+}
+
+/// Contract C in a pass: each decision names the best usable worker and
+/// reserves a place on it, so three tasks over two one-place workers go
+/// one each and the third waits for capacity, saying why of every worker.
+/// The named worker is given its task first; a freed worker takes the
+/// waiting one. A second pass changes nothing.
+#[test]
+fn a_pass_names_a_worker_per_decision_and_the_rest_wait_for_capacity() {
+    let mut h = Harness::new();
+    h.join("w1", &["local_only"], &["Python"], 1);
+    h.join("w2", &["local_only"], &["python"], 1);
+    let d = h.decide(vec![local("T1"), local("T2"), local("T3")]);
+    let named: Vec<Option<&str>> = d
+        .iter()
+        .map(|d| d.worker.selected_worker.as_deref())
+        .collect();
+    assert_eq!(named, [Some("w1"), Some("w2"), None]);
+    assert!(
+        d[0].reasons
+            .iter()
+            .any(|r| r.contains("worker n1/w1 chosen")),
+        "{:?}",
+        d[0].reasons
+    );
+    let waits = &d[2];
+    assert!(
+        waits
+            .reasons
+            .iter()
+            .any(|r| r.contains("waits for capacity (2 at_capacity)")),
+        "{:?}",
+        waits.reasons
+    );
+    let codes: Vec<&str> = waits
+        .worker
+        .rejected_workers
+        .iter()
+        .map(|r| r.reason_code.as_str())
+        .collect();
+    assert_eq!(codes, ["at_capacity", "at_capacity"]);
+    // The stored decision and the event AssistX receives name the worker.
+    let stored = h.get(&d[0].assignment_id).decision;
+    assert_eq!(stored.worker.selected_worker.as_deref(), Some("w1"));
+    let event = outbox::list(h.core.store().conn(), None, 100)
+        .unwrap()
+        .into_iter()
+        .find(|e| e.body.contains("\"T2\"") && e.event_type == "assign.assignment.recommended")
+        .unwrap();
+    let body: Value = serde_json::from_str(&event.body).unwrap();
+    assert_eq!(body["payload"]["selected_worker"], "w2");
+    assert_eq!(body["payload"]["selected_node"], "n1");
+    // A tick decides the same again: nothing new is written or reserved.
+    let events = h.outbox_types().len();
+    h.tick();
+    assert_eq!(h.outbox_types().len(), events);
+    let targets: Vec<Option<String>> = h
+        .core
+        .store()
+        .conn()
+        .prepare("SELECT target FROM assignments ORDER BY task_id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(targets, [Some("n1/w1".into()), Some("n1/w2".into()), None]);
+    // w2 asks first but is given its own task, not w1's.
+    assert_eq!(h.next("w2").unwrap(), "T2");
+    assert_eq!(h.next("w1").unwrap(), "T1");
+    assert!(h.next("w1").unwrap_err().contains("at its limit"));
+    h.complete(&d[0].assignment_id, "w1").unwrap();
+    assert_eq!(
+        h.next("w1").unwrap(),
+        "T3",
+        "the freed worker takes the waiting task"
+    );
+}
+
+/// The best lane has no usable worker (its only one is degraded): the
+/// decision falls back to the next lane that has one, says so, and lists
+/// the lane passed over as a skip; without workers the decision is A4's.
+#[test]
+fn a_lane_without_a_usable_worker_falls_back_to_one_with_a_worker() {
+    let mut h = Harness::with_env(&[("AUTO_ASSIGN_DIRECT_WORKERS_ENABLED", "true")]);
+    let both =
+        |task: &str| json!({"task_id": task, "allowed_lanes": ["local_only", "direct_worker"]});
+    let plain = h.decide(vec![both("T0")]);
+    assert_eq!(plain[0].selected_lane, Lane::LocalOnly);
+    assert_eq!(
+        plain[0].worker,
+        Default::default(),
+        "no workers: A4's decision"
+    );
+    h.join("direct", &["direct_worker"], &[], 4);
+    let mut hb = Heartbeat::new("n1", "local");
+    hb.lanes = vec!["local_only".into()];
+    hb.status = crate::domain::worker::WorkerStatus::Degraded;
+    h.apply(Command::Heartbeat(hb)).unwrap();
+    let d = h.decide(vec![both("T1")]).remove(0);
+    assert_eq!(d.selected_lane, Lane::DirectWorker);
+    assert_eq!(d.worker.selected_worker.as_deref(), Some("direct"));
+    assert!(
+        d.reasons[0].contains("lane local_only has no usable worker: fell back to direct_worker"),
+        "{:?}",
+        d.reasons
+    );
+    let skip = d
+        .skipped_lanes
+        .iter()
+        .find(|s| s.lane == Lane::LocalOnly)
+        .unwrap();
+    assert_eq!(&*skip.reason_code, "no_usable_worker");
+    assert!(skip.reason.contains("1 worker_degraded"), "{skip:?}");
+    assert_eq!(h.get(&d.assignment_id).lane, "direct_worker");
 }

@@ -27,6 +27,7 @@ fn decision(id: &str, reasons: &[&str]) -> Decision {
         canonical_status: None,
         cache_only: false,
         created_at: "2026-11-30T12:00:00Z".parse().unwrap(),
+        worker: Default::default(),
     }
 }
 
