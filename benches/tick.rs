@@ -6,6 +6,7 @@
 mod fixtures;
 
 use auto_assign::config::{Overrides, load_with};
+use auto_assign::domain::worker::Heartbeat;
 use auto_assign::engine::{Command, Core, Reply};
 use auto_assign::store::Store;
 use auto_assign::wire::Action;
@@ -55,6 +56,16 @@ fn tick(c: &mut Criterion) {
     });
     group.bench_function("full_tick_10k_new_uuid_ids", |b| {
         time_tick(b, || (fresh_core(dir.path(), 10_000), uuids.clone()))
+    });
+    // The same pass with a fleet of 1,000 workers (issue 12): every
+    // recommendation also picks its worker; 4,000 places for 10,000 tasks,
+    // so most of the pass also finds the fleet full.
+    group.bench_function("full_tick_10k_new_1000_workers", |b| {
+        time_tick(b, || {
+            let mut core = fresh_core(dir.path(), 10_000);
+            join_fleet(&mut core, 1_000);
+            (core, candidates.clone())
+        })
     });
     // The steady state: the same backlog again, every decision unchanged.
     let mut warm = fresh_core(dir.path(), 10_000);
@@ -107,6 +118,18 @@ fn time_tick(b: &mut Bencher, setup: impl FnMut() -> (Core, Vec<Value>)) {
         },
         BatchSize::PerIteration,
     )
+}
+
+/// `count` workers heartbeat, spread over the lanes, four places each.
+fn join_fleet(core: &mut Core, count: usize) {
+    let lanes = ["local_only", "router_model", "free_api"];
+    for i in 0..count {
+        let mut hb = Heartbeat::new(&format!("node{}", i % 20), &format!("w{i}"));
+        hb.lanes = vec![lanes[i % 3].into(), lanes[(i + 1) % 3].into()];
+        hb.capabilities = vec!["python".into()];
+        hb.max_concurrent = 4;
+        core.apply(Command::Heartbeat(hb)).unwrap();
+    }
 }
 
 /// The same backlog under other task ids.

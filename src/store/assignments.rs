@@ -166,6 +166,8 @@ pub struct Listed {
     pub created_at: String,
     pub updated_at: String,
     pub lease_expires_at: Option<String>,
+    /// The worker (`node/worker`) its decision named.
+    pub target: Option<String>,
 }
 
 /// The waiting, gated, blocked and leased assignments, newest change
@@ -175,7 +177,7 @@ pub struct Listed {
 pub fn listed(conn: &Connection, limit: usize) -> Result<Vec<Listed>> {
     all_rows(
         conn,
-        "SELECT a.assignment_id, a.task_id, json_extract(c.body, '$.title'), a.status, a.version,              a.lane, a.worker_id, a.node_id, json_extract(a.decision, '$.score'), a.priority,              a.retry_count, a.created_at, a.updated_at, a.lease_expires_at          FROM (SELECT rowid AS id FROM assignments                WHERE status IN ('recommended', 'approval_required', 'approved', 'claimed', 'running', 'blocked')                ORDER BY updated_at DESC, assignment_id LIMIT ?1) AS kept          JOIN assignments a ON a.rowid = kept.id          LEFT JOIN candidates c ON c.task_id = a.task_id          ORDER BY a.updated_at DESC, a.assignment_id",
+        "SELECT a.assignment_id, a.task_id, json_extract(c.body, '$.title'), a.status, a.version,              a.lane, a.worker_id, a.node_id, json_extract(a.decision, '$.score'), a.priority,              a.retry_count, a.created_at, a.updated_at, a.lease_expires_at, a.target          FROM (SELECT rowid AS id FROM assignments                WHERE status IN ('recommended', 'approval_required', 'approved', 'claimed', 'running', 'blocked')                ORDER BY updated_at DESC, assignment_id LIMIT ?1) AS kept          JOIN assignments a ON a.rowid = kept.id          LEFT JOIN candidates c ON c.task_id = a.task_id          ORDER BY a.updated_at DESC, a.assignment_id",
         [limit as i64],
         |row| {
             Ok(Listed {
@@ -193,6 +195,7 @@ pub fn listed(conn: &Connection, limit: usize) -> Result<Vec<Listed>> {
                 created_at: row.get(11)?,
                 updated_at: row.get(12)?,
                 lease_expires_at: row.get(13)?,
+                target: row.get(14)?,
             })
         },
     )

@@ -1,8 +1,9 @@
 //! Snapshots in meaningful states, for the control room's tests and
 //! benchmarks. Times are fixed relative to [`now`], so frames are stable.
 
-use crate::domain::decision::Skip;
+use crate::domain::decision::{Skip, WorkerChoice};
 use crate::domain::delivery::DeliveryStatus;
+use crate::domain::fleet::Rejected;
 use crate::domain::lane::Lane;
 use crate::domain::lifecycle::Status;
 use crate::domain::worker::WorkerStatus;
@@ -61,6 +62,9 @@ fn recommendation(i: usize, status: Status, worker: Option<&str>) -> Recommendat
         },
         worker: worker.map(str::to_string),
         node: worker.map(|_| "n1".to_string()),
+        // A waiting recommendation's decision named a worker.
+        target: (worker.is_none() && status == Status::Recommended)
+            .then(|| format!("n1/w{}", i % 3)),
         score: 0.78,
         priority: "batch".into(),
         retry_count: 0,
@@ -85,6 +89,22 @@ pub fn explanation(i: usize) -> Explanation {
         }],
         decision_id: format!("decision_{i:016x}"),
         idempotency_key: format!("assign.assignment.decision:T{i:04}:READY:unknown"),
+        worker: WorkerChoice {
+            selected_worker: Some(format!("w{}", i % 3)),
+            selected_node: Some("n1".into()),
+            worker_score: Some(0.6),
+            worker_reasons: vec![format!(
+                "worker n1/w{} chosen: score 0.6 = availability 1 × (health 0.2 + idle 0.3 + cost 0.1 + affinity 0)",
+                i % 3
+            )],
+            rejected_workers: vec![Rejected {
+                worker_id: "gpu".into(),
+                node_id: "n2".into(),
+                reason_code: "at_capacity".into(),
+                reason: "n2/gpu is at its limit (2/2)".into(),
+            }],
+            unlisted_workers: [("lane_not_served".to_string(), 3)].into(),
+        },
     }
 }
 

@@ -6,7 +6,7 @@
 //! fetched when an operator asks to see it (`describe`).
 
 use crate::domain::control::ControlMode;
-use crate::domain::decision::{Skip, Text};
+use crate::domain::decision::{Skip, Text, WorkerChoice};
 use crate::domain::delivery::DeliveryStatus;
 use crate::domain::fleet::breaker::Breaker;
 use crate::domain::lane::Lane;
@@ -80,6 +80,9 @@ pub struct Recommendation {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub lease_expires_at: Option<DateTime<Utc>>,
+    /// The worker (`node/worker`) its decision named, while none holds it.
+    #[serde(default)]
+    pub target: Option<String>,
 }
 
 impl From<assignments::Listed> for Recommendation {
@@ -96,6 +99,7 @@ impl From<assignments::Listed> for Recommendation {
             version: a.version,
             worker: a.worker_id,
             node: a.node_id,
+            target: a.target,
             score: a.score,
             priority: a.priority,
             retry_count: a.retry_count,
@@ -120,6 +124,9 @@ pub struct Explanation {
     pub skipped_lanes: Vec<Skip>,
     pub decision_id: String,
     pub idempotency_key: String,
+    /// The worker the decision named, and why not each other one.
+    #[serde(default)]
+    pub worker: WorkerChoice,
 }
 
 impl From<&assignments::Assignment> for Explanation {
@@ -131,6 +138,7 @@ impl From<&assignments::Assignment> for Explanation {
             skipped_lanes: a.decision.skipped_lanes.clone(),
             decision_id: a.decision.decision_id.clone(),
             idempotency_key: a.decision.idempotency_key.clone(),
+            worker: a.decision.worker.clone(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! fetches the decision's reasons and skipped lanes from the engine.
 
 use super::{Detail, Info, PaneView, gone, grow, status, text, whole};
+use crate::domain::decision::WorkerChoice;
 use crate::domain::lifecycle::Status;
 use crate::engine::Snapshot;
 use crate::tui::clock::Now;
@@ -49,7 +50,7 @@ impl PaneView for Recommendations {
                     .text(&r.task_id)
                     .text(r.title.clone().unwrap_or_default())
                     .text(r.lane.as_str())
-                    .text(r.worker.clone().unwrap_or_else(|| "-".into()))
+                    .text(worker_cell(r))
                     .num(format!("{:.2}", r.score), r.score)
                     .text(r.status.as_str())
                     .age(Some(r.created_at));
@@ -105,7 +106,11 @@ pub(super) fn describe_assignment(
         format!("priority     {}   retries {}", r.priority, r.retry_count),
         format!(
             "worker       {}",
-            r.worker.clone().unwrap_or_else(|| "-".into())
+            match (r.holder(), &r.target) {
+                (Some(holder), _) => holder,
+                (None, Some(target)) => format!("- (the decision named {target})"),
+                (None, None) => "-".into(),
+            }
         ),
         format!("lease ends   {}", now.when_opt(r.lease_expires_at)),
     ];
@@ -135,5 +140,47 @@ pub(super) fn describe_assignment(
             k.reason
         )
     }));
+    lines.extend(workers(&e.worker));
+    lines
+}
+
+/// The WORKER cell: who holds the lease, else `→` and whom the decision
+/// named.
+fn worker_cell(r: &crate::engine::snapshot::Recommendation) -> String {
+    match (&r.worker, &r.target) {
+        (Some(worker), _) => worker.clone(),
+        (None, Some(target)) => {
+            let worker = target.split_once('/').map_or(target.as_str(), |(_, w)| w);
+            format!("→{worker}")
+        }
+        (None, None) => "-".into(),
+    }
+}
+
+/// The decision's worker choice: the chosen one's factors, then every
+/// other worker with its reason code. Nothing when no worker was known.
+fn workers(w: &WorkerChoice) -> Vec<String> {
+    if w.key().is_none() && w.rejected_workers.is_empty() && w.unlisted_workers.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![String::new(), "workers".into()];
+    match w.key() {
+        Some(key) => lines.push(format!(
+            "  chosen {key} (score {})",
+            w.worker_score.unwrap_or_default()
+        )),
+        None => lines.push("  none usable: the task waits for capacity".into()),
+    }
+    lines.extend(w.worker_reasons.iter().map(|r| format!("    {r}")));
+    lines.extend(
+        w.rejected_workers
+            .iter()
+            .map(|r| format!("  {:<20} {}", r.reason_code, r.reason)),
+    );
+    lines.extend(
+        w.unlisted_workers
+            .iter()
+            .map(|(code, n)| format!("  {code:<20} {n} more")),
+    );
     lines
 }

@@ -46,6 +46,14 @@ fn worker_line(s: &Snapshot, r: &Recommendation, now: DateTime<Utc>) -> String {
         return format!("no worker serves lane {lane}");
     }
     let stale_after = s.limits.stale_heartbeat_seconds;
+    let named = r.target.as_deref().and_then(|target| {
+        serving
+            .iter()
+            .find(|w| w.key() == target && busy_because(w, stale_after, now).is_none())
+    });
+    if let Some(w) = named {
+        return format!("a claim by {}, the worker its decision named", w.key());
+    }
     let free: Vec<String> = serving
         .iter()
         .filter(|w| busy_because(w, stale_after, now).is_none())
@@ -103,6 +111,7 @@ mod tests {
         let mut r = s.recommendations[0].clone();
         r.status = Status::Recommended;
         r.lane = Lane::LocalOnly;
+        r.target = None;
         r
     }
 
@@ -125,6 +134,32 @@ mod tests {
         fleet(&mut s);
         let line = why(&s, &waiting(&s), fixtures::now()).unwrap();
         assert_eq!(line, "a claim: 1 worker is free on local_only (n1/w1)");
+    }
+
+    #[test]
+    fn the_worker_its_decision_named_comes_first_while_it_is_free() {
+        let mut s = fixtures::busy();
+        fleet(&mut s);
+        let mut r = waiting(&s);
+        r.target = Some(s.workers[0].key());
+        let line = why(&s, &r, fixtures::now()).unwrap();
+        assert_eq!(
+            line,
+            format!(
+                "a claim by {}, the worker its decision named",
+                s.workers[0].key()
+            )
+        );
+        s.workers[0].drained = true;
+        s.workers[1].active = 0;
+        let line = why(&s, &r, fixtures::now()).unwrap();
+        assert_eq!(
+            line,
+            format!(
+                "a claim: 1 worker is free on local_only ({})",
+                s.workers[1].key()
+            )
+        );
     }
 
     #[test]
