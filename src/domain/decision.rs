@@ -138,9 +138,6 @@ pub struct WorkerChoice {
     pub selected_node: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker_score: Option<f64>,
-    /// The factors of the chosen worker's score.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub worker_reasons: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rejected_workers: Vec<Rejected>,
     /// Rejected workers past the listed ones, counted per reason code.

@@ -93,10 +93,6 @@ pub fn explanation(i: usize) -> Explanation {
             selected_worker: Some(format!("w{}", i % 3)),
             selected_node: Some("n1".into()),
             worker_score: Some(0.6),
-            worker_reasons: vec![format!(
-                "worker n1/w{} chosen: score 0.6 = availability 1 × (health 0.2 + idle 0.3 + cost 0.1 + affinity 0)",
-                i % 3
-            )],
             rejected_workers: vec![Rejected {
                 worker_id: "gpu".into(),
                 node_id: "n2".into(),

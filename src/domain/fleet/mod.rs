@@ -167,6 +167,20 @@ pub enum Why {
 }
 
 impl Why {
+    const ALL: [Why; 11] = [
+        Why::LaneNotServed,
+        Why::Stale,
+        Why::Draining,
+        Why::Offline,
+        Why::Degraded,
+        Why::BreakerOpen,
+        Why::AtCapacity,
+        Why::MissingCapability,
+        Why::OwnerUnknown,
+        Why::OwnerMismatch,
+        Why::LowerScore,
+    ];
+
     pub fn code(self) -> &'static str {
         match self {
             Why::LaneNotServed => "lane_not_served",
@@ -256,12 +270,23 @@ fn missing<'a>(w: &FleetWorker, need: &'a Need) -> Vec<&'a str> {
         .collect()
 }
 
+/// Whether `w` serves `lane` (case ignored).
+fn serves(w: &FleetWorker, lane: Lane) -> bool {
+    w.lanes
+        .iter()
+        .any(|l| l.eq_ignore_ascii_case(lane.as_str()))
+}
+
 /// Why `w` may not take a task of `need` on `lane`, or `None` when it may.
 pub fn why_not(w: &FleetWorker, lane: Lane, need: &Need, policy: &Policy) -> Option<Why> {
-    let lane = lane.as_str();
-    if !w.lanes.iter().any(|l| l.eq_ignore_ascii_case(lane)) {
+    if !serves(w, lane) {
         return Some(Why::LaneNotServed);
     }
+    why_not_in_lane(w, need, policy)
+}
+
+/// [`why_not`] for a worker known to serve the lane.
+fn why_not_in_lane(w: &FleetWorker, need: &Need, policy: &Policy) -> Option<Why> {
     if let Some(why) = worker_why_not(w) {
         return Some(why);
     }
@@ -323,9 +348,9 @@ struct Score {
 }
 
 impl Score {
-    fn of(w: &FleetWorker, need: &Need, weights: &Weights) -> Score {
+    /// `health` is `health_score(&w.health)`, worked out once per pass.
+    fn of(w: &FleetWorker, health: f64, need: &Need, weights: &Weights) -> Score {
         let available = availability(w);
-        let health = health_score(&w.health);
         // The spread term: the emptier a worker, the more it gets.
         let idle = 1.0 - f64::from(w.active) / f64::from(w.max_concurrent.max(1));
         let cost = 1.0 - or_middling(w.health.cost);
@@ -374,12 +399,18 @@ fn better(a: &(f64, &FleetWorker), b: &(f64, &FleetWorker)) -> Ordering {
             (Some(_), None) => Ordering::Greater,
             (Some(x), Some(y)) => x.cmp(&y),
         })
-        .then_with(|| a.1.key().cmp(&b.1.key()))
+        .then_with(|| order(a.1, b.1))
+}
+
+/// `node`, then `worker`: the order workers are listed in.
+fn order(a: &FleetWorker, b: &FleetWorker) -> Ordering {
+    (&a.node_id, &a.worker_id).cmp(&(&b.node_id, &b.worker_id))
 }
 
 /// The best usable worker of `workers` for a task of `need` on `lane`, and
 /// every other one with its reason: the first `listed` of them by
-/// `node/worker` in full, the rest counted per reason code.
+/// `node/worker` in full (those serving the lane first), the rest counted
+/// per reason code.
 pub fn select(
     lane: Lane,
     need: &Need,
@@ -388,68 +419,115 @@ pub fn select(
     listed: usize,
 ) -> Selection {
     let mut sorted = workers.to_vec();
-    sorted.sort_by_cached_key(FleetWorker::key);
-    choose(lane, need, &sorted, policy, listed).0
+    sorted.sort_by(order);
+    let health = health_of(&sorted);
+    let fleet = Fleet {
+        workers: &sorted,
+        health: &health,
+    };
+    choose(lane, need, &fleet, &serving(&sorted, lane), policy, listed).0
 }
 
-/// [`select`] over workers already in `node/worker` order; also says which
-/// of them was chosen. Workers that serve the lane are listed before those
-/// that do not.
+/// Workers in `node/worker` order with the figures a pass does not change.
+struct Fleet<'a> {
+    workers: &'a [FleetWorker],
+    /// Each worker's [`health_score`].
+    health: &'a [f64],
+}
+
+fn health_of(workers: &[FleetWorker]) -> Vec<f64> {
+    workers.iter().map(|w| health_score(&w.health)).collect()
+}
+
+/// The positions of the workers serving `lane`, in order.
+fn serving(workers: &[FleetWorker], lane: Lane) -> Vec<usize> {
+    (0..workers.len())
+        .filter(|&i| serves(&workers[i], lane))
+        .collect()
+}
+
+/// [`select`] over a [`Fleet`] and the positions of its workers serving
+/// `lane`; also says which worker was chosen. A worker is looked at once;
+/// sentences are written only for the listed ones.
 fn choose(
     lane: Lane,
     need: &Need,
-    workers: &[FleetWorker],
+    fleet: &Fleet,
+    serving: &[usize],
     policy: &Policy,
     listed: usize,
 ) -> (Selection, Option<usize>) {
-    let verdicts: Vec<Result<f64, Why>> = workers
-        .iter()
-        .map(|w| match why_not(w, lane, need, policy) {
+    let workers = fleet.workers;
+    let mut best: Option<(f64, usize)> = None;
+    let mut verdicts = Vec::with_capacity(serving.len());
+    for &i in serving {
+        let w = &workers[i];
+        let verdict = match why_not_in_lane(w, need, policy) {
             Some(why) => Err(why),
-            None => Ok(Score::of(w, need, &policy.weights).value),
-        })
-        .collect();
-    let best = verdicts
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.as_ref().ok().map(|s| (i, *s)))
-        .min_by(|(i, a), (j, b)| better(&(*a, &workers[*i]), &(*b, &workers[*j])))
-        .map(|(i, _)| i);
+            None => {
+                let score = Score::of(w, fleet.health[i], need, &policy.weights).value;
+                let wins = best.is_none_or(|(top, j)| {
+                    better(&(score, w), &(top, &workers[j])) == Ordering::Less
+                });
+                if wins {
+                    best = Some((score, i));
+                }
+                Ok(score)
+            }
+        };
+        verdicts.push((i, verdict));
+    }
+    let best = best.map(|(_, i)| i);
     let mut selection = Selection::default();
-    let (near, far): (Vec<_>, Vec<_>) = workers
-        .iter()
-        .zip(&verdicts)
-        .enumerate()
-        .partition(|(_, (_, v))| **v != Err(Why::LaneNotServed));
-    for (i, (w, verdict)) in near.into_iter().chain(far) {
+    let mut counted = [0usize; Why::ALL.len()];
+    let mut reject = |selection: &mut Selection, w: &FleetWorker, verdict: Result<f64, Why>| {
+        let why = verdict.err().unwrap_or(Why::LowerScore);
+        if selection.rejected.len() >= listed {
+            counted[why as usize] += 1;
+            return;
+        }
+        let reason = match verdict {
+            Ok(score) => format!("{} scored {score}, below the chosen worker", w.key()),
+            Err(_) => format!("{} {}", w.key(), why.sentence(w, lane, need)),
+        };
+        selection.rejected.push(Rejected {
+            worker_id: w.worker_id.clone(),
+            node_id: w.node_id.clone(),
+            reason_code: why.code().into(),
+            reason,
+        });
+    };
+    for (i, verdict) in verdicts {
+        let w = &workers[i];
         if Some(i) == best {
-            let score = Score::of(w, need, &policy.weights);
+            let score = Score::of(w, fleet.health[i], need, &policy.weights);
             selection.chosen = Some(Chosen {
                 worker_id: w.worker_id.clone(),
                 node_id: w.node_id.clone(),
                 score: score.value,
                 reasons: vec![score.reason(w)],
             });
-            continue;
-        }
-        let why = match verdict {
-            Err(why) => *why,
-            Ok(_) => Why::LowerScore,
-        };
-        if selection.rejected.len() < listed {
-            let reason = match verdict {
-                Ok(score) => format!("{} scored {score}, below the chosen worker", w.key()),
-                Err(_) => format!("{} {}", w.key(), why.sentence(w, lane, need)),
-            };
-            selection.rejected.push(Rejected {
-                worker_id: w.worker_id.clone(),
-                node_id: w.node_id.clone(),
-                reason_code: why.code().into(),
-                reason,
-            });
         } else {
-            *selection.unlisted.entry(why.code().into()).or_default() += 1;
+            reject(&mut selection, w, verdict);
         }
     }
+    let mut serving = serving.iter().peekable();
+    for (i, w) in workers.iter().enumerate() {
+        if serving.next_if_eq(&&i).is_some() {
+            continue;
+        }
+        if selection.rejected.len() >= listed {
+            // Only counted from here on: no need to look at each.
+            counted[Why::LaneNotServed as usize] += workers.len() - i - serving.len();
+            break;
+        }
+        reject(&mut selection, w, Err(Why::LaneNotServed));
+    }
+    selection.unlisted = Why::ALL
+        .iter()
+        .zip(counted)
+        .filter(|(_, n)| *n > 0)
+        .map(|(why, n)| (why.code().to_string(), n))
+        .collect();
     (selection, best)
 }

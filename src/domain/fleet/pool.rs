@@ -3,7 +3,9 @@
 //! and never gives a worker more than its limit; a task no worker can take
 //! waits for capacity.
 
-use super::{FleetWorker, Need, Policy, Selection, choose, worker_why_not};
+use super::{
+    Fleet, FleetWorker, Need, Policy, Selection, choose, health_of, order, serving, worker_why_not,
+};
 use crate::domain::lane::Lane;
 use std::collections::HashMap;
 
@@ -14,6 +16,10 @@ pub const LISTED: usize = 8;
 pub struct Pool {
     /// In `node/worker` order: the order rejected workers are listed in.
     workers: Vec<FleetWorker>,
+    /// Each worker's health score, which a pass does not change.
+    health: Vec<f64>,
+    /// Per lane, the positions of the workers serving it.
+    serving: HashMap<Lane, Vec<usize>>,
     policy: Policy,
     listed: usize,
     /// Workers that could take some task now.
@@ -36,12 +42,14 @@ pub struct Placement {
 
 impl Pool {
     pub fn new(mut workers: Vec<FleetWorker>, policy: Policy, listed: usize) -> Pool {
-        workers.sort_by_cached_key(FleetWorker::key);
+        workers.sort_by(order);
         let open = workers
             .iter()
             .filter(|w| worker_why_not(w).is_none())
             .count();
         Pool {
+            health: health_of(&workers),
+            serving: HashMap::new(),
             workers,
             policy,
             listed,
@@ -87,19 +95,25 @@ impl Pool {
     }
 
     fn choose(&mut self, lane: Lane, need: &Need) -> (Selection, Option<usize>) {
-        if self.open > 0 {
-            return choose(lane, need, &self.workers, &self.policy, self.listed);
-        }
         let Pool {
             workers,
+            health,
+            serving: by_lane,
             policy,
             listed,
+            open,
             full,
-            ..
         } = self;
+        let serving = by_lane
+            .entry(lane)
+            .or_insert_with(|| serving(workers, lane));
+        let fleet = Fleet { workers, health };
+        if *open > 0 {
+            return choose(lane, need, &fleet, serving, policy, *listed);
+        }
         let selection = full
             .entry(lane)
-            .or_insert_with(|| choose(lane, need, workers, policy, *listed).0);
+            .or_insert_with(|| choose(lane, need, &fleet, serving, policy, *listed).0);
         (selection.clone(), None)
     }
 }

@@ -511,7 +511,6 @@ fn fill(worker: &mut WorkerChoice, selection: Selection) {
         worker.selected_worker = Some(chosen.worker_id);
         worker.selected_node = Some(chosen.node_id);
         worker.worker_score = Some(chosen.score);
-        worker.worker_reasons = chosen.reasons;
     }
     worker.rejected_workers = selection.rejected;
     worker.unlisted_workers = selection.unlisted;

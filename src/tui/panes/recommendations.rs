@@ -171,7 +171,6 @@ fn workers(w: &WorkerChoice) -> Vec<String> {
         )),
         None => lines.push("  none usable: the task waits for capacity".into()),
     }
-    lines.extend(w.worker_reasons.iter().map(|r| format!("    {r}")));
     lines.extend(
         w.rejected_workers
             .iter()
