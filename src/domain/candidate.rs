@@ -2,6 +2,7 @@
 
 use super::lane::{Lane, parse_lane_list};
 use super::truthy::{json_bool, json_text};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -52,6 +53,9 @@ pub struct Candidate {
     /// A canonical status carried by the item itself (a Neo4j read).
     #[serde(default)]
     pub canonical_status: Option<String>,
+    /// When it must be done by: raises its urgency as it nears.
+    #[serde(default, with = "super::time::serde_utc::option")]
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 impl Candidate {
@@ -88,6 +92,7 @@ impl Candidate {
                 .collect(),
             owner: json_text(obj.get("owner")),
             canonical_status: json_text(obj.get("canonical_status")),
+            deadline: deadline(obj.get("deadline"))?,
         };
         if candidate.is_local_only() {
             candidate.allow_cloud = false;
@@ -155,6 +160,24 @@ fn lower_or(value: Option<&Value>, default: &str) -> String {
     json_text(value)
         .map(|s| s.to_lowercase())
         .unwrap_or_else(|| default.into())
+}
+
+/// An RFC 3339 time or epoch seconds; empty or null is none.
+fn deadline(value: Option<&Value>) -> Result<Option<DateTime<Utc>>, String> {
+    let bad = |v: &Value| format!("deadline must be an RFC 3339 time or epoch seconds, not {v}");
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.trim().is_empty() => Ok(None),
+        Some(v @ Value::String(s)) => super::time::parse_utc(s.trim())
+            .map(Some)
+            .ok_or_else(|| bad(v)),
+        Some(v @ Value::Number(n)) => n
+            .as_i64()
+            .and_then(|secs| DateTime::from_timestamp(secs, 0))
+            .map(Some)
+            .ok_or_else(|| bad(v)),
+        Some(v) => Err(bad(v)),
+    }
 }
 
 fn retry_count(value: Option<&Value>) -> Result<u32, String> {
@@ -338,6 +361,21 @@ mod tests {
         let err = Candidate::from_json(&json!({"task_id": "T", "retry_count": -1})).unwrap_err();
         assert!(err.contains("retry_count"));
         assert!(Candidate::from_json(&json!({"task_id": "T", "retry_count": "lots"})).is_err());
+    }
+
+    #[test]
+    fn a_deadline_is_a_time_or_epoch_seconds_and_anything_else_names_the_field() {
+        let at = |v: Value| norm(json!({"task_id": "T", "deadline": v})).deadline;
+        let noon = "2026-12-01T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(at(json!("2026-12-01T13:00:00+01:00")), Some(noon));
+        assert_eq!(at(json!(noon.timestamp())), Some(noon));
+        assert_eq!(at(json!("")), None);
+        let err =
+            Candidate::from_json(&json!({"task_id": "T", "deadline": "tomorrow"})).unwrap_err();
+        assert!(
+            err.contains("deadline") && err.contains("tomorrow"),
+            "{err}"
+        );
     }
 
     #[test]

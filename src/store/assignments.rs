@@ -168,6 +168,7 @@ pub struct Listed {
     pub lease_expires_at: Option<String>,
     /// The worker (`node/worker`) its decision named.
     pub target: Option<String>,
+    pub deadline: Option<String>,
 }
 
 /// The waiting, gated, blocked and leased assignments, newest change
@@ -177,7 +178,7 @@ pub struct Listed {
 pub fn listed(conn: &Connection, limit: usize) -> Result<Vec<Listed>> {
     all_rows(
         conn,
-        "SELECT a.assignment_id, a.task_id, json_extract(c.body, '$.title'), a.status, a.version,              a.lane, a.worker_id, a.node_id, json_extract(a.decision, '$.score'), a.priority,              a.retry_count, a.created_at, a.updated_at, a.lease_expires_at, a.target          FROM (SELECT rowid AS id FROM assignments                WHERE status IN ('recommended', 'approval_required', 'approved', 'claimed', 'running', 'blocked')                ORDER BY updated_at DESC, assignment_id LIMIT ?1) AS kept          JOIN assignments a ON a.rowid = kept.id          LEFT JOIN candidates c ON c.task_id = a.task_id          ORDER BY a.updated_at DESC, a.assignment_id",
+        "SELECT a.assignment_id, a.task_id, json_extract(c.body, '$.title'), a.status, a.version,              a.lane, a.worker_id, a.node_id, json_extract(a.decision, '$.score'), a.priority,              a.retry_count, a.created_at, a.updated_at, a.lease_expires_at, a.target, a.deadline          FROM (SELECT rowid AS id FROM assignments                WHERE status IN ('recommended', 'approval_required', 'approved', 'claimed', 'running', 'blocked')                ORDER BY updated_at DESC, assignment_id LIMIT ?1) AS kept          JOIN assignments a ON a.rowid = kept.id          LEFT JOIN candidates c ON c.task_id = a.task_id          ORDER BY a.updated_at DESC, a.assignment_id",
         [limit as i64],
         |row| {
             Ok(Listed {
@@ -196,6 +197,7 @@ pub fn listed(conn: &Connection, limit: usize) -> Result<Vec<Listed>> {
                 updated_at: row.get(12)?,
                 lease_expires_at: row.get(13)?,
                 target: row.get(14)?,
+                deadline: row.get(15)?,
             })
         },
     )
@@ -235,6 +237,7 @@ pub struct Decided<'a> {
     pub decision: &'a Decision,
     pub json: &'a str,
     pub priority: &'a str,
+    pub deadline: Option<DateTime<Utc>>,
     pub retry_count: u32,
     /// Whether the assignment exists already (the pass looked it up).
     pub existing: bool,
@@ -250,13 +253,13 @@ pub fn save_decisions(conn: &Connection, decided: &[Decided], now: DateTime<Utc>
         "UPDATE assignments SET task_id = ?2, status = ?3, version = version + 1, requeue = 1, \
              retry_count = ?4, lane = ?5, priority = ?6, decision_id = ?7, decision = ?8, \
              worker_id = NULL, node_id = NULL, lease_seconds = NULL, lease_expires_at = NULL, \
-             claimed_at = NULL, updated_at = ?9, target = ?10 \
+             claimed_at = NULL, updated_at = ?9, target = ?10, deadline = ?11 \
          WHERE assignment_id = ?1",
     )?;
     let mut insert = conn.prepare_cached(
         "INSERT INTO assignments (assignment_id, task_id, status, version, requeue, retry_count, \
-             lane, priority, decision_id, decision, created_at, updated_at, target) \
-         VALUES (?1, ?2, ?3, 1, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+             lane, priority, decision_id, decision, created_at, updated_at, target, deadline) \
+         VALUES (?1, ?2, ?3, 1, 1, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10, ?11)",
     )?;
     let now = rfc3339(now);
     for d in decided {
@@ -272,6 +275,7 @@ pub fn save_decisions(conn: &Connection, decided: &[Decided], now: DateTime<Utc>
             d.json,
             now,
             d.decision.worker.key(),
+            d.deadline.map(rfc3339),
         ])?;
         if changed != 1 {
             return Err(Error::NotFound {
@@ -418,6 +422,7 @@ pub struct Offer {
     pub failed_on: Option<(String, String)>,
     /// The worker (`node/worker`) its decision named.
     pub target: Option<String>,
+    pub deadline: Option<String>,
 }
 
 /// Waiting assignments a decision named each worker (`node/worker`) for:
@@ -457,20 +462,30 @@ pub fn offers(
         format!("CASE WHEN {target} = ?6 THEN 0 WHEN {target} IS NULL THEN 1 ELSE 2 END")
     };
     let (mine, outer_mine) = (first_mine("target"), first_mine("a.target"));
+    // Fairness's deadline boost (`fairness::DEADLINE_BOOST`), in SQL.
+    let due_soon = |deadline: &str| {
+        format!(
+            "(CASE WHEN {deadline} IS NOT NULL AND unixepoch({deadline}) - ?2 <= ?3 THEN {} ELSE 0 END)",
+            crate::domain::fleet::fairness::DEADLINE_BOOST
+        )
+    };
+    let (due, outer_due) = (due_soon("deadline"), due_soon("a.deadline"));
     all_rows(
         conn,
         &format!(
             "SELECT a.assignment_id, a.lane, a.priority, a.created_at, \
                  json_extract(c.body, '$.required_capabilities'), json_extract(c.body, '$.owner'), \
-                 a.failed_on, a.failed_at, a.target \
+                 a.failed_on, a.failed_at, a.target, a.deadline \
              FROM (SELECT rowid AS id FROM assignments \
                    WHERE status IN ('recommended', 'approved') \
                      AND lane IN (SELECT value FROM json_each(?1)) \
-                   ORDER BY {mine}, {urgency} - (?2 - unixepoch(created_at)) / ?3, created_at, assignment_id \
+                   ORDER BY {mine}, {urgency} - (?2 - unixepoch(created_at)) / ?3 - {due}, \
+                     deadline IS NULL, deadline, created_at, assignment_id \
                    LIMIT ?4 OFFSET ?5) AS page \
              JOIN assignments a ON a.rowid = page.id \
              LEFT JOIN candidates c ON c.task_id = a.task_id \
-             ORDER BY {outer_mine}, {outer} - (?2 - unixepoch(a.created_at)) / ?3, a.created_at, a.assignment_id"
+             ORDER BY {outer_mine}, {outer} - (?2 - unixepoch(a.created_at)) / ?3 - {outer_due}, \
+               a.deadline IS NULL, a.deadline, a.created_at, a.assignment_id"
         ),
         params![
             to_json(&lanes),
@@ -495,6 +510,7 @@ pub fn offers(
                     .get::<_, Option<String>>(6)?
                     .zip(row.get::<_, Option<String>>(7)?),
                 target: row.get(8)?,
+                deadline: row.get(9)?,
             })
         },
     )

@@ -320,9 +320,11 @@ ALTER TABLE assignments ADD COLUMN failed_at TEXT;
 "#,
     // Issue 12: the worker (`node/worker`) a decision named. A waiting
     // assignment counts against its worker's limit in the next pass, and
-    // `next` gives it to that worker first.
+    // `next` gives it to that worker first. And the task's deadline, which
+    // raises its urgency as it nears.
     r#"
 ALTER TABLE assignments ADD COLUMN target TEXT;
+ALTER TABLE assignments ADD COLUMN deadline TEXT;
 CREATE INDEX assignments_target ON assignments(target) WHERE target IS NOT NULL;
 "#,
 ];

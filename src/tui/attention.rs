@@ -1,9 +1,12 @@
 //! What needs the operator's eye, measured against the engine's own
-//! timings: stale and late workers, a write-back falling behind, work
-//! waiting too long, a scheduler that stopped ticking. Pure, so each rule
+//! timings: stale and late workers, open breakers, missed deadlines, a
+//! write-back falling behind, work waiting too long, a scheduler that
+//! stopped ticking. Pure, so each rule
 //! is tested without a terminal.
 
 use crate::domain::fleet::breaker::BreakerState;
+use crate::domain::fleet::fairness;
+use crate::domain::lifecycle::Status;
 use crate::engine::Snapshot;
 use crate::engine::snapshot::Worker;
 use crate::tui::rows::format_age;
@@ -81,6 +84,14 @@ pub fn alerts(s: &Snapshot, now: DateTime<Utc>) -> Vec<Alert> {
         1 => alerts.push(error("1 breaker open".into())),
         n => alerts.push(error(format!("{n} breakers open"))),
     }
+    let missed = s
+        .recommendations
+        .iter()
+        .filter(|r| r.status != Status::Blocked && fairness::missed(r.deadline, now))
+        .count();
+    if missed > 0 {
+        alerts.push(error(format!("{missed} past deadline")));
+    }
     match count(Heard::Late) {
         0 => {}
         1 => alerts.push(warn("1 worker late".into())),
@@ -157,7 +168,21 @@ mod tests {
             w.stale = false;
             w.last_seen = now;
         }
+        for r in &mut s.recommendations {
+            r.deadline = None;
+        }
         s
+    }
+
+    #[test]
+    fn work_past_its_deadline_is_an_error_until_it_ends() {
+        let now = fixtures::now();
+        let mut s = quiet(now);
+        s.recommendations[0].deadline = Some(now + Duration::seconds(1));
+        assert_eq!(alerts(&s, now), vec![]);
+        s.recommendations[0].deadline = Some(now - Duration::seconds(1));
+        s.recommendations[1].deadline = Some(now - Duration::seconds(1));
+        assert_eq!(alerts(&s, now), vec![error("2 past deadline".into())]);
     }
 
     #[test]

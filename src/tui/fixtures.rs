@@ -65,6 +65,8 @@ fn recommendation(i: usize, status: Status, worker: Option<&str>) -> Recommendat
         // A waiting recommendation's decision named a worker.
         target: (worker.is_none() && status == Status::Recommended)
             .then(|| format!("n1/w{}", i % 3)),
+        // One task has a deadline, an hour away.
+        deadline: (i == 1).then(|| ago(-3600)),
         score: 0.78,
         priority: "batch".into(),
         retry_count: 0,

@@ -1,6 +1,8 @@
 //! Which waiting assignment a worker is offered first (contract C): by
 //! effective priority, which rises one level for every `step` waited so no
-//! task starves behind a stream of urgent ones, then the longest waiting.
+//! task starves behind a stream of urgent ones, and two more once its
+//! deadline is less than a step away (or past); then the earliest deadline,
+//! then the longest waiting.
 
 use crate::domain::backpressure::urgency;
 use chrono::{DateTime, Utc};
@@ -12,19 +14,36 @@ pub struct Waiting {
     pub assignment_id: String,
     pub priority: String,
     pub since: DateTime<Utc>,
+    pub deadline: Option<DateTime<Utc>>,
 }
+
+/// Levels a task gains once its deadline is less than one step away.
+pub const DEADLINE_BOOST: i64 = 2;
 
 /// Its urgency now (lower is more urgent; may go below 0 with age).
 pub fn effective_urgency(w: &Waiting, now: DateTime<Utc>, step_seconds: u64) -> i64 {
     let waited = (now - w.since).num_seconds().max(0);
     let step = i64::try_from(step_seconds.max(1)).unwrap_or(i64::MAX);
-    i64::from(urgency(&w.priority)) - waited / step
+    let due = w.deadline.is_some_and(|d| (d - now).num_seconds() <= step);
+    i64::from(urgency(&w.priority)) - waited / step - if due { DEADLINE_BOOST } else { 0 }
 }
 
-/// Offer order: effective urgency, then the longest waiting, then the id.
+/// Whether its deadline has passed.
+pub fn missed(deadline: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    deadline.is_some_and(|d| d < now)
+}
+
+/// Offer order: effective urgency, then the earliest deadline (none
+/// last), then the longest waiting, then the id.
 pub fn first_offered(a: &Waiting, b: &Waiting, now: DateTime<Utc>, step_seconds: u64) -> Ordering {
     effective_urgency(a, now, step_seconds)
         .cmp(&effective_urgency(b, now, step_seconds))
+        .then(match (a.deadline, b.deadline) {
+            (Some(x), Some(y)) => x.cmp(&y),
+            (Some(_), None) => Ordering::Less,
+            (None, Some(_)) => Ordering::Greater,
+            (None, None) => Ordering::Equal,
+        })
         .then(a.since.cmp(&b.since))
         .then_with(|| a.assignment_id.cmp(&b.assignment_id))
 }
@@ -43,7 +62,33 @@ mod tests {
             assignment_id: id.into(),
             priority: priority.into(),
             since,
+            deadline: None,
         }
+    }
+
+    #[test]
+    fn a_near_deadline_raises_a_task_two_levels_and_orders_equals() {
+        let mut due = waiting("due", "batch", at(0));
+        due.deadline = Some(at(30));
+        let plain = waiting("plain", "batch", at(0));
+        assert_eq!(
+            effective_urgency(&due, at(0), 300),
+            effective_urgency(&plain, at(0), 300),
+            "thirty minutes away: no boost yet"
+        );
+        assert_eq!(
+            first_offered(&due, &plain, at(0), 300),
+            Ordering::Less,
+            "equal urgency: a deadline goes first"
+        );
+        assert_eq!(
+            effective_urgency(&due, at(25), 300),
+            effective_urgency(&plain, at(25), 300) - DEADLINE_BOOST
+        );
+        let critical = waiting("critical", "critical", at(25));
+        assert_eq!(first_offered(&due, &critical, at(25), 300), Ordering::Less);
+        assert!(!missed(due.deadline, at(30)));
+        assert!(missed(due.deadline, at(31)));
     }
 
     #[test]

@@ -83,6 +83,9 @@ pub struct Recommendation {
     /// The worker (`node/worker`) its decision named, while none holds it.
     #[serde(default)]
     pub target: Option<String>,
+    /// When the task must be done by.
+    #[serde(default, with = "crate::domain::time::serde_utc::option")]
+    pub deadline: Option<DateTime<Utc>>,
 }
 
 impl From<assignments::Listed> for Recommendation {
@@ -100,6 +103,7 @@ impl From<assignments::Listed> for Recommendation {
             worker: a.worker_id,
             node: a.node_id,
             target: a.target,
+            deadline: at_opt(a.deadline.as_deref()),
             score: a.score,
             priority: a.priority,
             retry_count: a.retry_count,

@@ -203,6 +203,7 @@ impl<'a> Work<'a> {
                         decision,
                         json,
                         priority: &p.candidate.priority,
+                        deadline: p.candidate.deadline,
                         retry_count: p.candidate.retry_count,
                         existing: p.from.is_some(),
                     });

@@ -164,6 +164,10 @@ impl Work<'_> {
                             assignment_id: o.assignment_id,
                             priority: o.priority,
                             since: crate::domain::time::parse_utc(&o.created_at).unwrap_or(now),
+                            deadline: o
+                                .deadline
+                                .as_deref()
+                                .and_then(crate::domain::time::parse_utc),
                         },
                     )),
                 }

@@ -3,6 +3,7 @@
 
 use super::{Detail, Info, PaneView, gone, grow, status, text, whole};
 use crate::domain::decision::WorkerChoice;
+use crate::domain::fleet::fairness;
 use crate::domain::lifecycle::Status;
 use crate::engine::Snapshot;
 use crate::tui::clock::Now;
@@ -114,6 +115,14 @@ pub(super) fn describe_assignment(
         ),
         format!("lease ends   {}", now.when_opt(r.lease_expires_at)),
     ];
+    if let Some(deadline) = r.deadline {
+        let missed = if fairness::missed(Some(deadline), now.at) {
+            "  MISSED"
+        } else {
+            ""
+        };
+        lines.push(format!("deadline     {}{missed}", now.when(deadline)));
+    }
     if let Some(line) = super::waiting::why(s, r, now.at) {
         lines.push(format!("waiting for  {line}"));
     }

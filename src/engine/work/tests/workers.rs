@@ -579,3 +579,42 @@ fn a_lane_without_a_usable_worker_falls_back_to_one_with_a_worker() {
     assert!(skip.reason.contains("1 worker_degraded"), "{skip:?}");
     assert_eq!(h.get(&d.assignment_id).lane, "direct_worker");
 }
+
+/// Deadlines (issue 12, item 4): a task whose deadline is less than an
+/// aging step away gains two levels and goes before a more urgent task
+/// that has none; between equals, the earlier deadline first; a deadline
+/// that cannot be read refuses the item, naming the field.
+#[test]
+fn a_near_deadline_goes_first_and_an_unreadable_one_is_refused() {
+    let mut h = Harness::with_env(&[("AUTO_ASSIGN_AGING_STEP_SECONDS", "300")]);
+    h.join("w1", &["local_only"], &[], 10);
+    let now = *h.now.lock().unwrap();
+    let soon = crate::domain::time::rfc3339(now + Duration::seconds(200));
+    let later = crate::domain::time::rfc3339(now + Duration::seconds(3600));
+    let task = |id: &str, priority: &str, deadline: Option<&str>| json!({"task_id": id, "priority": priority, "allowed_lanes": ["local_only"], "deadline": deadline});
+    h.decide(vec![
+        task("LATER", "batch", Some(&later)),
+        task("URGENT", "interactive", None),
+        task("SOON", "batch", Some(&soon)),
+        task("PLAIN", "batch", None),
+    ]);
+    let order: Vec<String> = (0..4).map(|_| h.next("w1").unwrap()).collect();
+    assert_eq!(order, ["SOON", "URGENT", "LATER", "PLAIN"]);
+    let bad = h.apply(Command::by(
+        "op",
+        Action::Evaluate {
+            candidates: vec![json!({"task_id": "BAD", "deadline": "friday"})],
+        },
+    ));
+    match bad.unwrap() {
+        Reply::Outcomes(o) => {
+            assert_eq!(o[0].result, "invalid");
+            let note = o[0].note.clone().unwrap_or_default();
+            assert!(
+                note.contains("deadline") && note.contains("friday"),
+                "{note}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+}
