@@ -6,9 +6,12 @@ mod fixtures;
 
 use auto_assign::domain::candidate::Candidate;
 use auto_assign::domain::control::ControlMode;
+use auto_assign::domain::fleet::pool::{LISTED, Pool};
+use auto_assign::domain::fleet::{FleetWorker, Policy};
 use auto_assign::domain::lane::DEFAULT_LANES;
 use auto_assign::domain::router::{RouterBodies, RouterSnapshot};
-use auto_assign::domain::scorer::{DecisionContext, ScoringPolicy, decide};
+use auto_assign::domain::scorer::{DecisionContext, ScoringPolicy, decide, place};
+use auto_assign::domain::worker::Heartbeat;
 use chrono::Utc;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -41,6 +44,19 @@ fn scoring(c: &mut Criterion) {
             }
         })
     });
+    // The worker choice alone (issue 12's goal: at most 50 ms more than
+    // deciding): 1,000 workers over two lanes each, four places each.
+    let fleet = fleet(1_000);
+    group.bench_function("decide_and_place_10k_1000_workers", |b| {
+        b.iter(|| {
+            let mut pool = Pool::new(fleet.clone(), Policy::default(), LISTED);
+            for candidate in &candidates {
+                let mut decision = decide(black_box(candidate), &ctx);
+                place(&mut decision, candidate, &ctx, &mut pool);
+                black_box(decision);
+            }
+        })
+    });
     let raw = fixtures::candidates(10_000);
     group.bench_function("normalize_and_decide_10k", |b| {
         b.iter(|| {
@@ -51,6 +67,20 @@ fn scoring(c: &mut Criterion) {
         })
     });
     group.finish();
+}
+
+/// `count` workers spread over the lanes, four places each.
+fn fleet(count: usize) -> Vec<FleetWorker> {
+    let lanes = ["local_only", "router_model", "free_api"];
+    (0..count)
+        .map(|i| {
+            let mut hb = Heartbeat::new(&format!("node{}", i % 20), &format!("w{i}"));
+            hb.lanes = vec![lanes[i % 3].into(), lanes[(i + 1) % 3].into()];
+            hb.capabilities = vec!["python".into()];
+            hb.max_concurrent = 4;
+            FleetWorker::from_heartbeat(&hb, 0, false)
+        })
+        .collect()
 }
 
 criterion_group!(benches, scoring);

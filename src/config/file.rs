@@ -34,13 +34,15 @@ pub(super) fn read_file(path: &Path, explicit: bool) -> Result<FileValues> {
     })?;
     let mut out = Vec::new();
     let mut keymap = BTreeMap::new();
-    // Two sections read as flat settings: `[ui] time = "utc"` is `ui_time`
-    // (the room's own), `[fleet] owner_filter = true` is `owner_filter`.
+    // Three sections read as flat settings: `[ui] time = "utc"` is `ui_time`
+    // (the room's own), `[fleet] owner_filter = true` is `owner_filter`,
+    // `[alerts] queue_depth = 500` is `alert_queue_depth`.
     let mut entries = Vec::new();
     for (key, value) in table {
         let prefix = match key.as_str() {
             "ui" => "ui_",
             "fleet" => "",
+            "alerts" => "alert_",
             _ => {
                 entries.push((key, value));
                 continue;

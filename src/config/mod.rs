@@ -93,6 +93,7 @@ pub struct Settings {
     pub aging_step_seconds: u64,
     /// Worker selection: the owner filter and the score's weights.
     pub fleet: crate::domain::fleet::Policy,
+    pub alerts: crate::domain::alerts::Thresholds,
     pub approval_ttl_seconds: u64,
     pub outbox_max_attempts: u32,
     pub outbox_backoff_base_seconds: u64,
@@ -278,6 +279,12 @@ fn build(
                 cost: r.fraction("worker_weight_cost")?,
                 affinity: r.fraction("worker_weight_affinity")?,
             },
+        },
+        alerts: crate::domain::alerts::Thresholds {
+            queue_depth: r.whole("alert_queue_depth", 0, 10_000_000)?,
+            stuck_seconds: 60 * r.whole("alert_stuck_minutes", 0, 30 * 24 * 60)?,
+            latency_ms: r.whole("alert_latency_ms", 0, 3_600_000)?,
+            starving_seconds: 60 * r.whole("alert_starving_minutes", 0, 30 * 24 * 60)?,
         },
         breaker: BreakerPolicy {
             failures: r.whole("breaker_failures", 1, 100)? as u32,

@@ -167,6 +167,26 @@ pub const SPECS: &[Spec] = &[
         "Offer a task only to its owner's workers; a task with no owner is then offered to none.",
     ),
     spec(
+        "alert_queue_depth",
+        "100",
+        "Alert when more assignments than this wait (0: never).",
+    ),
+    spec(
+        "alert_stuck_minutes",
+        "60",
+        "Alert when a worker has held one task longer than this (0: never).",
+    ),
+    spec(
+        "alert_latency_ms",
+        "1000",
+        "Alert when a decision pass takes longer than this (0: never).",
+    ),
+    spec(
+        "alert_starving_minutes",
+        "25",
+        "Alert when a task has waited for a worker longer than this (0: never).",
+    ),
+    spec(
         "worker_weight_health",
         "0.4",
         "Weight of a worker's health (success rate, latency, uptime) in its score.",

@@ -1,6 +1,7 @@
 //! The pure core: every rule of the contract as plain functions over plain
 //! data. Nothing here reads a clock, a file or a socket; callers pass `now`.
 
+pub mod alerts;
 pub mod backpressure;
 pub mod bounded;
 pub mod candidate;

@@ -5,6 +5,7 @@
 use super::snapshot::{self, Health, HealthState, Inputs, Limits, Snapshot};
 use super::work::Work;
 use crate::config::Settings;
+use crate::domain::alerts::{self, Alert};
 use crate::domain::router::RouterSnapshot;
 use crate::error::{Error, Result};
 use crate::store::lock::EngineLock;
@@ -13,6 +14,10 @@ use crate::wire::{Action, Command, Operator, Reply};
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 use std::sync::Arc;
+
+/// How often the fleet's alerts are judged: they speak of minutes, so a
+/// few seconds late is nothing, and each look costs three reads.
+const ALERT_EVERY: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 /// What an operator may ask of the sync edge through the engine.
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +56,12 @@ pub struct Core {
     /// backlog), not from the engine's own clock; a `router.*` snapshot
     /// event wakes it for a fresh backlog.
     intake: Option<Arc<tokio::sync::Notify>>,
+    /// The fleet's alerts holding now, each since it began.
+    alerts: Vec<Alert>,
+    /// When the alerts were last judged.
+    alerts_checked_at: Option<DateTime<Utc>>,
+    /// How long the last decision pass took.
+    last_pass_ms: Option<u64>,
 }
 
 impl Core {
@@ -78,6 +89,9 @@ impl Core {
             dispatcher: None,
             reconciler: None,
             intake: None,
+            alerts: Vec::new(),
+            alerts_checked_at: None,
+            last_pass_ms: None,
         }
     }
 
@@ -130,15 +144,60 @@ impl Core {
     }
 
     /// The time-revealed work alone (lease expiry, stale workers, lapsed
-    /// approvals). Returns whether anything changed.
+    /// approvals, and every [`ALERT_EVERY`] the fleet's alerts). Returns
+    /// whether anything changed.
     pub fn housekeeping(&mut self) -> Result<bool> {
         let now = self.now();
         let started_at = self.started_at;
         let (settings, router) = (&self.settings, &self.router);
-        self.store.write(|tx| {
+        let changed = self.store.write(|tx| {
             let mut work = Work::new(tx, settings, router, now, started_at)?;
             work.housekeeping()
-        })
+        })?;
+        let due = self
+            .alerts_checked_at
+            .is_none_or(|at| now - at >= ALERT_EVERY);
+        if !due {
+            return Ok(changed);
+        }
+        self.alerts_checked_at = Some(now);
+        Ok(self.judge_alerts(now)? || changed)
+    }
+
+    /// Judges the fleet's alerts; each one that began or ended is written
+    /// to the audit (and the log) once. Returns whether any did.
+    fn judge_alerts(&mut self, now: DateTime<Utc>) -> Result<bool> {
+        let limits = self.settings.alerts;
+        let held_since =
+            now - chrono::Duration::seconds(i64::try_from(limits.stuck_seconds).unwrap_or(0));
+        let mut facts = crate::store::alerts::facts(self.store.conn(), held_since)?;
+        facts.last_pass_ms = self.last_pass_ms;
+        let judged = alerts::judge(&facts, &limits, now);
+        let (current, began, ended) = alerts::carry(&self.alerts, judged);
+        if began.is_empty() && ended.is_empty() {
+            return Ok(false);
+        }
+        for a in &began {
+            tracing::warn!(code = %a.code, "alert: {}", a.text);
+        }
+        for a in &ended {
+            tracing::info!(code = %a.code, "alert over: {}", a.text);
+        }
+        let lines: Vec<audit::Record> = began
+            .iter()
+            .map(|a| (a, "alert_raised"))
+            .chain(ended.iter().map(|a| (a, "alert_cleared")))
+            .map(|(a, action)| audit::Record {
+                actor: "engine",
+                action,
+                subject: Some(a.subject.as_deref().unwrap_or(&a.code)),
+                detail: Some(&a.text),
+                ..Default::default()
+            })
+            .collect();
+        self.store.write(|tx| audit::append_all(tx, &lines, now))?;
+        self.alerts = current;
+        Ok(true)
     }
 
     /// Applies one command (see [`Core::apply_batch`]).
@@ -228,7 +287,10 @@ impl Core {
                 )
             };
             let written = if pass {
-                self.store.with_pass_cache(write)
+                let started = std::time::Instant::now();
+                let written = self.store.with_pass_cache(write);
+                self.last_pass_ms = Some(started.elapsed().as_millis() as u64);
+                written
             } else {
                 write(&mut self.store)
             };
@@ -345,6 +407,7 @@ impl Core {
                 dispatch_enabled: self.settings.dispatch_enabled,
                 breaker_cooldown_seconds: self.settings.breaker.cooldown_seconds,
             },
+            alerts: self.alerts.clone(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! writer. Every engine command runs in one transaction, so a crash leaves
 //! either all of a command or none of it.
 
+pub mod alerts;
 pub mod approvals;
 pub mod assignments;
 pub mod audit;

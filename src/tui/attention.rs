@@ -4,13 +4,13 @@
 //! stopped ticking. Pure, so each rule
 //! is tested without a terminal.
 
-use crate::domain::fleet::breaker::BreakerState;
 use crate::domain::fleet::fairness;
 use crate::domain::lifecycle::Status;
 use crate::engine::Snapshot;
 use crate::engine::snapshot::Worker;
 use crate::tui::rows::format_age;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
 
 /// Outbox events older than this, not yet written back, are a lag worth a
 /// warning; ten times it, an error.
@@ -70,20 +70,7 @@ pub fn alerts(s: &Snapshot, now: DateTime<Utc>) -> Vec<Alert> {
         1 => alerts.push(error("1 worker stale".into())),
         n => alerts.push(error(format!("{n} workers stale"))),
     }
-    let cooldown = crate::domain::fleet::breaker::BreakerPolicy {
-        failures: 1,
-        cooldown_seconds: limits.breaker_cooldown_seconds,
-    };
-    let open = s
-        .workers
-        .iter()
-        .filter(|w| w.breaker.state(&cooldown, now) != BreakerState::Closed)
-        .count();
-    match open {
-        0 => {}
-        1 => alerts.push(error("1 breaker open".into())),
-        n => alerts.push(error(format!("{n} breakers open"))),
-    }
+    alerts.extend(fleet_alerts(s));
     let missed = s
         .recommendations
         .iter()
@@ -109,8 +96,11 @@ pub fn alerts(s: &Snapshot, now: DateTime<Utc>) -> Vec<Alert> {
         });
     }
     let tick = i64::try_from(limits.tick_interval_seconds).unwrap_or(i64::MAX / 4);
+    // The engine's starving-task alert says it better, when it holds.
+    let starving = s.alerts.iter().any(|a| a.code == "task_starving");
     if let Some(waited) = s.oldest_waiting_at.map(age)
         && waited > WAITING_SECONDS.max(2 * tick)
+        && !starving
     {
         alerts.push(warn(format!("oldest waiting {}", format_age(waited))));
     }
@@ -130,6 +120,36 @@ pub fn alerts(s: &Snapshot, now: DateTime<Utc>) -> Vec<Alert> {
     }
     alerts.sort_by_key(|a| std::cmp::Reverse(a.severity));
     alerts
+}
+
+/// The engine's own alerts (queue depth, stuck workers, a slow pass, open
+/// breakers, a starving task), one badge per kind; the Alerts pane lists
+/// each in full.
+fn fleet_alerts(s: &Snapshot) -> Vec<Alert> {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for a in &s.alerts {
+        *counts.entry(a.code.as_str()).or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|(code, n)| {
+            let many = |one: &str, more: &str| {
+                if n == 1 {
+                    format!("1 {one}")
+                } else {
+                    format!("{n} {more}")
+                }
+            };
+            match code {
+                "breaker_open" => error(many("breaker open", "breakers open")),
+                "worker_stuck" => warn(many("worker stuck", "workers stuck")),
+                "task_starving" => warn("a task starving".into()),
+                "queue_depth" => warn("queue over its limit".into()),
+                "assignment_latency" => warn("slow decision pass".into()),
+                other => warn(other.replace('_', " ")),
+            }
+        })
+        .collect()
 }
 
 fn warn(text: String) -> Alert {
@@ -200,9 +220,14 @@ mod tests {
         assert_eq!(alerts(&s, now), vec![warn("1 worker late".into())]);
         s.workers[0].stale = true;
         assert_eq!(alerts(&s, now), vec![error("1 worker stale".into())]);
-        s.workers[1].breaker.opened_at = Some(now);
+        s.alerts = vec![crate::engine::snapshot::Alert {
+            code: "breaker_open".into(),
+            subject: Some("n1/w2".into()),
+            text: "n1/w2's circuit breaker is open".into(),
+            since: now,
+        }];
         assert!(alerts(&s, now).contains(&error("1 breaker open".into())));
-        s.workers[1].breaker = Default::default();
+        s.alerts.clear();
         s.workers[0].last_seen = now - Duration::seconds(59);
         s.workers[0].stale = false;
         assert_eq!(heard(&s.workers[0], 120, now), Heard::Recently);

@@ -112,6 +112,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("4", Action::Pane(4)),
     ("5", Action::Pane(5)),
     ("6", Action::Pane(6)),
+    ("7", Action::Pane(7)),
     ("j", Action::Down),
     ("down", Action::Down),
     ("k", Action::Up),

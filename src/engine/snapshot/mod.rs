@@ -4,6 +4,7 @@
 
 pub mod views;
 
+pub use crate::domain::alerts::Alert;
 use crate::domain::lane::Lane;
 use crate::domain::lifecycle::Status;
 use crate::error::Result;
@@ -68,6 +69,10 @@ pub struct Snapshot {
     pub rejected_lines: BTreeMap<String, u64>,
     #[serde(default)]
     pub limits: Limits,
+    /// The fleet's alerts holding now (queue depth, stuck workers, a slow
+    /// pass, open breakers, starving tasks), each since it began.
+    #[serde(default)]
+    pub alerts: Vec<Alert>,
 }
 
 impl Snapshot {
@@ -101,6 +106,7 @@ impl Snapshot {
             queue_history: self.queue_history.clone(),
             rejected_lines: self.rejected_lines.clone(),
             limits: self.limits,
+            alerts: self.alerts.clone(),
         }
     }
 
@@ -123,6 +129,7 @@ pub struct Inputs {
     /// health is the snapshot's: it was just read).
     pub health: Vec<Health>,
     pub limits: Limits,
+    pub alerts: Vec<Alert>,
 }
 
 impl Inputs {
@@ -135,6 +142,7 @@ impl Inputs {
             last_tick_at: None,
             health: vec![unknown("assistx"), unknown("neo4j"), unknown("router")],
             limits: Limits::default(),
+            alerts: Vec::new(),
         }
     }
 }
@@ -200,6 +208,7 @@ pub fn build(conn: &Connection, inputs: &Inputs) -> Result<Snapshot> {
         queue_history: Vec::new(),
         rejected_lines: BTreeMap::new(),
         limits: inputs.limits,
+        alerts: inputs.alerts.clone(),
         health: inputs
             .health
             .iter()

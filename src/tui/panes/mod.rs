@@ -3,6 +3,7 @@
 //! fetches for it), its empty hint, its tab badge and the summary drawn above
 //! its table. The table view (`views/table.rs`) is generic over them.
 
+mod alerts;
 mod approvals;
 mod audit;
 mod outbox;
@@ -32,6 +33,7 @@ pub enum Pane {
     Workers,
     Outbox,
     Audit,
+    Alerts,
 }
 
 /// A column: its header and how it gives way when space is short.
@@ -123,13 +125,14 @@ pub trait PaneView {
 }
 
 impl Pane {
-    pub const ALL: [Pane; 6] = [
+    pub const ALL: [Pane; 7] = [
         Pane::Queue,
         Pane::Recommendations,
         Pane::Approvals,
         Pane::Workers,
         Pane::Outbox,
         Pane::Audit,
+        Pane::Alerts,
     ];
 
     pub fn view(self) -> &'static dyn PaneView {
@@ -140,6 +143,7 @@ impl Pane {
             Pane::Workers => &workers::Workers,
             Pane::Outbox => &outbox::Outbox,
             Pane::Audit => &audit::Audit,
+            Pane::Alerts => &alerts::Alerts,
         }
     }
 

@@ -89,28 +89,55 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     }
 }
 
+/// The tabs' labels, as wide as `width` allows: full titles, else the
+/// short names, else the short names with only the badges' numbers (the
+/// header says the rest), so every tab fits in 80 columns.
+fn tab_labels(app: &App, width: u16) -> Vec<String> {
+    let labels = |short: bool, terse: bool| -> Vec<String> {
+        Pane::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, pane)| {
+                let name = if short { pane.command() } else { pane.title() };
+                let badge = pane.view().badge(app.snapshot()).map(|badge| {
+                    let badge = if terse {
+                        badge.split(' ').next().unwrap_or_default().to_string()
+                    } else {
+                        badge
+                    };
+                    format!(" ({badge})")
+                });
+                format!(" {}:{name}{} ", i + 1, badge.unwrap_or_default())
+            })
+            .collect()
+    };
+    let fits = |labels: &[String]| {
+        labels
+            .iter()
+            .map(|l| usize::from(fit::width(l)))
+            .sum::<usize>()
+            <= usize::from(width)
+    };
+    [(false, false), (true, false), (true, true)]
+        .into_iter()
+        .map(|(short, terse)| labels(short, terse))
+        .find(|l| fits(l))
+        .unwrap_or_else(|| labels(true, true))
+}
+
 fn draw_tabs(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut spans = Vec::new();
-    for (i, pane) in Pane::ALL.iter().enumerate() {
-        let count = pane
-            .view()
-            .badge(app.snapshot())
-            .map(|badge| format!(" ({badge})"))
-            .unwrap_or_default();
-        // Narrow terminals get the short names, so all six tabs fit in 80.
-        let name = if area.width < 100 {
-            pane.command()
-        } else {
-            pane.title()
-        };
-        let label = format!(" {}:{}{} ", i + 1, name, count);
-        let style = if *pane == app.pane {
-            theme.selected
-        } else {
-            theme.muted
-        };
-        spans.push(Span::styled(label, style));
-    }
+    let spans: Vec<Span> = tab_labels(app, area.width)
+        .into_iter()
+        .zip(Pane::ALL)
+        .map(|(label, pane)| {
+            let style = if pane == app.pane {
+                theme.selected
+            } else {
+                theme.muted
+            };
+            Span::styled(label, style)
+        })
+        .collect();
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 

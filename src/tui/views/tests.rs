@@ -799,9 +799,24 @@ fn an_open_breaker_shows_in_the_workers_pane_and_the_header() {
     snapshot.workers[0].breaker.opened_at = Some(snapshot.taken_at);
     snapshot.workers[3].breaker.opened_at =
         Some(snapshot.taken_at - chrono::Duration::seconds(301));
-    let a = app(snapshot, Pane::Workers);
+    // The header's count is the engine's alerts.
+    snapshot.alerts = [0, 3]
+        .iter()
+        .map(|&i| crate::engine::snapshot::Alert {
+            code: "breaker_open".into(),
+            subject: Some(snapshot.workers[i].key()),
+            text: format!("{}'s circuit breaker is open", snapshot.workers[i].key()),
+            since: snapshot.taken_at,
+        })
+        .collect();
+    let mut a = app(snapshot, Pane::Workers);
     let text = render(&a, 120, 30).backend().to_string();
     assert!(text.contains("⚡ BREAKER OPEN"), "{text}");
     assert!(text.contains("⚡ TRIAL"), "{text}");
     assert!(text.contains("2 breakers open"), "{text}");
+    // The Alerts pane (7) says each in full.
+    key(&mut a, KeyCode::Char('7'));
+    let text = render(&a, 120, 30).backend().to_string();
+    assert!(text.contains("Alerts (2)"), "{text}");
+    assert!(text.contains("circuit breaker is open"), "{text}");
 }

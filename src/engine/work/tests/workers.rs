@@ -618,3 +618,66 @@ fn a_near_deadline_goes_first_and_an_unreadable_one_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Alerts (issue 12, item 8): judged by the engine every few seconds from
+/// its own thresholds, in the snapshot while they hold, and written to the
+/// audit once when they begin and once when they end.
+#[test]
+fn alerts_begin_and_end_once_each_and_are_in_the_snapshot() {
+    let mut h = Harness::with_env(&[
+        ("AUTO_ASSIGN_ALERT_QUEUE_DEPTH", "2"),
+        ("AUTO_ASSIGN_ALERT_STUCK_MINUTES", "1"),
+    ]);
+    let alert_lines = |h: &Harness| -> Vec<(String, String)> {
+        audit::recent(h.core.store().conn(), 1000, false)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action.starts_with("alert_"))
+            .map(|e| (e.action, e.subject.unwrap_or_default()))
+            .collect()
+    };
+    let ids: Vec<String> = ["T1", "T2", "T3"]
+        .iter()
+        .map(|t| h.evaluate(json!({"task_id": t})))
+        .collect();
+    h.core.housekeeping().unwrap();
+    let codes = |h: &Harness| -> Vec<String> {
+        h.core
+            .snapshot()
+            .unwrap()
+            .alerts
+            .into_iter()
+            .map(|a| a.code)
+            .collect()
+    };
+    assert_eq!(codes(&h), ["queue_depth"]);
+    assert_eq!(
+        alert_lines(&h),
+        [("alert_raised".into(), "queue_depth".into())]
+    );
+    // Still over the limit a look later: nothing new is said.
+    h.advance(5);
+    h.core.housekeeping().unwrap();
+    assert_eq!(alert_lines(&h).len(), 1);
+    // A claim brings the queue to its limit; held past a minute, the lease
+    // makes its worker stuck.
+    h.heartbeat("w1", None).unwrap();
+    h.claim(&ids[0], "w1", 3600).unwrap();
+    h.advance(61);
+    h.heartbeat("w1", Some(&ids[0])).unwrap();
+    h.core.housekeeping().unwrap();
+    assert_eq!(codes(&h), ["worker_stuck"]);
+    let lines = alert_lines(&h);
+    assert_eq!(
+        lines[1..],
+        [
+            ("alert_raised".to_string(), "n1/w1".to_string()),
+            ("alert_cleared".to_string(), "queue_depth".to_string()),
+        ]
+    );
+    h.complete(&ids[0], "w1").unwrap();
+    h.advance(5);
+    h.core.housekeeping().unwrap();
+    assert!(codes(&h).is_empty());
+    assert_eq!(alert_lines(&h).last().unwrap().0, "alert_cleared");
+}
