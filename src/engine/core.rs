@@ -3,7 +3,7 @@
 //! `engine/mod.rs` feeds it commands one at a time.
 
 use super::snapshot::{self, Health, HealthState, Inputs, Limits, Snapshot};
-use super::work::Work;
+use super::work::{FleetCache, Work};
 use crate::config::Settings;
 use crate::domain::alerts::{self, Alert};
 use crate::domain::router::RouterSnapshot;
@@ -62,6 +62,8 @@ pub struct Core {
     alerts_checked_at: Option<DateTime<Utc>>,
     /// How long the last decision pass took.
     last_pass_ms: Option<u64>,
+    /// The fleet view passes place work on, kept between them.
+    fleet: FleetCache,
 }
 
 impl Core {
@@ -92,6 +94,7 @@ impl Core {
             alerts: Vec::new(),
             alerts_checked_at: None,
             last_pass_ms: None,
+            fleet: FleetCache::default(),
         }
     }
 
@@ -129,9 +132,17 @@ impl Core {
         let now = self.now();
         let started_at = self.started_at;
         let (settings, router) = (&self.settings, &self.router);
-        self.caught_up = self
-            .store
-            .write(|tx| Work::new(tx, settings, router, now, started_at)?.housekeeping_counts())?;
+        self.caught_up = self.store.write(|tx| {
+            Work::new(
+                tx,
+                settings,
+                router,
+                &FleetCache::default(),
+                now,
+                started_at,
+            )?
+            .housekeeping_counts()
+        })?;
         let operator = self.settings.operator.clone();
         self.apply(Command::by(
             operator,
@@ -149,11 +160,15 @@ impl Core {
     pub fn housekeeping(&mut self) -> Result<bool> {
         let now = self.now();
         let started_at = self.started_at;
-        let (settings, router) = (&self.settings, &self.router);
+        let (settings, router, fleet) = (&self.settings, &self.router, &self.fleet);
         let changed = self.store.write(|tx| {
-            let mut work = Work::new(tx, settings, router, now, started_at)?;
+            let mut work = Work::new(tx, settings, router, fleet, now, started_at)?;
             work.housekeeping()
         })?;
+        if changed {
+            // A lease expired or a worker went stale.
+            self.fleet.forget();
+        }
         let due = self
             .alerts_checked_at
             .is_none_or(|at| now - at >= ALERT_EVERY);
@@ -260,7 +275,7 @@ impl Core {
         if !batch.is_empty() {
             let indexes: Vec<usize> = batch.iter().map(|((i, _), _)| *i).collect();
             let started_at = self.started_at;
-            let (settings, router) = (&self.settings, &self.router);
+            let (settings, router, fleet) = (&self.settings, &self.router, &self.fleet);
             // The control mode is read once per batch, not once per command.
             let mut control = None;
             let pass = batch.iter().any(|(_, c)| c.is_pass());
@@ -273,8 +288,9 @@ impl Core {
                             Some(state) => state,
                             None => crate::store::control::get(conn)?,
                         };
-                        let mut work =
-                            Work::with_control(conn, settings, router, now, started_at, state);
+                        let mut work = Work::with_control(
+                            conn, settings, router, fleet, now, started_at, state,
+                        );
                         if command.is_tick() {
                             work.report_caught_up(std::mem::take(&mut caught_up));
                         }
@@ -296,6 +312,10 @@ impl Core {
             };
             // Kept for the next tick when this batch had none.
             self.caught_up = caught_up;
+            // A refused command's reservations were rolled back with it.
+            if !matches!(&written, Ok(replies) if replies.iter().all(Result::is_ok)) {
+                self.fleet.forget();
+            }
             match written {
                 Ok(replies) => {
                     for (index, reply) in indexes.into_iter().zip(replies) {
@@ -361,7 +381,11 @@ impl Core {
         let started_at = self.started_at;
         let (settings, router) = (&self.settings, &self.router);
         self.store.with_pass_cache(|store| {
-            store.dry_run(|conn| Work::new(conn, settings, router, now, started_at)?.apply(command))
+            // A dry run's reservations are rolled back: it keeps no view.
+            let fleet = FleetCache::default();
+            store.dry_run(|conn| {
+                Work::new(conn, settings, router, &fleet, now, started_at)?.apply(command)
+            })
         })
     }
 

@@ -325,6 +325,11 @@ ALTER TABLE assignments ADD COLUMN failed_at TEXT;
     r#"
 ALTER TABLE assignments ADD COLUMN target TEXT;
 ALTER TABLE assignments ADD COLUMN deadline TEXT;
+-- What `next` orders the waiting work by, so it never reads the rows'
+-- decisions (these columns come after them in the row).
+CREATE INDEX assignments_waiting
+    ON assignments(lane, priority, created_at, deadline, target, assignment_id)
+    WHERE status IN ('recommended', 'approved');
 CREATE INDEX assignments_target ON assignments(target) WHERE target IS NOT NULL;
 "#,
 ];

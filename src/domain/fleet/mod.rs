@@ -282,14 +282,12 @@ pub fn why_not(w: &FleetWorker, lane: Lane, need: &Need, policy: &Policy) -> Opt
     if !serves(w, lane) {
         return Some(Why::LaneNotServed);
     }
-    why_not_in_lane(w, need, policy)
+    worker_why_not(w).or_else(|| why_not_for(w, need, policy))
 }
 
-/// [`why_not`] for a worker known to serve the lane.
-fn why_not_in_lane(w: &FleetWorker, need: &Need, policy: &Policy) -> Option<Why> {
-    if let Some(why) = worker_why_not(w) {
-        return Some(why);
-    }
+/// [`why_not`] for a worker known to serve the lane and to be usable: what
+/// the task itself asks.
+fn why_not_for(w: &FleetWorker, need: &Need, policy: &Policy) -> Option<Why> {
     let has_all = need.capabilities.iter().all(|c| {
         w.capabilities
             .iter()
@@ -337,6 +335,23 @@ pub fn health_score(h: &Health) -> f64 {
         .filter(|v| v.is_finite() && *v >= 0.0)
         .map(|s| s / 86_400.0);
     0.4 * or_middling(h.success_rate) + 0.3 * or_middling(latency) + 0.3 * or_middling(uptime)
+}
+
+/// The parts of a worker's score that no task changes: weighted health
+/// and cost.
+fn fixed_part(w: &FleetWorker, health: f64, weights: &Weights) -> f64 {
+    weights.health * health + weights.cost * (1.0 - or_middling(w.health.cost))
+}
+
+/// A usable worker's score for a task, from its [`fixed_part`]: what a
+/// pass compares (the same as [`Score`]'s value, unrounded).
+fn score_value(w: &FleetWorker, fixed: f64, need: &Need, weights: &Weights) -> f64 {
+    let idle = 1.0 - f64::from(w.active) / f64::from(w.max_concurrent.max(1));
+    let affinity = match (&need.owner, &w.owner) {
+        (Some(want), Some(have)) if want.eq_ignore_ascii_case(have) => 1.0,
+        _ => 0.0,
+    };
+    availability(w) * (fixed + weights.idle * idle + weights.affinity * affinity)
 }
 
 /// A usable worker's score for a task, and the weighted parts it is made
@@ -388,9 +403,9 @@ fn round(x: f64) -> f64 {
 }
 
 /// Higher score, then fewer active tasks, then the longest since last
-/// assigned (never first), then `node/worker`: a total order, so the list
-/// order never decides.
-fn better(a: &(f64, &FleetWorker), b: &(f64, &FleetWorker)) -> Ordering {
+/// assigned (never first), then `node/worker` (given as each worker's
+/// place in that order): a total order, so the list order never decides.
+fn better(a: (f64, &FleetWorker, usize), b: (f64, &FleetWorker, usize)) -> Ordering {
     b.0.total_cmp(&a.0)
         .then(a.1.active.cmp(&b.1.active))
         .then(match (a.1.last_assigned_at, b.1.last_assigned_at) {
@@ -399,7 +414,7 @@ fn better(a: &(f64, &FleetWorker), b: &(f64, &FleetWorker)) -> Ordering {
             (Some(_), None) => Ordering::Greater,
             (Some(x), Some(y)) => x.cmp(&y),
         })
-        .then_with(|| order(a.1, b.1))
+        .then(a.2.cmp(&b.2))
 }
 
 /// `node`, then `worker`: the order workers are listed in.
@@ -408,9 +423,8 @@ fn order(a: &FleetWorker, b: &FleetWorker) -> Ordering {
 }
 
 /// The best usable worker of `workers` for a task of `need` on `lane`, and
-/// every other one with its reason: the first `listed` of them by
-/// `node/worker` in full (those serving the lane first), the rest counted
-/// per reason code.
+/// every other one with its reason: the first `listed` of them in full,
+/// the rest counted per reason code (see [`pool::Pool`]).
 pub fn select(
     lane: Lane,
     need: &Need,
@@ -418,116 +432,7 @@ pub fn select(
     policy: &Policy,
     listed: usize,
 ) -> Selection {
-    let mut sorted = workers.to_vec();
-    sorted.sort_by(order);
-    let health = health_of(&sorted);
-    let fleet = Fleet {
-        workers: &sorted,
-        health: &health,
-    };
-    choose(lane, need, &fleet, &serving(&sorted, lane), policy, listed).0
-}
-
-/// Workers in `node/worker` order with the figures a pass does not change.
-struct Fleet<'a> {
-    workers: &'a [FleetWorker],
-    /// Each worker's [`health_score`].
-    health: &'a [f64],
-}
-
-fn health_of(workers: &[FleetWorker]) -> Vec<f64> {
-    workers.iter().map(|w| health_score(&w.health)).collect()
-}
-
-/// The positions of the workers serving `lane`, in order.
-fn serving(workers: &[FleetWorker], lane: Lane) -> Vec<usize> {
-    (0..workers.len())
-        .filter(|&i| serves(&workers[i], lane))
-        .collect()
-}
-
-/// [`select`] over a [`Fleet`] and the positions of its workers serving
-/// `lane`; also says which worker was chosen. A worker is looked at once;
-/// sentences are written only for the listed ones.
-fn choose(
-    lane: Lane,
-    need: &Need,
-    fleet: &Fleet,
-    serving: &[usize],
-    policy: &Policy,
-    listed: usize,
-) -> (Selection, Option<usize>) {
-    let workers = fleet.workers;
-    let mut best: Option<(f64, usize)> = None;
-    let mut verdicts = Vec::with_capacity(serving.len());
-    for &i in serving {
-        let w = &workers[i];
-        let verdict = match why_not_in_lane(w, need, policy) {
-            Some(why) => Err(why),
-            None => {
-                let score = Score::of(w, fleet.health[i], need, &policy.weights).value;
-                let wins = best.is_none_or(|(top, j)| {
-                    better(&(score, w), &(top, &workers[j])) == Ordering::Less
-                });
-                if wins {
-                    best = Some((score, i));
-                }
-                Ok(score)
-            }
-        };
-        verdicts.push((i, verdict));
-    }
-    let best = best.map(|(_, i)| i);
-    let mut selection = Selection::default();
-    let mut counted = [0usize; Why::ALL.len()];
-    let mut reject = |selection: &mut Selection, w: &FleetWorker, verdict: Result<f64, Why>| {
-        let why = verdict.err().unwrap_or(Why::LowerScore);
-        if selection.rejected.len() >= listed {
-            counted[why as usize] += 1;
-            return;
-        }
-        let reason = match verdict {
-            Ok(score) => format!("{} scored {score}, below the chosen worker", w.key()),
-            Err(_) => format!("{} {}", w.key(), why.sentence(w, lane, need)),
-        };
-        selection.rejected.push(Rejected {
-            worker_id: w.worker_id.clone(),
-            node_id: w.node_id.clone(),
-            reason_code: why.code().into(),
-            reason,
-        });
-    };
-    for (i, verdict) in verdicts {
-        let w = &workers[i];
-        if Some(i) == best {
-            let score = Score::of(w, fleet.health[i], need, &policy.weights);
-            selection.chosen = Some(Chosen {
-                worker_id: w.worker_id.clone(),
-                node_id: w.node_id.clone(),
-                score: score.value,
-                reasons: vec![score.reason(w)],
-            });
-        } else {
-            reject(&mut selection, w, verdict);
-        }
-    }
-    let mut serving = serving.iter().peekable();
-    for (i, w) in workers.iter().enumerate() {
-        if serving.next_if_eq(&&i).is_some() {
-            continue;
-        }
-        if selection.rejected.len() >= listed {
-            // Only counted from here on: no need to look at each.
-            counted[Why::LaneNotServed as usize] += workers.len() - i - serving.len();
-            break;
-        }
-        reject(&mut selection, w, Err(Why::LaneNotServed));
-    }
-    selection.unlisted = Why::ALL
-        .iter()
-        .zip(counted)
-        .filter(|(_, n)| *n > 0)
-        .map(|(why, n)| (why.code().to_string(), n))
-        .collect();
-    (selection, best)
+    pool::Pool::new(workers.to_vec(), *policy, listed)
+        .choose(lane, need)
+        .0
 }

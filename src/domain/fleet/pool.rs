@@ -2,31 +2,44 @@
 //! place on its worker, so a pass of many tasks spreads them over the fleet
 //! and never gives a worker more than its limit; a task no worker can take
 //! waits for capacity.
+//!
+//! Per lane, the workers that could take some task now ("open") are kept
+//! apart from those that cannot ("closed": stale, draining, offline,
+//! degraded, breaker open, full), whose refusals do not depend on the task
+//! and are counted once. A task looks only at the open workers of its lane,
+//! and a worker that fills up moves to the closed ones: as a big pass fills
+//! the fleet, each choice gets cheaper.
 
 use super::{
-    Fleet, FleetWorker, Need, Policy, Selection, choose, health_of, order, serving, worker_why_not,
+    Chosen, FleetWorker, Need, Policy, Rejected, Score, Selection, Why, better, fixed_part,
+    health_score, order, score_value, serves, why_not_for, worker_why_not,
 };
 use crate::domain::lane::Lane;
 use std::collections::HashMap;
 
 /// Rejected workers listed in full in a decision; the rest are counted per
 /// reason code, so a decision stays small whatever the fleet's size.
-pub const LISTED: usize = 8;
+pub const LISTED: usize = 3;
 
 pub struct Pool {
-    /// In `node/worker` order: the order rejected workers are listed in.
+    /// In `node/worker` order: a worker's place here breaks the last tie.
     workers: Vec<FleetWorker>,
-    /// Each worker's health score, which a pass does not change.
-    health: Vec<f64>,
-    /// Per lane, the positions of the workers serving it.
-    serving: HashMap<Lane, Vec<usize>>,
+    /// Each worker's weighted health and cost, which a pass does not change.
+    fixed: Vec<f64>,
     policy: Policy,
     listed: usize,
-    /// Workers that could take some task now.
-    open: usize,
-    /// Once no worker can take anything, the answer per lane is the same
-    /// for every task: worked out once.
-    full: HashMap<Lane, Selection>,
+    lanes: HashMap<Lane, LaneView>,
+}
+
+/// One lane's workers, each list in `node/worker` order.
+#[derive(Default)]
+struct LaneView {
+    open: Vec<usize>,
+    closed: Vec<usize>,
+    /// The closed workers' refusals, per [`Why`].
+    closed_counts: [usize; Why::ALL.len()],
+    /// With no open worker left, every task of the lane is told the same.
+    full: Option<Selection>,
 }
 
 /// Where a task goes.
@@ -43,18 +56,16 @@ pub struct Placement {
 impl Pool {
     pub fn new(mut workers: Vec<FleetWorker>, policy: Policy, listed: usize) -> Pool {
         workers.sort_by(order);
-        let open = workers
+        let fixed = workers
             .iter()
-            .filter(|w| worker_why_not(w).is_none())
-            .count();
+            .map(|w| fixed_part(w, health_score(&w.health), &policy.weights))
+            .collect();
         Pool {
-            health: health_of(&workers),
-            serving: HashMap::new(),
             workers,
+            fixed,
             policy,
             listed,
-            open,
-            full: HashMap::new(),
+            lanes: HashMap::new(),
         }
     }
 
@@ -69,11 +80,7 @@ impl Pool {
         for &lane in lanes {
             let (selection, best) = self.choose(lane, need);
             if let Some(i) = best {
-                let w = &mut self.workers[i];
-                w.active += 1;
-                if worker_why_not(w).is_some() {
-                    self.open -= 1;
-                }
+                self.reserve(i);
                 return Placement {
                     lane: Some(lane),
                     selection,
@@ -94,27 +101,152 @@ impl Pool {
         }
     }
 
-    fn choose(&mut self, lane: Lane, need: &Need) -> (Selection, Option<usize>) {
+    /// One more task on worker `i`; full, it closes in every lane.
+    fn reserve(&mut self, i: usize) {
+        let w = &mut self.workers[i];
+        w.active += 1;
+        let Some(why) = worker_why_not(w) else {
+            return;
+        };
+        for view in self.lanes.values_mut() {
+            if let Ok(at) = view.open.binary_search(&i) {
+                view.open.remove(at);
+                let at = view.closed.binary_search(&i).unwrap_or_else(|at| at);
+                view.closed.insert(at, i);
+                view.closed_counts[why as usize] += 1;
+            }
+        }
+    }
+
+    /// The best usable worker for a task of `need` on `lane`, and every
+    /// other one with its reason: the open workers it may not take or that
+    /// scored lower first, then the closed ones, then those not serving the
+    /// lane, each group in `node/worker` order; the first `listed` in full,
+    /// the rest counted per reason code. Also says which worker was chosen.
+    pub(super) fn choose(&mut self, lane: Lane, need: &Need) -> (Selection, Option<usize>) {
         let Pool {
             workers,
-            health,
-            serving: by_lane,
+            fixed,
             policy,
             listed,
-            open,
-            full,
+            lanes,
         } = self;
-        let serving = by_lane
-            .entry(lane)
-            .or_insert_with(|| serving(workers, lane));
-        let fleet = Fleet { workers, health };
-        if *open > 0 {
-            return choose(lane, need, &fleet, serving, policy, *listed);
+        let view = lanes.entry(lane).or_insert_with(|| {
+            let mut view = LaneView::default();
+            for (i, w) in workers.iter().enumerate().filter(|(_, w)| serves(w, lane)) {
+                match worker_why_not(w) {
+                    None => view.open.push(i),
+                    Some(why) => {
+                        view.closed.push(i);
+                        view.closed_counts[why as usize] += 1;
+                    }
+                }
+            }
+            view
+        });
+        if view.open.is_empty()
+            && let Some(full) = &view.full
+        {
+            return (full.clone(), None);
         }
-        let selection = full
-            .entry(lane)
-            .or_insert_with(|| choose(lane, need, &fleet, serving, policy, *listed).0);
-        (selection.clone(), None)
+        let weights = &policy.weights;
+        let mut best: Option<(f64, usize)> = None;
+        let mut verdicts = Vec::with_capacity(view.open.len());
+        for &i in &view.open {
+            let w = &workers[i];
+            let verdict = match why_not_for(w, need, policy) {
+                Some(why) => Err(why),
+                None => {
+                    let score = score_value(w, fixed[i], need, weights);
+                    let wins = best.is_none_or(|(top, j)| {
+                        better((score, w, i), (top, &workers[j], j)).is_lt()
+                    });
+                    if wins {
+                        best = Some((score, i));
+                    }
+                    Ok(score)
+                }
+            };
+            verdicts.push((i, verdict));
+        }
+        let best = best.map(|(_, i)| i);
+        let mut selection = Selection::default();
+        let mut counted = [0usize; Why::ALL.len()];
+        let mut list = |selection: &mut Selection, w: &FleetWorker, verdict: Result<f64, Why>| {
+            let why = verdict.err().unwrap_or(Why::LowerScore);
+            if selection.rejected.len() >= *listed {
+                counted[why as usize] += 1;
+                return;
+            }
+            let reason = match verdict {
+                Ok(score) => format!(
+                    "{} scored {}, below the chosen worker",
+                    w.key(),
+                    super::round(score)
+                ),
+                Err(_) => format!("{} {}", w.key(), why.sentence(w, lane, need)),
+            };
+            selection.rejected.push(Rejected {
+                worker_id: w.worker_id.clone(),
+                node_id: w.node_id.clone(),
+                reason_code: why.code().into(),
+                reason,
+            });
+        };
+        for (i, verdict) in verdicts {
+            let w = &workers[i];
+            if Some(i) == best {
+                let score = Score::of(w, health_score(&w.health), need, weights);
+                selection.chosen = Some(Chosen {
+                    worker_id: w.worker_id.clone(),
+                    node_id: w.node_id.clone(),
+                    score: score.value,
+                    reasons: vec![score.reason(w)],
+                });
+            } else {
+                list(&mut selection, w, verdict);
+            }
+        }
+        // Closed workers: listed while there is room, then counted whole.
+        let mut shown = [0usize; Why::ALL.len()];
+        for &i in &view.closed {
+            if selection.rejected.len() >= *listed {
+                break;
+            }
+            let w = &workers[i];
+            if let Some(why) = worker_why_not(w) {
+                shown[why as usize] += 1;
+                list(&mut selection, w, Err(why));
+            }
+        }
+        // Workers not serving the lane: the same.
+        let serving = view.open.len() + view.closed.len();
+        let mut not_serving = workers.len() - serving;
+        for w in workers.iter() {
+            if selection.rejected.len() >= *listed || not_serving == 0 {
+                break;
+            }
+            if !serves(w, lane) {
+                not_serving -= 1;
+                list(&mut selection, w, Err(Why::LaneNotServed));
+            }
+        }
+        for (n, (total, listed_already)) in
+            counted.iter_mut().zip(view.closed_counts.iter().zip(shown))
+        {
+            *n += total - listed_already;
+        }
+        counted[Why::LaneNotServed as usize] += not_serving;
+        selection.unlisted = Why::ALL
+            .iter()
+            .zip(counted)
+            .filter(|(_, n)| *n > 0)
+            .map(|(why, n)| (why.code().to_string(), n))
+            .collect();
+        if view.open.is_empty() {
+            view.full = Some(selection.clone());
+        }
+        (selection, best)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::store::{approvals, audit, candidates, outbox, workers};
 use crate::wire::reply::Outcome;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
 
 /// A candidate of a pass and what is known of its task here (none: new).
 type Item = (Candidate, Option<State>);
@@ -102,13 +102,21 @@ impl<'a> Work<'a> {
         duplicates.extend(deferred);
         let ctx = self.context();
         let now = self.now;
-        let pool = self.pool()?.map(Mutex::new);
+        let (pool, built_at) = match self.fleet.take_fresh(now) {
+            Some((pool, built_at)) => (Some(pool), built_at),
+            None => (self.pool()?, now),
+        };
+        let pool = pool.map(Mutex::new);
         let mut outcomes = Vec::with_capacity(items.len() + duplicates.len());
         pass::run(
             items,
             |(candidate, state)| pass::plan(candidate, state, &ctx, pool.as_ref(), now),
             |chunk| self.write(chunk, counts, &mut outcomes),
         )?;
+        if let Some(pool) = pool {
+            let pool = pool.into_inner().unwrap_or_else(PoisonError::into_inner);
+            self.fleet.keep(pool, built_at);
+        }
         outcomes.extend(duplicates);
         Ok(outcomes)
     }

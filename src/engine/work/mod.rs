@@ -12,6 +12,7 @@ use crate::store::runs::RunCounts;
 use crate::store::{assignments, audit, outbox};
 use crate::wire::reply::Reply;
 use crate::wire::{Action, Command, Completion, Log, Operator};
+pub use fleet_cache::FleetCache;
 
 /// Rows an `older` request gets when it names no limit.
 const OLDER_LIMIT: usize = 200;
@@ -26,6 +27,7 @@ pub struct Work<'a> {
     tx: &'a Connection,
     settings: &'a Settings,
     router: &'a RouterSnapshot,
+    fleet: &'a FleetCache,
     control: ControlState,
     now: DateTime<Utc>,
     started_at: DateTime<Utc>,
@@ -38,6 +40,7 @@ impl<'a> Work<'a> {
         tx: &'a Connection,
         settings: &'a Settings,
         router: &'a RouterSnapshot,
+        fleet: &'a FleetCache,
         now: DateTime<Utc>,
         started_at: DateTime<Utc>,
     ) -> Result<Self> {
@@ -45,6 +48,7 @@ impl<'a> Work<'a> {
             tx,
             settings,
             router,
+            fleet,
             now,
             started_at,
             control::get(tx)?,
@@ -64,6 +68,7 @@ impl<'a> Work<'a> {
         tx: &'a Connection,
         settings: &'a Settings,
         router: &'a RouterSnapshot,
+        fleet: &'a FleetCache,
         now: DateTime<Utc>,
         started_at: DateTime<Utc>,
         control: ControlState,
@@ -74,6 +79,7 @@ impl<'a> Work<'a> {
             tx,
             settings,
             router,
+            fleet,
             now,
             started_at,
         }
@@ -86,6 +92,27 @@ impl<'a> Work<'a> {
 
     /// Does what `command` asks, inside the caller's transaction.
     pub fn apply(&mut self, command: Command) -> Result<Reply> {
+        // A lease taken or ended, or a worker drained, changes what the
+        // fleet can take; passes keep the view up to date themselves, and a
+        // heartbeat forgets it only when it changes a worker's status.
+        let changes_fleet = matches!(
+            command,
+            Command::Claim { .. }
+                | Command::Next { .. }
+                | Command::Complete { .. }
+                | Command::Fail { .. }
+                | Command::Release { .. }
+                | Command::Operator(Operator {
+                    command: Action::Release { .. }
+                        | Action::Drain { .. }
+                        | Action::Undrain { .. }
+                        | Action::Approve { .. },
+                    ..
+                })
+        );
+        if changes_fleet {
+            self.fleet.forget();
+        }
         match command {
             Command::Heartbeat(hb) => Ok(Reply::Heartbeat(self.heartbeat(hb)?)),
             Command::Claim {
@@ -311,6 +338,7 @@ impl<'a> Work<'a> {
 
 mod decide;
 mod effects;
+mod fleet_cache;
 mod housekeeping;
 mod inbound;
 mod operator;

@@ -240,6 +240,7 @@ impl Work<'_> {
         let (renewed, started) = self.renew_and_start(&hb, named)?;
         let status = hb.status.as_str();
         if before.status.as_deref() != Some(status) || before.stale {
+            self.fleet.forget();
             let subject = hb.key();
             let detail = format!("{} -> {status}", before.status.as_deref().unwrap_or("new"));
             self.audit(

@@ -681,3 +681,36 @@ fn alerts_begin_and_end_once_each_and_are_in_the_snapshot() {
     assert!(codes(&h).is_empty());
     assert_eq!(alert_lines(&h).last().unwrap().0, "alert_cleared");
 }
+
+/// The fleet view is kept between passes (a stream of task events would
+/// otherwise read the whole fleet per event) but never outlives a change:
+/// what one pass reserved the next one sees, and a drain in between is
+/// heeded at once.
+#[test]
+fn the_kept_fleet_view_carries_reservations_and_forgets_a_drain() {
+    let mut h = Harness::new();
+    h.join("w1", &["local_only"], &["python"], 1);
+    h.join("w2", &["local_only"], &["python"], 2);
+    let first = h.decide(vec![local("T1")]).remove(0);
+    assert_eq!(first.worker.selected_worker.as_deref(), Some("w1"));
+    // Same second, kept view: w1 is full now, so T2 goes to w2.
+    let second = h.decide(vec![local("T2")]).remove(0);
+    assert_eq!(second.worker.selected_worker.as_deref(), Some("w2"));
+    h.apply(Command::by(
+        "op",
+        Action::Drain {
+            worker: "n1/w2".into(),
+            reason: None,
+        },
+    ))
+    .unwrap();
+    let third = h.decide(vec![local("T3")]).remove(0);
+    assert_eq!(third.worker.selected_worker, None, "{third:?}");
+    let codes: Vec<&str> = third
+        .worker
+        .rejected_workers
+        .iter()
+        .map(|r| r.reason_code.as_str())
+        .collect();
+    assert_eq!(codes, ["at_capacity", "worker_draining"]);
+}
