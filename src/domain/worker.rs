@@ -69,6 +69,9 @@ pub struct Heartbeat {
     pub owner: Option<String>,
     #[serde(default = "one")]
     pub max_concurrent: u32,
+    /// Tasks the worker says it is running, leased here or not.
+    #[serde(default)]
+    pub active_tasks: Option<u32>,
     /// Free-form numbers such as success_rate, latency_ms, load.
     #[serde(default)]
     pub metrics: BTreeMap<String, f64>,
@@ -99,6 +102,7 @@ impl Heartbeat {
             capabilities: Vec::new(),
             owner: None,
             max_concurrent: 1,
+            active_tasks: None,
             metrics: BTreeMap::new(),
             services: Vec::new(),
         }

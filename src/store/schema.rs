@@ -325,6 +325,7 @@ ALTER TABLE assignments ADD COLUMN failed_at TEXT;
     r#"
 ALTER TABLE assignments ADD COLUMN target TEXT;
 ALTER TABLE assignments ADD COLUMN deadline TEXT;
+ALTER TABLE workers ADD COLUMN active_tasks INTEGER;
 -- What `next` orders the waiting work by, so it never reads the rows'
 -- decisions (these columns come after them in the row).
 CREATE INDEX assignments_waiting

@@ -25,7 +25,8 @@ pub struct Worker {
     pub last_seen: String,
     pub stale: bool,
     pub drained: bool,
-    /// Leases held right now.
+    /// Tasks it runs now: the leases it holds here, or what it reports
+    /// (`active_tasks`) when that is more.
     pub active: u32,
     /// Kept in the cache only: a rebuilt cache starts every breaker closed.
     #[serde(skip)]
@@ -99,11 +100,12 @@ pub fn record_heartbeat(
     let samples: i64 = conn
         .prepare_cached(
             "INSERT INTO workers (node_id, worker_id, status, lanes, capabilities, owner, max_concurrent, \
-                 metrics, services, first_seen, last_seen, stale, beats, samples, sampled_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0, 1, ?11, CASE WHEN ?11 THEN ?10 END) \
+                 metrics, services, first_seen, last_seen, stale, beats, samples, sampled_at, active_tasks) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, 0, 1, ?11, CASE WHEN ?11 THEN ?10 END, ?12) \
              ON CONFLICT (node_id, worker_id) DO UPDATE SET status = excluded.status, lanes = excluded.lanes, \
                  capabilities = excluded.capabilities, owner = excluded.owner, \
                  max_concurrent = excluded.max_concurrent, metrics = excluded.metrics, \
+                 active_tasks = excluded.active_tasks, \
                  services = excluded.services, last_seen = excluded.last_seen, stale = 0, beats = beats + 1, \
                  samples = samples + ?11, sampled_at = CASE WHEN ?11 THEN ?10 ELSE sampled_at END \
              RETURNING samples",
@@ -120,7 +122,8 @@ pub fn record_heartbeat(
                 to_json(&hb.metrics),
                 to_json(&hb.services),
                 at,
-                sample
+                sample,
+                hb.active_tasks
             ],
             |row| row.get(0),
         )?;
@@ -247,8 +250,9 @@ fn select<P: rusqlite::Params>(conn: &Connection, tail: &str, params: P) -> Resu
         &format!(
             "SELECT w.node_id, w.worker_id, w.status, w.lanes, w.capabilities, w.owner, w.max_concurrent, \
                  w.metrics, w.first_seen, w.last_seen, w.stale, w.drained, \
-                 (SELECT COUNT(*) FROM assignments a WHERE a.node_id = w.node_id AND a.worker_id = w.worker_id \
-                     AND a.status IN ('claimed', 'running')), \
+                 max(COALESCE(w.active_tasks, 0), \
+                     (SELECT COUNT(*) FROM assignments a WHERE a.node_id = w.node_id AND a.worker_id = w.worker_id \
+                         AND a.status IN ('claimed', 'running'))), \
                  w.failures, w.breaker_opened_at, w.breaker_trial \
              FROM workers w {tail}"
         ),

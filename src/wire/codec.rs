@@ -367,6 +367,12 @@ mod tests {
             ("bad_field", Some("max_concurrent"))
         );
         let e =
+            err(r#"{"op": "heartbeat", "node_id": "n1", "worker_id": "w", "active_tasks": "two"}"#);
+        assert_eq!(
+            (e.code, e.field.as_deref()),
+            ("bad_field", Some("active_tasks"))
+        );
+        let e =
             err(r#"{"op": "heartbeat", "node_id": "n1", "worker_id": "w", "status": "napping"}"#);
         assert_eq!(e.field.as_deref(), Some("status"));
         assert!(e.message.contains("sleeping"));

@@ -714,3 +714,23 @@ fn the_kept_fleet_view_carries_reservations_and_forgets_a_drain() {
         .collect();
     assert_eq!(codes, ["at_capacity", "worker_draining"]);
 }
+
+/// A worker's own `active_tasks` counts when it is more than the leases it
+/// holds here: work it runs from elsewhere still takes its places.
+#[test]
+fn reported_active_tasks_fill_a_worker_as_leases_do() {
+    let mut h = Harness::new();
+    let mut hb = Heartbeat::new("n1", "w1");
+    hb.lanes = vec!["local_only".into()];
+    hb.max_concurrent = 2;
+    hb.active_tasks = Some(2);
+    h.apply(Command::Heartbeat(hb.clone())).unwrap();
+    let d = h.decide(vec![
+        json!({"task_id": "T1", "allowed_lanes": ["local_only"]}),
+    ]);
+    assert_eq!(d[0].worker.rejected_workers[0].reason_code, "at_capacity");
+    assert!(h.next("w1").unwrap_err().contains("at its limit (2/2)"));
+    hb.active_tasks = Some(1);
+    h.apply(Command::Heartbeat(hb)).unwrap();
+    assert_eq!(h.next("w1").unwrap(), "T1");
+}
