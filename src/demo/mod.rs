@@ -26,6 +26,13 @@ const MAX_APPROVALS: u64 = 8;
 const FIRST_NAP: u64 = 45;
 const NAP_EVERY: u64 = 180;
 const NAP_SECONDS: u64 = 25;
+/// The worker the demo's operator drains for maintenance: first this many
+/// seconds in, then every `DRAIN_EVERY`, for `DRAIN_SECONDS`. Its running
+/// task finishes; it is given nothing new meanwhile.
+const DRAINED: &str = "homelab/lmstudio-1";
+const FIRST_DRAIN: u64 = 90;
+const DRAIN_EVERY: u64 = 300;
+const DRAIN_SECONDS: u64 = 60;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Fleet {
@@ -87,6 +94,11 @@ pub fn settings(base: &Settings) -> Result<(Settings, PathBuf)> {
         failures: 2,
         cooldown_seconds: 30,
     };
+    // Aging in seconds rather than minutes: a background task passed over
+    // by a stream of urgent ones rises a level every 20 s and is taken
+    // within a couple of minutes; one waiting longer is a starving alert.
+    settings.aging_step_seconds = 20;
+    settings.alerts.starving_seconds = 120;
     Ok((settings, dir))
 }
 
@@ -133,7 +145,21 @@ async fn generate(socket: &Path, script: Script) {
     ask(&mut client, operator).await;
     let mut number = 0usize;
     let mut next = 0usize;
+    let started = std::time::Instant::now();
+    let mut drained = false;
     loop {
+        let second = started.elapsed().as_secs();
+        if drained_at(second) != drained {
+            drained = !drained;
+            let (command, reason) = if drained {
+                ("drain", "maintenance: GPU driver update")
+            } else {
+                ("undrain", "maintenance done")
+            };
+            let request = json!({"op": "command", "command": command, "operator": "demo",
+                "worker": DRAINED, "reason": reason});
+            ask(&mut client, request).await;
+        }
         let Ok(snapshot) = client.snapshot().await else {
             return;
         };
@@ -172,6 +198,11 @@ fn pick(tasks: &[Value], start: usize, gated_waiting: u64) -> Option<(usize, &Va
 fn needs_approval(task: &Value) -> bool {
     task["approval_required"] == true
         || matches!(task["risk_level"].as_str(), Some("high" | "critical"))
+}
+
+/// Whether the demo's operator has [`DRAINED`] drained `second` seconds in.
+fn drained_at(second: u64) -> bool {
+    second >= FIRST_DRAIN && (second - FIRST_DRAIN) % DRAIN_EVERY < DRAIN_SECONDS
 }
 
 /// Whether a napping worker is silent `second` seconds into the demo.
@@ -287,6 +318,24 @@ mod tests {
             .filter(|(_, t)| needs_approval(t))
             .count();
         assert!(gated > 0);
+    }
+
+    /// The operator drains a worker within the first two minutes, for a
+    /// minute, and again every five; the drained worker is one the fleet
+    /// has.
+    #[test]
+    fn a_worker_is_drained_for_maintenance_early_and_then_now_and_then() {
+        let drained: Vec<u64> = (0..900).filter(|s| drained_at(*s)).collect();
+        assert!(drained[0] < 120, "{drained:?}");
+        assert_eq!(drained.len() as u64, 3 * DRAIN_SECONDS);
+        let (node, worker) = DRAINED.split_once('/').unwrap();
+        let fleet = fleet().unwrap();
+        assert!(
+            fleet
+                .node
+                .iter()
+                .any(|n| n.id == node && n.worker.iter().any(|w| w.id == worker))
+        );
     }
 
     /// A worker goes quiet within the first minute, long enough to go

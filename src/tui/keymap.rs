@@ -72,7 +72,7 @@ impl Action {
             Action::HalfPageUp => "half a page up",
             Action::Describe => "describe the selected row",
             Action::Back => "back / cancel",
-            Action::Command => "command: :queue … :audit, :pause :resume :drain :tick :q",
+            Action::Command => "command: :queue … :alerts, :pause :resume :drain :tick :q",
             Action::Filter => "filter rows (! inverts)",
             Action::Help => "this help",
             Action::Mark => "mark a row for a bulk action",
@@ -269,7 +269,7 @@ impl Keymap {
                 let description = match action {
                     // Read-only: the `:` commands that would change state
                     // are refused, so they are not offered.
-                    Action::Command if read_only => "command: :queue … :audit, :q",
+                    Action::Command if read_only => "command: :queue … :alerts, :q",
                     other => other.description(),
                 };
                 (keys.join(" "), description)

@@ -404,7 +404,7 @@ fn read_only_refusals_of_colon_commands_are_audited_and_not_offered() {
     key(&mut a, KeyCode::Char('?'));
     let help = render(&a, 120, 40).backend().to_string();
     assert!(
-        !help.contains(":pause") && help.contains(":queue … :audit, :q"),
+        !help.contains(":pause") && help.contains(":queue … :alerts, :q"),
         "{help}"
     );
 }
