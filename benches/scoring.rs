@@ -52,7 +52,7 @@ fn scoring(c: &mut Criterion) {
             let mut pool = Pool::new(fleet.clone(), Policy::default(), LISTED);
             for candidate in &candidates {
                 let mut decision = decide(black_box(candidate), &ctx);
-                place(&mut decision, candidate, &ctx, &mut pool);
+                place(&mut decision, candidate, &ctx, None, &mut pool);
                 black_box(decision);
             }
         })

@@ -119,7 +119,7 @@ pub fn run(settings: &Settings, args: &EvaluateArgs, json: bool) -> Result<()> {
             Ok(candidate) => {
                 let mut decision = decide(&candidate, &ctx);
                 if let Some(pool) = &mut pool {
-                    place(&mut decision, &candidate, &ctx, pool);
+                    place(&mut decision, &candidate, &ctx, None, pool);
                 }
                 if json {
                     output::json_line(&decision);

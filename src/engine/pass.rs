@@ -86,7 +86,8 @@ pub fn plan(
                 } else {
                     if let Some(pool) = pool {
                         let mut pool = pool.lock().unwrap_or_else(PoisonError::into_inner);
-                        scorer::place(&mut decision, &candidate, ctx, &mut pool);
+                        let failed_on = state.as_ref().and_then(|s| s.failed_on.as_deref());
+                        scorer::place(&mut decision, &candidate, ctx, failed_on, &mut pool);
                     }
                     let (json, event) = announce(&decision, now)?;
                     Step::Store {

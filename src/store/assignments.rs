@@ -20,6 +20,8 @@ pub struct State {
     pub requeue: bool,
     pub retry_count: u32,
     pub decision_id: String,
+    /// The worker (`node/worker`) it last failed or timed out on.
+    pub failed_on: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -95,10 +97,11 @@ fn state_from_row(row: &Row) -> rusqlite::Result<State> {
         requeue: row.get(2)?,
         retry_count: row.get(3)?,
         decision_id: row.get(4)?,
+        failed_on: row.get(5)?,
     })
 }
 
-const STATE_COLUMNS: &str = "status, version, requeue, retry_count, decision_id";
+const STATE_COLUMNS: &str = "status, version, requeue, retry_count, decision_id, failed_on";
 
 /// The states of the named assignments (those that exist), looked up by
 /// key in chunks: a pass costs its own size, not the table's.
@@ -113,7 +116,7 @@ pub fn states(conn: &Connection, ids: &[&str]) -> Result<HashMap<String, State>>
         // The last chunk is padded with NULLs, which match nothing.
         let keys = (0..CHUNK).map(|i| chunk.get(i).copied());
         let rows = stmt.query_map(rusqlite::params_from_iter(keys), |row| {
-            Ok((row.get::<_, String>(5)?, state_from_row(row)?))
+            Ok((row.get::<_, String>(6)?, state_from_row(row)?))
         })?;
         for row in rows {
             let (id, state) = row?;

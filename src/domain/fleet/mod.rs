@@ -91,6 +91,9 @@ impl FleetWorker {
 pub struct Need {
     pub capabilities: Vec<String>,
     pub owner: Option<String>,
+    /// The worker (`node/worker`) the task just failed or timed out on:
+    /// another one is chosen when there is one (failover).
+    pub failed_on: Option<String>,
 }
 
 /// How much each part of a worker's score weighs (the assigner plan's
@@ -164,10 +167,11 @@ pub enum Why {
     OwnerUnknown,
     OwnerMismatch,
     LowerScore,
+    FailedHere,
 }
 
 impl Why {
-    const ALL: [Why; 11] = [
+    const ALL: [Why; 12] = [
         Why::LaneNotServed,
         Why::Stale,
         Why::Draining,
@@ -179,6 +183,7 @@ impl Why {
         Why::OwnerUnknown,
         Why::OwnerMismatch,
         Why::LowerScore,
+        Why::FailedHere,
     ];
 
     pub fn code(self) -> &'static str {
@@ -194,6 +199,7 @@ impl Why {
             Why::OwnerUnknown => "owner_unknown",
             Why::OwnerMismatch => "owner_mismatch",
             Why::LowerScore => "lower_score",
+            Why::FailedHere => "failed_here",
         }
     }
 
@@ -215,6 +221,7 @@ impl Why {
                 need.owner.as_deref().unwrap_or_default()
             ),
             Why::LowerScore => "scored below the chosen worker".into(),
+            Why::FailedHere => "the task just failed or timed out here".into(),
         }
     }
 }
@@ -303,7 +310,12 @@ fn why_not_for(w: &FleetWorker, need: &Need, policy: &Policy) -> Option<Why> {
             (Some(_), _) => return Some(Why::OwnerMismatch),
         }
     }
-    None
+    let failed_here = need
+        .failed_on
+        .as_deref()
+        .and_then(|key| key.split_once('/'))
+        .is_some_and(|(node, worker)| node == w.node_id && worker == w.worker_id);
+    failed_here.then_some(Why::FailedHere)
 }
 
 /// Contract C's availability multipliers (ready 1.0, sleeping 0.8, busy

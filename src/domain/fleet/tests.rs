@@ -23,6 +23,7 @@ pub(super) fn need(capabilities: &[&str]) -> Need {
     Need {
         capabilities: capabilities.iter().map(|c| c.to_string()).collect(),
         owner: Some("scott".into()),
+        failed_on: None,
     }
 }
 
@@ -129,6 +130,7 @@ fn the_owner_filter_fails_closed_when_the_owner_is_unknown() {
     let unknown = Need {
         capabilities: Vec::new(),
         owner: None,
+        failed_on: None,
     };
     let s = select(Lane::LocalOnly, &unknown, &[worker("n1", "a")], &policy);
     assert_eq!(s.chosen, None);
@@ -263,6 +265,7 @@ fn any_need() -> impl Strategy<Value = Need> {
         .prop_map(|(caps, owner)| Need {
             capabilities: caps.into_iter().map(str::to_string).collect(),
             owner: owner.map(str::to_string),
+            failed_on: None,
         })
 }
 

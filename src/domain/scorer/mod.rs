@@ -434,7 +434,8 @@ fn settle(
 }
 
 /// Names the worker of a recommended decision (contract C): the best
-/// worker of the best lane that has a usable one, reserved in `pool`. A
+/// worker of the best lane that has a usable one, reserved in `pool`; not
+/// the worker it just `failed_on` while another can take it (failover). A
 /// lane passed over for want of a worker is a skip; with no usable worker
 /// anywhere the decision keeps its lane and says the task waits for
 /// capacity. Without workers in the pool, the decision stays A4's.
@@ -442,6 +443,7 @@ pub fn place(
     decision: &mut Decision,
     candidate: &Candidate,
     ctx: &DecisionContext,
+    failed_on: Option<&str>,
     pool: &mut Pool,
 ) {
     if decision.status != Status::Recommended || pool.is_empty() {
@@ -459,6 +461,7 @@ pub fn place(
     let need = Need {
         capabilities: candidate.required_capabilities.clone(),
         owner: candidate.owner.clone(),
+        failed_on: failed_on.map(str::to_string),
     };
     let placement = pool.place(&lanes, &need);
     let Some(lane) = placement.lane else {

@@ -148,9 +148,11 @@ impl Work<'_> {
                     *skipped.entry("failed_here").or_default() += 1;
                     continue;
                 }
+                // What failed here was skipped above, for one aging step.
                 let need = Need {
                     capabilities: o.required_capabilities,
                     owner: o.owner,
+                    failed_on: None,
                 };
                 match fleet::why_not(&me, lane, &need, &fleet_policy) {
                     Some(why) => *skipped.entry(why.code()).or_default() += 1,

@@ -734,3 +734,31 @@ fn reported_active_tasks_fill_a_worker_as_leases_do() {
     h.apply(Command::Heartbeat(hb)).unwrap();
     assert_eq!(h.next("w1").unwrap(), "T1");
 }
+
+/// Failover in the decision: a task that failed on a worker is decided
+/// again for another one, the first worker listed as `failed_here`; with
+/// no other worker it waits, named for nobody.
+#[test]
+fn a_failed_task_is_named_for_another_worker() {
+    let mut h = Harness::with_env(&[("AUTO_ASSIGN_BREAKER_FAILURES", "10")]);
+    h.join("w1", &["local_only"], &["python"], 1);
+    h.join("w2", &["local_only"], &["python"], 1);
+    let d = h.decide(vec![local("T1")]).remove(0);
+    assert_eq!(d.worker.selected_worker.as_deref(), Some("w1"));
+    assert_eq!(h.next("w1").unwrap(), "T1");
+    h.fail(&d.assignment_id, "w1").unwrap();
+    let again = h.get(&d.assignment_id).decision;
+    assert_eq!(
+        again.worker.selected_worker.as_deref(),
+        Some("w2"),
+        "{again:?}"
+    );
+    let w1 = again
+        .worker
+        .rejected_workers
+        .iter()
+        .find(|r| r.worker_id == "w1")
+        .unwrap();
+    assert_eq!(w1.reason_code, "failed_here");
+    assert_eq!(h.next("w2").unwrap(), "T1");
+}
