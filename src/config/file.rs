@@ -4,20 +4,29 @@
 use super::{SPECS, Source};
 use crate::domain::lane::{Lane, SCORED_LANES, parse_lane_list};
 use crate::domain::truthy::parse_bool;
+use crate::domain::worker::Heartbeat;
 use crate::error::{Error, Result};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-/// Reads the TOML file into raw strings per known key. A missing file is an
-/// error only when it was named explicitly.
-type FileValues = (Vec<(&'static str, String)>, BTreeMap<String, String>);
+/// What the TOML file holds: raw strings per known key, the room's key
+/// overrides, and the workers it declares.
+#[derive(Default)]
+pub(super) struct FileValues {
+    pub(super) values: Vec<(&'static str, String)>,
+    pub(super) keymap: BTreeMap<String, String>,
+    pub(super) workers: Vec<Heartbeat>,
+}
 
+/// Reads the TOML file. A missing file is an error only when it was named
+/// explicitly.
 pub(super) fn read_file(path: &Path, explicit: bool) -> Result<FileValues> {
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => {
-            return Ok((Vec::new(), BTreeMap::new()));
+            return Ok(FileValues::default());
         }
         Err(e) => {
             return Err(Error::bad_input(
@@ -34,6 +43,7 @@ pub(super) fn read_file(path: &Path, explicit: bool) -> Result<FileValues> {
     })?;
     let mut out = Vec::new();
     let mut keymap = BTreeMap::new();
+    let mut workers = Vec::new();
     // Three sections read as flat settings: `[ui] time = "utc"` is `ui_time`
     // (the room's own), `[fleet] owner_filter = true` is `owner_filter`,
     // `[alerts] queue_depth = 500` is `alert_queue_depth`.
@@ -61,6 +71,10 @@ pub(super) fn read_file(path: &Path, explicit: bool) -> Result<FileValues> {
         );
     }
     for (key, value) in entries {
+        if key == "worker" {
+            workers = known_workers(value, path)?;
+            continue;
+        }
         if key == "keymap" {
             let toml::Value::Table(bindings) = value else {
                 return Err(Error::bad_input(
@@ -116,7 +130,37 @@ pub(super) fn read_file(path: &Path, explicit: bool) -> Result<FileValues> {
         };
         out.push((spec.key, text));
     }
-    Ok((out, keymap))
+    Ok(FileValues {
+        values: out,
+        keymap,
+        workers,
+    })
+}
+
+/// `[[worker]]` tables: workers the fleet is known to have, each read as a
+/// heartbeat would be (`node_id`, `worker_id`, `lanes`, `capabilities`,
+/// `owner`, `max_concurrent`), so one that never shows up is seen missing.
+fn known_workers(value: toml::Value, path: &Path) -> Result<Vec<Heartbeat>> {
+    let toml::Value::Array(items) = value else {
+        return Err(Error::bad_input(
+            format!("worker in {}", path.display()),
+            "must be [[worker]] tables with node_id, worker_id, lanes...",
+        ));
+    };
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let what = format!("[[worker]] number {} in {}", i + 1, path.display());
+            let mut hb = Heartbeat::deserialize(item)
+                .map_err(|e| Error::bad_input(what.clone(), e.message().to_string()))?;
+            hb.validate().map_err(|(field, message)| {
+                Error::bad_input(format!("{what}, {field}"), message)
+            })?;
+            hb.status = crate::domain::worker::WorkerStatus::Offline;
+            Ok(hb)
+        })
+        .collect()
 }
 
 pub(super) struct Reader<'a> {

@@ -106,6 +106,9 @@ pub struct Settings {
     pub log_level: String,
     /// Control-room key overrides: action name → key (`[keymap]` in the file).
     pub keymap: BTreeMap<String, String>,
+    /// Workers the fleet is known to have (`[[worker]]` in the file): in
+    /// the registry from the start, offline until they are heard from.
+    pub known_workers: Vec<crate::domain::worker::Heartbeat>,
     /// How the control room writes times (`[ui] time`).
     pub ui_time: UiTime,
 }
@@ -189,13 +192,12 @@ pub fn load_with(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) ->
         Some(path) => (Some(path.clone()), true),
         None => (default_config_path(env), false),
     };
-    let mut keymap = BTreeMap::new();
+    let mut file = file::FileValues::default();
     if let Some(path) = path {
-        let (file_values, file_keymap) = read_file(&path, explicit)?;
-        for (key, value) in file_values {
+        file = read_file(&path, explicit)?;
+        for (key, value) in std::mem::take(&mut file.values) {
             values.insert(key, (value, Source::File(path.clone())));
         }
-        keymap = file_keymap;
     }
     for spec in SPECS {
         let var = spec.env();
@@ -213,7 +215,8 @@ pub fn load_with(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) ->
         values.insert("operator", (op.clone(), Source::Flag("--operator")));
     }
     let mut settings = build(&values, env)?;
-    settings.keymap = keymap;
+    settings.keymap = file.keymap;
+    settings.known_workers = file.workers;
     Ok(Loaded { settings, values })
 }
 
@@ -313,6 +316,7 @@ fn build(
             _ => return r.fail("log_level", "one of error, warn, info, debug, trace"),
         },
         keymap: BTreeMap::new(),
+        known_workers: Vec::new(),
         ui_time: match r.text("ui_time").to_ascii_lowercase().as_str() {
             "local" => UiTime::Local,
             "utc" => UiTime::Utc,

@@ -391,6 +391,35 @@ fn the_ui_section_sets_the_room_time_and_a_bad_value_is_named() {
     let loaded = load_with(&overrides, &|_| None).unwrap();
     assert!(loaded.settings.fleet.owner_filter);
     assert_eq!(loaded.settings.aging_step_seconds, 60);
+    // Workers the fleet is known to have, read as heartbeats are.
+    std::fs::write(
+        &path,
+        "[[worker]]\nnode_id = \"homelab\"\nworker_id = \"gpu-1\"\nlanes = [\"local_only\"]\nmax_concurrent = 2\n\n\
+         [[worker]]\nnode_id = \"mac\"\nworker_id = \"w\"\n",
+    )
+    .unwrap();
+    let known = load_with(&overrides, &|_| None)
+        .unwrap()
+        .settings
+        .known_workers;
+    assert_eq!(known.len(), 2);
+    assert_eq!(
+        (known[0].key(), known[0].max_concurrent),
+        ("homelab/gpu-1".into(), 2)
+    );
+    std::fs::write(
+        &path,
+        "[[worker]]\nnode_id = \"a\"\nworker_id = \"b\"\n[[worker]]\nnode_id = \"c\"\nworker_id = \"d\"\nmax_concurrent = 0\n",
+    )
+    .unwrap();
+    let err = load_with(&overrides, &|_| None).err().unwrap().to_string();
+    assert!(
+        err.contains("[[worker]] number 2") && err.contains("max_concurrent"),
+        "{err}"
+    );
+    std::fs::write(&path, "[[worker]]\nnode_id = \"a\"\n").unwrap();
+    let err = load_with(&overrides, &|_| None).err().unwrap().to_string();
+    assert!(err.contains("worker_id"), "{err}");
     let defaults = load_with(&Overrides::default(), &|_| None).unwrap();
     assert_eq!(defaults.settings.ui_time, UiTime::Local);
 }

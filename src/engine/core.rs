@@ -130,6 +130,13 @@ impl Core {
     /// the store.
     pub fn recover(&mut self) -> Result<()> {
         let now = self.now();
+        let known = &self.settings.known_workers;
+        let declared = self
+            .store
+            .write(|tx| crate::store::workers::declare(tx, known, now))?;
+        if declared > 0 {
+            tracing::info!("{declared} workers declared in the config, not heard from yet");
+        }
         let started_at = self.started_at;
         let (settings, router) = (&self.settings, &self.router);
         self.caught_up = self.store.write(|tx| {

@@ -56,6 +56,32 @@ impl Worker {
     }
 }
 
+/// Puts the workers the config declares in the registry, offline, unless
+/// they are there already (heard from, or declared before): one that never
+/// shows up then goes stale and is seen missing. Returns how many were new.
+pub fn declare(conn: &Connection, known: &[Heartbeat], now: DateTime<Utc>) -> Result<usize> {
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO workers (node_id, worker_id, status, lanes, capabilities, owner, max_concurrent, \
+             metrics, services, first_seen, last_seen, stale, beats) \
+         VALUES (?1, ?2, 'offline', ?3, ?4, ?5, ?6, '{}', '[]', ?7, ?7, 0, 0) \
+         ON CONFLICT (node_id, worker_id) DO NOTHING",
+    )?;
+    let at = rfc3339(now);
+    let mut added = 0;
+    for hb in known {
+        added += insert.execute(params![
+            hb.node_id,
+            hb.worker_id,
+            to_json(&hb.lanes),
+            to_json(&hb.capabilities),
+            hb.owner,
+            hb.max_concurrent,
+            at,
+        ])?;
+    }
+    Ok(added)
+}
+
 /// What the worker was before this heartbeat.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Before {

@@ -762,3 +762,33 @@ fn a_failed_task_is_named_for_another_worker() {
     assert_eq!(w1.reason_code, "failed_here");
     assert_eq!(h.next("w2").unwrap(), "T1");
 }
+
+/// Workers declared in the config are in the registry from the start,
+/// offline until heard from: a decision says so of them, and a heartbeat
+/// makes them usable. A restart does not reset one that was heard.
+#[test]
+fn workers_declared_in_the_config_are_known_offline_until_heard() {
+    let mut h = Harness::new();
+    let mut settings = h.core.settings().clone();
+    let mut known = Heartbeat::new("n1", "gpu-1");
+    known.lanes = vec!["local_only".into()];
+    settings.known_workers = vec![known];
+    h.core = Harness::core_on(&settings, &h.now);
+    h.core.recover().unwrap();
+    let d = h.decide(vec![
+        json!({"task_id": "T1", "allowed_lanes": ["local_only"]}),
+    ]);
+    assert_eq!(
+        d[0].worker.rejected_workers[0].reason_code,
+        "worker_offline"
+    );
+    h.join("gpu-1", &["local_only"], &[], 1);
+    let h = h.restart();
+    let w = crate::store::workers::get(h.core.store().conn(), "n1", "gpu-1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        w.status, "ready",
+        "heard from: the declaration does not reset it"
+    );
+}
