@@ -169,6 +169,7 @@ impl Pool {
             };
             verdicts.push((i, verdict));
         }
+        let top = best.map(|(score, _)| super::round(score));
         let best = best.map(|(_, i)| i);
         let mut selection = Selection::default();
         let mut counted = [0usize; Why::ALL.len()];
@@ -179,6 +180,13 @@ impl Pool {
                 return;
             }
             let reason = match verdict {
+                // Contract C's tie-break decided between equal scores.
+                Ok(score) if Some(super::round(score)) == top => format!(
+                    "{} scored {} too; the tie went to the worker with fewer tasks, \
+                     then the longest since assigned, then the first by name",
+                    w.key(),
+                    super::round(score)
+                ),
                 Ok(score) => format!(
                     "{} scored {}, below the chosen worker",
                     w.key(),
@@ -285,6 +293,22 @@ mod tests {
             .map(|r| r.reason_code.as_str())
             .collect();
         assert_eq!(codes, ["at_capacity", "at_capacity"]);
+    }
+
+    #[test]
+    fn a_worker_that_lost_a_tie_is_told_so() {
+        let mut pool = Pool::new(
+            vec![worker("n1", "b"), worker("n1", "a")],
+            Policy::default(),
+            LISTED,
+        );
+        let p = pool.place(&[Lane::LocalOnly], &need(&[]));
+        let b = &p.selection.rejected[0];
+        assert_eq!(
+            (b.worker_id.as_str(), b.reason_code.as_str()),
+            ("b", "lower_score")
+        );
+        assert!(b.reason.contains("too; the tie went to"), "{}", b.reason);
     }
 
     #[test]
