@@ -605,3 +605,70 @@ fn next_breaker_and_drain_through_the_socket() {
     let back = next(&mut c, "w1");
     assert_eq!(back["result"]["kind"], "assignment", "{back}");
 }
+
+/// Issue 12 through the daemon's socket: with workers heartbeating, each
+/// task event (AssistX's `task.candidate.created`) is decided on arrival
+/// and its decision names a worker; the snapshot shows whom it was named
+/// for, `explain` says why not the others, the named worker is given it
+/// first, and with every place taken a task waits for capacity. A worker
+/// sending nonsense in the fleet's fields is refused naming the field.
+#[test]
+fn decisions_name_workers_through_the_socket() {
+    let sb = Sandbox::new();
+    let d = Daemon::start(&sb);
+    let mut c = d.connect();
+    for w in ["w1", "w2"] {
+        let beat = c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": w,
+            "lanes": ["local_only"], "capabilities": ["python"], "max_concurrent": 1, "active_tasks": 0}));
+        assert_eq!(beat["ok"], true, "{beat}");
+    }
+    let nonsense =
+        c.ask(json!({"op": "heartbeat", "node_id": "n1", "worker_id": "w3", "active_tasks": -2}));
+    assert_eq!(nonsense["error"]["field"], "active_tasks", "{nonsense}");
+    for task in ["T1", "T2", "T3"] {
+        let event = c.ask(json!({"op": "event", "event": {
+            "event_type": "task.candidate.created",
+            "idempotency_key": format!("assistx-{task}"),
+            "subject": {"kind": "task", "id": task},
+            "payload": {"task_id": task, "status": "READY", "priority": "batch",
+                "allowed_lanes": ["local_only"], "required_capabilities": ["Python"]}
+        }}));
+        assert_eq!(event["ok"], true, "{event}");
+    }
+    let snap = c.ask(json!({"op": "snapshot"}))["result"].clone();
+    let targets: std::collections::BTreeMap<String, Value> = snap["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["task_id"].as_str().unwrap().to_string(),
+                r["target"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(targets["T1"], "n1/w1", "{targets:?}");
+    assert_eq!(targets["T2"], "n1/w2", "{targets:?}");
+    assert_eq!(targets["T3"], Value::Null, "no place left: {targets:?}");
+    let t3 = snap["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["task_id"] == "T3")
+        .unwrap()["assignment_id"]
+        .clone();
+    let why = c.ask(json!({"op": "explain", "assignment_id": t3}))["result"]["data"].clone();
+    let codes: Vec<&str> = why["worker"]["rejected_workers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["at_capacity", "at_capacity"], "{why}");
+    assert!(
+        why["reasons"].to_string().contains("waits for capacity"),
+        "{why}"
+    );
+    let next = c.ask(json!({"op": "next", "node_id": "n1", "worker_id": "w2"}));
+    assert_eq!(next["result"]["data"]["task_id"], "T2", "{next}");
+}
