@@ -54,6 +54,8 @@ pub struct Host {
     /// The sync edge: the outbox dispatcher (write-back on) and the
     /// backlog intake (scheduler on).
     sync: Option<crate::sync::Edge>,
+    /// The HTTP API, when configured: where it listens, and its task.
+    http: Option<(std::net::SocketAddr, JoinHandle<()>)>,
 }
 
 impl Host {
@@ -71,6 +73,18 @@ impl Host {
     ) -> Result<Host> {
         let path = settings.socket_path.clone();
         let listener = socket::bind(&path).await?;
+        // Bound before the engine starts, so a refusal leaves nothing behind.
+        let http = match settings.http_bind {
+            None => None,
+            Some(addr) => match crate::http::bind(settings, addr).await {
+                Ok(http) => Some(http),
+                Err(e) => {
+                    drop(listener);
+                    socket::remove(&path);
+                    return Err(e);
+                }
+            },
+        };
         // Each loop of the sync edge runs only when its settings ask for
         // it: the dispatcher with write-back on (an operator's `dispatch`
         // wakes it), the intake with the scheduler on (it then sends the
@@ -101,6 +115,22 @@ impl Host {
         let sync = crate::sync::Edge::start(settings, &engine, wakes)?;
         let (stop, stop_rx) = watch::channel(false);
         let most = crate::ingest::limits::connections();
+        let http = match http {
+            None => None,
+            Some(http) => {
+                let addr = http.local_addr().map_err(|source| Error::Io {
+                    context: "cannot read the HTTP API's address".into(),
+                    source,
+                })?;
+                let (engine, settings, stop) = (engine.clone(), settings.clone(), stop_rx.clone());
+                let task =
+                    tokio::spawn(
+                        async move { crate::http::serve(http, engine, &settings, stop).await },
+                    );
+                tracing::info!(%addr, "HTTP API listening");
+                Some((addr, task))
+            }
+        };
         let server = tokio::spawn(server::serve(listener, engine.clone(), most, stop_rx));
         tracing::info!(socket = %path.display(), pid = std::process::id(), "engine listening");
         Ok(Host {
@@ -110,7 +140,13 @@ impl Host {
             stop,
             server,
             sync,
+            http,
         })
+    }
+
+    /// Where the HTTP API listens, when it does.
+    pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
+        self.http.as_ref().map(|(addr, _)| *addr)
     }
 
     pub fn link(&self) -> Link {
@@ -169,9 +205,13 @@ impl Host {
             stop,
             server,
             sync,
+            http,
         } = self;
         let _ = stop.send(true);
         let _ = server.await;
+        if let Some((_, http)) = http {
+            let _ = http.await;
+        }
         // It holds links to the engine: the engine stops once it is gone.
         if let Some(sync) = sync {
             sync.stop().await;

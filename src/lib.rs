@@ -8,6 +8,7 @@
 //!   snapshots.
 //! - [`wire`]: the commands and replies every door speaks (serde, protocol v1).
 //! - [`ingest`]: the Unix socket, the engine's front door.
+//! - [`http`]: the HTTP API, a third door to the same engine.
 //! - [`tui`]: the control room.
 //! - [`cli`]: the command line, the only place errors become exit codes.
 
@@ -18,6 +19,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod host;
+pub mod http;
 pub mod ingest;
 pub mod private;
 pub mod store;

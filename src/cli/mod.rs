@@ -47,6 +47,10 @@ pub struct Global {
     /// Name recorded in the audit for operator actions.
     #[arg(long, global = true, value_name = "NAME")]
     pub operator: Option<String>,
+    /// Daemon and control room: serve the HTTP API on ADDR (overrides
+    /// AUTO_ASSIGN_HTTP_BIND, AUTO_ASSIGN_HOST and AUTO_ASSIGN_PORT).
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -280,7 +284,10 @@ pub fn run(cli: Cli) -> Result<()> {
         return Ok(());
     }
     let loaded = config::load(&overrides)?;
-    let settings = loaded.settings.clone();
+    let mut settings = loaded.settings.clone();
+    if let Some(addr) = cli.global.http {
+        settings.http_bind = Some(addr);
+    }
     let room = crate::tui::Options {
         attach: cli.global.attach,
         read_only: cli.global.read_only,

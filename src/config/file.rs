@@ -53,6 +53,7 @@ pub(super) fn read_file(path: &Path, explicit: bool) -> Result<FileValues> {
             "ui" => "ui_",
             "fleet" => "",
             "alerts" => "alert_",
+            "http" => "http_",
             _ => {
                 entries.push((key, value));
                 continue;

@@ -84,6 +84,9 @@ pub struct Settings {
     pub neo4j: Option<Neo4jSettings>,
     pub graph_batch_size: usize,
     pub api_token: Option<String>,
+    /// Where the HTTP API listens; `None`: it is off.
+    pub http_bind: Option<std::net::SocketAddr>,
+    pub http_allow_open: bool,
     pub scoring: ScoringPolicy,
     pub default_lanes: Vec<Lane>,
     pub max_retries: u32,
@@ -220,6 +223,33 @@ pub fn load_with(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) ->
     Ok(Loaded { settings, values })
 }
 
+/// `http_bind`, else the old service's `host` and `port` (the host 127.0.0.1
+/// when only the port is given: loopback unless the operator says so).
+fn http_bind(r: &Reader) -> Result<Option<std::net::SocketAddr>> {
+    let bind = r.text("http_bind");
+    if !bind.is_empty() {
+        return bind
+            .parse()
+            .map(Some)
+            .or_else(|_| r.fail("http_bind", "an address such as 127.0.0.1:8080"));
+    }
+    let port = r.text("port");
+    if port.is_empty() {
+        return Ok(None);
+    }
+    let port: u16 = match port.parse() {
+        Ok(port) => port,
+        Err(_) => return r.fail("port", "a port number from 0 to 65535"),
+    };
+    let host = Some(r.text("host"))
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "127.0.0.1".into());
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => Ok(Some(std::net::SocketAddr::new(ip, port))),
+        Err(_) => r.fail("host", "an IP address such as 127.0.0.1 or 0.0.0.0"),
+    }
+}
+
 fn database_path(url: &str) -> PathBuf {
     // sqlite:///relative and sqlite:////absolute, as SQLAlchemy writes them.
     let path = url
@@ -262,6 +292,8 @@ fn build(
         neo4j: neo4j(&r)?,
         graph_batch_size: r.whole("graph_batch_size", 1, 5000)? as usize,
         api_token: (!token.is_empty()).then_some(token),
+        http_bind: http_bind(&r)?,
+        http_allow_open: r.bool("http_allow_open")?,
         scoring: ScoringPolicy {
             base_scores: r.lane_scores("lane_base_scores")?,
             local_only_boost: r.fraction("local_only_boost")?,

@@ -126,6 +126,26 @@ pub const SPECS: &[Spec] = &[
         "Token callers of auto-assign's own API must present.",
     ),
     spec(
+        "http_bind",
+        "",
+        "Address the HTTP API listens on, e.g. 127.0.0.1:8080 (empty: off unless port is set).",
+    ),
+    spec(
+        "host",
+        "",
+        "The old service's name for the HTTP API's host (default 127.0.0.1 when only port is set).",
+    ),
+    spec(
+        "port",
+        "",
+        "The old service's name for the HTTP API's port: setting it turns the API on.",
+    ),
+    spec(
+        "http_allow_open",
+        "false",
+        "Let the HTTP API listen beyond loopback without api_token (not advised).",
+    ),
+    spec(
         "lane_base_scores",
         "local_only=0.78,router_model=0.66,free_api=0.55,direct_worker=0.20",
         "Base score per lane; an unlisted lane scores 0.",

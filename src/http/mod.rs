@@ -1,0 +1,184 @@
+//! The HTTP door (issue 13, in part): a third way in to the same engine as
+//! the socket and the control room. So far it serves what monitoring
+//! reads, `/health` and `/metrics`, behind the old service's token rule;
+//! the old service's API joins it here.
+
+mod auth;
+mod metrics;
+
+use crate::config::Settings;
+use crate::engine::{Command, EngineHandle, Reply, Snapshot};
+use crate::error::{Error, Result};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The largest request body read (the old service's callers send far less).
+const MAX_BODY: usize = 1024 * 1024;
+
+/// What every handler shares.
+struct Door {
+    engine: EngineHandle,
+    token: Option<String>,
+    started: Instant,
+    scheduler_enabled: bool,
+    dispatch_enabled: bool,
+    direct_workers_enabled: bool,
+    metrics: metrics::Requests,
+}
+
+/// Binds the configured address. A bind beyond loopback without a token
+/// is refused unless the operator allowed it; with one, it is said once.
+pub async fn bind(settings: &Settings, addr: SocketAddr) -> Result<TcpListener> {
+    if !addr.ip().is_loopback() && settings.api_token.is_none() {
+        if !settings.http_allow_open {
+            return Err(Error::bad_input(
+                "http_bind",
+                format!(
+                    "{addr} is reachable beyond this machine and AUTO_ASSIGN_API_TOKEN is not set: \
+                     set a token, bind 127.0.0.1, or set AUTO_ASSIGN_HTTP_ALLOW_OPEN=true"
+                ),
+            ));
+        }
+        tracing::warn!(%addr, "the HTTP API is open to the network without a token");
+    }
+    TcpListener::bind(addr).await.map_err(|source| Error::Io {
+        context: format!("cannot listen for HTTP on {addr}"),
+        source,
+    })
+}
+
+/// Serves HTTP on `listener` until `stop` turns true.
+pub async fn serve(
+    listener: TcpListener,
+    engine: EngineHandle,
+    settings: &Settings,
+    mut stop: watch::Receiver<bool>,
+) {
+    let door = Arc::new(Door {
+        engine,
+        token: settings.api_token.clone(),
+        started: Instant::now(),
+        scheduler_enabled: settings.scheduler_enabled,
+        dispatch_enabled: settings.dispatch_enabled,
+        direct_workers_enabled: settings.scoring.direct_workers_enabled,
+        metrics: metrics::Requests::default(),
+    });
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(scrape))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            door.clone(),
+            auth::and_count,
+        ))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(door);
+    let stopped = async move {
+        while !*stop.borrow() {
+            if stop.changed().await.is_err() {
+                break;
+            }
+        }
+    };
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(stopped)
+        .await
+    {
+        tracing::error!("the HTTP API stopped: {e}");
+    }
+}
+
+/// A snapshot built after everything already sent to the engine (as the
+/// socket's `snapshot` op answers), or 503 when the engine is gone.
+async fn snapshot(door: &Door) -> std::result::Result<Arc<Snapshot>, Response> {
+    match door.engine.send(Command::Snapshot {}).await {
+        Ok(Reply::Snapshot(s)) => Ok(s),
+        Ok(_) | Err(_) => {
+            let body = json!({"detail": "the engine is not answering"});
+            Err((StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response())
+        }
+    }
+}
+
+/// The old service's health: `ok`, `status` (`ok` or `degraded`), the
+/// dependencies and the scheduler.
+async fn health(State(door): State<Arc<Door>>) -> Response {
+    let s = match snapshot(&door).await {
+        Ok(s) => s,
+        Err(refused) => return refused,
+    };
+    let dependency = |name: &str| -> Value {
+        s.health
+            .iter()
+            .find(|h| h.name == name)
+            .map_or(json!({"reachable": false}), |h| {
+                json!({
+                    "reachable": h.state == crate::engine::snapshot::HealthState::Ok,
+                    "state": h.state,
+                    "last_success_at": h.last_success_at,
+                    "last_error": h.last_error,
+                    "detail": h.detail,
+                })
+            })
+    };
+    let cache = dependency("cache");
+    let degraded = cache["reachable"] != true
+        || (door.dispatch_enabled && dependency("assistx")["reachable"] != true);
+    Json(json!({
+        "ok": !degraded,
+        "status": if degraded { "degraded" } else { "ok" },
+        "service": "auto-assign",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime": door.started.elapsed().as_secs_f64(),
+        "deps": {
+            "assistx": dependency("assistx"),
+            "neo4j": dependency("neo4j"),
+            "router": dependency("router"),
+            "cache": cache,
+        },
+        "scheduler": {
+            "enabled": door.scheduler_enabled,
+            "last_tick_at": s.last_tick_at,
+            "dispatch_enabled": door.dispatch_enabled,
+            "direct_workers_enabled": door.direct_workers_enabled,
+        },
+    }))
+    .into_response()
+}
+
+/// Prometheus' text format, from the engine's latest snapshot and the
+/// door's own request counts.
+async fn scrape(State(door): State<Arc<Door>>) -> Response {
+    let s = match snapshot(&door).await {
+        Ok(s) => s,
+        Err(refused) => return refused,
+    };
+    match metrics::render(&s, &door.metrics) {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            )],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!("cannot write the metrics: {e}");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+async fn not_found() -> Response {
+    let body = json!({"detail": "no such path (docs/http-api.md lists them)"});
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
+}
