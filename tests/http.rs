@@ -5,6 +5,7 @@
 mod common;
 
 use common::{Connect, Daemon, Sandbox, evaluate};
+use serde_json::{Value, json};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
@@ -19,13 +20,34 @@ fn free_port() -> u16 {
 
 /// One HTTP/1.1 request; the status code and the body.
 fn request(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, String) {
+    send(port, method, path, headers, "")
+}
+
+/// A POST of a JSON body; the status code and the body read as JSON.
+fn post(port: u16, path: &str, body: Value) -> (u16, Value) {
+    let text = body.to_string();
+    let (status, reply) = send(
+        port,
+        "POST",
+        path,
+        &["Content-Type: application/json"],
+        &text,
+    );
+    (status, serde_json::from_str(&reply).unwrap_or(Value::Null))
+}
+
+fn send(port: u16, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for h in headers {
         head.push_str(h);
         head.push_str("\r\n");
     }
     head.push_str("\r\n");
+    head.push_str(body);
     stream.write_all(head.as_bytes()).unwrap();
     let mut reply = String::new();
     stream.read_to_string(&mut reply).unwrap();
@@ -100,7 +122,7 @@ fn with_a_token_only_health_and_metrics_are_open() {
     assert_eq!(request(port, "GET", "/metrics", &[]).0, 200);
     let (status, body) = request(port, "GET", "/api/assignments", &[]);
     assert_eq!(status, 401, "{body}");
-    assert!(body.contains("token"), "{body}");
+    assert!(body.contains("unauthorized"), "{body}");
     let wrong = request(
         port,
         "GET",
@@ -148,4 +170,91 @@ fn beyond_loopback_without_a_token_the_daemon_will_not_start() {
         "{err}"
     );
     assert!(!sb.path("run/e.sock").exists(), "nothing left behind");
+}
+
+/// A worker on another machine lives over HTTP alone: heartbeat (the old
+/// service's body too), ask for work, renew, report progress, complete;
+/// each refusal has the status that says why and names the field.
+#[test]
+fn a_remote_worker_lives_over_http() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_PORT", &port.to_string())]);
+    let beat = json!({"node_id": "far", "worker_id": "w1", "lanes": ["local_only"]});
+    let (status, reply) = post(port, "/api/heartbeats", beat.clone());
+    assert_eq!((status, &reply["accepted"]), (200, &json!(true)), "{reply}");
+    // The old service's heartbeat: a node without a worker id, `online`,
+    // services as objects, a metric that is not a number.
+    let old = json!({"node_id": "gpu-box", "status": "online", "capabilities": ["gpu"],
+        "services": [{"name": "ollama", "port": 11434}], "metrics": {"load": 0.5, "gpu": "rtx"}});
+    let (status, reply) = post(port, "/api/heartbeats", old);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["data"]["worker_id"], "gpu-box", "{reply}");
+    let mut c = d.connect();
+    evaluate(&mut c, "T1");
+    let (status, got) = post(
+        port,
+        "/api/next",
+        json!({"node_id": "far", "worker_id": "w1"}),
+    );
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["kind"], "assignment", "{got}");
+    let id = got["data"]["assignment_id"].as_str().unwrap().to_string();
+    let mut renew = beat.clone();
+    renew["assignment_id"] = json!(id);
+    let (status, reply) = post(port, "/api/heartbeats", renew);
+    assert_eq!(status, 200, "{reply}");
+    assert_eq!(reply["data"]["started"][0], json!(id), "{reply}");
+    let path = |op: &str| format!("/api/assignments/{id}/{op}");
+    let (status, _) = post(
+        port,
+        &path("progress"),
+        json!({"worker_id": "w1", "percent": 50}),
+    );
+    assert_eq!(status, 200);
+    let (status, done) = post(port, &path("complete"), json!({"worker_id": "w1"}));
+    assert_eq!(
+        (status, &done["data"]["status"]),
+        (200, &json!("done")),
+        "{done}"
+    );
+    // Refusals: done is done (409), an unknown assignment (404), a field
+    // of the wrong kind (422, named), a body that is not JSON (422).
+    let (status, again) = post(port, &path("complete"), json!({"worker_id": "w1"}));
+    assert_eq!(status, 409, "{again}");
+    let (status, _) = post(
+        port,
+        "/api/assignments/nope/claim",
+        json!({"worker_id": "w1"}),
+    );
+    assert_eq!(status, 404);
+    let (status, bad) = post(
+        port,
+        "/api/heartbeats",
+        json!({"node_id": "far", "worker_id": "w1", "max_concurrent": "many"}),
+    );
+    assert_eq!(
+        (status, &bad["field"]),
+        (422, &json!("max_concurrent")),
+        "{bad}"
+    );
+    let (status, _) = send(port, "POST", "/api/heartbeats", &[], "{not json");
+    assert_eq!(status, 422);
+    let (status, none) = post(
+        port,
+        "/api/next",
+        json!({"node_id": "far", "worker_id": "w1"}),
+    );
+    assert_eq!((status, &none["accepted"]), (200, &json!(false)), "{none}");
+}
+
+/// A body over 1 MiB is refused before it is read whole.
+#[test]
+fn a_body_over_a_mebibyte_is_refused() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    let _d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_PORT", &port.to_string())]);
+    let big = format!("{{\"node_id\": \"{}\"}}", "x".repeat(1024 * 1024 + 1));
+    let (status, _) = send(port, "POST", "/api/heartbeats", &[], &big);
+    assert_eq!(status, 413);
 }

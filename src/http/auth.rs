@@ -35,7 +35,8 @@ pub(super) async fn and_count(
     let response = if allowed {
         next.run(request).await
     } else {
-        let body = serde_json::json!({"detail": "a valid API token is required (Authorization: Bearer TOKEN)"});
+        // The old service's body, word for word.
+        let body = serde_json::json!({"detail": "unauthorized"});
         let mut refused = (StatusCode::UNAUTHORIZED, axum::Json(body)).into_response();
         refused.headers_mut().insert(
             header::WWW_AUTHENTICATE,

@@ -1,10 +1,12 @@
 //! The HTTP door (issue 13, in part): a third way in to the same engine as
 //! the socket and the control room. So far it serves what monitoring
-//! reads, `/health` and `/metrics`, behind the old service's token rule;
+//! reads, `/health` and `/metrics`, and the worker operations (for workers
+//! on other machines), behind the old service's token rule; the rest of
 //! the old service's API joins it here.
 
 mod auth;
 mod metrics;
+mod workers;
 
 use crate::config::Settings;
 use crate::engine::{Command, EngineHandle, Reply, Snapshot};
@@ -75,6 +77,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(scrape))
+        .merge(workers::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             door.clone(),
@@ -150,6 +153,7 @@ async fn health(State(door): State<Arc<Door>>) -> Response {
             "last_tick_at": s.last_tick_at,
             "dispatch_enabled": door.dispatch_enabled,
             "direct_workers_enabled": door.direct_workers_enabled,
+            "control": s.control,
         },
     }))
     .into_response()

@@ -1,0 +1,173 @@
+//! Workers on other machines (issue 13, item 3): the socket protocol's
+//! worker operations over HTTP, decoded by the same codec into the same
+//! engine commands, so their meaning and their refusals are the socket's.
+//! The old service's paths are kept where it had them (`/api/heartbeats`,
+//! `/api/assignments/{id}/claim`, `/complete`), and its heartbeat body is
+//! read too (`worker_id` optional, status `online`, services as objects).
+
+use super::Door;
+use crate::error::Error;
+use crate::wire::Reply;
+use crate::wire::codec::{self, ProtocolError, Request};
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+pub(super) fn routes() -> Router<Arc<Door>> {
+    Router::new()
+        .route("/api/heartbeats", post(heartbeat))
+        .route("/api/next", post(next))
+        .route("/api/assignments/{id}/claim", post(claim))
+        .route("/api/assignments/{id}/progress", post(progress))
+        .route("/api/assignments/{id}/complete", post(complete))
+        .route("/api/assignments/{id}/fail", post(fail))
+}
+
+async fn heartbeat(State(door): State<Arc<Door>>, body: Bytes) -> Response {
+    match object(&body) {
+        Ok(mut fields) => {
+            old_heartbeat(&mut fields);
+            run(&door, "heartbeat", fields).await
+        }
+        Err(e) => refusal(StatusCode::UNPROCESSABLE_ENTITY, &e),
+    }
+}
+
+async fn next(State(door): State<Arc<Door>>, body: Bytes) -> Response {
+    with(&door, "next", None, &body).await
+}
+
+async fn claim(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Response {
+    with(&door, "claim", Some(id), &body).await
+}
+
+async fn progress(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Response {
+    with(&door, "progress", Some(id), &body).await
+}
+
+async fn complete(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Response {
+    with(&door, "complete", Some(id), &body).await
+}
+
+async fn fail(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Response {
+    with(&door, "fail", Some(id), &body).await
+}
+
+/// The body's fields as `op`'s request, the path's assignment id winning
+/// over one in the body.
+async fn with(door: &Door, op: &str, id: Option<String>, body: &[u8]) -> Response {
+    match object(body) {
+        Ok(mut fields) => {
+            if let Some(id) = id {
+                fields.insert("assignment_id".into(), Value::String(id));
+            }
+            run(door, op, fields).await
+        }
+        Err(e) => refusal(StatusCode::UNPROCESSABLE_ENTITY, &e),
+    }
+}
+
+/// A JSON object body (an empty body is an empty object).
+fn object(body: &[u8]) -> Result<Map<String, Value>, ProtocolError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Map::new());
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(fields)) => Ok(fields),
+        Ok(_) => Err(ProtocolError::new(
+            "bad_request",
+            "the body must be a JSON object",
+        )),
+        Err(e) => Err(ProtocolError::new(
+            "bad_json",
+            format!("not valid JSON: {e}"),
+        )),
+    }
+}
+
+/// The old service's heartbeat, read as this one's: a node's own heartbeat
+/// (no `worker_id`) is the node's worker of the same name, `online` is
+/// `ready`, a service object is its name, and metrics that are not numbers
+/// are left out.
+fn old_heartbeat(fields: &mut Map<String, Value>) {
+    if !fields.contains_key("worker_id")
+        && let Some(node) = fields.get("node_id").cloned()
+    {
+        fields.insert("worker_id".into(), node);
+    }
+    if fields.get("status").and_then(Value::as_str) == Some("online") {
+        fields.insert("status".into(), Value::String("ready".into()));
+    }
+    if let Some(Value::Array(services)) = fields.get_mut("services") {
+        for service in services.iter_mut() {
+            if let Value::Object(o) = service {
+                let name = ["name", "service", "id"]
+                    .iter()
+                    .find_map(|k| o.get(*k).and_then(Value::as_str))
+                    .map_or_else(|| Value::Object(o.clone()).to_string(), str::to_string);
+                *service = Value::String(name);
+            }
+        }
+    }
+    if let Some(Value::Object(metrics)) = fields.get_mut("metrics") {
+        metrics.retain(|_, v| v.is_number());
+    }
+}
+
+/// Decodes `fields` as `op` and has the engine do it.
+async fn run(door: &Door, op: &str, mut fields: Map<String, Value>) -> Response {
+    fields.insert("op".into(), Value::String(op.into()));
+    let command = match codec::decode(fields) {
+        Ok(Request::Command(command)) => *command,
+        Ok(_) => {
+            let wrong =
+                ProtocolError::new("bad_request", format!("{op} is not a worker operation"));
+            return refusal(StatusCode::UNPROCESSABLE_ENTITY, &wrong);
+        }
+        Err(e) => return refusal(StatusCode::UNPROCESSABLE_ENTITY, &e),
+    };
+    match door.engine.send(command).await {
+        Ok(reply) => answer(reply),
+        Err(e) => refusal(status_of(&e), &ProtocolError::new(e.code(), e.to_string())),
+    }
+}
+
+/// What the caller sees: the socket's `result`, with the old service's
+/// `accepted`.
+fn answer(reply: Reply) -> Response {
+    let accepted = !matches!(reply, Reply::NoWork(_));
+    let mut body = match serde_json::to_value(&reply) {
+        Ok(Value::Object(o)) => o,
+        _ => Map::new(),
+    };
+    body.insert("accepted".into(), Value::Bool(accepted));
+    Json(Value::Object(body)).into_response()
+}
+
+/// A caller's mistake is never a 500: what it asked is refused with the
+/// status that says why.
+fn status_of(e: &Error) -> StatusCode {
+    match e.code() {
+        "bad_input" => StatusCode::UNPROCESSABLE_ENTITY,
+        "not_found" => StatusCode::NOT_FOUND,
+        "illegal_transition"
+        | "stale_version"
+        | "assignment_not_held"
+        | "control_mode"
+        | "worker_drained"
+        | "breaker_open" => StatusCode::CONFLICT,
+        "unavailable" | "engine_gone" => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn refusal(status: StatusCode, e: &ProtocolError) -> Response {
+    let body = json!({"detail": e.message, "code": e.code, "field": e.field});
+    (status, Json(body)).into_response()
+}
