@@ -258,3 +258,59 @@ fn a_body_over_a_mebibyte_is_refused() {
     let (status, _) = send(port, "POST", "/api/heartbeats", &[], &big);
     assert_eq!(status, 413);
 }
+
+/// AssistX's callback (contract A7): its loose `task.candidate.created`
+/// with Basic auth is accepted and evaluated at once; the same key again
+/// changes nothing; a subject object with no `payload.task_id` is
+/// processed as skipped, `missing_task_id` (the old service answered 500).
+#[test]
+fn assistx_posts_its_loose_events() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    let d = Daemon::start_env(
+        &sb,
+        &[
+            ("AUTO_ASSIGN_PORT", &port.to_string()),
+            ("AUTO_ASSIGN_API_TOKEN", "s3cret"),
+        ],
+    );
+    let basic = "Authorization: Basic YXNzaXN0eDpzM2NyZXQ=";
+    let event = json!({
+        "event_type": "task.candidate.created",
+        "idempotency_key": "task.candidate.created:T9",
+        "subject": {"kind": "task", "id": "T9"},
+        "payload": {"task_id": "T9", "status": "READY", "priority": "interactive"},
+        "links": [{"rel": "FOR_TASK", "target_type": "Task", "target_id": "T9"}]
+    })
+    .to_string();
+    let (status, reply) = send(port, "POST", "/api/events", &[basic], &event);
+    assert_eq!(status, 200, "{reply}");
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["accepted"], true, "{reply}");
+    assert_eq!(reply["event_type"], "task.candidate.created");
+    assert_eq!(reply["cache_role"], "received_event_mirror");
+    assert_eq!(reply["data"]["processed"]["action"], "evaluated", "{reply}");
+    let (status, _) = send(port, "POST", "/api/events", &[basic], &event);
+    assert_eq!(status, 200);
+    let snap = d.connect().ask(json!({"op": "snapshot"}));
+    let tasks: Vec<&Value> = snap["result"]["recommendations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["task_id"])
+        .collect();
+    assert_eq!(tasks, [&json!("T9")], "decided once: {snap}");
+    let loose = json!({"event_type": "task.candidate.created", "idempotency_key": "k-no-task",
+        "subject": {"kind": "task"}, "payload": {}})
+    .to_string();
+    let (status, reply) = send(port, "POST", "/api/events", &[basic], &loose);
+    assert_eq!(status, 200, "{reply}");
+    let reply: Value = serde_json::from_str(&reply).unwrap();
+    assert_eq!(reply["data"]["processed"]["action"], "skipped", "{reply}");
+    assert_eq!(
+        reply["data"]["processed"]["reason"], "missing_task_id",
+        "{reply}"
+    );
+    let (status, _) = send(port, "POST", "/api/events", &[], &event);
+    assert_eq!(status, 401, "the token is asked of AssistX too");
+}

@@ -5,6 +5,7 @@
 //! the old service's API joins it here.
 
 mod auth;
+mod events;
 mod metrics;
 mod workers;
 
@@ -78,6 +79,7 @@ pub async fn serve(
         .route("/health", get(health))
         .route("/metrics", get(scrape))
         .merge(workers::routes())
+        .merge(events::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             door.clone(),

@@ -74,7 +74,7 @@ async fn with(door: &Door, op: &str, id: Option<String>, body: &[u8]) -> Respons
 }
 
 /// A JSON object body (an empty body is an empty object).
-fn object(body: &[u8]) -> Result<Map<String, Value>, ProtocolError> {
+pub(super) fn object(body: &[u8]) -> Result<Map<String, Value>, ProtocolError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -120,34 +120,43 @@ fn old_heartbeat(fields: &mut Map<String, Value>) {
     }
 }
 
-/// Decodes `fields` as `op` and has the engine do it.
-async fn run(door: &Door, op: &str, mut fields: Map<String, Value>) -> Response {
+/// Decodes `fields` as `op` and has the engine do it: what the caller
+/// sees, or why it is refused.
+async fn run(door: &Door, op: &str, fields: Map<String, Value>) -> Response {
+    match ask(door, op, fields).await {
+        Ok(answer) => Json(Value::Object(answer)).into_response(),
+        Err(refused) => refused,
+    }
+}
+
+/// [`run`]'s answer before it is sent: the socket's `result`, with the old
+/// service's `accepted`.
+pub(super) async fn ask(
+    door: &Door,
+    op: &str,
+    mut fields: Map<String, Value>,
+) -> Result<Map<String, Value>, Response> {
     fields.insert("op".into(), Value::String(op.into()));
     let command = match codec::decode(fields) {
         Ok(Request::Command(command)) => *command,
         Ok(_) => {
-            let wrong =
-                ProtocolError::new("bad_request", format!("{op} is not a worker operation"));
-            return refusal(StatusCode::UNPROCESSABLE_ENTITY, &wrong);
+            let wrong = ProtocolError::new("bad_request", format!("{op} is not an operation here"));
+            return Err(refusal(StatusCode::UNPROCESSABLE_ENTITY, &wrong));
         }
-        Err(e) => return refusal(StatusCode::UNPROCESSABLE_ENTITY, &e),
+        Err(e) => return Err(refusal(StatusCode::UNPROCESSABLE_ENTITY, &e)),
     };
-    match door.engine.send(command).await {
-        Ok(reply) => answer(reply),
-        Err(e) => refusal(status_of(&e), &ProtocolError::new(e.code(), e.to_string())),
-    }
-}
-
-/// What the caller sees: the socket's `result`, with the old service's
-/// `accepted`.
-fn answer(reply: Reply) -> Response {
+    let reply = door
+        .engine
+        .send(command)
+        .await
+        .map_err(|e| refusal(status_of(&e), &ProtocolError::new(e.code(), e.to_string())))?;
     let accepted = !matches!(reply, Reply::NoWork(_));
-    let mut body = match serde_json::to_value(&reply) {
+    let mut answer = match serde_json::to_value(&reply) {
         Ok(Value::Object(o)) => o,
         _ => Map::new(),
     };
-    body.insert("accepted".into(), Value::Bool(accepted));
-    Json(Value::Object(body)).into_response()
+    answer.insert("accepted".into(), Value::Bool(accepted));
+    Ok(answer)
 }
 
 /// A caller's mistake is never a 500: what it asked is refused with the
@@ -167,7 +176,7 @@ fn status_of(e: &Error) -> StatusCode {
     }
 }
 
-fn refusal(status: StatusCode, e: &ProtocolError) -> Response {
+pub(super) fn refusal(status: StatusCode, e: &ProtocolError) -> Response {
     let body = json!({"detail": e.message, "code": e.code, "field": e.field});
     (status, Json(body)).into_response()
 }
