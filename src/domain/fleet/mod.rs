@@ -433,18 +433,3 @@ fn better(a: (f64, &FleetWorker, usize), b: (f64, &FleetWorker, usize)) -> Order
 fn order(a: &FleetWorker, b: &FleetWorker) -> Ordering {
     (&a.node_id, &a.worker_id).cmp(&(&b.node_id, &b.worker_id))
 }
-
-/// The best usable worker of `workers` for a task of `need` on `lane`, and
-/// every other one with its reason: the first `listed` of them in full,
-/// the rest counted per reason code (see [`pool::Pool`]).
-pub fn select(
-    lane: Lane,
-    need: &Need,
-    workers: &[FleetWorker],
-    policy: &Policy,
-    listed: usize,
-) -> Selection {
-    pool::Pool::new(workers.to_vec(), *policy, listed)
-        .choose(lane, need)
-        .0
-}

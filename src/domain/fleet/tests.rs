@@ -27,9 +27,11 @@ pub(super) fn need(capabilities: &[&str]) -> Need {
     }
 }
 
-/// Every rejected worker listed.
+/// The choice in `lane` among `workers`, every rejected worker listed.
 fn select(lane: Lane, need: &Need, workers: &[FleetWorker], policy: &Policy) -> Selection {
-    super::select(lane, need, workers, policy, usize::MAX)
+    pool::Pool::new(workers.to_vec(), *policy, usize::MAX)
+        .choose(lane, need)
+        .0
 }
 
 fn chosen(s: &Selection) -> Option<String> {
