@@ -162,7 +162,7 @@ impl Core {
     }
 
     /// The time-revealed work alone (lease expiry, stale workers, lapsed
-    /// approvals, and every [`ALERT_EVERY`] the fleet's alerts). Returns
+    /// approvals, and every `ALERT_EVERY` the fleet's alerts). Returns
     /// whether anything changed.
     pub fn housekeeping(&mut self) -> Result<bool> {
         let now = self.now();
