@@ -314,3 +314,50 @@ fn assistx_posts_its_loose_events() {
     let (status, _) = send(port, "POST", "/api/events", &[], &event);
     assert_eq!(status, 401, "the token is asked of AssistX too");
 }
+
+/// The old service's assignment reads, with the filters it ignored
+/// working, and every bad filter refused naming it.
+#[test]
+fn assignments_are_read_with_working_filters() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_PORT", &port.to_string())]);
+    let mut c = d.connect();
+    let t1 = evaluate(&mut c, "T1");
+    evaluate(&mut c, "T2");
+    let get = |path: &str| {
+        let (status, body) = request(port, "GET", path, &[]);
+        (
+            status,
+            serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+        )
+    };
+    let count = |path: &str| get(path).1["assignments"].as_array().map(Vec::len);
+    assert_eq!(count("/api/assignments"), Some(2));
+    assert_eq!(count("/api/assignments?task_id=T1"), Some(1));
+    assert_eq!(
+        count("/api/assignments?status=recommended&lane=local_only"),
+        Some(2)
+    );
+    assert_eq!(count("/api/assignments?status=running"), Some(0));
+    assert_eq!(count("/api/assignments?limit=1"), Some(1));
+    for (query, field) in [
+        ("lane=moon", "lane"),
+        ("status=lost", "status"),
+        ("limit=0", "limit"),
+    ] {
+        let (status, body) = get(&format!("/api/assignments?{query}"));
+        assert_eq!(
+            (status, &body["field"]),
+            (422, &json!(field)),
+            "{query}: {body}"
+        );
+    }
+    let (status, one) = get(&format!("/api/assignments/{t1}"));
+    assert_eq!(status, 200, "{one}");
+    assert_eq!(one["assignment"]["task_id"], "T1");
+    assert_eq!(one["source"], "sqlite_cache_mirror");
+    let (status, none) = get("/api/assignments/assign_nope");
+    assert_eq!(status, 404);
+    assert_eq!(none["detail"], "assignment not found in local cache mirror");
+}

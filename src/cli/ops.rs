@@ -462,7 +462,11 @@ pub fn assignments(
         .transpose()
         .map_err(|e: String| Error::bad_input("--status", e))?;
     let store = Store::open_read_only(&settings.database_path)?;
-    let list = assignments::list(store.conn(), status, limit)?;
+    let filter = assignments::Filter {
+        status,
+        ..Default::default()
+    };
+    let list = assignments::list(store.conn(), filter, limit)?;
     let headers = [
         "ASSIGNMENT",
         "TASK",

@@ -4,6 +4,7 @@
 //! on other machines), behind the old service's token rule; the rest of
 //! the old service's API joins it here.
 
+mod assignments;
 mod auth;
 mod events;
 mod metrics;
@@ -80,6 +81,7 @@ pub async fn serve(
         .route("/metrics", get(scrape))
         .merge(workers::routes())
         .merge(events::routes())
+        .merge(assignments::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             door.clone(),

@@ -138,15 +138,29 @@ pub fn get(conn: &Connection, assignment_id: &str) -> Result<Assignment> {
         })
 }
 
-/// Assignments, newest change first, optionally of one status.
-pub fn list(conn: &Connection, status: Option<Status>, limit: usize) -> Result<Vec<Assignment>> {
+/// Which assignments [`list`] gives: each field set narrows it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    pub status: Option<Status>,
+    pub task_id: Option<&'a str>,
+    pub lane: Option<&'a str>,
+}
+
+/// Assignments, newest change first, narrowed by `filter`.
+pub fn list(conn: &Connection, filter: Filter, limit: usize) -> Result<Vec<Assignment>> {
     all_rows(
         conn,
         &format!(
-            "SELECT {COLUMNS} FROM assignments WHERE ?1 IS NULL OR status = ?1 \
-         ORDER BY updated_at DESC, assignment_id LIMIT ?2"
+            "SELECT {COLUMNS} FROM assignments WHERE (?1 IS NULL OR status = ?1) \
+             AND (?2 IS NULL OR task_id = ?2) AND (?3 IS NULL OR lane = ?3) \
+         ORDER BY updated_at DESC, assignment_id LIMIT ?4"
         ),
-        params![status.map(Status::as_str), limit as i64],
+        params![
+            filter.status.map(Status::as_str),
+            filter.task_id,
+            filter.lane,
+            limit as i64
+        ],
         from_row,
     )
 }

@@ -63,7 +63,7 @@ impl ProtocolError {
         }
     }
 
-    fn field(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+    pub fn field(code: &'static str, field: &str, message: impl Into<String>) -> Self {
         ProtocolError {
             code,
             message: message.into(),

@@ -328,7 +328,7 @@ fn a_dry_run_tick_writes_nothing() {
     assert_eq!(t.run_id, None);
     assert!(h.outbox_types().is_empty());
     assert!(
-        assignments::list(h.core.store().conn(), None, 10)
+        assignments::list(h.core.store().conn(), Default::default(), 10)
             .unwrap()
             .is_empty()
     );
@@ -432,7 +432,12 @@ fn a_big_backlog_is_written_whole_in_order_and_a_repeated_task_is_decided_once()
     let subjects: Vec<String> = events.iter().map(|e| e.subject_id.clone()).collect();
     let expected: Vec<String> = (0..1_500).map(|i| format!("T{i:04}")).collect();
     assert_eq!(subjects, expected, "one event per task, in backlog order");
-    assert_eq!(assignments::list(conn, None, 10_000).unwrap().len(), 1_500);
+    assert_eq!(
+        assignments::list(conn, Default::default(), 10_000)
+            .unwrap()
+            .len(),
+        1_500
+    );
     assert_eq!(approvals::pending(conn).unwrap().len(), 300);
     assert_eq!(audit::recent(conn, 10_000, false).unwrap().len(), 1_500);
     h.assert_status_matches_decision();
