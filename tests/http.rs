@@ -4,64 +4,9 @@
 
 mod common;
 
+use common::http::{free_port, post, request, send};
 use common::{Connect, Daemon, Sandbox, evaluate};
 use serde_json::{Value, json};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
-
-/// A port free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// One HTTP/1.1 request; the status code and the body.
-fn request(port: u16, method: &str, path: &str, headers: &[&str]) -> (u16, String) {
-    send(port, method, path, headers, "")
-}
-
-/// A POST of a JSON body; the status code and the body read as JSON.
-fn post(port: u16, path: &str, body: Value) -> (u16, Value) {
-    let text = body.to_string();
-    let (status, reply) = send(
-        port,
-        "POST",
-        path,
-        &["Content-Type: application/json"],
-        &text,
-    );
-    (status, serde_json::from_str(&reply).unwrap_or(Value::Null))
-}
-
-fn send(port: u16, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for h in headers {
-        head.push_str(h);
-        head.push_str("\r\n");
-    }
-    head.push_str("\r\n");
-    head.push_str(body);
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    let status = reply
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = reply
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
 
 /// A gauge's value in a metrics body.
 fn figure(body: &str, line_start: &str) -> f64 {

@@ -87,6 +87,7 @@ fn to_commands(cmd: Cmd, operator: &str) -> Result<Vec<Command>> {
                 assignment_id: v.id,
                 reason: v.reason,
                 expected_version: v.expected_version,
+                expires_in_seconds: None,
             },
         ),
         Cmd::Reject(v) => by(
@@ -177,6 +178,8 @@ fn to_commands(cmd: Cmd, operator: &str) -> Result<Vec<Command>> {
             Action::ProcessEvents {
                 include_processed,
                 dry_run,
+                event_type: None,
+                limit: None,
             },
         ),
         Cmd::Events(EventsCmd::Ingest { file }) => {
@@ -383,7 +386,7 @@ pub fn outbox(settings: &Settings, asked: OutboxAsk, json: bool) -> Result<()> {
                 .map(str::parse)
                 .transpose()
                 .map_err(|e: String| Error::bad_input("--status", e))?;
-            print_events(&outbox::list(store.conn(), status, limit)?, json);
+            print_events(&outbox::list(store.conn(), status, false, limit)?, json);
         }
         OutboxView::Graph => print_graph(&store, limit, json)?,
         // What the dispatcher would send now: each task's next due event.

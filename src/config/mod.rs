@@ -87,6 +87,10 @@ pub struct Settings {
     /// Where the HTTP API listens; `None`: it is off.
     pub http_bind: Option<std::net::SocketAddr>,
     pub http_allow_open: bool,
+    /// The longest an HTTP request may take, its body included.
+    pub http_timeout: Duration,
+    /// HTTP requests served at once: a flood is refused, never queued.
+    pub http_max_concurrent: usize,
     pub scoring: ScoringPolicy,
     pub default_lanes: Vec<Lane>,
     pub max_retries: u32,
@@ -294,6 +298,8 @@ fn build(
         api_token: (!token.is_empty()).then_some(token),
         http_bind: http_bind(&r)?,
         http_allow_open: r.bool("http_allow_open")?,
+        http_timeout: r.seconds("http_timeout_seconds", HOUR)?,
+        http_max_concurrent: r.whole("http_max_concurrent", 1, 65_536)? as usize,
         scoring: ScoringPolicy {
             base_scores: r.lane_scores("lane_base_scores")?,
             local_only_boost: r.fraction("local_only_boost")?,

@@ -146,6 +146,16 @@ pub const SPECS: &[Spec] = &[
         "Let the HTTP API listen beyond loopback without api_token (not advised).",
     ),
     spec(
+        "http_timeout_seconds",
+        "10",
+        "Longest an HTTP request may take, its body included, before 503.",
+    ),
+    spec(
+        "http_max_concurrent",
+        "256",
+        "HTTP requests served at once; more are refused with 503 at once.",
+    ),
+    spec(
         "lane_base_scores",
         "local_only=0.78,router_model=0.66,free_api=0.55,direct_worker=0.20",
         "Base score per lane; an unlisted lane scores 0.",

@@ -124,6 +124,31 @@ impl Candidate {
     pub fn is_high_risk(&self) -> bool {
         matches!(self.risk_level.as_str(), "high" | "critical")
     }
+
+    /// The candidate as a backlog item again, so that a cached task can be
+    /// decided anew through the same door as AssistX's (its `from_json`
+    /// gives this candidate back).
+    pub fn to_item(&self) -> Value {
+        serde_json::json!({
+            "task_id": self.task_id,
+            "title": self.title,
+            "status": self.status,
+            "priority": self.priority,
+            "queue": self.queue,
+            "risk_level": self.risk_level,
+            "retry_count": self.retry_count,
+            "privacy_labels": self.labels,
+            "sensitive": self.sensitive_flag,
+            "local_only": self.local_only_flag,
+            "allow_cloud": self.allow_cloud,
+            "approval_required": self.approval_required,
+            "allowed_lanes": self.allowed_lanes,
+            "required_capabilities": self.required_capabilities,
+            "owner": self.owner,
+            "canonical_status": self.canonical_status,
+            "deadline": self.deadline.map(super::time::rfc3339),
+        })
+    }
 }
 
 /// Splits a backlog body into its items (contract A5): a list, or an object
@@ -238,6 +263,23 @@ fn allowed_lanes(value: Option<&Value>) -> Result<Option<Vec<Lane>>, String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn an_item_made_from_a_candidate_gives_it_back() {
+        let item = serde_json::json!({
+            "id": "T1", "title": "x", "status": "READY", "priority": "Urgent",
+            "risk_level": "HIGH", "retry_count": 2, "privacy": ["private"],
+            "sensitive": true, "approval_required": true, "allowed_lanes": ["local_only"],
+            "required_capabilities": ["GPU"], "owner": "scott",
+            "canonical_status": "READY", "deadline": "2026-12-01T10:00:00Z",
+        });
+        let candidate = Candidate::from_json(&item).unwrap();
+        assert_eq!(
+            Candidate::from_json(&candidate.to_item()).unwrap(),
+            candidate
+        );
+    }
+
     use super::*;
     use serde_json::json;
 

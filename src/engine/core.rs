@@ -156,6 +156,8 @@ impl Core {
             Action::ProcessEvents {
                 include_processed: false,
                 dry_run: false,
+                event_type: None,
+                limit: None,
             },
         ))?;
         Ok(())
@@ -250,7 +252,9 @@ impl Core {
                 results[index] = Some(Err(e));
                 continue;
             }
-            if let Command::Operator(Operator { operator, command }) = &command
+            if let Command::Operator(Operator {
+                operator, command, ..
+            }) = &command
                 && let Some(job) = match command {
                     Action::Dispatch {} => Some(EdgeJob::Dispatch),
                     Action::Reconcile {} => Some(EdgeJob::Reconcile),

@@ -4,10 +4,17 @@
 //! on other machines), behind the old service's token rule; the rest of
 //! the old service's API joins it here.
 
+mod answer;
 mod assignments;
 mod auth;
+mod control;
 mod events;
+mod guard;
+mod heartbeats;
 mod metrics;
+mod ops;
+mod outbox;
+mod scheduler;
 mod workers;
 
 use crate::config::Settings;
@@ -21,9 +28,9 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 /// The largest request body read (the old service's callers send far less).
 const MAX_BODY: usize = 1024 * 1024;
@@ -31,11 +38,17 @@ const MAX_BODY: usize = 1024 * 1024;
 /// What every handler shares.
 struct Door {
     engine: EngineHandle,
+    /// Who the audit names for what the old API asks without saying who.
+    operator: String,
     token: Option<String>,
     started: Instant,
     scheduler_enabled: bool,
     dispatch_enabled: bool,
     direct_workers_enabled: bool,
+    stale_after_seconds: u64,
+    /// Requests served at once: a permit each.
+    slots: Arc<Semaphore>,
+    timeout: Duration,
     metrics: metrics::Requests,
 }
 
@@ -69,11 +82,15 @@ pub async fn serve(
 ) {
     let door = Arc::new(Door {
         engine,
+        operator: settings.operator.clone(),
         token: settings.api_token.clone(),
         started: Instant::now(),
         scheduler_enabled: settings.scheduler_enabled,
         dispatch_enabled: settings.dispatch_enabled,
         direct_workers_enabled: settings.scoring.direct_workers_enabled,
+        stale_after_seconds: settings.stale_heartbeat_seconds,
+        slots: Arc::new(Semaphore::new(settings.http_max_concurrent)),
+        timeout: settings.http_timeout,
         metrics: metrics::Requests::default(),
     });
     let app = Router::new()
@@ -82,10 +99,19 @@ pub async fn serve(
         .merge(workers::routes())
         .merge(events::routes())
         .merge(assignments::routes())
+        .merge(scheduler::routes())
+        .merge(control::routes())
+        .merge(heartbeats::routes())
+        .merge(outbox::routes())
+        .merge(ops::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             door.clone(),
             auth::and_count,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            door.clone(),
+            guard::guard,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(door);

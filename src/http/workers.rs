@@ -6,17 +6,16 @@
 //! read too (`worker_id` optional, status `online`, services as objects).
 
 use super::Door;
-use crate::error::Error;
+use super::answer::{Answer, Refused, object, send, unprocessable};
 use crate::wire::Reply;
 use crate::wire::codec::{self, ProtocolError, Request};
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::post;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<Arc<Door>> {
@@ -29,66 +28,40 @@ pub(super) fn routes() -> Router<Arc<Door>> {
         .route("/api/assignments/{id}/fail", post(fail))
 }
 
-async fn heartbeat(State(door): State<Arc<Door>>, body: Bytes) -> Response {
-    match object(&body) {
-        Ok(mut fields) => {
-            old_heartbeat(&mut fields);
-            run(&door, "heartbeat", fields).await
-        }
-        Err(e) => refusal(StatusCode::UNPROCESSABLE_ENTITY, &e),
-    }
+async fn heartbeat(State(door): State<Arc<Door>>, body: Bytes) -> Answer {
+    let mut fields = object(&body).map_err(|e| unprocessable(&e))?;
+    old_heartbeat(&mut fields);
+    run(&door, "heartbeat", fields).await
 }
 
-async fn next(State(door): State<Arc<Door>>, body: Bytes) -> Response {
+async fn next(State(door): State<Arc<Door>>, body: Bytes) -> Answer {
     with(&door, "next", None, &body).await
 }
 
-async fn claim(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn claim(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Answer {
     with(&door, "claim", Some(id), &body).await
 }
 
-async fn progress(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn progress(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Answer {
     with(&door, "progress", Some(id), &body).await
 }
 
-async fn complete(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn complete(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Answer {
     with(&door, "complete", Some(id), &body).await
 }
 
-async fn fail(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Response {
+async fn fail(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Answer {
     with(&door, "fail", Some(id), &body).await
 }
 
 /// The body's fields as `op`'s request, the path's assignment id winning
 /// over one in the body.
-async fn with(door: &Door, op: &str, id: Option<String>, body: &[u8]) -> Response {
-    match object(body) {
-        Ok(mut fields) => {
-            if let Some(id) = id {
-                fields.insert("assignment_id".into(), Value::String(id));
-            }
-            run(door, op, fields).await
-        }
-        Err(e) => refusal(StatusCode::UNPROCESSABLE_ENTITY, &e),
+pub(super) async fn with(door: &Door, op: &str, id: Option<String>, body: &[u8]) -> Answer {
+    let mut fields = object(body).map_err(|e| unprocessable(&e))?;
+    if let Some(id) = id {
+        fields.insert("assignment_id".into(), Value::String(id));
     }
-}
-
-/// A JSON object body (an empty body is an empty object).
-pub(super) fn object(body: &[u8]) -> Result<Map<String, Value>, ProtocolError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Map::new());
-    }
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(fields)) => Ok(fields),
-        Ok(_) => Err(ProtocolError::new(
-            "bad_request",
-            "the body must be a JSON object",
-        )),
-        Err(e) => Err(ProtocolError::new(
-            "bad_json",
-            format!("not valid JSON: {e}"),
-        )),
-    }
+    run(door, op, fields).await
 }
 
 /// The old service's heartbeat, read as this one's: a node's own heartbeat
@@ -122,11 +95,8 @@ fn old_heartbeat(fields: &mut Map<String, Value>) {
 
 /// Decodes `fields` as `op` and has the engine do it: what the caller
 /// sees, or why it is refused.
-async fn run(door: &Door, op: &str, fields: Map<String, Value>) -> Response {
-    match ask(door, op, fields).await {
-        Ok(answer) => Json(Value::Object(answer)).into_response(),
-        Err(refused) => refused,
-    }
+async fn run(door: &Door, op: &str, fields: Map<String, Value>) -> Answer {
+    Ok(Json(Value::Object(ask(door, op, fields).await?)).into_response())
 }
 
 /// [`run`]'s answer before it is sent: the socket's `result`, with the old
@@ -135,21 +105,17 @@ pub(super) async fn ask(
     door: &Door,
     op: &str,
     mut fields: Map<String, Value>,
-) -> Result<Map<String, Value>, Response> {
+) -> Result<Map<String, Value>, Refused> {
     fields.insert("op".into(), Value::String(op.into()));
     let command = match codec::decode(fields) {
         Ok(Request::Command(command)) => *command,
         Ok(_) => {
             let wrong = ProtocolError::new("bad_request", format!("{op} is not an operation here"));
-            return Err(refusal(StatusCode::UNPROCESSABLE_ENTITY, &wrong));
+            return Err(unprocessable(&wrong));
         }
-        Err(e) => return Err(refusal(StatusCode::UNPROCESSABLE_ENTITY, &e)),
+        Err(e) => return Err(unprocessable(&e)),
     };
-    let reply = door
-        .engine
-        .send(command)
-        .await
-        .map_err(|e| refusal(status_of(&e), &ProtocolError::new(e.code(), e.to_string())))?;
+    let reply = send(door, command).await?;
     let accepted = !matches!(reply, Reply::NoWork(_));
     let mut answer = match serde_json::to_value(&reply) {
         Ok(Value::Object(o)) => o,
@@ -157,26 +123,4 @@ pub(super) async fn ask(
     };
     answer.insert("accepted".into(), Value::Bool(accepted));
     Ok(answer)
-}
-
-/// A caller's mistake is never a 500: what it asked is refused with the
-/// status that says why.
-fn status_of(e: &Error) -> StatusCode {
-    match e.code() {
-        "bad_input" => StatusCode::UNPROCESSABLE_ENTITY,
-        "not_found" => StatusCode::NOT_FOUND,
-        "illegal_transition"
-        | "stale_version"
-        | "assignment_not_held"
-        | "control_mode"
-        | "worker_drained"
-        | "breaker_open" => StatusCode::CONFLICT,
-        "unavailable" | "engine_gone" => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
-pub(super) fn refusal(status: StatusCode, e: &ProtocolError) -> Response {
-    let body = json!({"detail": e.message, "code": e.code, "field": e.field});
-    (status, Json(body)).into_response()
 }

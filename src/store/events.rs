@@ -77,15 +77,29 @@ pub fn record_processing(
     Ok(())
 }
 
-/// Events in arrival order; only unprocessed ones unless `include_processed`.
-pub fn list(conn: &Connection, include_processed: bool, limit: usize) -> Result<Vec<Stored>> {
+/// Which stored events a list takes.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Chosen<'a> {
+    /// Those already processed too (otherwise only the others).
+    pub include_processed: bool,
+    pub event_type: Option<&'a str>,
+    /// The newest first (otherwise in arrival order).
+    pub newest_first: bool,
+}
+
+/// Stored events as `chosen` says, with what processing each one got.
+pub fn list(conn: &Connection, chosen: Chosen, limit: usize) -> Result<Vec<Stored>> {
+    let order = if chosen.newest_first { "DESC" } else { "ASC" };
     all_rows(
         conn,
-        "SELECT e.idempotency_key, e.event_id, e.event_type, e.body, e.received_at, p.action, p.reason, \
-             COALESCE(p.runs, 0) \
-         FROM inbound_events e LEFT JOIN inbound_processing p USING (idempotency_key) \
-         WHERE ?1 OR p.idempotency_key IS NULL ORDER BY e.rowid LIMIT ?2",
-        params![include_processed, limit as i64],
+        &format!(
+            "SELECT e.idempotency_key, e.event_id, e.event_type, e.body, e.received_at, p.action, \
+                 p.reason, COALESCE(p.runs, 0) \
+             FROM inbound_events e LEFT JOIN inbound_processing p USING (idempotency_key) \
+             WHERE (?1 OR p.idempotency_key IS NULL) AND (?2 IS NULL OR e.event_type = ?2) \
+             ORDER BY e.rowid {order} LIMIT ?3"
+        ),
+        params![chosen.include_processed, chosen.event_type, limit as i64],
         |row| {
             Ok(Stored {
                 idempotency_key: row.get(0)?,
@@ -98,6 +112,54 @@ pub fn list(conn: &Connection, include_processed: bool, limit: usize) -> Result<
                 runs: row.get(7)?,
             })
         },
+    )
+}
+
+/// What processing an event got, for a list of the latest.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Processing {
+    pub idempotency_key: String,
+    pub event_id: Option<String>,
+    pub event_type: Option<String>,
+    pub action: String,
+    pub reason: Option<String>,
+    pub detail: Option<String>,
+    pub processed_at: String,
+    /// How many times it was processed (an explicit replay adds one).
+    pub runs: u32,
+}
+
+/// The latest processing results, newest first.
+pub fn processing(conn: &Connection, limit: usize) -> Result<Vec<Processing>> {
+    all_rows(
+        conn,
+        "SELECT p.idempotency_key, e.event_id, e.event_type, p.action, p.reason, p.detail, \
+             p.processed_at, p.runs \
+         FROM inbound_processing p LEFT JOIN inbound_events e USING (idempotency_key) \
+         ORDER BY p.processed_at DESC, p.rowid DESC LIMIT ?1",
+        params![limit as i64],
+        |row| {
+            Ok(Processing {
+                idempotency_key: row.get(0)?,
+                event_id: row.get(1)?,
+                event_type: row.get(2)?,
+                action: row.get(3)?,
+                reason: row.get(4)?,
+                detail: row.get(5)?,
+                processed_at: row.get(6)?,
+                runs: row.get(7)?,
+            })
+        },
+    )
+}
+
+/// Stored events of each type (all of them, processed or not).
+pub fn count_by_type(conn: &Connection) -> Result<Vec<(String, u64)>> {
+    all_rows(
+        conn,
+        "SELECT event_type, COUNT(*) FROM inbound_events GROUP BY event_type ORDER BY event_type",
+        [],
+        |row| Ok((row.get(0)?, row.get(1)?)),
     )
 }
 

@@ -103,17 +103,20 @@ fn from_row(row: &Row) -> rusqlite::Result<OutboxEvent> {
     })
 }
 
-/// Events in queue order, optionally of one status.
+/// Events in queue order (the newest first with `newest_first`),
+/// optionally of one status.
 pub fn list(
     conn: &Connection,
     status: Option<DeliveryStatus>,
+    newest_first: bool,
     limit: usize,
 ) -> Result<Vec<OutboxEvent>> {
     let status: Option<&str> = status.map(Into::into);
+    let order = if newest_first { "DESC" } else { "ASC" };
     all_rows(
         conn,
         &format!(
-            "SELECT {COLUMNS} FROM outbox WHERE ?1 IS NULL OR status = ?1 ORDER BY seq LIMIT ?2"
+            "SELECT {COLUMNS} FROM outbox WHERE ?1 IS NULL OR status = ?1 ORDER BY seq {order} LIMIT ?2"
         ),
         params![status, limit as i64],
         from_row,
@@ -151,6 +154,25 @@ pub fn older(
         params![before.unwrap_or(i64::MAX), needle, limit as i64],
         from_row,
     )
+}
+
+/// The newest event of `event_type` (about `subject_id` when given): what
+/// a command just wrote, found from the end of the queue.
+pub fn newest(
+    conn: &Connection,
+    event_type: &str,
+    subject_id: Option<&str>,
+) -> Result<Option<OutboxEvent>> {
+    Ok(all_rows(
+        conn,
+        &format!(
+            "SELECT {COLUMNS} FROM outbox WHERE event_type = ?1 AND (?2 IS NULL OR subject_id = ?2) \
+             ORDER BY seq DESC LIMIT 1"
+        ),
+        params![event_type, subject_id],
+        from_row,
+    )?
+    .pop())
 }
 
 /// Events due for a delivery attempt at `now`, oldest first.
@@ -330,7 +352,7 @@ pub(crate) mod tests {
         let first = envelope("k1");
         assert!(enqueue(store.conn(), &first, now).unwrap());
         assert!(!enqueue(store.conn(), &envelope("k1"), now).unwrap());
-        let rows = list(store.conn(), None, 10).unwrap();
+        let rows = list(store.conn(), None, false, 10).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].event_id, first.event_id);
         assert_eq!(rows[0].body, first.body);
@@ -341,9 +363,9 @@ pub(crate) mod tests {
         let store = Store::in_memory().unwrap();
         let now = Utc::now();
         enqueue(store.conn(), &envelope("k1"), now).unwrap();
-        let row = &list(store.conn(), None, 1).unwrap()[0];
+        let row = &list(store.conn(), None, false, 1).unwrap()[0];
         record_attempt(store.conn(), row, &Verdict::Delivered, POLICY, now).unwrap();
-        let delivered = &list(store.conn(), Some(DeliveryStatus::Delivered), 1).unwrap()[0];
+        let delivered = &list(store.conn(), Some(DeliveryStatus::Delivered), false, 1).unwrap()[0];
         assert_eq!(delivered.attempts, 1);
         assert!(delivered.delivered_at.is_some());
         // Neither the dispatcher's update nor a raw one can touch it again.
@@ -356,7 +378,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert_eq!(
-            list(store.conn(), Some(DeliveryStatus::Delivered), 1).unwrap()[0].attempts,
+            list(store.conn(), Some(DeliveryStatus::Delivered), false, 1).unwrap()[0].attempts,
             1
         );
         assert!(
@@ -379,7 +401,7 @@ pub(crate) mod tests {
         let now = Utc::now();
         enqueue(store.conn(), &envelope("k1"), now).unwrap();
         for attempt in 1..=2 {
-            let row = list(store.conn(), None, 1).unwrap().remove(0);
+            let row = list(store.conn(), None, false, 1).unwrap().remove(0);
             record_attempt(
                 store.conn(),
                 &row,
@@ -388,7 +410,7 @@ pub(crate) mod tests {
                 now,
             )
             .unwrap();
-            let row = list(store.conn(), None, 1).unwrap().remove(0);
+            let row = list(store.conn(), None, false, 1).unwrap().remove(0);
             assert_eq!((row.status.as_str(), row.attempts), ("failed", attempt));
             assert!(row.next_attempt_at.unwrap() > rfc3339(now));
             assert!(
@@ -402,7 +424,7 @@ pub(crate) mod tests {
                 1
             );
         }
-        let row = list(store.conn(), None, 1).unwrap().remove(0);
+        let row = list(store.conn(), None, false, 1).unwrap().remove(0);
         record_attempt(
             store.conn(),
             &row,
@@ -412,7 +434,7 @@ pub(crate) mod tests {
         )
         .unwrap();
         assert_eq!(
-            list(store.conn(), Some(DeliveryStatus::DeadLetter), 1)
+            list(store.conn(), Some(DeliveryStatus::DeadLetter), false, 1)
                 .unwrap()
                 .len(),
             1
@@ -425,7 +447,7 @@ pub(crate) mod tests {
         let now = Utc::now();
         enqueue(store.conn(), &envelope("k1"), now).unwrap();
         enqueue(store.conn(), &envelope("k2"), now).unwrap();
-        let rows = list(store.conn(), None, 2).unwrap();
+        let rows = list(store.conn(), None, false, 2).unwrap();
         record_attempt(
             store.conn(),
             &rows[0],

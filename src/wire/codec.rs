@@ -235,6 +235,15 @@ fn nest_operator_command(mut line: Map<String, Value>) -> Result<Value, Protocol
     Ok(Value::Object(body))
 }
 
+/// `fields` as `T` (a body that is not a socket op, such as the old HTTP
+/// API's request models), refused naming the field as the socket is.
+pub fn from_fields<T: serde::de::DeserializeOwned>(
+    mut fields: Map<String, Value>,
+) -> Result<T, ProtocolError> {
+    fields.retain(|_, v| !v.is_null());
+    serde_path_to_error::deserialize(Value::Object(fields)).map_err(|e| field_error(&e))
+}
+
 /// serde's complaint, with the field it was about.
 fn field_error(error: &serde_path_to_error::Error<serde_json::Error>) -> ProtocolError {
     let message = error.inner().to_string();
@@ -466,6 +475,7 @@ mod tests {
                     assignment_id: "a".into(),
                     reason: Some("ok".into()),
                     expected_version: Some(3),
+                    expires_in_seconds: None,
                 },
             ),
             Command::by(
@@ -497,6 +507,8 @@ mod tests {
                 Action::ProcessEvents {
                     include_processed: true,
                     dry_run: false,
+                    event_type: None,
+                    limit: None,
                 },
             ),
             Command::by("scott", Action::Dispatch {}),
@@ -531,6 +543,7 @@ mod tests {
                     assignment_id: "a".into(),
                     reason: None,
                     expected_version: None,
+                    expires_in_seconds: None,
                 },
             ),
             1,

@@ -134,6 +134,10 @@ pub struct Operator {
     #[serde(deserialize_with = "name")]
     pub operator: String,
     pub command: Action,
+    /// Do it in a transaction that is rolled back: the reply says what
+    /// would happen (the old HTTP API's `dry_run`, which defaults to true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
 }
 
 /// What an operator may ask (the `command` of an `op: command` line).
@@ -151,6 +155,9 @@ pub enum Action {
         /// Refuse unless the assignment is still at this version.
         #[serde(default)]
         expected_version: Option<i64>,
+        /// How long the approval holds; `approval_ttl_seconds` when absent.
+        #[serde(default)]
+        expires_in_seconds: Option<u64>,
     },
     Reject {
         #[serde(deserialize_with = "name")]
@@ -192,6 +199,12 @@ pub enum Action {
         include_processed: bool,
         #[serde(default)]
         dry_run: bool,
+        /// Only events of this type.
+        #[serde(default, deserialize_with = "name_opt")]
+        event_type: Option<String>,
+        /// At most this many, in arrival order; all when absent.
+        #[serde(default)]
+        limit: Option<u32>,
     },
     /// Decide these candidates now and store the decisions.
     Evaluate { candidates: Vec<Value> },
@@ -220,6 +233,9 @@ pub enum Action {
         #[serde(default, deserialize_with = "text_opt")]
         reason: Option<String>,
     },
+    /// Expire now the leases that ran out and mark silent workers stale
+    /// (what the engine does every few seconds on its own).
+    ExpireStale {},
     /// Deliver due outbox events now (the sync layer's).
     Dispatch {},
     /// Give a dead-lettered outbox event another round of attempts, the
@@ -247,6 +263,16 @@ impl Command {
         Command::Operator(Operator {
             operator: operator.into(),
             command,
+            dry_run: false,
+        })
+    }
+
+    /// An operator's command done in a transaction that is rolled back.
+    pub fn trial(operator: impl Into<String>, command: Action) -> Command {
+        Command::Operator(Operator {
+            operator: operator.into(),
+            command,
+            dry_run: true,
         })
     }
 
@@ -336,11 +362,12 @@ impl Command {
     pub fn is_dry_run(&self) -> bool {
         matches!(
             self,
-            Command::Operator(Operator {
-                command: Action::Tick { dry_run: true, .. }
-                    | Action::ProcessEvents { dry_run: true, .. },
-                ..
-            })
+            Command::Operator(Operator { dry_run: true, .. })
+                | Command::Operator(Operator {
+                    command: Action::Tick { dry_run: true, .. }
+                        | Action::ProcessEvents { dry_run: true, .. },
+                    ..
+                })
         )
     }
 }

@@ -2,6 +2,8 @@
 //! folder, and none of the caller's AUTO_ASSIGN_* variables.
 #![allow(dead_code)]
 
+pub mod http;
+
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;

@@ -11,10 +11,14 @@ use crate::wire::reply::{Ingested, Processed};
 use serde_json::Value;
 
 impl Work<'_> {
-    /// Processes the stored inbound events not processed yet (every one
-    /// with `include_processed`, an explicit replay).
-    pub(super) fn process_stored(&mut self, include_processed: bool) -> Result<Vec<Processed>> {
-        let stored = events::list(self.tx, include_processed, usize::MAX >> 1)?;
+    /// Processes the stored inbound events `chosen` (those not processed
+    /// yet, or every one with `include_processed`, an explicit replay).
+    pub(super) fn process_stored(
+        &mut self,
+        chosen: events::Chosen,
+        limit: usize,
+    ) -> Result<Vec<Processed>> {
+        let stored = events::list(self.tx, chosen, limit)?;
         let mut out = Vec::with_capacity(stored.len());
         for event in stored {
             let body: Value = serde_json::from_str(&event.body).unwrap_or(Value::Null);

@@ -9,8 +9,8 @@ use crate::engine::snapshot::Explanation;
 use crate::error::{Error, Result};
 use crate::store::control::{self, ControlState};
 use crate::store::runs::RunCounts;
-use crate::store::{assignments, audit, outbox};
-use crate::wire::reply::Reply;
+use crate::store::{assignments, audit, events, outbox};
+use crate::wire::reply::{Reply, TickReport};
 use crate::wire::{Action, Command, Completion, Log, Operator};
 pub use fleet_cache::FleetCache;
 
@@ -227,7 +227,9 @@ impl<'a> Work<'a> {
                 "op",
                 "snapshot is answered by the engine loop, not inside a transaction",
             )),
-            Command::Operator(Operator { operator, command }) => {
+            Command::Operator(Operator {
+                operator, command, ..
+            }) => {
                 let by = if operator.trim().is_empty() {
                     self.settings.operator.clone()
                 } else {
@@ -244,11 +246,13 @@ impl<'a> Work<'a> {
                 assignment_id,
                 reason,
                 expected_version,
+                expires_in_seconds,
             } => self.approve(
                 &assignment_id,
                 by,
                 reason.as_deref().unwrap_or("approved"),
                 expected_version,
+                expires_in_seconds,
             ),
             Action::Reject {
                 assignment_id,
@@ -283,8 +287,19 @@ impl<'a> Work<'a> {
                 by,
             )?)),
             Action::ProcessEvents {
-                include_processed, ..
-            } => Ok(Reply::Processed(self.process_stored(include_processed)?)),
+                include_processed,
+                event_type,
+                limit,
+                ..
+            } => {
+                let chosen = events::Chosen {
+                    include_processed,
+                    event_type: event_type.as_deref(),
+                    newest_first: false,
+                };
+                let limit = limit.map_or(usize::MAX >> 1, |n| n as usize);
+                Ok(Reply::Processed(self.process_stored(chosen, limit)?))
+            }
             Action::Evaluate { candidates } => {
                 let mut counts = RunCounts::default();
                 Ok(Reply::Outcomes(
@@ -303,6 +318,21 @@ impl<'a> Work<'a> {
                 reason.as_deref().unwrap_or("undrained by operator"),
                 by,
             ),
+            Action::ExpireStale {} => {
+                let note = (!self.control.mode.allows_lease_renewal()).then(|| {
+                    format!(
+                        "assignment control mode is {}; leases are frozen",
+                        self.control.mode
+                    )
+                });
+                Ok(Reply::Tick(TickReport {
+                    run_id: None,
+                    dry_run: false,
+                    counts: self.housekeeping_counts()?,
+                    outcomes: Vec::new(),
+                    note,
+                }))
+            }
             Action::RetryOutbox { seq } => {
                 outbox::retry_dead_letter(self.tx, seq, self.now)?;
                 let subject = format!("outbox:{seq}");

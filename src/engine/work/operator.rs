@@ -14,6 +14,10 @@ use crate::store::control::{self, ControlState};
 use crate::wire::reply::Reply;
 use chrono::Duration;
 
+/// The longest an operator may make one approval last (a week): past
+/// that, the gate is better opened by a rule than by a standing approval.
+const MAX_APPROVAL_SECONDS: u64 = 7 * 86_400;
+
 impl Work<'_> {
     pub(super) fn load(
         &self,
@@ -37,6 +41,7 @@ impl Work<'_> {
         by: &str,
         reason: &str,
         expected: Option<i64>,
+        expires_in: Option<u64>,
     ) -> Result<Reply> {
         let a = self.load(id, expected)?;
         let to = plan::step(&a, Event::Approve, a.requeue, a.retry_count)?.to;
@@ -47,7 +52,17 @@ impl Work<'_> {
             scorer::decide_approved(&candidate, &ctx, &format!("approved by {by}: {reason}"));
         decision.status = to;
         assignments::replace_decision(self.tx, &decision, self.now)?;
-        let expires_at = self.now + Duration::seconds(self.settings.approval_ttl_seconds as i64);
+        let ttl = match expires_in {
+            None => self.settings.approval_ttl_seconds,
+            Some(s) if (1..=MAX_APPROVAL_SECONDS).contains(&s) => s,
+            Some(_) => {
+                return Err(Error::bad_input(
+                    "expires_in_seconds",
+                    format!("an approval lasts from 1 to {MAX_APPROVAL_SECONDS} seconds"),
+                ));
+            }
+        };
+        let expires_at = self.now + Duration::seconds(ttl as i64);
         let answer = approvals::Answer {
             decision: "approved",
             by,

@@ -17,10 +17,11 @@ const ROUND: usize = 5_000;
 /// The events not yet delivered to AssistX, oldest first.
 pub fn pending(database: &Path) -> Result<Vec<OutboxEvent>> {
     let store = Store::open_read_only(database)?;
-    let mut pending = outbox::list(store.conn(), Some(DeliveryStatus::Pending), ROUND)?;
+    let mut pending = outbox::list(store.conn(), Some(DeliveryStatus::Pending), false, ROUND)?;
     pending.extend(outbox::list(
         store.conn(),
         Some(DeliveryStatus::Failed),
+        false,
         ROUND,
     )?);
     Ok(pending)
@@ -66,7 +67,7 @@ mod tests {
         for key in ["a", "b", "c"] {
             outbox::enqueue(store.conn(), &envelope(key), now).unwrap();
         }
-        let pending = outbox::list(store.conn(), None, 10).unwrap();
+        let pending = outbox::list(store.conn(), None, false, 10).unwrap();
         assert_eq!(keys(&pending), ["a", "b", "c"]);
         let recorded = BTreeSet::from(["a".to_string(), "b".to_string()]);
         let conflicts = BTreeSet::from(["b".to_string()]);

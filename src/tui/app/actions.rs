@@ -250,6 +250,7 @@ impl App {
                 assignment_id: t.id.clone(),
                 reason: reason.clone(),
                 expected_version: t.version,
+                expires_in_seconds: None,
             }),
             Verb::Reject => each(&|t| wire::Action::Reject {
                 assignment_id: t.id.clone(),

@@ -7,7 +7,7 @@ use crate::domain::ids;
 
 /// The outbox's events for AssistX as (type, key, payload), oldest first.
 fn sent(h: &Harness) -> Vec<(String, String, Value)> {
-    let mut events = outbox::list(h.core.store().conn(), None, 1000).unwrap();
+    let mut events = outbox::list(h.core.store().conn(), None, false, 1000).unwrap();
     events.sort_by_key(|e| e.seq);
     events
         .into_iter()

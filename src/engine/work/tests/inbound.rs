@@ -55,6 +55,8 @@ fn inbound_events_are_processed_once_with_their_action_kept() {
             Action::ProcessEvents {
                 include_processed: false,
                 dry_run: false,
+                event_type: None,
+                limit: None,
             },
         ))
         .unwrap()
@@ -68,6 +70,8 @@ fn inbound_events_are_processed_once_with_their_action_kept() {
             Action::ProcessEvents {
                 include_processed: true,
                 dry_run: false,
+                event_type: None,
+                limit: None,
             },
         ))
         .unwrap()

@@ -118,7 +118,7 @@ impl Harness {
     }
 
     fn outbox_types(&self) -> Vec<String> {
-        outbox::list(self.core.store().conn(), None, 1000)
+        outbox::list(self.core.store().conn(), None, false, 1000)
             .unwrap()
             .into_iter()
             .map(|e| e.event_type)
@@ -217,6 +217,7 @@ fn approve(id: &str, expected_version: Option<i64>) -> Command {
             assignment_id: id.into(),
             reason: Some("looked".into()),
             expected_version,
+            expires_in_seconds: None,
         },
     )
 }
@@ -428,7 +429,7 @@ fn a_big_backlog_is_written_whole_in_order_and_a_repeated_task_is_decided_once()
     assert_eq!(repeated.len(), 1);
     assert_eq!(repeated[0].task_id, "T0003");
     let conn = h.core.store().conn();
-    let events = outbox::list(conn, None, 10_000).unwrap();
+    let events = outbox::list(conn, None, false, 10_000).unwrap();
     let subjects: Vec<String> = events.iter().map(|e| e.subject_id.clone()).collect();
     let expected: Vec<String> = (0..1_500).map(|i| format!("T{i:04}")).collect();
     assert_eq!(subjects, expected, "one event per task, in backlog order");

@@ -108,7 +108,7 @@ fn release_really_releases() {
     assert_eq!(h.status(&id), Status::Released);
     h.tick();
     assert_eq!(h.status(&id), Status::Released);
-    let keys: Vec<String> = outbox::list(h.core.store().conn(), None, 100)
+    let keys: Vec<String> = outbox::list(h.core.store().conn(), None, false, 100)
         .unwrap()
         .into_iter()
         .map(|e| e.idempotency_key)

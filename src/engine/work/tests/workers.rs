@@ -46,7 +46,7 @@ fn a_heartbeat_renews_the_lease_for_its_claimed_length_and_starts_the_work() {
         Status::Running,
         "the renewed lease has not ended"
     );
-    let running = outbox::list(h.core.store().conn(), None, 100).unwrap();
+    let running = outbox::list(h.core.store().conn(), None, false, 100).unwrap();
     let hb = running
         .iter()
         .find(|e| e.event_type == "assignment.heartbeat")
@@ -100,7 +100,7 @@ fn a_lease_that_ends_expires_costs_a_retry_and_offers_the_task_again() {
             .iter()
             .any(|r| r == "retry penalty applied: 1")
     );
-    let expired = outbox::list(h.core.store().conn(), None, 100)
+    let expired = outbox::list(h.core.store().conn(), None, false, 100)
         .unwrap()
         .into_iter()
         .find(|e| e.event_type == "assignment.expired")
@@ -194,7 +194,7 @@ fn a_retryable_failure_goes_back_to_the_queue_until_retries_run_out() {
     assert_eq!(h.status(&id), Status::Failed);
     h.tick();
     assert_eq!(h.status(&id), Status::Failed, "fails terminally");
-    let failed = outbox::list(h.core.store().conn(), None, 100)
+    let failed = outbox::list(h.core.store().conn(), None, false, 100)
         .unwrap()
         .into_iter()
         .filter(|e| e.event_type == "assignment.failed")
@@ -507,7 +507,7 @@ fn a_pass_names_a_worker_per_decision_and_the_rest_wait_for_capacity() {
     // The stored decision and the event AssistX receives name the worker.
     let stored = h.get(&d[0].assignment_id).decision;
     assert_eq!(stored.worker.selected_worker.as_deref(), Some("w1"));
-    let event = outbox::list(h.core.store().conn(), None, 100)
+    let event = outbox::list(h.core.store().conn(), None, false, 100)
         .unwrap()
         .into_iter()
         .find(|e| e.body.contains("\"T2\"") && e.event_type == "assign.assignment.recommended")
