@@ -305,3 +305,87 @@ fn assignments_are_read_with_working_filters() {
     assert_eq!(status, 404);
     assert_eq!(none["detail"], "assignment not found in local cache mirror");
 }
+
+/// A slow client (headers sent, its body never finished) is cut off at
+/// `http_timeout_seconds` with 503; while it holds the only slot, another
+/// request is refused at once (503, Retry-After) rather than queued; the
+/// caller's correlation and trace ids come back on every answer.
+#[test]
+fn a_slow_client_and_a_flood_cannot_hold_the_door() {
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    let sb = Sandbox::new();
+    let port = free_port();
+    let _d = Daemon::start_env(
+        &sb,
+        &[
+            ("AUTO_ASSIGN_PORT", &port.to_string()),
+            ("AUTO_ASSIGN_HTTP_TIMEOUT_SECONDS", "1"),
+            ("AUTO_ASSIGN_HTTP_MAX_CONCURRENT", "1"),
+        ],
+    );
+    let (status, body) = request(
+        port,
+        "GET",
+        "/health",
+        &["X-Correlation-ID: c-42", "X-Trace-ID: t-7"],
+    );
+    assert_eq!(status, 200, "{body}");
+    let mut slow = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    slow.write_all(
+        b"POST /api/heartbeats HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nX-Correlation-ID: slow-1\r\n\r\n{\"node",
+    )
+    .unwrap();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_millis(200));
+    let raw = raw_reply(
+        port,
+        "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(
+        raw.starts_with("HTTP/1.1 503"),
+        "the only slot is held: {raw}"
+    );
+    assert!(raw.to_ascii_lowercase().contains("retry-after: 1"), "{raw}");
+    let mut cut = String::new();
+    slow.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = slow.read(&mut buf).unwrap();
+    cut.push_str(&String::from_utf8_lossy(&buf[..n]));
+    assert!(cut.starts_with("HTTP/1.1 503"), "{cut}");
+    assert!(
+        cut.to_ascii_lowercase()
+            .contains("x-correlation-id: slow-1"),
+        "{cut}"
+    );
+    assert!(cut.contains("http_timeout_seconds"), "{cut}");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900),
+        "cut at the limit, not before: {waited:?}"
+    );
+    let raw = raw_reply(
+        port,
+        "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Correlation-ID: c-42\r\nX-Trace-ID: t-7\r\n\r\n",
+    );
+    assert!(
+        raw.starts_with("HTTP/1.1 200"),
+        "the slot is free again: {raw}"
+    );
+    let lower = raw.to_ascii_lowercase();
+    assert!(
+        lower.contains("x-correlation-id: c-42") && lower.contains("x-trace-id: t-7"),
+        "{raw}"
+    );
+}
+
+/// One request written as given; the whole raw reply.
+fn raw_reply(port: u16, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
