@@ -50,6 +50,53 @@ fn health_and_live_metrics_over_http() {
     );
     let (status, body) = request(port, "GET", "/api/nothing-here", &[]);
     assert_eq!(status, 404, "{body}");
+    // The old service's counters, the tick's duration and the socket's
+    // requests move with the work.
+    post(
+        port,
+        "/api/heartbeats",
+        json!({"node_id": "n1", "worker_id": "w1"}),
+    );
+    post(
+        port,
+        "/api/events",
+        json!({"event_type": "task.candidate.created", "idempotency_key": "k1",
+            "payload": {"task_id": "T3"}}),
+    );
+    let tick = c.ask(json!({"op": "command", "command": "tick", "operator": "t"}));
+    assert_eq!(tick["ok"], true, "{tick}");
+    let (_, later) = request(port, "GET", "/metrics", &[]);
+    for (line, at_least) in [
+        (
+            "auto_assign_heartbeats_recorded_total{status=\"ready\"}",
+            1.0,
+        ),
+        (
+            "auto_assign_events_ingested_total{event_type=\"task.candidate.created\",status=\"new\"}",
+            1.0,
+        ),
+        (
+            "auto_assign_assignments_created_total{status=\"recommended\"}",
+            3.0,
+        ),
+        ("auto_assign_scheduler_ticks_total{result=\"ok\"}", 1.0),
+        ("auto_assign_scheduler_tick_duration_seconds_count", 1.0),
+        (
+            "auto_assign_socket_requests_total{op=\"command\",result=\"ok\"}",
+            3.0,
+        ),
+        (
+            "auto_assign_socket_request_duration_seconds_count{op=\"command\"}",
+            3.0,
+        ),
+        (
+            "auto_assign_http_requests_total{path=\"/api/heartbeats\",method=\"POST\",status=\"200\"}",
+            1.0,
+        ),
+        ("auto_assign_http_requests_total{path=\"unmatched\"", 1.0),
+    ] {
+        assert!(figure(&later, line) >= at_least, "{line} in\n{later}");
+    }
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! single-owner: [`Core`] holds the only store connection; the async task in
 //! `engine/mod.rs` feeds it commands one at a time.
 
+use super::meters::{Metered, Meters};
 use super::snapshot::{self, Health, HealthState, Inputs, Limits, Snapshot};
 use super::work::{FleetCache, Work};
 use crate::config::Settings;
@@ -64,6 +65,8 @@ pub struct Core {
     last_pass_ms: Option<u64>,
     /// The fleet view passes place work on, kept between them.
     fleet: FleetCache,
+    /// What the engine did, counted for `/metrics`.
+    meters: Arc<Meters>,
 }
 
 impl Core {
@@ -95,6 +98,7 @@ impl Core {
             alerts_checked_at: None,
             last_pass_ms: None,
             fleet: FleetCache::default(),
+            meters: Arc::default(),
         }
     }
 
@@ -237,6 +241,7 @@ impl Core {
         let now = self.now();
         let mut results: Vec<Option<Result<Reply>>> = Vec::with_capacity(commands.len());
         let mut batch = Vec::new();
+        let mut metered = Vec::new();
         let router_snapshot_arrived = commands.iter().any(is_router_snapshot);
         for (index, mut command) in commands.into_iter().enumerate() {
             results.push(None);
@@ -281,6 +286,7 @@ impl Core {
                     .unwrap_or(&self.settings.operator)
                     .to_string(),
             };
+            metered.push(Metered::of(&command));
             batch.push(((index, meta), command));
         }
         if !batch.is_empty() {
@@ -313,14 +319,16 @@ impl Core {
                     |conn, (_, meta), error| record_refusal(conn, meta, error, now),
                 )
             };
+            let started = std::time::Instant::now();
             let written = if pass {
-                let started = std::time::Instant::now();
-                let written = self.store.with_pass_cache(write);
-                self.last_pass_ms = Some(started.elapsed().as_millis() as u64);
-                written
+                self.store.with_pass_cache(write)
             } else {
                 write(&mut self.store)
             };
+            let took = started.elapsed();
+            if pass {
+                self.last_pass_ms = Some(took.as_millis() as u64);
+            }
             // Kept for the next tick when this batch had none.
             self.caught_up = caught_up;
             // A refused command's reservations were rolled back with it.
@@ -329,7 +337,11 @@ impl Core {
             }
             match written {
                 Ok(replies) => {
-                    for (index, reply) in indexes.into_iter().zip(replies) {
+                    for ((index, reply), what) in indexes.into_iter().zip(replies).zip(metered) {
+                        if let Some(what) = what {
+                            self.meters
+                                .count(&what, reply.as_ref().map_err(|_| ()), took);
+                        }
                         results[index] = Some(reply);
                     }
                 }
@@ -370,6 +382,11 @@ impl Core {
             .into_iter()
             .map(|r| r.unwrap_or(Err(Error::EngineGone)))
             .collect()
+    }
+
+    /// What the engine did, counted for `/metrics`.
+    pub fn meters(&self) -> Arc<Meters> {
+        self.meters.clone()
     }
 
     /// Why the engine must stop, if it must: its database was deleted or

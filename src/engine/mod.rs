@@ -12,6 +12,7 @@ pub(crate) mod background;
 mod checkpointer;
 pub mod core;
 pub mod counters;
+pub mod meters;
 mod pass;
 pub mod publisher;
 pub mod snapshot;
@@ -63,6 +64,7 @@ pub struct EngineHandle {
     reports: mpsc::Sender<Report>,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     rejected: Arc<Counters>,
+    meters: Arc<meters::Meters>,
     database: Arc<std::path::Path>,
 }
 
@@ -106,6 +108,11 @@ impl EngineHandle {
         &self.rejected
     }
 
+    /// What the engine did since it started, counted as it committed.
+    pub fn meters(&self) -> Arc<meters::Meters> {
+        self.meters.clone()
+    }
+
     /// Queues a command (waiting while the queue is full) and returns where
     /// its committed reply will arrive. Lets a connection pipeline requests
     /// while keeping their order.
@@ -127,6 +134,7 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
     let (snapshot_tx, snapshot_rx) = watch::channel(first);
     let rejected = Arc::new(Counters::new(&REJECT_CODES));
     let core_database = core.settings().database_path.clone();
+    let meters = core.meters();
     let publisher = Publisher::spawn(
         &core.settings().database_path,
         snapshot_tx,
@@ -146,6 +154,7 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
             reports: report_tx,
             snapshots: snapshot_rx,
             rejected,
+            meters,
             database: Arc::from(core_database.as_path()),
         },
         task,

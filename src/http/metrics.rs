@@ -7,22 +7,18 @@
 //! stick at zero, except the door's own requests.
 
 use crate::engine::Snapshot;
+use crate::engine::meters::{Meters, request_buckets};
 use crate::engine::snapshot::HealthState;
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 type Labels = Vec<(&'static str, String)>;
-
-fn latency() -> Histogram {
-    // 0.1 ms to about 1.6 s.
-    Histogram::new(exponential_buckets(0.0001, 2.0, 15))
-}
 
 /// The HTTP door's own requests, counted as they end.
 #[derive(Clone)]
@@ -35,20 +31,14 @@ impl Default for Requests {
     fn default() -> Self {
         Requests {
             total: Family::default(),
-            seconds: Family::new_with_constructor(latency),
+            seconds: Family::new_with_constructor(request_buckets),
         }
     }
 }
 
 impl Requests {
     pub(super) fn record(&self, path: &str, method: &str, status: u16, took: Duration) {
-        // Known paths only: a scan of random URLs must not grow the labels.
-        let path = if matches!(path, "/health" | "/metrics") {
-            path.to_string()
-        } else {
-            "other".to_string()
-        };
-        let method = method.to_string();
+        let (path, method) = (path.to_string(), method.to_string());
         self.total
             .get_or_create(&vec![
                 ("path", path.clone()),
@@ -78,8 +68,13 @@ fn gauge(value: i64) -> Gauge {
 }
 
 /// The text Prometheus scrapes.
-pub(super) fn render(s: &Snapshot, requests: &Requests) -> Result<String, std::fmt::Error> {
+pub(super) fn render(
+    s: &Snapshot,
+    requests: &Requests,
+    done: &Meters,
+) -> Result<String, std::fmt::Error> {
     let mut r = Registry::default();
+    engine_counters(&mut r, done);
     let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     let leased = s
         .status_counts
@@ -253,4 +248,44 @@ mod tests {
             assert!(text.contains(name), "{name} missing in\n{text}");
         }
     }
+}
+
+/// What the engine counted as it committed: the old service's four
+/// counters under their names, the tick's duration, the socket's requests.
+fn engine_counters(r: &mut Registry, done: &Meters) {
+    r.register(
+        "auto_assign_events_ingested",
+        "Events ingested, by type and whether they were new",
+        done.events_ingested.clone(),
+    );
+    r.register(
+        "auto_assign_assignments_created",
+        "Decisions stored, by the status they gave",
+        done.assignments_created.clone(),
+    );
+    r.register(
+        "auto_assign_heartbeats_recorded",
+        "Heartbeats recorded, by the status they reported",
+        done.heartbeats_recorded.clone(),
+    );
+    r.register(
+        "auto_assign_scheduler_ticks",
+        "Scheduler ticks, by result (ok, held by the control mode, error)",
+        done.scheduler_ticks.clone(),
+    );
+    r.register(
+        "auto_assign_scheduler_tick_duration_seconds",
+        "How long a scheduler tick took, its commit included",
+        done.tick_seconds.clone(),
+    );
+    r.register(
+        "auto_assign_socket_requests",
+        "Socket requests answered, by op and result",
+        done.socket_requests.clone(),
+    );
+    r.register(
+        "auto_assign_socket_request_duration_seconds",
+        "Socket requests' time from the line read to the committed reply",
+        done.socket_seconds.clone(),
+    );
 }

@@ -105,13 +105,14 @@ pub async fn serve(
         .merge(outbox::routes())
         .merge(ops::routes())
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            door.clone(),
-            auth::and_count,
-        ))
+        // The guard inside the count, so what it refuses is counted too.
         .layer(axum::middleware::from_fn_with_state(
             door.clone(),
             guard::guard,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            door.clone(),
+            auth::and_count,
         ))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(door);
@@ -196,7 +197,7 @@ async fn scrape(State(door): State<Arc<Door>>) -> Response {
         Ok(s) => s,
         Err(refused) => return refused,
     };
-    match metrics::render(&s, &door.metrics) {
+    match metrics::render(&s, &door.metrics, &door.engine.meters()) {
         Ok(text) => (
             [(
                 header::CONTENT_TYPE,

@@ -9,6 +9,7 @@
 //! without limit, and never has an acknowledged request dropped. Other
 //! clients keep their own turn in the engine's queue.
 
+use crate::engine::meters::Meters;
 use crate::engine::{Command, EngineHandle, Reply, Snapshot};
 use crate::error::Result;
 use crate::wire::codec::{
@@ -20,7 +21,7 @@ use crate::wire::delta::{Prints, Sent, Update};
 use chrono::Utc;
 use serde_json::{Value, json};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::unix::OwnedWriteHalf;
 use tokio::net::{UnixListener, UnixStream};
@@ -87,6 +88,8 @@ enum Pending {
         id: Value,
         op: String,
         reply: oneshot::Receiver<Result<Reply>>,
+        /// When its line was read: the request's time is counted to its reply.
+        at: Instant,
     },
 }
 
@@ -150,6 +153,7 @@ async fn connection(
         pending_rx,
         engine.snapshots(),
         encoded,
+        engine.meters(),
         shutdown.clone(),
     ));
     let mut decoder = LineDecoder::default();
@@ -196,11 +200,12 @@ async fn dispatch(parsed: Parsed, engine: &EngineHandle) -> Option<Pending> {
         }
         Ok(Request::Command(command)) => {
             let snapshot = matches!(*command, Command::Snapshot {});
+            let at = Instant::now();
             let reply = engine.submit(*command).await.ok()?;
             if snapshot {
                 Pending::Snapshot(id, reply)
             } else {
-                Pending::Engine { id, op, reply }
+                Pending::Engine { id, op, reply, at }
             }
         }
     })
@@ -288,6 +293,7 @@ async fn write_replies(
     mut pending: mpsc::Receiver<Pending>,
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     encoded: Arc<Encoded>,
+    meters: Arc<Meters>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut out = Vec::with_capacity(64 * 1024);
@@ -301,7 +307,11 @@ async fn write_replies(
                 };
                 raw_reply(&id, "snapshot", &encoded.json(&snapshot))
             }
-            Pending::Engine { id, op, reply } => engine_reply(&id, &op, reply).await.to_string(),
+            Pending::Engine { id, op, reply, at } => {
+                let answer = engine_reply(&id, &op, reply).await;
+                meters.socket(&op, answer["ok"] == true, at.elapsed());
+                answer.to_string()
+            }
             Pending::Subscribe(id, fresh) => {
                 if flush(&mut write, &mut out).await.is_err() {
                     return;

@@ -58,6 +58,9 @@ pub struct Processed {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The status of the decision it stored, when it decided one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided: Option<crate::domain::lifecycle::Status>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -50,6 +50,7 @@ impl Work<'_> {
         let work = event.work();
         let (mut action, reason) = work.action();
         let mut reason = reason.map(str::to_string);
+        let mut decided = None;
         let detail = match work {
             InboundWork::EvaluateTask(item) => match Candidate::from_json(&item) {
                 Err(e) => {
@@ -64,6 +65,9 @@ impl Work<'_> {
                             &mut RunCounts::default(),
                         )?
                         .remove(0);
+                    if outcome.result == "decided" {
+                        decided = outcome.decision.as_ref().map(|d| d.status);
+                    }
                     let status = outcome.decision.map(|d| d.status.to_string());
                     Some(
                         format!("{} {}", outcome.result, status.unwrap_or_default())
@@ -92,6 +96,7 @@ impl Work<'_> {
             action: action.into(),
             reason,
             detail,
+            decided,
         })
     }
 }
