@@ -231,7 +231,7 @@ mod tests {
         let requests = Requests::default();
         requests.record("/health", "GET", 200, Duration::from_millis(2));
         requests.record("/../../etc/passwd", "GET", 404, Duration::from_millis(1));
-        let text = render(&fixtures::busy(), &requests).unwrap();
+        let text = render(&fixtures::busy(), &requests, &Meters::default()).unwrap();
         for name in [
             "auto_assign_active_assignments ",
             "auto_assign_stale_heartbeats 1",
