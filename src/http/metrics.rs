@@ -221,35 +221,6 @@ pub(super) fn render(
     Ok(text)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::tui::fixtures;
-
-    #[test]
-    fn the_old_names_and_the_new_figures_are_written() {
-        let requests = Requests::default();
-        requests.record("/health", "GET", 200, Duration::from_millis(2));
-        requests.record("/../../etc/passwd", "GET", 404, Duration::from_millis(1));
-        let text = render(&fixtures::busy(), &requests, &Meters::default()).unwrap();
-        for name in [
-            "auto_assign_active_assignments ",
-            "auto_assign_stale_heartbeats 1",
-            "auto_assign_outbox_pending ",
-            "auto_assign_http_requests_total{path=\"/health\",method=\"GET\",status=\"200\"} 1",
-            "auto_assign_http_requests_total{path=\"other\",method=\"GET\",status=\"404\"} 1",
-            "auto_assign_http_request_duration_seconds_bucket",
-            "auto_assign_queue_depth{",
-            "auto_assign_assignments{status=",
-            "auto_assign_outbox_events{status=\"pending\",destination=\"assistx\"}",
-            "auto_assign_workers{status=",
-            "auto_assign_dependency_up{dependency=\"router\"} 0",
-        ] {
-            assert!(text.contains(name), "{name} missing in\n{text}");
-        }
-    }
-}
-
 /// What the engine counted as it committed: the old service's four
 /// counters under their names, the tick's duration, the socket's requests.
 fn engine_counters(r: &mut Registry, done: &Meters) {
@@ -288,4 +259,34 @@ fn engine_counters(r: &mut Registry, done: &Meters) {
         "Socket requests' time from the line read to the committed reply",
         done.socket_seconds.clone(),
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::fixtures;
+
+    #[test]
+    fn the_old_names_and_the_new_figures_are_written() {
+        let requests = Requests::default();
+        requests.record("/health", "GET", 200, Duration::from_millis(2));
+        requests.record("unmatched", "GET", 404, Duration::from_millis(1));
+        let text = render(&fixtures::busy(), &requests, &Meters::default()).unwrap();
+        for name in [
+            "auto_assign_active_assignments ",
+            "auto_assign_stale_heartbeats 1",
+            "auto_assign_outbox_pending ",
+            "auto_assign_http_requests_total{path=\"/health\",method=\"GET\",status=\"200\"} 1",
+            "auto_assign_http_requests_total{path=\"unmatched\",method=\"GET\",status=\"404\"} 1",
+            "auto_assign_scheduler_tick_duration_seconds_count 0",
+            "auto_assign_http_request_duration_seconds_bucket",
+            "auto_assign_queue_depth{",
+            "auto_assign_assignments{status=",
+            "auto_assign_outbox_events{status=\"pending\",destination=\"assistx\"}",
+            "auto_assign_workers{status=",
+            "auto_assign_dependency_up{dependency=\"router\"} 0",
+        ] {
+            assert!(text.contains(name), "{name} missing in\n{text}");
+        }
+    }
 }
