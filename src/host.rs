@@ -7,6 +7,7 @@
 use crate::config::Settings;
 use crate::engine::{self, Command, Core, EngineHandle, Reply, Snapshot};
 use crate::error::{Error, Result};
+use crate::http::client::Remote;
 use crate::ingest::client::Client;
 use crate::ingest::{server, socket};
 use std::path::{Path, PathBuf};
@@ -239,6 +240,8 @@ impl Host {
 pub enum Link {
     Engine(EngineHandle),
     Socket(PathBuf),
+    /// An engine on another machine, through its HTTP API (`--url`).
+    Http(Remote),
 }
 
 impl Link {
@@ -278,6 +281,7 @@ impl Link {
     pub async fn hello(&self) -> Result<serde_json::Value> {
         match self {
             Link::Engine(engine) => Ok(server::hello(engine.database())),
+            Link::Http(remote) => remote.health().await,
             Link::Socket(path) => match Client::connect(path).await {
                 Ok(mut client) => client.hello().await,
                 Err(source) => Err(Error::Io {
@@ -295,6 +299,11 @@ impl Link {
             Link::Engine(engine) => {
                 for command in commands {
                     results.push(engine.send(command).await);
+                }
+            }
+            Link::Http(remote) => {
+                for command in &commands {
+                    results.push(remote.send(command).await);
                 }
             }
             Link::Socket(path) => match Client::connect(path).await {
@@ -335,6 +344,12 @@ impl Link {
                     source: std::io::Error::other(format!("unexpected reply {other:?}")),
                 }),
             },
+            Link::Http(remote) => Err(Error::Unavailable {
+                what: format!(
+                    "the snapshot is read over the socket; over HTTP, {}/api/ops/summary has the counts",
+                    remote.base()
+                ),
+            }),
             Link::Socket(path) => {
                 let mut client = Client::connect(path).await.map_err(|source| Error::Io {
                     context: format!("cannot reach the engine on {}", path.display()),
@@ -365,6 +380,9 @@ where
     F: FnOnce(Link) -> Fut,
     Fut: std::future::Future<Output = Result<T>>,
 {
+    if let Some(url) = &settings.url {
+        return work(Link::Http(Remote::new(url, settings.api_token.clone())?)).await;
+    }
     if let Some(link) = Link::daemon(settings).await? {
         return work(link).await;
     }

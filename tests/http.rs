@@ -436,3 +436,80 @@ fn raw_reply(port: u16, request: &str) -> String {
     stream.read_to_string(&mut reply).unwrap();
     reply
 }
+
+/// A worker on another machine needs only the URL and the token: the
+/// CLI's worker commands go over HTTP (`--url`, `AUTO_ASSIGN_URL`), with
+/// the engine's own refusals; no local database or socket is touched.
+#[test]
+fn the_cli_works_as_a_remote_worker_with_url() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    let d = Daemon::start_env(
+        &sb,
+        &[
+            ("AUTO_ASSIGN_PORT", &port.to_string()),
+            ("AUTO_ASSIGN_API_TOKEN", "s3cret"),
+        ],
+    );
+    evaluate(&mut d.connect(), "T1");
+    let far = Sandbox::new();
+    let url = format!("http://127.0.0.1:{port}");
+    let env = [
+        ("AUTO_ASSIGN_API_TOKEN", "s3cret"),
+        ("AUTO_ASSIGN_URL", url.as_str()),
+    ];
+    let beat = [
+        "heartbeat",
+        "--node",
+        "far",
+        "--worker",
+        "w1",
+        "--lane",
+        "local_only",
+    ];
+    common::ok(&far.run_env(&beat, &env));
+    let taken =
+        common::ok(&far.run_env(&["next", "--node", "far", "--worker", "w1", "--json"], &env));
+    let taken: Value = serde_json::from_str(taken.trim()).unwrap();
+    let id = taken["data"]["assignment_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{taken}"));
+    let refused = far.run_env(&["complete", id, "--worker", "w2"], &env);
+    assert!(!refused.status.success());
+    assert!(
+        common::stderr(&refused).contains("w2"),
+        "{}",
+        common::stderr(&refused)
+    );
+    common::ok(&far.run_env(
+        &["--url", &url, "complete", id, "--worker", "w1"],
+        &[("AUTO_ASSIGN_API_TOKEN", "s3cret")],
+    ));
+    let snap = d.connect().ask(json!({"op": "snapshot"}));
+    assert!(snap.to_string().contains("\"done\""), "{snap}");
+    assert!(!common::exists(&far.db()), "nothing local was opened");
+    let no_token = far.run(&["--url", &url, "next", "--node", "far", "--worker", "w1"]);
+    assert!(
+        common::stderr(&no_token).contains("unauthorized"),
+        "{}",
+        common::stderr(&no_token)
+    );
+    let tick = far.run_env(&["tick"], &env);
+    assert!(
+        common::stderr(&tick).contains("--url"),
+        "{}",
+        common::stderr(&tick)
+    );
+    common::bad_input(
+        &far.run(&[
+            "--url",
+            "homelab:8080",
+            "next",
+            "--node",
+            "n",
+            "--worker",
+            "w",
+        ]),
+        "--url",
+    );
+}

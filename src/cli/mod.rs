@@ -51,6 +51,11 @@ pub struct Global {
     /// AUTO_ASSIGN_HTTP_BIND, AUTO_ASSIGN_HOST and AUTO_ASSIGN_PORT).
     #[arg(long, global = true, value_name = "ADDR")]
     pub http: Option<std::net::SocketAddr>,
+    /// Worker commands (heartbeat, next, claim, progress, complete, fail,
+    /// release): send them to the engine's HTTP API at URL instead of the
+    /// socket, with AUTO_ASSIGN_API_TOKEN (overrides AUTO_ASSIGN_URL).
+    #[arg(long, global = true, value_name = "URL")]
+    pub url: Option<String>,
     /// Print JSON instead of tables.
     #[arg(long, global = true)]
     pub json: bool,
@@ -287,6 +292,10 @@ pub fn run(cli: Cli) -> Result<()> {
     let mut settings = loaded.settings.clone();
     if let Some(addr) = cli.global.http {
         settings.http_bind = Some(addr);
+    }
+    if let Some(url) = &cli.global.url {
+        settings.url =
+            config::engine_url(url).map_err(|e| crate::error::Error::bad_input("--url", e))?;
     }
     let room = crate::tui::Options {
         attach: cli.global.attach,

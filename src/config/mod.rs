@@ -91,6 +91,9 @@ pub struct Settings {
     pub http_timeout: Duration,
     /// HTTP requests served at once: a flood is refused, never queued.
     pub http_max_concurrent: usize,
+    /// An engine's HTTP API on another machine, for one-shot worker
+    /// commands (`--url`, `AUTO_ASSIGN_URL`).
+    pub url: Option<String>,
     pub scoring: ScoringPolicy,
     pub default_lanes: Vec<Lane>,
     pub max_retries: u32,
@@ -227,6 +230,22 @@ pub fn load_with(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) ->
     Ok(Loaded { settings, values })
 }
 
+/// An engine's HTTP API address: empty is none; otherwise an http(s) URL.
+pub fn engine_url(given: &str) -> std::result::Result<Option<String>, String> {
+    let given = given.trim();
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let rest = given
+        .strip_prefix("http://")
+        .or_else(|| given.strip_prefix("https://"))
+        .ok_or("an http:// or https:// URL such as http://homelab:8080")?;
+    if rest.trim_matches('/').is_empty() || rest.contains(char::is_whitespace) {
+        return Err("an http:// or https:// URL such as http://homelab:8080".into());
+    }
+    Ok(Some(given.trim_end_matches('/').to_string()))
+}
+
 /// `http_bind`, else the old service's `host` and `port` (the host 127.0.0.1
 /// when only the port is given: loopback unless the operator says so).
 fn http_bind(r: &Reader) -> Result<Option<std::net::SocketAddr>> {
@@ -300,6 +319,10 @@ fn build(
         http_allow_open: r.bool("http_allow_open")?,
         http_timeout: r.seconds("http_timeout_seconds", HOUR)?,
         http_max_concurrent: r.whole("http_max_concurrent", 1, 65_536)? as usize,
+        url: match engine_url(&r.text("url")) {
+            Ok(url) => url,
+            Err(expected) => r.fail("url", &expected)?,
+        },
         scoring: ScoringPolicy {
             base_scores: r.lane_scores("lane_base_scores")?,
             local_only_boost: r.fraction("local_only_boost")?,

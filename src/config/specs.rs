@@ -146,6 +146,11 @@ pub const SPECS: &[Spec] = &[
         "Let the HTTP API listen beyond loopback without api_token (not advised).",
     ),
     spec(
+        "url",
+        "",
+        "An engine's HTTP API on another machine: worker commands go there instead of the socket.",
+    ),
+    spec(
         "http_timeout_seconds",
         "10",
         "Longest an HTTP request may take, its body included, before 503.",

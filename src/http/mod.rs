@@ -7,6 +7,7 @@
 mod answer;
 mod assignments;
 mod auth;
+pub mod client;
 mod control;
 mod events;
 mod guard;

@@ -109,7 +109,10 @@ impl Edge {
 }
 
 /// An HTTP client whose every call gives up after `timeout`.
-fn http_client(timeout: std::time::Duration, peer: &str) -> crate::error::Result<reqwest::Client> {
+pub(crate) fn http_client(
+    timeout: std::time::Duration,
+    peer: &str,
+) -> crate::error::Result<reqwest::Client> {
     reqwest::Client::builder()
         .timeout(timeout)
         .build()
