@@ -513,3 +513,56 @@ fn the_cli_works_as_a_remote_worker_with_url() {
         "--url",
     );
 }
+
+/// Every metric the Grafana dashboard in `assets/` queries is one the
+/// engine exports (`# TYPE` lines of a live scrape after some work).
+#[test]
+fn the_grafana_dashboard_queries_exported_metrics() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_PORT", &port.to_string())]);
+    let mut c = d.connect();
+    evaluate(&mut c, "T1");
+    c.ask(json!({"op": "command", "command": "tick", "operator": "t"}));
+    c.ask(json!({"op": "nonsense"}));
+    post(
+        port,
+        "/api/heartbeats",
+        json!({"node_id": "n", "worker_id": "w"}),
+    );
+    post(
+        port,
+        "/api/events",
+        json!({"event_type": "x.y", "idempotency_key": "k"}),
+    );
+    let (_, scrape) = request(port, "GET", "/metrics", &[]);
+    let families: Vec<&str> = scrape
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    let dashboard: Value =
+        serde_json::from_str(include_str!("../assets/grafana-dashboard.json")).unwrap();
+    let mut queried = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            for word in expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if !word.starts_with("auto_assign_") {
+                    continue;
+                }
+                queried += 1;
+                let family = ["_bucket", "_total", "_count", "_sum"]
+                    .iter()
+                    .find_map(|s| word.strip_suffix(s))
+                    .unwrap_or(word);
+                assert!(
+                    families.contains(&family),
+                    "{} queries {word}, which is not exported:\n{scrape}",
+                    panel["title"]
+                );
+            }
+        }
+    }
+    assert!(queried >= 19, "{queried}");
+}

@@ -464,3 +464,30 @@ fn the_old_reads_answer_in_their_shapes() {
     let (status, _) = get(port, "/api/ops/summary");
     assert_eq!(status, 401, "the token is asked");
 }
+
+/// `/openapi.json` is the document in `assets/`, and every path and
+/// method it lists is served (none falls through to "no such path").
+#[test]
+fn the_openapi_document_lists_what_is_served() {
+    let sb = Sandbox::new();
+    let port = free_port();
+    let _d = daemon(&sb, port, &[]);
+    let (status, served) = read(port, "/openapi.json");
+    assert_eq!(status, 200);
+    let file: Value =
+        serde_json::from_str(include_str!("../assets/openapi.json")).expect("valid JSON");
+    assert_eq!(served, file);
+    let paths = file["paths"].as_object().unwrap();
+    assert!(paths.len() >= 28, "{}", paths.len());
+    for (path, methods) in paths {
+        let path = path.replace("{id}", "assign_nope");
+        for method in methods.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            let (status, body) = send(port, &method, &path, &[BEARER], "{}");
+            assert!(
+                status != 405 && !body.contains("no such path"),
+                "{method} {path}: {status} {body}"
+            );
+        }
+    }
+}

@@ -35,6 +35,15 @@ pub struct Facts {
     pub last_pass_ms: Option<u64>,
 }
 
+/// Every kind of alert, in the order they are judged.
+pub const KINDS: [&str; 5] = [
+    "queue_depth",
+    "worker_stuck",
+    "assignment_latency",
+    "breaker_open",
+    "task_starving",
+];
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
     /// `queue_depth`, `worker_stuck`, `assignment_latency`, `breaker_open`
@@ -177,16 +186,7 @@ mod tests {
             last_pass_ms: Some(1001),
         };
         let alerts = judge(&busy, &LIMITS, at(60));
-        assert_eq!(
-            codes(&alerts),
-            [
-                "queue_depth",
-                "worker_stuck",
-                "assignment_latency",
-                "breaker_open",
-                "task_starving"
-            ]
-        );
+        assert_eq!(codes(&alerts), KINDS);
         assert_eq!(alerts[1].subject.as_deref(), Some("n1/w1"));
         assert!(
             alerts[4].text.contains("a1 has waited 26 minutes"),

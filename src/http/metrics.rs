@@ -192,7 +192,11 @@ pub(super) fn render(
             (vec![("dependency", h.name.clone())], up)
         })),
     );
-    let mut alerts = std::collections::BTreeMap::<String, u64>::new();
+    // Every kind, 0 when it does not hold, so a dashboard sees it clear.
+    let mut alerts: std::collections::BTreeMap<String, u64> = crate::domain::alerts::KINDS
+        .iter()
+        .map(|k| (k.to_string(), 0))
+        .collect();
     for a in &s.alerts {
         *alerts.entry(a.code.clone()).or_default() += 1;
     }

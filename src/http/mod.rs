@@ -97,6 +97,7 @@ pub async fn serve(
     let app = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(scrape))
+        .route("/openapi.json", get(openapi))
         .merge(workers::routes())
         .merge(events::routes())
         .merge(assignments::routes())
@@ -212,6 +213,19 @@ async fn scrape(State(door): State<Arc<Door>>) -> Response {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// The OpenAPI document of every endpoint (kept beside the code in
+/// `assets/`; a test checks each path it lists is served).
+async fn openapi() -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        include_str!("../../assets/openapi.json"),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {
