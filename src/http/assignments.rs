@@ -149,7 +149,7 @@ async fn release(State(door): State<Arc<Door>>, Path(id): Path<String>, body: By
 /// An operator's approve or release, done or (`dry_run`) tried and rolled
 /// back; answered with the old keys, the event it wrote and the assignment
 /// as it is (or would be) after it.
-async fn operate(door: &Door, by: &str, action: Action, dry_run: bool) -> Answer {
+async fn operate(door: &Arc<Door>, by: &str, action: Action, dry_run: bool) -> Answer {
     let event_type = match &action {
         Action::Approve { .. } => "assign.assignment.approved",
         _ => "assign.assignment.released",

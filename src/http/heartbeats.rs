@@ -54,7 +54,7 @@ async fn stale(State(door): State<Arc<Door>>, Query(q): Query<BTreeMap<String, S
 /// Up to `limit` workers, last heard from first, only those silent since
 /// before `cutoff` when given.
 async fn newest_first(
-    door: &Door,
+    door: &Arc<Door>,
     cutoff: Option<DateTime<Utc>>,
     limit: usize,
 ) -> Result<Vec<Value>, Refused> {

@@ -51,6 +51,7 @@ struct Door {
     slots: Arc<Semaphore>,
     timeout: Duration,
     metrics: metrics::Requests,
+    readers: answer::Readers,
 }
 
 /// Binds the configured address. A bind beyond loopback without a token
@@ -93,6 +94,7 @@ pub async fn serve(
         slots: Arc::new(Semaphore::new(settings.http_max_concurrent)),
         timeout: settings.http_timeout,
         metrics: metrics::Requests::default(),
+        readers: answer::Readers::default(),
     });
     let app = Router::new()
         .route("/health", get(health))

@@ -203,7 +203,7 @@ async fn evaluate(State(door): State<Arc<Door>>, body: Bytes) -> Answer {
 /// The backlog items for `task_ids`: each cached candidate as AssistX last
 /// sent it, or a bare task; `lanes` replaces their allowed lanes.
 async fn items(
-    door: &Door,
+    door: &Arc<Door>,
     task_ids: Vec<String>,
     lanes: Option<Vec<Lane>>,
 ) -> Result<Vec<Value>, Refused> {
