@@ -296,6 +296,9 @@ impl Core {
             // The control mode is read once per batch, not once per command.
             let mut control = None;
             let pass = batch.iter().any(|(_, c)| c.is_pass());
+            let heartbeats_only = batch
+                .iter()
+                .all(|(_, c)| matches!(c, Command::Heartbeat(_)));
             let mut caught_up = std::mem::take(&mut self.caught_up);
             let write = |store: &mut Store| {
                 store.write_batch(
@@ -317,6 +320,8 @@ impl Core {
                         reply
                     },
                     |conn, (_, meta), error| record_refusal(conn, meta, error, now),
+                    heartbeats_only,
+                    |reply| matches!(reply, Reply::Heartbeat(h) if h.refreshed_only),
                 )
             };
             let started = std::time::Instant::now();

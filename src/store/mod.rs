@@ -267,8 +267,55 @@ impl Store {
     /// Group commit: runs `each` on every item inside one transaction, each
     /// item in a savepoint of its own, so a refused item is rolled back alone
     /// (and `refused` may record why) while the others commit together. The
-    /// results are only returned once the whole batch is committed.
+    /// results are only returned once the whole batch is on disk.
+    ///
+    /// With `lazy` (the caller knows every item may turn out to be a mere
+    /// refresh), the commit is written without its fsync, and the log is
+    /// fsync-ed after it unless every result only `refreshed` what its
+    /// sender will send again anyway (docs/decisions.md, "Acknowledged means
+    /// on disk"). SQLite cannot change that choice inside the transaction,
+    /// so it is made before, and mended after.
     pub fn write_batch<M, I, T>(
+        &mut self,
+        items: Vec<(M, I)>,
+        each: impl FnMut(&Connection, I) -> Result<T>,
+        refused: impl FnMut(&Connection, &M, &Error) -> Result<()>,
+        lazy: bool,
+        refreshed: impl Fn(&T) -> bool,
+    ) -> Result<Vec<Result<T>>> {
+        if !lazy {
+            return self.commit_batch(items, each, refused);
+        }
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let done = self.commit_batch(items, each, refused);
+        let restored = self.conn.pragma_update(None, "synchronous", "FULL");
+        let only_refreshed =
+            |results: &Vec<Result<T>>| results.iter().all(|r| r.as_ref().is_ok_and(&refreshed));
+        if !done.as_ref().is_ok_and(only_refreshed) {
+            self.sync_log()?;
+        }
+        restored?;
+        done
+    }
+
+    /// fsyncs the write-ahead log: what was committed without an fsync is
+    /// on disk once this returns (the file, not the descriptor, is synced).
+    fn sync_log(&self) -> Result<()> {
+        let Some((path, _, _)) = &self.file else {
+            return Ok(());
+        };
+        let mut log = path.clone().into_os_string();
+        log.push("-wal");
+        let synced = std::fs::File::open(&log).and_then(|f| f.sync_data());
+        synced.map_err(|source| Error::Io {
+            context: format!("cannot fsync {}", Path::new(&log).display()),
+            source,
+        })
+    }
+
+    /// [`Store::write_batch`]'s transaction, committed as the connection's
+    /// `synchronous` says.
+    fn commit_batch<M, I, T>(
         &mut self,
         mut items: Vec<(M, I)>,
         mut each: impl FnMut(&Connection, I) -> Result<T>,

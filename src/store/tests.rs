@@ -243,3 +243,45 @@ fn a_new_database_uses_4_kib_pages_and_an_existing_one_keeps_its_own() {
     drop(conn);
     assert_eq!(page_size(&Store::open(&old).unwrap()), 16384);
 }
+
+/// A lazy batch commits, keeps what it wrote, and leaves every later
+/// commit fsync-ed again, whether its log had to be synced or not.
+#[test]
+fn a_lazy_batch_commits_and_the_next_commit_is_synced_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cache.sqlite3");
+    let mut store = Store::open(&path).unwrap();
+    let synchronous = |store: &Store| -> i64 {
+        store
+            .conn()
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(synchronous(&store), 2, "FULL");
+    for mere_refresh in [true, false] {
+        let items = vec![((), 1), ((), 2)];
+        let done = store
+            .write_batch(
+                items,
+                |conn, n: i64| {
+                    conn.execute(
+                        "INSERT INTO candidates (task_id, body, updated_at) VALUES (?1, '{}', 'x') \
+                         ON CONFLICT (task_id) DO UPDATE SET body = excluded.body",
+                        [format!("T{n}")],
+                    )?;
+                    Ok(n)
+                },
+                |_, _, _| Ok(()),
+                true,
+                |_| mere_refresh,
+            )
+            .unwrap();
+        assert_eq!(done.len(), 2);
+        assert_eq!(synchronous(&store), 2, "FULL again");
+    }
+    let kept: i64 = store
+        .conn()
+        .query_row("SELECT COUNT(*) FROM candidates", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 2);
+}

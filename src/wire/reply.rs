@@ -39,6 +39,11 @@ pub struct HeartbeatReport {
     pub renewed: Vec<String>,
     pub started: Vec<String>,
     pub recovered_from_stale: bool,
+    /// It only refreshed what the worker's next heartbeat refreshes again
+    /// (the worker was known, in the same status, and nothing was renewed
+    /// or started): its commit need not wait for the disk.
+    #[serde(skip)]
+    pub refreshed_only: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -241,7 +241,8 @@ impl Work<'_> {
             workers::record_heartbeat(self.tx, &hb, self.settings.heartbeat_history, self.now)?;
         let (renewed, started) = self.renew_and_start(&hb, named)?;
         let status = hb.status.as_str();
-        if before.status.as_deref() != Some(status) || before.stale {
+        let changed = before.status.as_deref() != Some(status) || before.stale;
+        if changed {
             self.fleet.forget();
             let subject = hb.key();
             let detail = format!("{} -> {status}", before.status.as_deref().unwrap_or("new"));
@@ -264,12 +265,14 @@ impl Work<'_> {
                 at: &rfc3339(self.now),
             })?;
         }
+        let refreshed_only = !changed && renewed.is_empty() && started.is_empty();
         Ok(HeartbeatReport {
             node_id: hb.node_id,
             worker_id: hb.worker_id,
             renewed,
             started,
             recovered_from_stale: before.stale,
+            refreshed_only,
         })
     }
 

@@ -13,6 +13,36 @@ fn claiming_a_gated_assignment_is_refused_with_the_reason() {
     assert_eq!(h.status(&id), Status::ApprovalRequired);
 }
 
+/// Only a heartbeat that changes nothing the next one would not change
+/// again may commit without waiting for the disk: not a new worker, not a
+/// change of status, not a renewal or a start.
+#[test]
+fn only_a_heartbeat_that_refreshed_nothing_lasting_may_skip_the_fsync() {
+    let mut h = Harness::new();
+    let refreshed = |reply: Reply| match reply {
+        Reply::Heartbeat(report) => report.refreshed_only,
+        other => panic!("{other:?}"),
+    };
+    assert!(!refreshed(h.heartbeat("w1", None).unwrap()), "a new worker");
+    assert!(
+        refreshed(h.heartbeat("w1", None).unwrap()),
+        "the same again"
+    );
+    let mut busy = Heartbeat::new("n1", "w1");
+    busy.status = "busy".parse().unwrap();
+    assert!(
+        !refreshed(h.apply(Command::Heartbeat(busy)).unwrap()),
+        "a new status"
+    );
+    let id = h.evaluate(json!({"task_id": "T1"}));
+    h.claim(&id, "w1", 60).unwrap();
+    assert!(!refreshed(h.heartbeat("w1", Some(&id)).unwrap()), "a start");
+    assert!(
+        !refreshed(h.heartbeat("w1", Some(&id)).unwrap()),
+        "a renewal"
+    );
+}
+
 #[test]
 fn unknown_assignment_is_not_found() {
     let mut h = Harness::new();
