@@ -8,7 +8,7 @@
 #[path = "load.rs"]
 mod load;
 
-use load::{heartbeat_line, percentile, read_ok_replies, start};
+use load::{heartbeat_line, percentile, read_ok_replies, start_host};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::net::UnixStream;
@@ -188,7 +188,7 @@ fn main() {
         .port();
     let dir = tempfile::tempdir().unwrap();
     let bind = format!("127.0.0.1:{port}");
-    let (sock, runtime) = start(dir.path(), &[("AUTO_ASSIGN_HTTP_BIND", bind.as_str())]);
+    let (sock, runtime, host) = start_host(dir.path(), &[("AUTO_ASSIGN_HTTP_BIND", bind.as_str())]);
     let _ = load(port, 500, heartbeat); // warm up
     for _ in 0..3 {
         let (rate, took) = load(port, 5_000, heartbeat);
@@ -206,7 +206,7 @@ fn main() {
     for niced in [false, true] {
         socket_beside_http(&sock, port, niced);
     }
-    drop(runtime);
+    runtime.block_on(host.stop()).unwrap();
 }
 
 /// The socket's pipelined heartbeat rate alone and with 8 HTTP clients

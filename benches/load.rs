@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// An engine and its socket on a database in `dir`, with these settings
-/// (as environment variables); the socket's path and the runtime it serves
-/// on, for as long as the runtime lives.
-pub fn start(dir: &Path, env: &[(&str, &str)]) -> (PathBuf, tokio::runtime::Runtime) {
+/// (as environment variables); the socket's path, the runtime it serves
+/// on, and its host, to stop at the end.
+pub fn start_host(dir: &Path, env: &[(&str, &str)]) -> (PathBuf, tokio::runtime::Runtime, Host) {
     let socket_path = dir.join("engine.sock");
     let overrides = Overrides {
         database: Some(dir.join("bench.sqlite3").display().to_string()),
@@ -32,13 +32,16 @@ pub fn start(dir: &Path, env: &[(&str, &str)]) -> (PathBuf, tokio::runtime::Runt
         .enable_all()
         .build()
         .unwrap();
-    runtime.block_on(async {
-        let host = Host::start(&settings).await.unwrap();
-        // The host serves for as long as the runtime runs.
-        tokio::spawn(async move {
-            let _host = host;
-            std::future::pending::<()>().await
-        });
+    let host = runtime.block_on(Host::start(&settings)).unwrap();
+    (socket_path, runtime, host)
+}
+
+/// [`start_host`], serving for as long as the runtime lives.
+pub fn start(dir: &Path, env: &[(&str, &str)]) -> (PathBuf, tokio::runtime::Runtime) {
+    let (socket_path, runtime, host) = start_host(dir, env);
+    runtime.spawn(async move {
+        let _host = host;
+        std::future::pending::<()>().await
     });
     (socket_path, runtime)
 }

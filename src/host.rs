@@ -123,11 +123,8 @@ impl Host {
                     context: "cannot read the HTTP API's address".into(),
                     source,
                 })?;
-                let (engine, settings, stop) = (engine.clone(), settings.clone(), stop_rx.clone());
                 let task =
-                    tokio::spawn(
-                        async move { crate::http::serve(http, engine, &settings, stop).await },
-                    );
+                    crate::http::serve_apart(http, engine.clone(), settings, stop_rx.clone())?;
                 tracing::info!(%addr, "HTTP API listening");
                 Some((addr, task))
             }

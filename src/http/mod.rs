@@ -75,8 +75,51 @@ pub async fn bind(settings: &Settings, addr: SocketAddr) -> Result<TcpListener> 
     })
 }
 
+/// Serves HTTP on `listener` until `stop` turns true, on a thread of its
+/// own at the lowest niceness, so that callers over HTTP get the CPU that
+/// the socket's workers and the control room leave. The returned task
+/// ends when serving does.
+pub fn serve_apart(
+    listener: TcpListener,
+    engine: EngineHandle,
+    settings: &Settings,
+    stop: watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<()>> {
+    let failed = |source| Error::Io {
+        context: "cannot start the HTTP API's thread".into(),
+        source,
+    };
+    let listener = listener.into_std().map_err(failed)?;
+    let settings = settings.clone();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::Builder::new()
+        .name("http".into())
+        .spawn(move || {
+            // Refused (another OS, a sandbox): served at normal priority.
+            let _ =
+                thread_priority::set_current_thread_priority(thread_priority::ThreadPriority::Min);
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
+            match runtime {
+                Ok(runtime) => runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => serve(listener, engine, &settings, stop).await,
+                        Err(e) => tracing::error!("the HTTP API cannot listen: {e}"),
+                    }
+                }),
+                Err(e) => tracing::error!("the HTTP API has no runtime: {e}"),
+            }
+            let _ = done_tx.send(());
+        })
+        .map_err(failed)?;
+    Ok(tokio::spawn(async move {
+        let _ = done_rx.await;
+    }))
+}
+
 /// Serves HTTP on `listener` until `stop` turns true.
-pub async fn serve(
+async fn serve(
     listener: TcpListener,
     engine: EngineHandle,
     settings: &Settings,
