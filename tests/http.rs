@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::http::{free_port, post, request, send};
+use common::http::{free_port, post, raw_reply, request, send};
 use common::{Connect, Daemon, Sandbox, evaluate};
 use serde_json::{Value, json};
 
@@ -425,16 +425,6 @@ fn a_slow_client_and_a_flood_cannot_hold_the_door() {
         lower.contains("x-correlation-id: c-42") && lower.contains("x-trace-id: t-7"),
         "{raw}"
     );
-}
-
-/// One request written as given; the whole raw reply.
-fn raw_reply(port: u16, request: &str) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut reply = String::new();
-    stream.read_to_string(&mut reply).unwrap();
-    reply
 }
 
 /// A worker on another machine needs only the URL and the token: the

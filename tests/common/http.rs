@@ -64,3 +64,12 @@ pub fn get(port: u16, path: &str) -> (u16, Value) {
     let (status, body) = request(port, "GET", path, &[]);
     (status, serde_json::from_str(&body).unwrap_or(Value::Null))
 }
+
+/// One request written as given; the whole raw reply.
+pub fn raw_reply(port: u16, request: &str) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    reply
+}
