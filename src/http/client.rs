@@ -103,7 +103,8 @@ fn route(command: &Command) -> Result<(String, Value)> {
         _ => {
             return Err(Error::Unavailable {
                 what: format!(
-                    "{op} does not go over --url (only heartbeat, next, claim, progress, complete, fail and release do): run it on the engine's machine"
+                    "{} does not go over --url (only the worker commands heartbeat, next, claim, progress, complete and fail do): run it on the engine's machine",
+                    command.name()
                 ),
             });
         }
