@@ -286,15 +286,22 @@ impl Store {
         if !lazy {
             return self.commit_batch(items, each, refused);
         }
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let done = self.commit_batch(items, each, refused);
-        let restored = self.conn.pragma_update(None, "synchronous", "FULL");
+        let done = self.unsynced(|store| Ok(store.commit_batch(items, each, refused)))?;
         let only_refreshed =
             |results: &Vec<Result<T>>| results.iter().all(|r| r.as_ref().is_ok_and(&refreshed));
         if !done.as_ref().is_ok_and(only_refreshed) {
             self.sync_log()?;
         }
-        restored?;
+        done
+    }
+
+    /// Runs `work` with its commits written but not fsync-ed (a later
+    /// fsync-ed commit carries them to disk); every commit after it is
+    /// fsync-ed again.
+    fn unsynced<T>(&mut self, work: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let done = work(self);
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
         done
     }
 
