@@ -1,8 +1,11 @@
-//! The HTTP door (issue 13, in part): a third way in to the same engine as
-//! the socket and the control room. So far it serves what monitoring
-//! reads, `/health` and `/metrics`, and the worker operations (for workers
-//! on other machines), behind the old service's token rule; the rest of
-//! the old service's API joins it here.
+//! The HTTP door: a third way in to the same engine as the socket and the
+//! control room, not a dialect of its own. It serves what monitoring reads
+//! (`/health`, `/metrics`, `/openapi.json`), the old service's API in its
+//! shapes (one module per part: control, events, scheduler, assignments,
+//! heartbeats, outbox, ops), AssistX's callback, and the worker operations
+//! for workers on other machines, behind the old service's token rule, a
+//! cap on requests at once and a time limit on each (`guard`). Writes are
+//! the engine's commands; reads come from the cache opened read-only.
 
 mod answer;
 mod assignments;
