@@ -245,6 +245,22 @@ fn operator_endpoints_keep_the_old_bodies_and_defaults() {
         read(port, "/api/assignments?task_id=E1").1["assignments"][0]["task_id"],
         "E1"
     );
+    // The old service's claim body (extra keys are read past); a
+    // correlation id that is not a UUID is refused naming it.
+    let (status, bad) = call(
+        port,
+        &format!(
+            "/api/assignments/{}/claim",
+            done["assignment_id"].as_str().unwrap()
+        ),
+        json!({"worker_id": "w1", "node_id": "n1", "task_id": "E1", "route_id": "r1",
+            "capabilities": ["gpu"], "metadata": {"x": 1}, "correlation_id": "c1"}),
+    );
+    assert_eq!(
+        (status, &bad["field"]),
+        (422, &json!("correlation_id")),
+        "{bad}"
+    );
     let (status, bad) = call(port, "/api/assignments/evaluate", json!({"dry_run": false}));
     assert_eq!((status, &bad["field"]), (422, &json!("task_id")), "{bad}");
     let (status, bad) = call(

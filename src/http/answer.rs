@@ -126,7 +126,11 @@ pub(super) async fn send(door: &Door, command: Command) -> Result<Reply, Refused
 
 /// The engine's refusal, with the status that says why.
 pub(super) fn refused(e: &Error) -> Refused {
-    refusal(status_of(e), &ProtocolError::new(e.code(), e.to_string()))
+    let named = match e {
+        Error::BadInput { what, .. } => ProtocolError::field(e.code(), what, e.to_string()),
+        _ => ProtocolError::new(e.code(), e.to_string()),
+    };
+    refusal(status_of(e), &named)
 }
 
 /// Read-only connections to the engine's database, kept between
