@@ -261,6 +261,10 @@ fn operator_endpoints_keep_the_old_bodies_and_defaults() {
         (422, &json!("correlation_id")),
         "{bad}"
     );
+    let (status, bad) = call(port, "/api/assignments/evaluate", json!({"task_id": " "}));
+    assert_eq!((status, &bad["field"]), (422, &json!("task_id")), "{bad}");
+    let (status, bad) = call(port, "/api/scheduler/tick", json!({"task_ids": ["T1", ""]}));
+    assert_eq!((status, &bad["field"]), (422, &json!("task_ids")), "{bad}");
     let (status, bad) = call(port, "/api/assignments/evaluate", json!({"dry_run": false}));
     assert_eq!((status, &bad["field"]), (422, &json!("task_id")), "{bad}");
     let (status, bad) = call(

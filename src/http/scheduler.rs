@@ -69,6 +69,9 @@ async fn tick(State(door): State<Arc<Door>>, body: Bytes) -> Answer {
     if !(1..=500).contains(&asked.limit) {
         return Err(bad_field("limit", "limit must be from 1 to 500".into()));
     }
+    if asked.task_ids.iter().any(|id| id.trim().is_empty()) {
+        return Err(bad_field("task_ids", "a task id must not be blank".into()));
+    }
     let candidates = if asked.task_ids.is_empty() {
         None
     } else {
@@ -160,6 +163,9 @@ async fn evaluate(State(door): State<Arc<Door>>, body: Bytes) -> Answer {
         .transpose()
         .map_err(|e| bad_field("candidate_lanes", e))?;
     let task_id = asked.task_id;
+    if task_id.trim().is_empty() {
+        return Err(bad_field("task_id", "task_id must not be blank".into()));
+    }
     let action = Action::Evaluate {
         candidates: items(&door, vec![task_id.clone()], lanes).await?,
     };
