@@ -174,6 +174,10 @@ fn a_remote_worker_lives_over_http() {
     let beat = json!({"node_id": "far", "worker_id": "w1", "lanes": ["local_only"]});
     let (status, reply) = post(port, "/api/heartbeats", beat.clone());
     assert_eq!((status, &reply["accepted"]), (200, &json!(true)), "{reply}");
+    assert_eq!(
+        reply["cache_role"], "outbox_replay_buffer",
+        "the old keys: {reply}"
+    );
     // The old service's heartbeat: a node without a worker id, `online`,
     // services as objects, a metric that is not a number.
     let old = json!({"node_id": "gpu-box", "status": "online", "capabilities": ["gpu"],
@@ -191,6 +195,19 @@ fn a_remote_worker_lives_over_http() {
     assert_eq!(status, 200, "{got}");
     assert_eq!(got["kind"], "assignment", "{got}");
     let id = got["data"]["assignment_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        got["assignment_id"],
+        json!(id),
+        "the old keys at the top: {got}"
+    );
+    assert_eq!(got["worker_id"], "w1");
+    assert!(
+        got["event_id"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("evt_")),
+        "{got}"
+    );
+    assert!(got["lease_expires_at"].is_string(), "{got}");
     let mut renew = beat.clone();
     renew["assignment_id"] = json!(id);
     let (status, reply) = post(port, "/api/heartbeats", renew);
@@ -208,6 +225,11 @@ fn a_remote_worker_lives_over_http() {
         (status, &done["data"]["status"]),
         (200, &json!("done")),
         "{done}"
+    );
+    assert_eq!(done["status"], "done", "{done}");
+    assert!(
+        done["event_id"].is_string(),
+        "the completion's event: {done}"
     );
     // Refusals: done is done (409), an unknown assignment (404), a field
     // of the wrong kind (422, named), a body that is not JSON (422).

@@ -6,7 +6,8 @@
 //! read too (`worker_id` optional, status `online`, services as objects).
 
 use super::Door;
-use super::answer::{Answer, Refused, object, send, unprocessable};
+use super::answer::{Answer, Refused, object, read, send, unprocessable};
+use crate::store::outbox;
 use crate::wire::Reply;
 use crate::wire::codec::{self, ProtocolError, Request};
 use axum::Json;
@@ -15,7 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::routing::post;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 use std::sync::Arc;
 
 pub(super) fn routes() -> Router<Arc<Door>> {
@@ -56,7 +57,7 @@ async fn fail(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes
 
 /// The body's fields as `op`'s request, the path's assignment id winning
 /// over one in the body.
-pub(super) async fn with(door: &Door, op: &str, id: Option<String>, body: &[u8]) -> Answer {
+pub(super) async fn with(door: &Arc<Door>, op: &str, id: Option<String>, body: &[u8]) -> Answer {
     let mut fields = object(body).map_err(|e| unprocessable(&e))?;
     if let Some(id) = id {
         fields.insert("assignment_id".into(), Value::String(id));
@@ -95,8 +96,76 @@ fn old_heartbeat(fields: &mut Map<String, Value>) {
 
 /// Decodes `fields` as `op` and has the engine do it: what the caller
 /// sees, or why it is refused.
-async fn run(door: &Door, op: &str, fields: Map<String, Value>) -> Answer {
-    Ok(Json(Value::Object(ask(door, op, fields).await?)).into_response())
+async fn run(door: &Arc<Door>, op: &str, fields: Map<String, Value>) -> Answer {
+    let mut answer = ask(door, op, fields).await?;
+    old_keys(door, op, &mut answer).await?;
+    Ok(Json(Value::Object(answer)).into_response())
+}
+
+/// The old service's answer keys beside the socket's `result`: a
+/// heartbeat's (its `event_id` and `idempotency_key` are null: a heartbeat
+/// writes an event only when it changes something), and for an assignment
+/// its id, worker, status, lease and correlation id at the top, with the
+/// event the operation wrote.
+async fn old_keys(
+    door: &Arc<Door>,
+    op: &str,
+    answer: &mut Map<String, Value>,
+) -> Result<(), Refused> {
+    if op == "heartbeat" {
+        for (key, value) in [
+            ("event_id", Value::Null),
+            ("idempotency_key", Value::Null),
+            ("canonical_source", "neo4j_via_assistx".into()),
+            ("cache_role", "outbox_replay_buffer".into()),
+        ] {
+            answer.insert(key.into(), value);
+        }
+        return Ok(());
+    }
+    let Some(Value::Object(data)) = answer.get("data").cloned() else {
+        return Ok(());
+    };
+    if answer.get("kind").and_then(Value::as_str) != Some("assignment") {
+        return Ok(());
+    }
+    for key in [
+        "assignment_id",
+        "worker_id",
+        "node_id",
+        "status",
+        "lease_expires_at",
+        "correlation_id",
+    ] {
+        answer
+            .entry(key)
+            .or_insert_with(|| data.get(key).cloned().unwrap_or(Value::Null));
+    }
+    let event_type = match (op, data.get("status").and_then(Value::as_str)) {
+        ("claim" | "next", _) => Some("assignment.claimed"),
+        ("complete", Some("done")) => Some("assignment.completed"),
+        ("complete" | "fail", _) => Some("assignment.failed"),
+        ("release", _) => Some("assignment.released"),
+        _ => None,
+    };
+    let id = data
+        .get("assignment_id")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let written = match (event_type, id) {
+        (Some(event_type), Some(id)) => {
+            read(door, move |store| {
+                outbox::newest(store.conn(), event_type, Some(&id))
+            })
+            .await?
+        }
+        _ => None,
+    };
+    answer.insert(
+        "event_id".into(),
+        json!(written.as_ref().map(|e| &e.event_id)),
+    );
+    Ok(())
 }
 
 /// [`run`]'s answer before it is sent: the socket's `result`, with the old
