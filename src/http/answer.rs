@@ -44,6 +44,21 @@ pub(super) fn from_cache(mut answer: Map<String, Value>, source: &str) -> Answer
     Ok(Json(Value::Object(answer)).into_response())
 }
 
+/// `{key: value}`, the start of most of the old service's answers.
+pub(super) fn keyed(key: &str, value: impl serde::Serialize) -> Map<String, Value> {
+    let mut answer = Map::new();
+    answer.insert(
+        key.into(),
+        serde_json::to_value(value).unwrap_or(Value::Null),
+    );
+    answer
+}
+
+/// The old service's default for its `dry_run` and `retryable` fields.
+pub(super) fn yes() -> bool {
+    true
+}
+
 /// An engine reply that is not the kind its command answers: a fault
 /// here, never the caller's.
 pub(super) fn unexpected(reply: &Reply) -> Refused {

@@ -7,7 +7,8 @@
 
 use super::Door;
 use super::answer::{
-    Answer, Params, bad_field, from_cache, object, parse, read, refused, send, unexpected,
+    Answer, Params, bad_field, from_cache, keyed, object, parse, read, refused, send, unexpected,
+    yes,
 };
 use super::workers::with;
 use crate::domain::lane::Lane;
@@ -23,7 +24,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::json;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -63,16 +64,6 @@ async fn one(State(door): State<Arc<Door>>, Path(id): Path<String>) -> Answer {
     from_cache(keyed("assignment", assignment), "sqlite_cache_mirror")
 }
 
-/// `{key: value}`, the start of most of the old service's answers.
-pub(super) fn keyed(key: &str, value: impl serde::Serialize) -> Map<String, Value> {
-    let mut answer = Map::new();
-    answer.insert(
-        key.into(),
-        serde_json::to_value(value).unwrap_or(Value::Null),
-    );
-    answer
-}
-
 /// The old service's approval request, its defaults kept.
 #[derive(Deserialize)]
 struct Approval {
@@ -108,9 +99,6 @@ fn operator_release() -> String {
 }
 fn fifteen_minutes() -> u64 {
     900
-}
-pub(super) fn yes() -> bool {
-    true
 }
 
 async fn approve(State(door): State<Arc<Door>>, Path(id): Path<String>, body: Bytes) -> Answer {

@@ -6,8 +6,7 @@
 //! caller that pauses the fleet must never find it still running.
 
 use super::Door;
-use super::answer::{Answer, parse, read, send, unexpected};
-use super::assignments::yes;
+use super::answer::{Answer, parse, read, send, unexpected, yes};
 use crate::domain::control::ControlMode;
 use crate::engine::Command;
 use crate::store::control::{self, ControlState};

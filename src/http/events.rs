@@ -8,8 +8,9 @@
 //! keep its paths, parameters and keys.
 
 use super::Door;
-use super::answer::{Answer, Params, from_cache, object, read, send, unexpected, unprocessable};
-use super::assignments::keyed;
+use super::answer::{
+    Answer, Params, from_cache, keyed, object, read, send, unexpected, unprocessable,
+};
 use super::workers::ask;
 use crate::engine::Command;
 use crate::store::events::{self, Chosen, Stored};

@@ -6,8 +6,7 @@
 //! `payload`) and the registry's own.
 
 use super::Door;
-use super::answer::{Answer, Params, Refused, from_cache, read};
-use super::assignments::keyed;
+use super::answer::{Answer, Params, Refused, from_cache, keyed, read};
 use crate::store::workers::{self, Worker};
 use axum::Router;
 use axum::extract::{Query, State};

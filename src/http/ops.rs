@@ -46,11 +46,10 @@ fn switches(door: &Door) -> Switches {
 /// The old `ops_summary`: counts by status and type, the latest heartbeat,
 /// event and tick, the switches, the last ten processing results and the
 /// control state.
-fn ops(store: &Store, on: Switches) -> Result<Map<String, Value>> {
+fn ops(store: &Store, fleet: &[workers::Worker], on: Switches) -> Result<Map<String, Value>> {
     let conn = store.conn();
     let by_status: BTreeMap<String, u64> = assignments::status_counts(conn)?.into_iter().collect();
     let by_type: BTreeMap<String, u64> = events::count_by_type(conn)?.into_iter().collect();
-    let fleet = workers::list(conn)?;
     let latest_heartbeat = fleet.iter().map(|w| &w.last_seen).max();
     let latest_event = events::list(
         conn,
@@ -108,7 +107,10 @@ fn outbox_by_status(s: &outbox::Summary) -> BTreeMap<&'static str, u64> {
 
 async fn ops_summary(State(door): State<Arc<Door>>) -> Answer {
     let on = switches(&door);
-    let answer = read(&door, move |store| ops(store, on)).await?;
+    let answer = read(&door, move |store| {
+        ops(store, &workers::list(store.conn())?, on)
+    })
+    .await?;
     Ok(Json(answer).into_response())
 }
 
@@ -119,10 +121,11 @@ async fn assignment_summary(
     let limit = Params(q).limit(10, 100)?;
     let on = switches(&door);
     let answer = read(&door, move |store| {
-        let ops = ops(store, on)?;
+        let fleet = workers::list(store.conn())?;
+        let ops = ops(store, &fleet, on)?;
         let recent = assignments::list(store.conn(), Filter::default(), limit)?;
         let cutoff = Utc::now() - Duration::seconds(on.stale_after_seconds as i64);
-        let stale: Vec<_> = workers::list(store.conn())?
+        let stale: Vec<_> = fleet
             .into_iter()
             .filter(|w| silent_since(w, cutoff))
             .take(limit)

@@ -7,8 +7,7 @@
 //! default) lists what would go and wakes nothing.
 
 use super::Door;
-use super::answer::{Answer, Params, Refused, from_cache, read, refused};
-use super::assignments::keyed;
+use super::answer::{Answer, Params, Refused, from_cache, keyed, read, refused};
 use crate::domain::delivery::DeliveryStatus;
 use crate::engine::Command;
 use crate::store::outbox::{self, OutboxEvent};

@@ -7,9 +7,8 @@
 
 use super::Door;
 use super::answer::{
-    Answer, Params, Refused, bad_field, from_cache, parse, read, send, unexpected,
+    Answer, Params, Refused, bad_field, from_cache, keyed, parse, read, send, unexpected, yes,
 };
-use super::assignments::{keyed, yes};
 use crate::domain::lane::Lane;
 use crate::engine::Command;
 use crate::store::{assignments, candidates, runs};
