@@ -493,6 +493,12 @@ impl Core {
 
     /// Records what the sync edge learned: each delivery attempt's verdict
     /// on its outbox event, in one transaction, and a dependency's health.
+    ///
+    /// Committed without an fsync: a verdict lost to a power cut leaves its
+    /// event due, so it is sent again, byte for byte, and AssistX dedupes it
+    /// (the graph's writes MERGE on their keys); the next synced commit makes
+    /// it durable anyway. The fsync was what a heartbeat waited for behind
+    /// a verdict's commit during a drain (docs/benchmarks.md).
     pub fn record_sync(&mut self, report: super::SyncReport) -> Result<()> {
         if let Some(health) = report.health {
             self.set_health(health);
@@ -506,7 +512,7 @@ impl Core {
             max_seconds: self.settings.outbox_backoff_max_seconds,
         };
         let now = self.now();
-        self.store.write(|tx| {
+        self.store.write_unsynced(|tx| {
             for (event, verdict) in &report.deliveries {
                 crate::store::outbox::record_attempt(tx, event, verdict, policy, now)?;
             }

@@ -264,6 +264,13 @@ impl Store {
         Ok(value)
     }
 
+    /// [`Store::write`] committed without an fsync: for what may be lost
+    /// to a power cut because it is redone (a delivery verdict). The next
+    /// synced commit makes it durable with its own.
+    pub fn write_unsynced<T>(&mut self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.unsynced(|store| store.write(work))
+    }
+
     /// Group commit: runs `each` on every item inside one transaction, each
     /// item in a savepoint of its own, so a refused item is rolled back alone
     /// (and `refused` may record why) while the others commit together. The

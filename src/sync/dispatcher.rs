@@ -35,9 +35,11 @@ const IDLE: Duration = Duration::from_secs(1);
 const ROUND: usize = 256;
 
 /// Verdicts recorded per engine transaction. The engine serves heartbeats
-/// and claims between two: 256 at once held it for milliseconds, which a
-/// heartbeat's p99 showed.
-const RECORD_EVERY: usize = 32;
+/// and claims between two, so a heartbeat waits behind one at most: 256 at
+/// once held it for milliseconds, 32 for up to one, which a heartbeat's p99
+/// showed; 2 sent so many reports that their hops cost more
+/// (docs/benchmarks.md).
+const RECORD_EVERY: usize = 8;
 
 /// The dispatcher's loop, to run on the sync edge's thread; `wake` makes it
 /// look at once.
