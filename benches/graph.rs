@@ -15,7 +15,10 @@ mod bolt;
 mod load;
 
 use auto_assign::store::{Store, graph_delivery};
-use load::{percentile, pile_up, poll_down, round_trips, start, steady_beat};
+use load::{
+    percentile, pile_up, poll_down, room_frames, round_trips, round_trips_until, sent_between,
+    start_watched, steady_beat,
+};
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
@@ -35,6 +38,21 @@ static BATCH: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
 /// Events the graph has not taken yet.
 fn pending(store: &Store) -> u64 {
     graph_delivery::summary(store.conn()).unwrap().pending
+}
+
+/// Events after the graph's cursor, read from the cursor and the newest
+/// queue position: the outbox is only appended to, so this is the count
+/// without the scan of every row behind the cursor that [`pending`] makes,
+/// which polled on these two cores would itself weigh on the figures.
+fn behind(store: &Store) -> u64 {
+    store
+        .conn()
+        .query_row(
+            "SELECT (SELECT COALESCE(MAX(seq), 0) FROM outbox) - delivered_seq FROM graph_delivery",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap()
 }
 
 /// A TCP proxy to `upstream` that drops every connection while `up` is false.
@@ -102,7 +120,7 @@ fn main() {
     let up = Arc::new(AtomicBool::new(false));
     let address = proxy(db.settings.uri.clone(), up.clone());
     let dir = tempfile::tempdir().unwrap();
-    let (socket, runtime) = start(
+    let (socket, runtime, snapshots) = start_watched(
         dir.path(),
         &[
             ("AUTO_ASSIGN_NEO4J_URI", address.as_str()),
@@ -115,20 +133,27 @@ fn main() {
         ],
     );
     let store = Store::open_read_only(&dir.path().join("bench.sqlite3")).unwrap();
+    let stop_room = Arc::new(AtomicBool::new(false));
+    let room = std::thread::spawn({
+        let stop = stop_room.clone();
+        move || room_frames(snapshots, &stop)
+    });
     let (quiet, outage) = pile_up(&socket, EVENTS, || pending(&store));
+    let total = pending(&store);
+    assert_eq!(behind(&store), total);
     up.store(true, Ordering::SeqCst);
     let back = Instant::now();
-    let during = std::thread::spawn({
-        let socket = socket.clone();
-        move || round_trips(&socket, 1_000, 5, steady_beat)
+    let stop = Arc::new(AtomicBool::new(false));
+    let beats = std::thread::spawn({
+        let (socket, stop) = (socket.clone(), stop.clone());
+        move || round_trips_until(&socket, 1_000, &stop, steady_beat)
     });
-    let total = pending(&store);
     // The writer notices Neo4j is back at its next retry (capped at a
     // minute); the rate is timed from its first write, over the events
     // written after it.
     let mut first_write = None;
     poll_down(
-        || pending(&store),
+        || behind(&store),
         |left| {
             if left < total && first_write.is_none() {
                 first_write = Some((Instant::now(), left));
@@ -137,7 +162,17 @@ fn main() {
     );
     let caught_up = back.elapsed();
     let (writing, timed) = first_write.map_or((caught_up, total), |(t, left)| (t.elapsed(), left));
-    let during = during.join().unwrap();
+    stop.store(true, Ordering::SeqCst);
+    // Timed while the graph catches up: from its first batch to its last.
+    let from = first_write.map_or(back, |(t, _)| t);
+    let (beats, now) = (beats.join().unwrap(), Instant::now());
+    let during = sent_between(&beats, from, now);
+    let settled = Instant::now();
+    let after = round_trips(&socket, 1_000, 5, steady_beat);
+    stop_room.store(true, Ordering::SeqCst);
+    let frames = room.join().unwrap();
+    let frames_during = sent_between(&frames, from, now);
+    let frames_after = sent_between(&frames, settled, Instant::now());
     let batch = *BATCH;
     println!(
         "drained {total} events into the graph: {timed} of them in {:.2} s after the first batch, \
@@ -147,11 +182,22 @@ fn main() {
         caught_up.as_secs_f64()
     );
     println!(
-        "heartbeat round trip p99: {:?} before, {:?} while Neo4j is down, {:?} while the graph catches up",
+        "heartbeat round trip p99: {:?} before the tasks, {:?} while Neo4j is down, {:?} while \
+         the graph catches up ({} sent), {:?} after it (the same store, nothing to write)",
         percentile(&quiet, 0.99),
         percentile(&outage, 0.99),
-        percentile(&during, 0.99)
+        percentile(&during, 0.99),
+        during.len(),
+        percentile(&after, 0.99)
     );
+    println!(
+        "control room frame at 200x50 (50 a second), p99: {:?} while the graph catches up \
+         ({} frames), {:?} after it (the same store)",
+        percentile(&frames_during, 0.99),
+        frames_during.len(),
+        percentile(&frames_after, 0.99),
+    );
+    assert_eq!(pending(&store), 0);
     let decisions = db.count(
         "MATCH (d:AssignDecision) RETURN count(d) AS n",
         serde_json::json!({}),

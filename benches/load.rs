@@ -3,12 +3,23 @@
 #![allow(dead_code)] // each benchmark uses its part
 
 use auto_assign::config::{Overrides, load_with};
+use auto_assign::engine::Snapshot;
 use auto_assign::host::Host;
+use auto_assign::tui::app::{App, Connection};
+use auto_assign::tui::keymap::Keymap;
+use auto_assign::tui::theme::Theme;
+use auto_assign::tui::views;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
 use serde_json::json;
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::watch;
 
 /// An engine and its socket on a database in `dir`, with these settings
 /// (as environment variables); the socket's path, the runtime it serves
@@ -36,14 +47,67 @@ pub fn start_host(dir: &Path, env: &[(&str, &str)]) -> (PathBuf, tokio::runtime:
     (socket_path, runtime, host)
 }
 
-/// [`start_host`], serving for as long as the runtime lives.
-pub fn start(dir: &Path, env: &[(&str, &str)]) -> (PathBuf, tokio::runtime::Runtime) {
+/// An engine serving its socket until this is dropped; then it stops as a
+/// daemon does (dropping the runtime under a running engine would pull the
+/// clock from under its loop).
+pub struct Serving {
+    runtime: tokio::runtime::Runtime,
+    host: Option<Host>,
+}
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        if let Some(host) = self.host.take() {
+            let _ = self.runtime.block_on(host.stop());
+        }
+    }
+}
+
+/// [`start_host`], serving until the returned guard is dropped.
+pub fn start(dir: &Path, env: &[(&str, &str)]) -> (PathBuf, Serving) {
+    let (socket_path, serving, _) = start_watched(dir, env);
+    (socket_path, serving)
+}
+
+/// [`start`], with the engine's snapshots, as a control room in the same
+/// process gets them.
+pub fn start_watched(
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> (PathBuf, Serving, watch::Receiver<Arc<Snapshot>>) {
     let (socket_path, runtime, host) = start_host(dir, env);
-    runtime.spawn(async move {
-        let _host = host;
-        std::future::pending::<()>().await
-    });
-    (socket_path, runtime)
+    let snapshots = host.snapshots();
+    let serving = Serving {
+        runtime,
+        host: Some(host),
+    };
+    (socket_path, serving, snapshots)
+}
+
+/// A control room at 200×50 on its default pane, drawing 50 frames a second
+/// from the newest snapshot until `stop` is set: when each frame was drawn,
+/// and how long it took (a frame after a new snapshot rebuilds its rows).
+pub fn room_frames(
+    mut snapshots: watch::Receiver<Arc<Snapshot>>,
+    stop: &AtomicBool,
+) -> Vec<(Instant, Duration)> {
+    let theme = Theme::load("default", false, false).unwrap();
+    let keymap = Keymap::new(&BTreeMap::new()).unwrap();
+    let first = snapshots.borrow_and_update().clone();
+    let mut app = App::new(first, keymap, "bench".into(), false, Connection::InProcess);
+    let mut terminal = Terminal::new(TestBackend::new(200, 50)).unwrap();
+    let mut frames = Vec::new();
+    while !stop.load(Ordering::SeqCst) {
+        let started = Instant::now();
+        if snapshots.has_changed().unwrap_or(false) {
+            app.set_snapshot(snapshots.borrow_and_update().clone());
+        }
+        app.now = chrono::Utc::now();
+        terminal.draw(|f| views::draw(f, &app, &theme)).unwrap();
+        frames.push((started, started.elapsed()));
+        std::thread::sleep(Duration::from_millis(20).saturating_sub(started.elapsed()));
+    }
+    frames
 }
 
 pub fn heartbeat_line(id: usize, worker: usize) -> String {
@@ -60,6 +124,43 @@ pub fn round_trips(
     seconds: u32,
     line: impl Fn(usize) -> String,
 ) -> Vec<Duration> {
+    let count = (rate * seconds) as usize;
+    let mut samples: Vec<_> = beat(socket, rate, |i| i < count, line)
+        .into_iter()
+        .map(|(_, took)| took)
+        .collect();
+    samples.sort();
+    samples
+}
+
+/// [`round_trips`] until `stop` is set; when each request was sent, with
+/// its round trip, so a caller can keep those of a time window.
+pub fn round_trips_until(
+    socket: &Path,
+    rate: u32,
+    stop: &AtomicBool,
+    line: impl Fn(usize) -> String,
+) -> Vec<(Instant, Duration)> {
+    beat(socket, rate, |_| !stop.load(Ordering::SeqCst), line)
+}
+
+/// The round trips sent between `from` and `to`, sorted.
+pub fn sent_between(samples: &[(Instant, Duration)], from: Instant, to: Instant) -> Vec<Duration> {
+    let mut kept: Vec<_> = samples
+        .iter()
+        .filter(|(sent, _)| (from..=to).contains(sent))
+        .map(|(_, took)| *took)
+        .collect();
+    kept.sort();
+    kept
+}
+
+fn beat(
+    socket: &Path,
+    rate: u32,
+    more: impl Fn(usize) -> bool,
+    line: impl Fn(usize) -> String,
+) -> Vec<(Instant, Duration)> {
     let stream = UnixStream::connect(socket).unwrap();
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
@@ -67,7 +168,8 @@ pub fn round_trips(
     let mut samples = Vec::new();
     let mut reply = String::new();
     let begin = Instant::now();
-    for i in 0..(rate * seconds) as usize {
+    let mut i = 0;
+    while more(i) {
         let due = begin + every * i as u32;
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
@@ -76,10 +178,10 @@ pub fn round_trips(
         writer.write_all(line(i).as_bytes()).unwrap();
         reply.clear();
         reader.read_line(&mut reply).unwrap();
-        samples.push(sent.elapsed());
+        samples.push((sent, sent.elapsed()));
         assert!(reply.contains("\"ok\":true"), "{reply}");
+        i += 1;
     }
-    samples.sort();
     samples
 }
 

@@ -334,11 +334,14 @@ CREATE INDEX assignments_waiting
 CREATE INDEX assignments_target ON assignments(target) WHERE target IS NOT NULL;
 "#,
     // Issue 10: each dispatcher round asks for every task's first
-    // undelivered event. Without these it numbered and sorted every waiting
-    // row, bodies and all (30-80 ms a round with 10,000 waiting); with them
-    // it walks the undelivered in queue order and looks each task's earlier
-    // events up (under a millisecond).
+    // undelivered event. Without the first two it numbered and sorted every
+    // waiting row, bodies and all (30-80 ms a round with 10,000 waiting);
+    // with them it walks the undelivered in queue order and looks each
+    // task's earlier events up (under a millisecond). The third counts the
+    // events behind the graph's cursor from small entries instead of the
+    // rows (every snapshot asks; 14 ms against 0.3 at 10,000 behind).
     r#"
+CREATE INDEX outbox_seq ON outbox(seq);
 CREATE INDEX outbox_undelivered ON outbox(seq, next_attempt_at)
     WHERE status IN ('pending', 'failed');
 CREATE INDEX outbox_task_order

@@ -189,6 +189,11 @@ impl StandIn {
         self.inner.lock().unwrap().accepted.clone()
     }
 
+    /// How many keys were accepted: cheap enough to poll while it counts.
+    pub fn accepted_count(&self) -> usize {
+        self.inner.lock().unwrap().accepted.len()
+    }
+
     pub fn conflicts(&self) -> usize {
         self.inner.lock().unwrap().conflicts
     }
