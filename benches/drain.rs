@@ -1,8 +1,10 @@
 //! Outbox write-back at scale: 10,000 decision events pile up while the
 //! AssistX stand-in is down, then it comes back. Prints how fast the
-//! backlog drains to it, and a heartbeat's round trip with nothing to send,
-//! during the outage and during the drain (the goal: the drain moves it by
-//! at most 10 %).
+//! backlog drains to it, and a heartbeat's round trip before the tasks,
+//! during the outage, during the drain and after it (the same store with
+//! nothing to send), with a control room drawing in the same process, and
+//! that room's frame time during the drain and after it (the goal: the
+//! drain moves either by at most 10 %).
 //!
 //! `cargo bench --bench drain`
 

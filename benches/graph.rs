@@ -1,8 +1,9 @@
 //! The provenance graph at scale: 10,000 decision events pile up while
 //! Neo4j cannot be reached (a proxy in front of the Bolt server refuses
 //! connections), then it comes back. Prints how fast the backlog drains into
-//! the graph (the goal: at least 2,000 events/s) and a heartbeat's round
-//! trip during the outage and during the drain.
+//! the graph (the goal: at least 2,000 events/s), and, as `drain` does, a
+//! heartbeat's round trip and a control room's frame time while the graph
+//! catches up and after it.
 //!
 //! It needs the tests' Bolt server: `scripts/bolt-server start` prints the
 //! variables; without them this starts one itself.
