@@ -1,8 +1,8 @@
 //! Building snapshots off the engine's thread. The publisher has its own
 //! read connection (WAL lets it read while the engine writes) and rebuilds a
 //! snapshot when the engine says something changed: at once when quiet, at
-//! most every [`PUBLISH_EVERY`] under load. Requests never wait behind a
-//! snapshot build this way.
+//! most every [`PUBLISH_EVERY`] under load (less often when builds are
+//! long). Requests never wait behind a snapshot build this way.
 
 use super::counters::Counters;
 use super::snapshot::{self, Inputs, Snapshot};
@@ -23,6 +23,13 @@ use tokio::sync::{oneshot, watch};
 /// engine wants. A snapshot asked for (`snapshot`, `subscribe`) is built at
 /// once all the same.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// Under load a build waits this many times as long as the last one took,
+/// when that is longer than [`PUBLISH_EVERY`]: builds then take at most a
+/// tenth of a core. At 10,000 assignments a build is 50-70 ms, and four a
+/// second were a quarter of one of the two cores, which the socket's
+/// threads waited behind (docs/benchmarks.md).
+const REST_PER_BUILD: u32 = 9;
 
 enum Request {
     /// Something changed; publish soon.
@@ -72,14 +79,14 @@ fn run(
 ) {
     let mut history = QueueHistory::default();
     let mut last_publish = Instant::now() - PUBLISH_EVERY;
+    let mut spacing = PUBLISH_EVERY;
     while let Ok(first) = inbox.recv() {
         // Everything already asked is answered by one build.
         let mut requests = vec![first];
         requests.extend(inbox.try_iter());
         let wants_now = requests.iter().any(|r| matches!(r, Request::Fresh(..)));
         if !wants_now
-            && let Some(wait) =
-                (last_publish + PUBLISH_EVERY).checked_duration_since(Instant::now())
+            && let Some(wait) = (last_publish + spacing).checked_duration_since(Instant::now())
         {
             std::thread::sleep(wait);
             requests.extend(inbox.try_iter());
@@ -94,6 +101,7 @@ fn run(
         else {
             continue;
         };
+        let started = Instant::now();
         let built = snapshot::build(store.conn(), &view).map(|mut snapshot| {
             snapshot.queue_history = history.record(view.now, &snapshot);
             snapshot.database = database.clone();
@@ -101,6 +109,7 @@ fn run(
             Arc::new(snapshot)
         });
         last_publish = Instant::now();
+        spacing = PUBLISH_EVERY.max((last_publish - started) * REST_PER_BUILD);
         if let Ok(snapshot) = &built {
             snapshots.send_replace(snapshot.clone());
         }
