@@ -15,12 +15,10 @@ mod standin;
 
 use auto_assign::store::Store;
 use load::{
-    percentile, pile_up, poll_down, room_frames, round_trips, round_trips_until, sent_between,
-    start_watched, steady_beat,
+    Sampler, percentile, pile_up, poll_down, room_frames, round_trips, round_trips_until,
+    sent_between, start_watched, steady_beat,
 };
 use standin::{Mode, StandIn};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 const EVENTS: usize = 10_000;
@@ -48,19 +46,14 @@ fn main() {
         ],
     );
     let store = Store::open_read_only(&dir.path().join("bench.sqlite3")).unwrap();
-    let stop_room = Arc::new(AtomicBool::new(false));
-    let room = std::thread::spawn({
-        let stop = stop_room.clone();
-        move || room_frames(snapshots, &stop)
-    });
+    let room = Sampler::start(move |stop| room_frames(snapshots, stop));
     let (quiet, outage) = pile_up(&socket, EVENTS, || undelivered(&store));
     let target = standin.accepted_count() as u64 + undelivered(&store);
     standin.set_mode(Mode::Healthy);
     let back = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let beats = std::thread::spawn({
-        let (socket, stop) = (socket.clone(), stop.clone());
-        move || round_trips_until(&socket, 1_000, &stop, steady_beat)
+    let beats = Sampler::start({
+        let socket = socket.clone();
+        move |stop| round_trips_until(&socket, 1_000, stop, steady_beat)
     });
     // Counted by the stand-in, in memory: reading the outbox's counts scans
     // it, which on these two cores would itself be a load on the figures.
@@ -76,13 +69,11 @@ fn main() {
         },
     );
     let (first, last) = (first.unwrap_or(back), Instant::now());
-    stop.store(true, Ordering::SeqCst);
-    let during = sent_between(&beats.join().unwrap(), first, last);
+    let during = sent_between(&beats.finish(), first, last);
     poll_down(|| undelivered(&store), |_| {});
     let settled = Instant::now();
     let after = round_trips(&socket, 1_000, 5, steady_beat);
-    stop_room.store(true, Ordering::SeqCst);
-    let frames = room.join().unwrap();
+    let frames = room.finish();
     let frames_after = sent_between(&frames, settled, Instant::now());
     let frames_during = sent_between(&frames, first, last);
     let drained = last - first;

@@ -17,8 +17,8 @@ mod load;
 
 use auto_assign::store::{Store, graph_delivery};
 use load::{
-    percentile, pile_up, poll_down, room_frames, round_trips, round_trips_until, sent_between,
-    start_watched, steady_beat,
+    Sampler, percentile, pile_up, poll_down, room_frames, round_trips, round_trips_until,
+    sent_between, start_watched, steady_beat,
 };
 use std::io::Read;
 use std::net::{TcpListener, TcpStream};
@@ -134,20 +134,15 @@ fn main() {
         ],
     );
     let store = Store::open_read_only(&dir.path().join("bench.sqlite3")).unwrap();
-    let stop_room = Arc::new(AtomicBool::new(false));
-    let room = std::thread::spawn({
-        let stop = stop_room.clone();
-        move || room_frames(snapshots, &stop)
-    });
+    let room = Sampler::start(move |stop| room_frames(snapshots, stop));
     let (quiet, outage) = pile_up(&socket, EVENTS, || pending(&store));
     let total = pending(&store);
     assert_eq!(behind(&store), total);
     up.store(true, Ordering::SeqCst);
     let back = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let beats = std::thread::spawn({
-        let (socket, stop) = (socket.clone(), stop.clone());
-        move || round_trips_until(&socket, 1_000, &stop, steady_beat)
+    let beats = Sampler::start({
+        let socket = socket.clone();
+        move |stop| round_trips_until(&socket, 1_000, stop, steady_beat)
     });
     // The writer notices Neo4j is back at its next retry (capped at a
     // minute); the rate is timed from its first write, over the events
@@ -163,15 +158,13 @@ fn main() {
     );
     let caught_up = back.elapsed();
     let (writing, timed) = first_write.map_or((caught_up, total), |(t, left)| (t.elapsed(), left));
-    stop.store(true, Ordering::SeqCst);
     // Timed while the graph catches up: from its first batch to its last.
     let from = first_write.map_or(back, |(t, _)| t);
-    let (beats, now) = (beats.join().unwrap(), Instant::now());
+    let (beats, now) = (beats.finish(), Instant::now());
     let during = sent_between(&beats, from, now);
     let settled = Instant::now();
     let after = round_trips(&socket, 1_000, 5, steady_beat);
-    stop_room.store(true, Ordering::SeqCst);
-    let frames = room.join().unwrap();
+    let frames = room.finish();
     let frames_during = sent_between(&frames, from, now);
     let frames_after = sent_between(&frames, settled, Instant::now());
     let batch = *BATCH;

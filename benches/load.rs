@@ -144,6 +144,31 @@ pub fn round_trips_until(
     beat(socket, rate, |_| !stop.load(Ordering::SeqCst), line)
 }
 
+/// Samples taken on a thread of their own until [`Sampler::finish`]: when
+/// each was taken, and what it measured.
+pub struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(Instant, Duration)>>,
+}
+
+impl Sampler {
+    pub fn start(
+        sample: impl FnOnce(&AtomicBool) -> Vec<(Instant, Duration)> + Send + 'static,
+    ) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = std::thread::spawn({
+            let stop = stop.clone();
+            move || sample(&stop)
+        });
+        Sampler { stop, thread }
+    }
+
+    pub fn finish(self) -> Vec<(Instant, Duration)> {
+        self.stop.store(true, Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
+}
+
 /// The round trips sent between `from` and `to`, sorted.
 pub fn sent_between(samples: &[(Instant, Duration)], from: Instant, to: Instant) -> Vec<Duration> {
     let mut kept: Vec<_> = samples
