@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::http::{free_port, post, raw_reply, request, send};
+use common::http::{free_port, post, raw_reply, request, send, serving};
 use common::{Connect, Daemon, Sandbox, evaluate};
 use serde_json::{Value, json};
 
@@ -20,8 +20,7 @@ fn figure(body: &str, line_start: &str) -> f64 {
 #[test]
 fn health_and_live_metrics_over_http() {
     let sb = Sandbox::new();
-    let port = free_port();
-    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_PORT", &port.to_string())]);
+    let (d, port) = serving(&sb, &[]);
     let (status, body) = request(port, "GET", "/health", &[]);
     assert_eq!(status, 200, "{body}");
     let health: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -169,8 +168,7 @@ fn beyond_loopback_without_a_token_the_daemon_will_not_start() {
 #[test]
 fn a_remote_worker_lives_over_http() {
     let sb = Sandbox::new();
-    let port = free_port();
-    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_PORT", &port.to_string())]);
+    let (d, port) = serving(&sb, &[]);
     let beat = json!({"node_id": "far", "worker_id": "w1", "lanes": ["local_only"]});
     let (status, reply) = post(port, "/api/heartbeats", beat.clone());
     assert_eq!((status, &reply["accepted"]), (200, &json!(true)), "{reply}");
@@ -265,8 +263,7 @@ fn a_remote_worker_lives_over_http() {
 #[test]
 fn a_body_over_a_mebibyte_is_refused() {
     let sb = Sandbox::new();
-    let port = free_port();
-    let _d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_PORT", &port.to_string())]);
+    let (_d, port) = serving(&sb, &[]);
     let big = format!("{{\"node_id\": \"{}\"}}", "x".repeat(1024 * 1024 + 1));
     let (status, _) = send(port, "POST", "/api/heartbeats", &[], &big);
     assert_eq!(status, 413);
@@ -279,14 +276,7 @@ fn a_body_over_a_mebibyte_is_refused() {
 #[test]
 fn assistx_posts_its_loose_events() {
     let sb = Sandbox::new();
-    let port = free_port();
-    let d = Daemon::start_env(
-        &sb,
-        &[
-            ("AUTO_ASSIGN_PORT", &port.to_string()),
-            ("AUTO_ASSIGN_API_TOKEN", "s3cret"),
-        ],
-    );
+    let (d, port) = serving(&sb, &[("AUTO_ASSIGN_API_TOKEN", "s3cret")]);
     let basic = "Authorization: Basic YXNzaXN0eDpzM2NyZXQ=";
     let event = json!({
         "event_type": "task.candidate.created",
@@ -333,8 +323,7 @@ fn assistx_posts_its_loose_events() {
 #[test]
 fn assignments_are_read_with_working_filters() {
     let sb = Sandbox::new();
-    let port = free_port();
-    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_PORT", &port.to_string())]);
+    let (d, port) = serving(&sb, &[]);
     let mut c = d.connect();
     let t1 = evaluate(&mut c, "T1");
     evaluate(&mut c, "T2");
@@ -384,11 +373,9 @@ fn a_slow_client_and_a_flood_cannot_hold_the_door() {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     let sb = Sandbox::new();
-    let port = free_port();
-    let _d = Daemon::start_env(
+    let (_d, port) = serving(
         &sb,
         &[
-            ("AUTO_ASSIGN_PORT", &port.to_string()),
             ("AUTO_ASSIGN_HTTP_TIMEOUT_SECONDS", "1"),
             ("AUTO_ASSIGN_HTTP_MAX_CONCURRENT", "1"),
         ],
@@ -455,14 +442,7 @@ fn a_slow_client_and_a_flood_cannot_hold_the_door() {
 #[test]
 fn the_cli_works_as_a_remote_worker_with_url() {
     let sb = Sandbox::new();
-    let port = free_port();
-    let d = Daemon::start_env(
-        &sb,
-        &[
-            ("AUTO_ASSIGN_PORT", &port.to_string()),
-            ("AUTO_ASSIGN_API_TOKEN", "s3cret"),
-        ],
-    );
+    let (d, port) = serving(&sb, &[("AUTO_ASSIGN_API_TOKEN", "s3cret")]);
     evaluate(&mut d.connect(), "T1");
     let far = Sandbox::new();
     let url = format!("http://127.0.0.1:{port}");
@@ -531,8 +511,7 @@ fn the_cli_works_as_a_remote_worker_with_url() {
 #[test]
 fn the_grafana_dashboard_queries_exported_metrics() {
     let sb = Sandbox::new();
-    let port = free_port();
-    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_PORT", &port.to_string())]);
+    let (d, port) = serving(&sb, &[]);
     let mut c = d.connect();
     evaluate(&mut c, "T1");
     c.ask(json!({"op": "command", "command": "tick", "operator": "t"}));

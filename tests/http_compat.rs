@@ -5,7 +5,7 @@
 mod common;
 mod standin;
 
-use common::http::{free_port, get, post, send};
+use common::http::{get, post, send, serving};
 use common::{Conn, Connect, Daemon, Sandbox, eventually};
 use serde_json::{Value, json};
 use standin::StandIn;
@@ -16,14 +16,11 @@ const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(50);
 const BEARER: &str = "Authorization: Bearer s3cret";
 
-fn daemon(sb: &Sandbox, port: u16, extra: &[(&str, &str)]) -> Daemon {
-    let port = port.to_string();
-    let mut env = vec![
-        ("AUTO_ASSIGN_PORT", port.as_str()),
-        ("AUTO_ASSIGN_API_TOKEN", TOKEN),
-    ];
+/// A daemon serving HTTP with the token and the `extra` settings.
+fn daemon(sb: &Sandbox, extra: &[(&str, &str)]) -> (Daemon, u16) {
+    let mut env = vec![("AUTO_ASSIGN_API_TOKEN", TOKEN)];
     env.extend_from_slice(extra);
-    Daemon::start_env(sb, &env)
+    serving(sb, &env)
 }
 
 /// A POST with the token; the status and the body as JSON.
@@ -54,10 +51,8 @@ fn decide(c: &mut Conn, candidate: Value) -> Value {
 fn the_old_cron_sequence_runs_end_to_end() {
     let sb = Sandbox::new();
     let assistx = StandIn::start(Some(("assign", "pw")));
-    let port = free_port();
-    let _d = daemon(
+    let (_d, port) = daemon(
         &sb,
-        port,
         &[
             ("AUTO_ASSIGN_ASSISTX_BASE_URL", assistx.url.as_str()),
             ("AUTO_ASSIGN_ASSISTX_AUTH_USER", "assign"),
@@ -137,8 +132,7 @@ fn the_old_cron_sequence_runs_end_to_end() {
 #[test]
 fn operator_endpoints_keep_the_old_bodies_and_defaults() {
     let sb = Sandbox::new();
-    let port = free_port();
-    let d = daemon(&sb, port, &[]);
+    let (d, port) = daemon(&sb, &[]);
     let mut c = d.connect();
     let gated = decide(&mut c, json!({"task_id": "R1", "risk_level": "high"}));
     assert_eq!(gated["status"], "approval_required", "{gated}");
@@ -344,8 +338,7 @@ fn operator_endpoints_keep_the_old_bodies_and_defaults() {
 #[test]
 fn the_old_reads_answer_in_their_shapes() {
     let sb = Sandbox::new();
-    let port = free_port();
-    let d = daemon(&sb, port, &[]);
+    let (d, port) = daemon(&sb, &[]);
     let mut c = d.connect();
     decide(&mut c, json!({"task_id": "R1", "risk_level": "high"}));
     for (key, kind) in [
@@ -490,8 +483,7 @@ fn the_old_reads_answer_in_their_shapes() {
 #[test]
 fn the_openapi_document_lists_what_is_served() {
     let sb = Sandbox::new();
-    let port = free_port();
-    let _d = daemon(&sb, port, &[]);
+    let (_d, port) = daemon(&sb, &[]);
     let (status, served) = read(port, "/openapi.json");
     assert_eq!(status, 200);
     let file: Value =

@@ -1,6 +1,7 @@
 //! A plain HTTP/1.1 client over a TCP socket, so the tests see exactly
 //! what goes over the wire (no client library smoothing it over).
 
+use super::{Daemon, Sandbox};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -12,6 +13,16 @@ pub fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
+}
+
+/// A daemon serving HTTP on a free port (`AUTO_ASSIGN_PORT`) with the
+/// `extra` settings; the daemon and its port.
+pub fn serving(sb: &Sandbox, extra: &[(&str, &str)]) -> (Daemon, u16) {
+    let port = free_port();
+    let port_text = port.to_string();
+    let mut env = vec![("AUTO_ASSIGN_PORT", port_text.as_str())];
+    env.extend_from_slice(extra);
+    (Daemon::start_env(sb, &env), port)
 }
 
 /// One HTTP/1.1 request; the status code and the body.
