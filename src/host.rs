@@ -49,14 +49,7 @@ const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 pub struct Host {
     engine: EngineHandle,
     task: JoinHandle<Core>,
-    socket: PathBuf,
-    stop: watch::Sender<bool>,
-    server: JoinHandle<()>,
-    /// The sync edge: the outbox dispatcher (write-back on) and the
-    /// backlog intake (scheduler on).
-    sync: Option<crate::sync::Edge>,
-    /// The HTTP API, when configured: where it listens, and its task.
-    http: Option<(std::net::SocketAddr, JoinHandle<()>)>,
+    edges: Edges,
 }
 
 impl Host {
@@ -134,17 +127,19 @@ impl Host {
         Ok(Host {
             engine,
             task,
-            socket: path,
-            stop,
-            server,
-            sync,
-            http,
+            edges: Edges {
+                socket: path,
+                stop,
+                server,
+                sync,
+                http,
+            },
         })
     }
 
     /// Where the HTTP API listens, when it does.
     pub fn http_addr(&self) -> Option<std::net::SocketAddr> {
-        self.http.as_ref().map(|(addr, _)| *addr)
+        self.edges.http.as_ref().map(|(addr, _)| *addr)
     }
 
     pub fn link(&self) -> Link {
@@ -152,7 +147,7 @@ impl Host {
     }
 
     pub fn socket(&self) -> &Path {
-        &self.socket
+        &self.edges.socket
     }
 
     pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
@@ -185,8 +180,9 @@ impl Host {
             Ok(core) => core.failed().unwrap_or("it stopped by itself").to_string(),
         };
         tracing::error!("the engine stopped unexpectedly: {why}; exiting so that it is restarted");
-        let _ = self.stop.send(true);
-        socket::remove(&self.socket);
+        // Replies the engine gave before it stopped (the refusals that say
+        // why) are still written before the process goes.
+        self.edges.stop().await;
         Err(Error::Io {
             context: format!("the engine stopped unexpectedly ({why})"),
             source: std::io::Error::other("engine task ended"),
@@ -199,22 +195,9 @@ impl Host {
         let Host {
             engine,
             task,
-            socket,
-            stop,
-            server,
-            sync,
-            http,
+            edges,
         } = self;
-        let _ = stop.send(true);
-        let _ = server.await;
-        if let Some((_, http)) = http {
-            let _ = http.await;
-        }
-        // It holds links to the engine: the engine stops once it is gone.
-        if let Some(sync) = sync {
-            sync.stop().await;
-        }
-        socket::remove(&socket);
+        edges.stop().await;
         drop(engine);
         // The engine stops once every link to it is gone; a link kept by
         // mistake must not keep the process alive for good.
@@ -229,6 +212,34 @@ impl Host {
                 source: std::io::Error::other(e),
             })?;
         core.store().checkpoint(true)
+    }
+}
+
+/// What serves the engine: the socket, the HTTP API and the sync edge.
+struct Edges {
+    socket: PathBuf,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<()>,
+    /// The outbox dispatcher (write-back on) and the backlog intake
+    /// (scheduler on).
+    sync: Option<crate::sync::Edge>,
+    /// The HTTP API, when configured: where it listens, and its task.
+    http: Option<(std::net::SocketAddr, JoinHandle<()>)>,
+}
+
+impl Edges {
+    /// Stops accepting, lets in-flight requests finish and removes the
+    /// socket. The sync edge holds links to the engine: it goes too.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.server.await;
+        if let Some((_, http)) = self.http {
+            let _ = http.await;
+        }
+        if let Some(sync) = self.sync {
+            sync.stop().await;
+        }
+        socket::remove(&self.socket);
     }
 }
 
