@@ -32,11 +32,14 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Two workers (the machine's cores): for the daemon and the control room,
-/// which serve the socket while the engine runs on its own thread.
-pub fn service_runtime() -> Result<tokio::runtime::Runtime> {
+/// which serve the socket while the engine runs on its own thread. They
+/// run in the realtime class at `realtime_priority` (`engine::prompt`).
+pub fn service_runtime(settings: &Settings) -> Result<tokio::runtime::Runtime> {
+    let priority = settings.realtime_priority;
     built(
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
+            .on_thread_start(move || crate::engine::prompt::enter(priority))
             .enable_all()
             .build(),
     )

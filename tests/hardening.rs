@@ -511,3 +511,49 @@ fn a_read_only_filesystem_is_the_machines_fault() {
     );
     assert!(!err.contains("invalid"), "{err}");
 }
+
+/// Each thread's scheduling policy (`/proc/PID/task/*/stat`, field 41)
+/// by its name: 0 normal, 2 round-robin, 5 idle.
+fn thread_policies(pid: u32) -> Vec<(String, u32)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let (name, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            // After the name the fields start at the third.
+            let policy = rest.split(' ').nth(41 - 3)?.parse().ok()?;
+            Some((name.to_string(), policy))
+        })
+        .collect()
+}
+
+/// `realtime_priority`: when the system grants it, the threads that answer
+/// run round-robin and the background ones stay idle; when it does not,
+/// the daemon says what would grant it, and serves all the same.
+#[test]
+fn realtime_priority_is_taken_when_granted_and_named_when_refused() {
+    let sb = Sandbox::new();
+    let d = Daemon::start_env(&sb, &[("AUTO_ASSIGN_REALTIME_PRIORITY", "1")]);
+    let mut c = d.connect();
+    evaluate(&mut c, "T1");
+    let policies = thread_policies(d.child.id());
+    let realtime: Vec<_> = policies.iter().filter(|(_, p)| *p == 2).collect();
+    let (code, log) = d.terminate();
+    assert_eq!(code, Some(0), "{log}");
+    if realtime.is_empty() {
+        assert!(
+            log.contains("realtime_priority = 1 was refused") && log.contains("LimitRTPRIO=1"),
+            "{policies:?} {log}"
+        );
+    } else {
+        // The engine's thread and the runtime's two workers at least.
+        assert!(realtime.len() >= 3, "{policies:?}");
+        for background in ["snapshots", "checkpoints"] {
+            assert!(
+                policies.iter().any(|(n, p)| n == background && *p == 5),
+                "{background} is not idle: {policies:?}"
+            );
+        }
+    }
+}

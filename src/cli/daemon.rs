@@ -9,7 +9,7 @@ use tokio::signal::unix::{SignalKind, signal};
 
 pub fn run(settings: Settings) -> Result<()> {
     let _guard = logging::init(&settings, true)?;
-    service_runtime()?.block_on(serve(settings))
+    service_runtime(&settings)?.block_on(serve(settings))
 }
 
 async fn serve(settings: Settings) -> Result<()> {

@@ -40,7 +40,7 @@ pub fn control_room(settings: Settings, options: &Options) -> Result<()> {
     tui::keymap::Keymap::new(&settings.keymap)?;
     check_terminal(std::env::var("TERM").ok().as_deref())?;
     let _guard = log_to_file(&settings)?;
-    service_runtime()?.block_on(async {
+    service_runtime(&settings)?.block_on(async {
         let source = Source::start(&settings, options.attach).await?;
         tui::run(source, &settings, options).await
     })
@@ -51,7 +51,7 @@ pub fn demo(settings: Settings, options: &Options) -> Result<()> {
     check_terminal(std::env::var("TERM").ok().as_deref())?;
     let (settings, dir) = demo::settings(&settings)?;
     let _guard = log_to_file(&settings)?;
-    let result = service_runtime()?.block_on(async {
+    let result = service_runtime(&settings)?.block_on(async {
         let source = Source::start(&settings, false).await?;
         demo::simulate(source.socket())?;
         tui::run(source, &settings, options).await

@@ -83,6 +83,9 @@ pub struct Settings {
     /// The graph, when `neo4j_uri` is set.
     pub neo4j: Option<Neo4jSettings>,
     pub graph_batch_size: usize,
+    /// The realtime priority of the threads that answer; 0: they stay in
+    /// the normal class (`engine::prompt`).
+    pub realtime_priority: u8,
     pub api_token: Option<String>,
     /// Where the HTTP API listens; `None`: it is off.
     pub http_bind: Option<std::net::SocketAddr>,
@@ -314,6 +317,7 @@ fn build(
         dispatch_concurrency: r.whole("dispatch_concurrency", 1, 64)? as usize,
         neo4j: neo4j(&r)?,
         graph_batch_size: r.whole("graph_batch_size", 1, 5000)? as usize,
+        realtime_priority: r.whole("realtime_priority", 0, 99)? as u8,
         api_token: (!token.is_empty()).then_some(token),
         http_bind: http_bind(&r)?,
         http_allow_open: r.bool("http_allow_open")?,

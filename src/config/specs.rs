@@ -117,6 +117,11 @@ pub const SPECS: &[Spec] = &[
         "Outbox events written to the provenance graph per transaction (1-5000).",
     ),
     spec(
+        "realtime_priority",
+        "0",
+        "Run the threads that answer (engine, socket, control room) in the realtime class at this priority (1-99), so a busy neighbour such as Neo4j cannot delay them; 0: off. Needs LimitRTPRIO or CAP_SYS_NICE.",
+    ),
+    spec(
         "direct_workers_enabled",
         "false",
         "Allow the direct_worker lane.",

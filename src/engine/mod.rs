@@ -14,6 +14,7 @@ pub mod core;
 pub mod counters;
 pub mod meters;
 mod pass;
+pub mod prompt;
 pub mod publisher;
 pub mod snapshot;
 mod sync_report;
@@ -147,7 +148,11 @@ pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
         commands: command_rx,
         reports: report_rx,
     };
-    let task = tokio::task::spawn_blocking(move || run(core, inputs, publisher, checkpointer));
+    let priority = core.settings().realtime_priority;
+    let task = tokio::task::spawn_blocking(move || {
+        prompt::enter(priority);
+        run(core, inputs, publisher, checkpointer)
+    });
     Ok((
         EngineHandle {
             commands: command_tx,

@@ -71,6 +71,8 @@ fn is_suspend(key: &crossterm::event::KeyEvent) -> bool {
 
 /// Runs the control room until the operator quits (or a signal ends it).
 pub async fn run(source: Source, settings: &Settings, options: &Options) -> Result<()> {
+    // This thread draws: a frame must not wait behind a busy neighbour.
+    crate::engine::prompt::enter(settings.realtime_priority);
     let theme = theme_for(options)?;
     let keymap = Keymap::new(&settings.keymap)?;
     let mut snapshots = source.snapshots();
