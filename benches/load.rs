@@ -35,14 +35,13 @@ pub fn start_host(dir: &Path, env: &[(&str, &str)]) -> (PathBuf, tokio::runtime:
         env.iter()
             .find(|(k, _)| *k == name)
             .map(|(_, v)| v.to_string())
+            .or_else(|| {
+                (name == "AUTO_ASSIGN_REALTIME_PRIORITY").then(|| realtime_priority().to_string())
+            })
     })
     .unwrap()
     .settings;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = auto_assign::host::service_runtime(&settings).unwrap();
     let host = runtime.block_on(Host::start(&settings)).unwrap();
     (socket_path, runtime, host)
 }
@@ -84,6 +83,15 @@ pub fn start_watched(
     (socket_path, serving, snapshots)
 }
 
+/// The engine's and the room's `realtime_priority`: `REALTIME_PRIORITY`
+/// in the benchmark's environment, 0 (off) by default.
+pub fn realtime_priority() -> u8 {
+    std::env::var("REALTIME_PRIORITY")
+        .ok()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0)
+}
+
 /// A control room at 200×50 on its default pane, drawing 50 frames a second
 /// from the newest snapshot until `stop` is set: when each frame was drawn,
 /// and how long it took (a frame after a new snapshot rebuilds its rows).
@@ -91,6 +99,8 @@ pub fn room_frames(
     mut snapshots: watch::Receiver<Arc<Snapshot>>,
     stop: &AtomicBool,
 ) -> Vec<(Instant, Duration)> {
+    // As the room's own thread does (`tui::run`).
+    auto_assign::engine::prompt::enter(realtime_priority());
     let theme = Theme::load("default", false, false).unwrap();
     let keymap = Keymap::new(&BTreeMap::new()).unwrap();
     let first = snapshots.borrow_and_update().clone();
@@ -186,6 +196,11 @@ fn beat(
     more: impl Fn(usize) -> bool,
     line: impl Fn(usize) -> String,
 ) -> Vec<(Instant, Duration)> {
+    // A worker is a process of its own, in the normal class unless its
+    // unit grants it more: `WORKER_REALTIME=1` gives this one the engine's.
+    if std::env::var("WORKER_REALTIME").is_ok_and(|v| v == "1") {
+        auto_assign::engine::prompt::enter(realtime_priority());
+    }
     let stream = UnixStream::connect(socket).unwrap();
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);

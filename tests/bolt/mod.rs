@@ -23,6 +23,14 @@ impl BoltDb {
     /// A fresh database, or `None` (skip) when no server was started and
     /// this is not CI.
     pub fn fresh(test: &str) -> Option<BoltDb> {
+        let db = Self::unmade(test)?;
+        db.make();
+        Some(db)
+    }
+
+    /// [`BoltDb::fresh`] with the database not made yet: until
+    /// [`BoltDb::make`], a client finds the server but not its database.
+    pub fn unmade(test: &str) -> Option<BoltDb> {
         let vars = [
             "AUTO_ASSIGN_TEST_BOLT_URI",
             "AUTO_ASSIGN_TEST_BOLT_HTTP",
@@ -61,8 +69,11 @@ impl BoltDb {
             http,
             runtime,
         };
-        db.server_command(&format!("create database {}", db.settings.database));
         Some(db)
+    }
+
+    pub fn make(&self) {
+        self.server_command(&format!("create database {}", self.settings.database));
     }
 
     fn server_command(&self, command: &str) {
