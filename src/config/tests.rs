@@ -266,6 +266,10 @@ fn every_number_and_length_of_time_is_bounded_and_named_when_not() {
         "9223372036854775807",
     );
     refused("AUTO_ASSIGN_MAX_RETRIES", "4294967296");
+    // Realtime priorities end at 99; one past must not wrap to a small one.
+    refused("AUTO_ASSIGN_REALTIME_PRIORITY", "100");
+    refused("AUTO_ASSIGN_REALTIME_PRIORITY", "-1");
+    refused("AUTO_ASSIGN_REALTIME_PRIORITY", "356");
     let at_the_limit = load_env(
         &[
             ("AUTO_ASSIGN_DEFAULT_LEASE_SECONDS", "604800"),
