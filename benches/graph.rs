@@ -216,22 +216,22 @@ fn main() {
         println!("  heartbeat p99: {}", moved(&r.during, &r.after));
         println!("  frame p99: {}", moved(&r.frames_during, &r.frames_after));
     }
-    println!(
-        "all {} rounds, heartbeat round trip p99: {}",
-        rounds.len(),
-        moved(
-            &pooled(&rounds, |r| &r.during),
-            &pooled(&rounds, |r| &r.after)
-        )
-    );
-    println!(
-        "all {} rounds, control room frame at 200x50 (50 a second), p99: {}",
-        rounds.len(),
-        moved(
-            &pooled(&rounds, |r| &r.frames_during),
-            &pooled(&rounds, |r| &r.frames_after)
-        )
-    );
+    type Part = fn(&Round) -> &Vec<Duration>;
+    let figures: [(&str, Part, Part); 2] = [
+        ("heartbeat round trip", |r| &r.during, |r| &r.after),
+        (
+            "control room frame at 200x50 (50 a second)",
+            |r| &r.frames_during,
+            |r| &r.frames_after,
+        ),
+    ];
+    for (what, during, after) in figures {
+        println!(
+            "all {} rounds, {what} p99: {}",
+            rounds.len(),
+            moved(&pooled(&rounds, during), &pooled(&rounds, after))
+        );
+    }
     if started_server {
         let _ = std::process::Command::new("scripts/bolt-server")
             .arg("stop")
