@@ -190,14 +190,8 @@ mod tests {
             through: 2,
             refused: vec![(2, "Neo.ClientError.Statement.SyntaxError".into())],
         };
-        store
-            .write(|tx| record(tx, &written, POLICY, now()))
-            .unwrap();
-        let late = GraphOutcome::Written {
-            through: 1,
-            refused: vec![],
-        };
-        store.write(|tx| record(tx, &late, POLICY, now())).unwrap();
+        report(&mut store, written, now());
+        report(&mut store, written_through(1), now());
         let s = summary(store.conn()).unwrap();
         assert_eq!((s.delivered_seq, s.pending, s.refused), (2, 1, 1));
         assert_eq!(refused(store.conn(), 5).unwrap()[0].0, 2);
@@ -212,23 +206,24 @@ mod tests {
         queue(&mut store, &["a", "b", "a", "c"]);
         let s = summary(store.conn()).unwrap();
         assert_eq!((s.pending, s.oldest_pending_at.is_some()), (3, true));
-        let written = GraphOutcome::Written {
-            through: 1,
-            refused: vec![],
-        };
-        store
-            .write(|tx| record(tx, &written, POLICY, now()))
-            .unwrap();
+        report(&mut store, written_through(1), now());
         assert_eq!(summary(store.conn()).unwrap().pending, 2);
-        let everything = GraphOutcome::Written {
-            through: 99,
-            refused: vec![],
-        };
-        store
-            .write(|tx| record(tx, &everything, POLICY, now()))
-            .unwrap();
+        report(&mut store, written_through(99), now());
         let s = summary(store.conn()).unwrap();
         assert_eq!((s.pending, s.oldest_pending_at), (0, None));
+    }
+
+    /// Records the writer's report of `outcome` at `at`.
+    fn report(store: &mut Store, outcome: GraphOutcome, at: DateTime<Utc>) {
+        store.write(|tx| record(tx, &outcome, POLICY, at)).unwrap();
+    }
+
+    /// The graph took every event through `seq`, refusing none.
+    fn written_through(seq: i64) -> GraphOutcome {
+        GraphOutcome::Written {
+            through: seq,
+            refused: vec![],
+        }
     }
 
     fn due_now(store: &Store, limit: usize) -> Vec<i64> {
@@ -245,9 +240,7 @@ mod tests {
         queue(&mut store, &["a"]);
         for _ in 0..5 {
             let failed = GraphOutcome::Failed("connection refused".into());
-            store
-                .write(|tx| record(tx, &failed, POLICY, now()))
-                .unwrap();
+            report(&mut store, failed, now());
         }
         let s = summary(store.conn()).unwrap();
         assert_eq!((s.attempts, s.pending), (5, 1), "{s:?}");
@@ -255,13 +248,7 @@ mod tests {
         assert!(due_now(&store, 10).is_empty(), "waiting for its backoff");
         let later = now() + Duration::seconds(POLICY.max_seconds as i64 + 1);
         assert_eq!(due(store.conn(), later, 10).unwrap().len(), 1);
-        let written = GraphOutcome::Written {
-            through: 1,
-            refused: vec![],
-        };
-        store
-            .write(|tx| record(tx, &written, POLICY, later))
-            .unwrap();
+        report(&mut store, written_through(1), later);
         let s = summary(store.conn()).unwrap();
         assert_eq!((s.attempts, s.pending, s.last_error), (0, 0, None));
         assert!(s.last_success_at.is_some());
