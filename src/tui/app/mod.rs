@@ -241,12 +241,15 @@ impl App {
 
     /// Shows the engine's snapshot with the fetched older rows after it.
     fn show_history(&mut self) {
-        self.snapshot = if self.history.is_empty() {
+        let shown = if self.history.is_empty() {
             self.base.clone()
         } else {
             Arc::new(self.history.extend(&self.base))
         };
-        self.row_cache.borrow_mut().clear();
+        let before = std::mem::replace(&mut self.snapshot, shown);
+        self.row_cache
+            .borrow_mut()
+            .retain(|pane, _| pane.same_rows(&before, &self.snapshot));
     }
 
     /// At the last row of the audit or the outbox: the next older page.

@@ -54,6 +54,10 @@ impl PaneView for Alerts {
             .collect()
     }
 
+    fn same_rows(&self, old: &Snapshot, new: &Snapshot) -> bool {
+        old.alerts == new.alerts
+    }
+
     fn describe(&self, s: &Snapshot, row: &str, _detail: Option<&Detail>, now: Now) -> Vec<String> {
         let Some(a) = s.alerts.iter().find(|a| id(a) == row) else {
             return super::gone(row);

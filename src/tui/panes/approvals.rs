@@ -43,6 +43,10 @@ impl PaneView for Approvals {
             .collect()
     }
 
+    fn same_rows(&self, old: &Snapshot, new: &Snapshot) -> bool {
+        old.approvals == new.approvals
+    }
+
     fn describe(&self, s: &Snapshot, id: &str, detail: Option<&Detail>, now: Now) -> Vec<String> {
         describe_assignment(s, id, detail, now)
     }

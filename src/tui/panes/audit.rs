@@ -61,6 +61,10 @@ impl PaneView for Audit {
             .collect()
     }
 
+    fn same_rows(&self, old: &Snapshot, new: &Snapshot) -> bool {
+        old.audit == new.audit
+    }
+
     fn describe(&self, s: &Snapshot, id: &str, _detail: Option<&Detail>, now: Now) -> Vec<String> {
         let Some(e) = s.audit.iter().find(|e| e.seq.to_string() == id) else {
             return gone(id);

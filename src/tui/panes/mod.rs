@@ -98,6 +98,14 @@ pub trait PaneView {
     /// The rows at `now` (for what changes with time alone, such as a
     /// late worker).
     fn rows(&self, s: &Snapshot, now: DateTime<Utc>) -> Vec<Row>;
+    /// Whether rows built from `old` hold for `new`: the parts of a
+    /// snapshot this pane's rows are made of are equal in both. A new
+    /// snapshot that changes other things (a graph catching up moves only
+    /// counters) then keeps the pane's rows: rebuilding and freeing
+    /// thousands of them four times a second made the allocator hand
+    /// memory back to the kernel from the drawing thread, a frame at a
+    /// time (docs/benchmarks.md, "A sixth look").
+    fn same_rows(&self, old: &Snapshot, new: &Snapshot) -> bool;
     /// The describe view of row `id`, with what was fetched for it.
     fn describe(&self, s: &Snapshot, id: &str, detail: Option<&Detail>, now: Now) -> Vec<String>;
     /// What to ask the engine for before describing row `id`, if anything.
@@ -163,6 +171,10 @@ impl Pane {
         self.view().rows(s, now)
     }
 
+    pub fn same_rows(self, old: &Snapshot, new: &Snapshot) -> bool {
+        self.view().same_rows(old, new)
+    }
+
     pub fn index(self) -> usize {
         Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
     }
@@ -196,4 +208,92 @@ pub fn leases_by_worker(s: &Snapshot) -> BTreeMap<String, Vec<Lease>> {
         }
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::alerts::Alert;
+    use crate::tui::fixtures;
+
+    type Change = fn(&mut Snapshot);
+
+    /// One change to each part of a snapshot that a pane could read.
+    fn changes() -> Vec<(&'static str, Change)> {
+        vec![
+            ("taken_at", |s| s.taken_at += chrono::Duration::seconds(61)),
+            ("control", |s| s.control.version += 1),
+            ("queue", |s| s.queue[0].count += 1),
+            ("status_counts", |s| s.status_counts.clear()),
+            ("recommendations", |s| s.recommendations[0].score += 1.0),
+            ("a lease", |s| {
+                let r = &mut s.recommendations[0];
+                r.status = crate::domain::lifecycle::Status::Claimed;
+                (r.node, r.worker) = (Some("n1".into()), Some("w2".into()));
+            }),
+            ("approvals", |s| drop(s.approvals.pop())),
+            ("workers", |s| s.workers[0].active += 1),
+            ("outbox", |s| s.outbox.pending += 1),
+            ("graph", |s| s.graph.pending += 1),
+            ("health", |s| drop(s.health.pop())),
+            ("audit", |s| drop(s.audit.pop())),
+            ("outbox_recent", |s| drop(s.outbox_recent.pop())),
+            ("limits", |s| s.limits.stale_heartbeat_seconds += 1),
+            ("alerts", |s| {
+                s.alerts.push(Alert {
+                    code: "queue_depth".into(),
+                    subject: None,
+                    text: "deep".into(),
+                    since: s.taken_at,
+                })
+            }),
+        ]
+    }
+
+    #[test]
+    fn a_pane_keeps_its_rows_only_when_the_new_snapshot_would_build_the_same() {
+        let now = fixtures::now();
+        let mut base = fixtures::busy();
+        // A breaker that a minute later is half open.
+        base.limits.breaker_cooldown_seconds = 60;
+        base.workers[1].breaker.opened_at = Some(base.taken_at);
+        for (what, change) in changes() {
+            let mut changed = base.clone();
+            change(&mut changed);
+            assert_ne!(changed, base, "the change of {what} changed nothing");
+            for pane in Pane::ALL {
+                if pane.same_rows(&base, &changed) {
+                    assert_eq!(
+                        pane.rows(&base, now),
+                        pane.rows(&changed, now),
+                        "{pane:?} would keep rows that a change of {what} changes"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_graph_catching_up_leaves_every_list_but_the_workers_as_it_was() {
+        let base = fixtures::busy();
+        let mut changed = base.clone();
+        changed.taken_at += chrono::Duration::seconds(1);
+        changed.graph.pending += 1;
+        changed.outbox.delivered += 1;
+        let kept: Vec<Pane> = Pane::ALL
+            .into_iter()
+            .filter(|pane| pane.same_rows(&base, &changed))
+            .collect();
+        assert_eq!(
+            kept,
+            vec![
+                Pane::Queue,
+                Pane::Recommendations,
+                Pane::Approvals,
+                Pane::Outbox,
+                Pane::Audit,
+                Pane::Alerts
+            ]
+        );
+    }
 }

@@ -58,6 +58,10 @@ impl PaneView for Outbox {
             .collect()
     }
 
+    fn same_rows(&self, old: &Snapshot, new: &Snapshot) -> bool {
+        old.outbox_recent == new.outbox_recent
+    }
+
     fn describe(&self, s: &Snapshot, id: &str, detail: Option<&Detail>, now: Now) -> Vec<String> {
         if !s.outbox_recent.iter().any(|e| e.seq.to_string() == id) {
             return gone(id);

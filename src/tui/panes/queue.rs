@@ -50,6 +50,10 @@ impl PaneView for Queue {
             .collect()
     }
 
+    fn same_rows(&self, old: &Snapshot, new: &Snapshot) -> bool {
+        old.queue == new.queue
+    }
+
     fn describe(
         &self,
         s: &Snapshot,

@@ -61,6 +61,10 @@ impl PaneView for Recommendations {
             .collect()
     }
 
+    fn same_rows(&self, old: &Snapshot, new: &Snapshot) -> bool {
+        old.recommendations == new.recommendations
+    }
+
     fn describe(&self, s: &Snapshot, id: &str, detail: Option<&Detail>, now: Now) -> Vec<String> {
         describe_assignment(s, id, detail, now)
     }

@@ -94,6 +94,15 @@ impl PaneView for Workers {
             .collect()
     }
 
+    /// A breaker's state is judged at the snapshot's time, so a worker's
+    /// row is rebuilt with every snapshot (there are a few hundred at most).
+    fn same_rows(&self, old: &Snapshot, new: &Snapshot) -> bool {
+        old.taken_at == new.taken_at
+            && old.workers == new.workers
+            && old.recommendations == new.recommendations
+            && old.limits == new.limits
+    }
+
     fn describe(&self, s: &Snapshot, id: &str, _detail: Option<&Detail>, now: Now) -> Vec<String> {
         let Some(w) = s.workers.iter().find(|w| w.key() == id) else {
             return gone(id);

@@ -280,6 +280,21 @@ fn the_selection_follows_its_task_through_a_re_sort_and_falls_to_the_nearest_row
 }
 
 #[test]
+fn rows_are_built_again_only_when_what_they_show_changed() {
+    let mut a = app(fixtures::busy(), Pane::Recommendations);
+    let before = a.rows(Pane::Recommendations);
+    let mut counters = fixtures::busy();
+    counters.graph.pending += 1;
+    a.set_snapshot(Arc::new(counters.clone()));
+    assert!(std::rc::Rc::ptr_eq(&before, &a.rows(Pane::Recommendations)));
+    counters.recommendations[0].task_id = "T-MOVED".into();
+    a.set_snapshot(Arc::new(counters));
+    let after = a.rows(Pane::Recommendations);
+    assert!(!std::rc::Rc::ptr_eq(&before, &after));
+    assert_eq!(after[0].cells[0], "T-MOVED");
+}
+
+#[test]
 fn the_confirmation_defaults_to_no() {
     let mut a = app(fixtures::busy(), Pane::Approvals);
     key(&mut a, KeyCode::Char('a'));
