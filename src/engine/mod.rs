@@ -16,6 +16,7 @@ pub mod meters;
 mod pass;
 pub mod prompt;
 pub mod publisher;
+mod purger;
 pub mod snapshot;
 mod sync_report;
 mod work;
@@ -131,6 +132,7 @@ impl EngineHandle {
 /// dropped. Returns the handle and the task (which yields the core back).
 pub fn spawn(mut core: Core) -> Result<(EngineHandle, JoinHandle<Core>)> {
     core.recover()?;
+    purger::start();
     let first = Arc::new(core.snapshot()?);
     let (snapshot_tx, snapshot_rx) = watch::channel(first);
     let rejected = Arc::new(Counters::new(&REJECT_CODES));
