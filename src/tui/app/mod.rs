@@ -157,8 +157,9 @@ pub struct App {
     pub log_path: String,
     pub keymap: Keymap,
     pub quit: bool,
-    /// The last rows built per pane, valid while the snapshot, the filter
-    /// and the sort stay the same: a frame does not rebuild 10,000 rows.
+    /// The last rows built per pane, valid while the filter, the sort and
+    /// what the pane shows of the snapshot stay the same: a frame does not
+    /// rebuild 10,000 rows.
     row_cache: RefCell<BTreeMap<Pane, CachedRows>>,
     /// The workers late at the last tick, to notice one turning late.
     late: Vec<String>,
@@ -282,7 +283,8 @@ impl App {
         })
     }
 
-    /// A pane's rows: filtered, then sorted (built once per snapshot).
+    /// A pane's rows: filtered, then sorted (built again only when a
+    /// snapshot changes what they show).
     pub fn rows(&self, pane: Pane) -> Rc<Vec<Row>> {
         let key = RowsKey {
             filter: self.filters.get(&pane).cloned(),
