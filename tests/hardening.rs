@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{Connect, Daemon, Sandbox, evaluate, eventually, stderr};
+use common::{
+    Connect, Daemon, Sandbox, evaluate, eventually, resident_kib, stderr, thread_policies,
+};
 use serde_json::json;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
@@ -265,16 +267,7 @@ fn a_flood_of_unread_snapshot_requests_keeps_memory_bounded() {
         let reply = c.ask(json!({"op": "command", "command": "evaluate", "operator": "t", "candidates": candidates}));
         assert_eq!(reply["ok"], true);
     }
-    let rss = || -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", d.child.id())).unwrap();
-        status
-            .lines()
-            .find(|l| l.starts_with("VmRSS:"))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<u64>().ok())
-            .unwrap()
-            / 1024
-    };
+    let rss = || resident_kib(d.child.id()) / 1024;
     let clients: Vec<UnixStream> = (0..4)
         .map(|_| {
             let stream = UnixStream::connect(&d.socket).unwrap();
@@ -510,22 +503,6 @@ fn a_read_only_filesystem_is_the_machines_fault() {
         "{err}"
     );
     assert!(!err.contains("invalid"), "{err}");
-}
-
-/// Each thread's scheduling policy (`/proc/PID/task/*/stat`, field 41)
-/// by its name: 0 normal, 2 round-robin, 5 idle.
-fn thread_policies(pid: u32) -> Vec<(String, u32)> {
-    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
-    tasks
-        .flatten()
-        .filter_map(|task| {
-            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
-            let (name, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
-            // After the name the fields start at the third.
-            let policy = rest.split(' ').nth(41 - 3)?.parse().ok()?;
-            Some((name.to_string(), policy))
-        })
-        .collect()
 }
 
 /// `realtime_priority`: when the system grants it, the threads that answer

@@ -164,6 +164,33 @@ pub fn eventually<T>(
     }
 }
 
+/// Each thread's scheduling policy (`/proc/PID/task/*/stat`, field 41)
+/// by its name: 0 normal, 2 round-robin, 5 idle.
+pub fn thread_policies(pid: u32) -> Vec<(String, u32)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .flatten()
+        .filter_map(|task| {
+            let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+            let (name, rest) = stat.split_once(" (")?.1.rsplit_once(") ")?;
+            // After the name the fields start at the third.
+            let policy = rest.split(' ').nth(41 - 3)?.parse().ok()?;
+            Some((name.to_string(), policy))
+        })
+        .collect()
+}
+
+/// A process's resident memory, in KiB (`VmRSS` of `/proc/PID/status`).
+pub fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap()
+}
+
 /// `auto-assign daemon` on a sandbox, killed when dropped.
 pub struct Daemon {
     pub child: Child,
