@@ -244,6 +244,25 @@ fn a_new_database_uses_4_kib_pages_and_an_existing_one_keeps_its_own() {
     assert_eq!(page_size(&Store::open(&old).unwrap()), 16384);
 }
 
+/// SQLite is built as `.cargo/config.toml` says: without memory
+/// statistics, whose one process-wide mutex the engine's writes waited on
+/// behind the idle-class readers (docs/decisions.md).
+#[test]
+fn sqlite_keeps_no_memory_statistics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("cache.sqlite3")).unwrap();
+    let mut options = store.conn().prepare("PRAGMA compile_options").unwrap();
+    let options: Vec<String> = options
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap();
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "{options:?}"
+    );
+}
+
 /// A lazy batch commits, keeps what it wrote, and leaves every later
 /// commit fsync-ed again, whether its log had to be synced or not.
 #[test]
