@@ -4,11 +4,11 @@
 //!
 //! Why: on a small box that also runs Neo4j, the graph's JVM keeps a core
 //! busy while it catches up. A normal thread that wakes next to a busy one
-//! waits for the next timer tick (up to 4 ms at 250 Hz): recent kernels
-//! preempt normal threads lazily, and a shorter time slice did not change
-//! that. A heartbeat's reply wakes three threads in turn, so its p99 went
-//! from 0.5 to 3.5 ms during a catch-up. A realtime thread preempts at
-//! once (docs/decisions.md, docs/benchmarks.md).
+//! waits for the next timer tick (up to 4 ms at 250 Hz), and a shorter
+//! time slice did not change that. A heartbeat's reply wakes three threads
+//! in turn, so its p99 went from 0.5 to 3.5 ms during a catch-up. A
+//! realtime thread preempts at once, unless the kernel itself is busy on
+//! that core (docs/decisions.md, docs/benchmarks.md).
 //!
 //! Round-robin at a low priority: the threads mostly wait, and the kernel
 //! keeps 5 % of every second for the normal class, so a long pass cannot
