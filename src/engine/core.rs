@@ -67,6 +67,8 @@ pub struct Core {
     fleet: FleetCache,
     /// What the engine did, counted for `/metrics`.
     meters: Arc<Meters>,
+    /// What the sync edge reported and is not recorded yet.
+    unrecorded: super::sync_report::Unrecorded,
 }
 
 impl Core {
@@ -99,6 +101,7 @@ impl Core {
             last_pass_ms: None,
             fleet: FleetCache::default(),
             meters: Arc::default(),
+            unrecorded: Default::default(),
         }
     }
 
@@ -491,36 +494,41 @@ impl Core {
         self.reconciler = Some(wake);
     }
 
-    /// Records what the sync edge learned: each delivery attempt's verdict
-    /// on its outbox event, in one transaction, and a dependency's health.
+    /// Takes what the sync edge learned: a dependency's health at once, the
+    /// verdicts and graph outcomes to record one at a time
+    /// ([`Core::record_sync`]) while no command waits.
     ///
-    /// Committed without an fsync: a verdict lost to a power cut leaves its
-    /// event due, so it is sent again, byte for byte, and AssistX dedupes it
-    /// (the graph's writes MERGE on their keys); the next synced commit makes
-    /// it durable anyway. The fsync was what a heartbeat waited for behind
-    /// a verdict's commit during a drain (docs/benchmarks.md).
-    pub fn record_sync(&mut self, report: super::SyncReport) -> Result<()> {
-        if let Some(health) = report.health {
+    /// They are committed without an fsync: a verdict lost to a power cut
+    /// leaves its event due, so it is sent again, byte for byte, and AssistX
+    /// dedupes it (the graph's writes MERGE on their keys); the next synced
+    /// commit makes it durable anyway.
+    pub fn queue_sync(&mut self, mut report: super::SyncReport) {
+        if let Some(health) = report.health.take() {
             self.set_health(health);
         }
-        if report.deliveries.is_empty() && report.graph.is_none() {
-            return Ok(());
-        }
+        self.unrecorded.push(report);
+    }
+
+    /// Whether reported verdicts wait to be recorded.
+    pub fn sync_waiting(&self) -> bool {
+        !self.unrecorded.is_empty()
+    }
+
+    /// Records the next reported verdict or graph outcome.
+    pub fn record_sync(&mut self) {
         let policy = crate::store::outbox::RetryPolicy {
             max_attempts: self.settings.outbox_max_attempts,
             base_seconds: self.settings.outbox_backoff_base_seconds,
             max_seconds: self.settings.outbox_backoff_max_seconds,
         };
         let now = self.now();
-        self.store.write_unsynced(|tx| {
-            for (event, verdict) in &report.deliveries {
-                crate::store::outbox::record_attempt(tx, event, verdict, policy, now)?;
-            }
-            if let Some(outcome) = &report.graph {
-                crate::store::graph_delivery::record(tx, outcome, policy, now)?;
-            }
-            Ok(())
-        })
+        self.unrecorded.record_next(&mut self.store, policy, now);
+    }
+
+    /// Once everything reported is recorded and committed, whether all of
+    /// it was; `None` until then.
+    pub fn sync_settled(&mut self) -> Option<std::result::Result<(), String>> {
+        self.unrecorded.settled(&mut self.store)
     }
 
     /// An operator's `dispatch` or `reconcile`: the loop of the sync edge

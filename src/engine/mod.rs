@@ -186,6 +186,29 @@ impl Inputs {
             report = self.reports.recv() => report.map(Input::Report),
         }
     }
+
+    /// What is already queued, commands first, without waiting.
+    fn ready(&mut self) -> Option<Input> {
+        let command = self.commands.try_recv().ok().map(Input::Command);
+        command.or_else(|| self.reports.try_recv().ok().map(Input::Report))
+    }
+}
+
+/// Answers the sync edge's reports once all they asked is recorded and
+/// committed (or could not be). Returns whether that changed anything.
+fn answer_reports(core: &mut Core, waiting: &mut Vec<oneshot::Sender<Result<()>>>) -> bool {
+    if waiting.is_empty() {
+        return false;
+    }
+    let Some(outcome) = core.sync_settled() else {
+        return false;
+    };
+    for done in waiting.drain(..) {
+        let _ = done.send(outcome.clone().map_err(|why| Error::Unavailable {
+            what: format!("the sync edge's report was not recorded ({why}); its events stay due"),
+        }));
+    }
+    outcome.is_ok()
 }
 
 fn run(
@@ -207,21 +230,35 @@ fn run(
     let mut last_command = start;
     let mut truncated = false;
     let mut next_tick = start + tick_every;
+    // The sync edge's reports, answered once recorded.
+    let mut reports = Vec::new();
     loop {
         let deadline = if scheduler {
             next_housekeeping.min(next_tick)
         } else {
             next_housekeeping
         };
-        let received =
-            runtime.block_on(async { tokio::time::timeout_at(deadline, inputs.next()).await });
+        // Reported verdicts are recorded one at a time while nothing else
+        // waits: a command arriving meanwhile is served next, and its
+        // commit takes the verdicts recorded so far along.
+        let received = if core.sync_waiting() {
+            match inputs.ready() {
+                Some(input) => Ok(Some(input)),
+                None => {
+                    core.record_sync();
+                    Err(())
+                }
+            }
+        } else {
+            let next = tokio::time::timeout_at(deadline, inputs.next());
+            runtime.block_on(next).map_err(|_elapsed| ())
+        };
         let mut changed = false;
         match received {
             Ok(None) => break,
             Ok(Some(Input::Report((report, done)))) => {
-                let recorded = core.record_sync(report);
-                changed |= recorded.is_ok();
-                let _ = done.send(recorded);
+                core.queue_sync(report);
+                reports.push(done);
             }
             Ok(Some(Input::Command(first))) => {
                 last_command = tokio::time::Instant::now();
@@ -255,8 +292,9 @@ fn run(
                     break;
                 }
             }
-            Err(_elapsed) => {}
+            Err(()) => {}
         }
+        changed |= answer_reports(&mut core, &mut reports);
         let now = tokio::time::Instant::now();
         if now >= next_housekeeping {
             next_housekeeping = now + housekeeping_every;
@@ -288,5 +326,9 @@ fn run(
         }
         core.settle();
     }
+    while core.sync_waiting() {
+        core.record_sync();
+    }
+    answer_reports(&mut core, &mut reports);
     core
 }

@@ -9,6 +9,7 @@ pub mod approvals;
 pub mod assignments;
 pub mod audit;
 pub mod candidates;
+mod carry;
 pub mod control;
 pub mod events;
 pub mod graph_delivery;
@@ -31,6 +32,8 @@ pub struct Store {
     /// The database file as opened (path, device, inode), to notice it
     /// deleted or replaced under the engine.
     file: Option<(PathBuf, u64, u64)>,
+    /// Writes waiting, uncommitted, for the next commit (`store/carry.rs`).
+    carry: carry::Carry,
 }
 
 /// How long a statement waits for a lock another connection holds.
@@ -71,6 +74,7 @@ impl Store {
             conn,
             pass_cache: false,
             file,
+            carry: Default::default(),
         };
         store.configure().map_err(|e| match e {
             // The machine's fault (a read-only or full disk, no permission):
@@ -118,6 +122,7 @@ impl Store {
             conn,
             pass_cache: false,
             file: None,
+            carry: Default::default(),
         };
         let version = store.schema_version().map_err(|e| match e {
             Error::Store(inner) => unusable(inner),
@@ -158,6 +163,7 @@ impl Store {
             conn,
             pass_cache: false,
             file: None,
+            carry: Default::default(),
         })
     }
 
@@ -167,6 +173,7 @@ impl Store {
             conn: Connection::open_in_memory()?,
             pass_cache: false,
             file: None,
+            carry: Default::default(),
         };
         store.configure()?;
         Ok(store)
@@ -258,17 +265,7 @@ impl Store {
     /// Runs `work` in one transaction: committed when it returns `Ok`,
     /// rolled back otherwise.
     pub fn write<T>(&mut self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let tx = self.conn.transaction()?;
-        let value = work(&tx)?;
-        tx.commit()?;
-        Ok(value)
-    }
-
-    /// [`Store::write`] committed without an fsync: for what may be lost
-    /// to a power cut because it is redone (a delivery verdict). The next
-    /// synced commit makes it durable with its own.
-    pub fn write_unsynced<T>(&mut self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        self.unsynced(|store| store.write(work))
+        self.transact(work)
     }
 
     /// Group commit: runs `each` on every item inside one transaction, each
@@ -306,6 +303,14 @@ impl Store {
     /// fsync-ed commit carries them to disk); every commit after it is
     /// fsync-ed again.
     fn unsynced<T>(&mut self, work: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        if self.carry.open {
+            // The carried transaction already commits unsynced; its
+            // committer is told not to fsync after.
+            self.carry.lazy = true;
+            let done = work(self);
+            self.carry.lazy = false;
+            return done;
+        }
         self.conn.pragma_update(None, "synchronous", "NORMAL")?;
         let done = work(self);
         self.conn.pragma_update(None, "synchronous", "FULL")?;
@@ -335,7 +340,7 @@ impl Store {
         mut each: impl FnMut(&Connection, I) -> Result<T>,
         mut refused: impl FnMut(&Connection, &M, &Error) -> Result<()>,
     ) -> Result<Vec<Result<T>>> {
-        if items.len() == 1 {
+        if items.len() == 1 && !self.carry.open {
             // Alone, a command needs no savepoint: the transaction is its own.
             let (meta, item) = items.remove(0);
             let tx = self.conn.transaction()?;
@@ -351,27 +356,17 @@ impl Store {
             }
             return Ok(vec![result]);
         }
-        let tx = self.conn.transaction()?;
-        let mut results = Vec::with_capacity(items.len());
-        for (meta, item) in items {
-            // Cached statements instead of rusqlite's savepoint guard, which
-            // parses its SQL anew each time: this runs once per command.
-            tx.prepare_cached("SAVEPOINT command")?.execute([])?;
-            match each(&tx, item) {
-                Ok(value) => {
-                    tx.prepare_cached("RELEASE command")?.execute([])?;
-                    results.push(Ok(value));
+        self.transact(|tx| {
+            let mut results = Vec::with_capacity(items.len());
+            for (meta, item) in items {
+                let result = in_savepoint(tx, |tx| each(tx, item))?;
+                if let Err(error) = &result {
+                    refused(tx, &meta, error)?;
                 }
-                Err(error) => {
-                    tx.prepare_cached("ROLLBACK TO command")?.execute([])?;
-                    tx.prepare_cached("RELEASE command")?.execute([])?;
-                    refused(&tx, &meta, &error)?;
-                    results.push(Err(error));
-                }
+                results.push(result);
             }
-        }
-        tx.commit()?;
-        Ok(results)
+            Ok(results)
+        })
     }
 
     /// Runs `work` with the large page cache a decision pass wants. The
@@ -406,6 +401,9 @@ impl Store {
     /// Runs `work` in a transaction that is always rolled back: the answer
     /// of a dry run, with nothing written.
     pub fn dry_run<T>(&mut self, work: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        // Rare (an operator asks): carried writes are committed first rather
+        // than rolled back with the dry run.
+        self.commit_carried()?;
         let tx = self.conn.transaction()?;
         let value = work(&tx);
         tx.rollback()?;
@@ -478,6 +476,23 @@ pub(crate) fn sync_folder_of(file: &Path) -> Result<()> {
             context: format!("cannot sync the folder {}", folder.display()),
             source,
         })
+}
+
+/// Runs `work` in a savepoint: its writes are undone if it fails. The outer
+/// `Result` is SQLite failing at the savepoint itself; the inner is `work`'s.
+/// Cached statements instead of rusqlite's savepoint guard, which parses its
+/// SQL anew each time: this runs once per command and per carried write.
+fn in_savepoint<T>(
+    conn: &Connection,
+    work: impl FnOnce(&Connection) -> Result<T>,
+) -> Result<Result<T>> {
+    conn.prepare_cached("SAVEPOINT unit")?.execute([])?;
+    let done = work(conn);
+    if done.is_err() {
+        conn.prepare_cached("ROLLBACK TO unit")?.execute([])?;
+    }
+    conn.prepare_cached("RELEASE unit")?.execute([])?;
+    Ok(done)
 }
 
 /// Whether SQLite failed because of the machine (its disk or permissions)

@@ -28,18 +28,11 @@ const HEALTH_EVERY: Duration = Duration::from_secs(10);
 const IDLE: Duration = Duration::from_secs(1);
 
 /// Events read per round (each about another task), posted
-/// `dispatch_concurrency` at a time and recorded in one transaction: a
+/// `dispatch_concurrency` at a time and reported together: a
 /// round's read and its commit cost the same for 4 events or 256, and a
 /// drain after an outage read the outbox 2,500 times for 10,000 events when
 /// a round was 4 (100 events/s, and a heartbeat's p99 four times its own).
 const ROUND: usize = 256;
-
-/// Verdicts recorded per engine transaction. The engine serves heartbeats
-/// and claims between two, so a heartbeat waits behind one at most: 256 at
-/// once held it for milliseconds, 32 for up to one, which a heartbeat's p99
-/// showed; 2 sent so many reports that their hops cost more
-/// (docs/benchmarks.md).
-const RECORD_EVERY: usize = 8;
 
 /// The dispatcher's loop, to run on the sync edge's thread; `wake` makes it
 /// look at once.
@@ -127,12 +120,9 @@ impl Dispatcher {
         }
         deliveries.extend(posts.join_all().await);
         let posted = deliveries.len();
+        // One report for the round: the engine records it a verdict at a
+        // time between commands, so its size holds no heartbeat up.
         let health = verdicts_health(&deliveries);
-        while deliveries.len() > RECORD_EVERY {
-            let rest = deliveries.split_off(RECORD_EVERY);
-            self.report(std::mem::replace(&mut deliveries, rest), None)
-                .await?;
-        }
         self.report(deliveries, health).await?;
         Ok(posted)
     }
