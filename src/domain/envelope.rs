@@ -227,6 +227,9 @@ pub struct Sealed {
     pub event_type: String,
     pub subject_id: String,
     pub body: String,
+    /// What the outbox keeps in order: the task the payload names
+    /// (`payload.task_id`), else the subject.
+    pub task_key: String,
 }
 
 impl Envelope {
@@ -237,14 +240,26 @@ impl Envelope {
             .map_err(|e| format!("{} envelope: {e}", self.event_type))?;
         let body = serde_json::to_string(&self)
             .map_err(|e| format!("{} envelope: {e}", self.event_type))?;
+        let task_key = payload_task(&self.payload).unwrap_or_else(|| self.subject.id.clone());
         Ok(Sealed {
             idempotency_key: self.idempotency_key,
             event_id: self.event_id,
             event_type: self.event_type,
             subject_id: self.subject.id,
             body,
+            task_key,
         })
     }
+}
+
+/// The task a payload names, if it is an object with a `task_id`.
+fn payload_task(payload: &RawValue) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Named {
+        task_id: Option<Value>,
+    }
+    let named: Named = serde_json::from_str(payload.get()).ok()?;
+    json_text(named.task_id.as_ref())
 }
 
 /// A value as serialized JSON. A `Value` always serializes; the `null`
@@ -371,6 +386,24 @@ mod tests {
 
     fn now() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 6, 8, 0, 0, 0).unwrap()
+    }
+
+    /// The outbox keeps an assignment's events in order with its task's,
+    /// and a node's events in order with each other.
+    #[test]
+    fn the_task_key_is_the_payloads_task_else_the_subject() {
+        let payload = json!({"status": "CLAIMED"});
+        let claimed =
+            Envelope::about_assignment("assign.x", "k1".into(), "a1", "T1", None, payload, now());
+        assert_eq!(claimed.seal().unwrap().task_key, "T1");
+        let node = Envelope::about_node(
+            "assign.control.changed",
+            "k2".into(),
+            "n1",
+            json!({"mode": "paused"}),
+            now(),
+        );
+        assert_eq!(node.seal().unwrap().task_key, "n1");
     }
 
     #[test]

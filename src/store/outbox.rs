@@ -60,8 +60,9 @@ pub fn enqueue_all(conn: &Connection, events: &[&Sealed], now: DateTime<Utc>) ->
     let now = rfc3339(now);
     super::insert_many(
         conn,
-        "INSERT INTO outbox (idempotency_key, event_id, event_type, subject_id, body, created_at, updated_at)",
-        7,
+        "INSERT INTO outbox (idempotency_key, event_id, event_type, subject_id, body, task_key, \
+             created_at, updated_at)",
+        8,
         "ON CONFLICT (idempotency_key) DO NOTHING",
         events,
         |event, values| {
@@ -71,6 +72,7 @@ pub fn enqueue_all(conn: &Connection, events: &[&Sealed], now: DateTime<Utc>) ->
                 &event.event_type,
                 &event.subject_id,
                 &event.body,
+                &event.task_key,
                 &now,
                 &now,
             ] {
@@ -203,9 +205,9 @@ pub fn due_heads(conn: &Connection, now: DateTime<Utc>, limit: usize) -> Result<
 
 /// What [`due_heads`] asks. `outbox_undelivered` is named because the
 /// planner would rather take `outbox_due` and sort every due row; this one
-/// walks them in queue order, so the LIMIT ends the walk. The task key is
-/// the expression `outbox_task_order` indexes, so each head's earlier
-/// events are one index probe away.
+/// walks them in queue order, so the LIMIT ends the walk. Each head's
+/// earlier events of the same task are one probe of `outbox_task_order`
+/// away.
 fn due_heads_query() -> String {
     format!(
         "SELECT {COLUMNS} FROM outbox o INDEXED BY outbox_undelivered \
@@ -213,8 +215,7 @@ fn due_heads_query() -> String {
            AND (o.next_attempt_at IS NULL OR o.next_attempt_at <= ?1) \
            AND NOT EXISTS (SELECT 1 FROM outbox e \
                WHERE e.status IN ('pending', 'failed') AND e.seq < o.seq \
-                 AND COALESCE(json_extract(e.body, '$.payload.task_id'), e.subject_id) \
-                   = COALESCE(json_extract(o.body, '$.payload.task_id'), o.subject_id)) \
+                 AND e.task_key = o.task_key) \
          ORDER BY o.seq LIMIT ?2"
     )
 }

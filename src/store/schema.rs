@@ -348,4 +348,17 @@ CREATE INDEX outbox_task_order
     ON outbox(COALESCE(json_extract(body, '$.payload.task_id'), subject_id), seq)
     WHERE status IN ('pending', 'failed');
 "#,
+    // Issue 10: every delivery verdict takes its event out of
+    // `outbox_task_order`, and finding the entry parsed the event's body
+    // again: a third of a verdict's cost, which a heartbeat waited for
+    // during a drain (docs/benchmarks.md). The task key is now stored when
+    // the event is queued. Delivered events keep none: they are never
+    // ordered again (and never rewritten).
+    r#"
+ALTER TABLE outbox ADD COLUMN task_key TEXT;
+UPDATE outbox SET task_key = COALESCE(json_extract(body, '$.payload.task_id'), subject_id)
+    WHERE status NOT IN ('delivered', 'conflict');
+DROP INDEX outbox_task_order;
+CREATE INDEX outbox_task_order ON outbox(task_key, seq) WHERE status IN ('pending', 'failed');
+"#,
 ];

@@ -304,3 +304,60 @@ fn a_lazy_batch_commits_and_the_next_commit_is_synced_again() {
         .unwrap();
     assert_eq!(kept, 2);
 }
+
+/// Schema v10 stores each waiting event's task key, taken from its body as
+/// the index before it did, so the dispatcher's order per task carries on
+/// across the upgrade; delivered events are left as they were.
+#[test]
+fn version_10_keys_the_waiting_events_by_task_and_keeps_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v9.sqlite3");
+    let before = schema::MIGRATIONS.len() - 1;
+    {
+        let conn = Connection::open(&path).unwrap();
+        for sql in &schema::MIGRATIONS[..before] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", before).unwrap();
+        let insert = "INSERT INTO outbox (idempotency_key, event_id, event_type, subject_id, body, \
+             status, created_at, updated_at) VALUES (?1, ?1, 'assign.x', ?2, ?3, ?4, 't', 't')";
+        for (key, subject, body, status) in [
+            ("k1", "a1", r#"{"payload":{"task_id":"T1"}}"#, "delivered"),
+            ("k2", "a1", r#"{"payload":{"task_id":"T1"}}"#, "pending"),
+            ("k3", "a2", r#"{"payload":{"task_id":"T2"}}"#, "failed"),
+            ("k4", "a3", r#"{"payload":{"task_id":"T1"}}"#, "pending"),
+            (
+                "k5",
+                "control",
+                r#"{"payload":{"mode":"paused"}}"#,
+                "pending",
+            ),
+        ] {
+            conn.execute(insert, [key, subject, body, status]).unwrap();
+        }
+    }
+    let store = Store::open(&path).unwrap();
+    let keys: Vec<(String, Option<String>)> = rows(
+        store.conn(),
+        "SELECT idempotency_key, task_key FROM outbox ORDER BY seq",
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    );
+    let some = |k: &str, t: Option<&str>| (k.to_string(), t.map(String::from));
+    assert_eq!(
+        keys,
+        [
+            some("k1", None),
+            some("k2", Some("T1")),
+            some("k3", Some("T2")),
+            some("k4", Some("T1")),
+            some("k5", Some("control")),
+        ]
+    );
+    let far = chrono::Utc::now() + chrono::Duration::days(1);
+    let heads: Vec<String> = outbox::due_heads(store.conn(), far, 10)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.idempotency_key)
+        .collect();
+    assert_eq!(heads, ["k2", "k3", "k5"], "k4 waits behind k2, its task's");
+}
