@@ -25,8 +25,8 @@ pub struct SyncReport {
 /// The most verdicts carried before the engine commits them itself. A
 /// heartbeat that comes meanwhile commits them with its own and pays for
 /// their pages; one that comes during the engine's own commit waits for
-/// it. 2 to 6 measured alike, 8 a little worse, and carrying all of a
-/// round made a heartbeat's p99 2.5 times its own (docs/benchmarks.md).
+/// it. 2 to 8 measured alike; carrying all of a round made a heartbeat's
+/// p99 2.5 times its own (docs/benchmarks.md).
 const CARRIED_AT_MOST: usize = 4;
 
 /// What the sync edge reported and the engine has not recorded yet. The
