@@ -88,13 +88,7 @@ impl Unrecorded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::outbox::tests::envelope;
-
-    const POLICY: RetryPolicy = RetryPolicy {
-        max_attempts: 3,
-        base_seconds: 10,
-        max_seconds: 100,
-    };
+    use crate::store::outbox::tests::{POLICY, envelope};
 
     /// A file store with `n` events waiting, and a report that says each
     /// was delivered.

@@ -153,13 +153,7 @@ pub fn refused(conn: &Connection, limit: usize) -> Result<Vec<(i64, String, Stri
 mod tests {
     use super::*;
     use crate::store::Store;
-    use crate::store::outbox::tests::envelope;
-
-    const POLICY: RetryPolicy = RetryPolicy {
-        max_attempts: 3,
-        base_seconds: 10,
-        max_seconds: 100,
-    };
+    use crate::store::outbox::tests::{POLICY, envelope};
 
     fn now() -> DateTime<Utc> {
         "2026-11-30T12:00:00Z".parse().unwrap()

@@ -416,7 +416,8 @@ pub(crate) mod tests {
         assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
-    const POLICY: RetryPolicy = RetryPolicy {
+    /// The retry policy the store's tests use.
+    pub(crate) const POLICY: RetryPolicy = RetryPolicy {
         max_attempts: 3,
         base_seconds: 10,
         max_seconds: 100,
