@@ -20,11 +20,11 @@ use rusqlite::Connection;
 #[derive(Debug, Default)]
 pub(super) struct Carry {
     /// A transaction is open and holds carried writes.
-    pub(super) open: bool,
+    open: bool,
     /// How many writes it holds.
     units: usize,
     /// The write in hand needs no fsync (it runs inside `Store::unsynced`).
-    pub(super) lazy: bool,
+    lazy: bool,
     /// Why carried writes were lost (their commit failed) since
     /// [`Store::take_carry_loss`] was last asked.
     lost: Option<String>,
@@ -69,6 +69,24 @@ impl Store {
     /// Why carried writes were lost since last asked, if they were.
     pub fn take_carry_loss(&mut self) -> Option<String> {
         self.carry.lost.take()
+    }
+
+    /// Runs `work` with its commits written but not fsync-ed (a later
+    /// fsync-ed commit carries them to disk); every commit after it is
+    /// fsync-ed again.
+    pub(super) fn unsynced<T>(&mut self, work: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        if self.carry.open {
+            // The carried transaction already commits unsynced; its
+            // committer is told not to fsync after.
+            self.carry.lazy = true;
+            let done = work(self);
+            self.carry.lazy = false;
+            return done;
+        }
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let done = work(self);
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
+        done
     }
 
     /// Runs `work` in a transaction and commits it. While writes are

@@ -299,24 +299,6 @@ impl Store {
         done
     }
 
-    /// Runs `work` with its commits written but not fsync-ed (a later
-    /// fsync-ed commit carries them to disk); every commit after it is
-    /// fsync-ed again.
-    fn unsynced<T>(&mut self, work: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
-        if self.carry.open {
-            // The carried transaction already commits unsynced; its
-            // committer is told not to fsync after.
-            self.carry.lazy = true;
-            let done = work(self);
-            self.carry.lazy = false;
-            return done;
-        }
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let done = work(self);
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
-        done
-    }
-
     /// fsyncs the write-ahead log: what was committed without an fsync is
     /// on disk once this returns (the file, not the descriptor, is synced).
     fn sync_log(&self) -> Result<()> {
@@ -340,7 +322,7 @@ impl Store {
         mut each: impl FnMut(&Connection, I) -> Result<T>,
         mut refused: impl FnMut(&Connection, &M, &Error) -> Result<()>,
     ) -> Result<Vec<Result<T>>> {
-        if items.len() == 1 && !self.carry.open {
+        if items.len() == 1 && !self.carrying() {
             // Alone, a command needs no savepoint: the transaction is its own.
             let (meta, item) = items.remove(0);
             let tx = self.conn.transaction()?;
