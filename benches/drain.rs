@@ -4,7 +4,8 @@
 //! during the outage, during the drain and after it (the same store with
 //! nothing to send), with a control room drawing in the same process, and
 //! that room's frame time during the drain and after it (the goal: the
-//! drain moves either by at most 10 %).
+//! drain moves either by at most 10 %). Each round is a fresh engine and
+//! stand-in; the figures of every round are pooled (`ROUNDS`, 3 by default).
 //!
 //! `cargo bench --bench drain`
 
@@ -14,14 +15,14 @@ mod load;
 mod standin;
 
 use auto_assign::store::Store;
-use load::{
-    Sampler, percentile, pile_up, poll_down, room_frames, round_trips, round_trips_until,
-    sent_between, start_watched, steady_beat,
-};
+use load::{Phases, Sampler, pile_up, poll_down, room_frames, start_watched, time_drain};
 use standin::{Mode, StandIn};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 const EVENTS: usize = 10_000;
+
+/// What the drain is, in the figures' lines.
+const DRAINING: &str = "the backlog drains";
 
 /// Events not yet delivered (pending or waiting to retry).
 fn undelivered(store: &Store) -> u64 {
@@ -29,10 +30,16 @@ fn undelivered(store: &Store) -> u64 {
     summary.pending + summary.failed
 }
 
-fn main() {
-    if std::env::args().any(|a| a == "--list") {
-        return;
-    }
+/// What one drain measured.
+struct Round {
+    total: u64,
+    /// From the first event accepted to the last.
+    drained: Duration,
+    caught_up: Duration,
+    phases: Phases,
+}
+
+fn round() -> Round {
     let standin = StandIn::start(None);
     standin.set_mode(Mode::Down);
     let dir = tempfile::tempdir().unwrap();
@@ -47,60 +54,55 @@ fn main() {
     );
     let store = Store::open_read_only(&dir.path().join("bench.sqlite3")).unwrap();
     let room = Sampler::start(move |stop| room_frames(snapshots, stop));
-    let (quiet, outage) = pile_up(&socket, EVENTS, || undelivered(&store));
-    let target = standin.accepted_count() as u64 + undelivered(&store);
+    let piled = pile_up(&socket, EVENTS, || undelivered(&store));
+    let total = standin.accepted_count() as u64 + undelivered(&store);
     standin.set_mode(Mode::Healthy);
     let back = Instant::now();
-    let beats = Sampler::start({
-        let socket = socket.clone();
-        move |stop| round_trips_until(&socket, 1_000, stop, steady_beat)
-    });
     // Counted by the stand-in, in memory: reading the outbox's counts scans
     // it, which on these two cores would itself be a load on the figures.
-    // The drain is timed from the first event accepted (the events wait for
-    // their backoff first) to the last.
-    let mut first = None;
-    poll_down(
-        || target.saturating_sub(standin.accepted_count() as u64),
-        |left| {
-            if left < target && first.is_none() {
-                first = Some(Instant::now());
-            }
-        },
-    );
-    let (first, last) = (first.unwrap_or(back), Instant::now());
-    let during = sent_between(&beats.finish(), first, last);
-    poll_down(|| undelivered(&store), |_| {});
-    let settled = Instant::now();
-    let after = round_trips(&socket, 1_000, 5, steady_beat);
-    let frames = room.finish();
-    let frames_after = sent_between(&frames, settled, Instant::now());
-    let frames_during = sent_between(&frames, first, last);
-    let drained = last - first;
-    println!(
-        "drained {target} events to the AssistX stand-in in {:.2} s from the first accepted: \
-         {:.0} events/s (4 at once); caught up {:.2} s after it came back",
-        drained.as_secs_f64(),
-        target as f64 / drained.as_secs_f64(),
-        (last - back).as_secs_f64()
-    );
-    println!(
-        "heartbeat round trip p99: {:?} before the tasks, {:?} while AssistX is down \
-         (every event retried each second), {:?} while the backlog drains ({} sent), \
-         {:?} after it (the same store, nothing to send)",
-        percentile(&quiet, 0.99),
-        percentile(&outage, 0.99),
-        percentile(&during, 0.99),
-        during.len(),
-        percentile(&after, 0.99)
-    );
-    println!(
-        "control room frame at 200x50 (50 a second), p99: {:?} while the backlog drains ({} frames), \
-         {:?} after it (the same store)",
-        percentile(&frames_during, 0.99),
-        frames_during.len(),
-        percentile(&frames_after, 0.99),
-    );
+    // The drain is timed from the first event accepted (the events wait
+    // for their backoff first) to the last.
+    let (mut first, mut last) = (None, back);
+    let phases = time_drain(&socket, room, piled, || {
+        poll_down(
+            || total.saturating_sub(standin.accepted_count() as u64),
+            |left| {
+                if left < total && first.is_none() {
+                    first = Some(Instant::now());
+                }
+            },
+        );
+        last = Instant::now();
+        // Every verdict recorded before "after" begins.
+        poll_down(|| undelivered(&store), |_| {});
+        (first.unwrap_or(back), last)
+    });
     assert!(standin.accepted_count() >= EVENTS);
     drop(runtime);
+    Round {
+        total,
+        drained: last - first.unwrap_or(back),
+        caught_up: last - back,
+        phases,
+    }
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let rounds: Vec<Round> = (0..load::rounds()).map(|_| round()).collect();
+    for (n, r) in rounds.iter().enumerate() {
+        println!(
+            "round {}: drained {} events to the AssistX stand-in in {:.2} s from the first \
+             accepted: {:.0} events/s (4 at once); caught up {:.2} s after it came back",
+            n + 1,
+            r.total,
+            r.drained.as_secs_f64(),
+            r.total as f64 / r.drained.as_secs_f64(),
+            r.caught_up.as_secs_f64()
+        );
+        r.phases.print(DRAINING);
+    }
+    Phases::print_pooled(rounds.iter().map(|r| &r.phases), DRAINING);
 }

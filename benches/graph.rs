@@ -16,13 +16,13 @@ mod bolt;
 mod load;
 
 use auto_assign::store::{Store, graph_delivery};
-use load::{
-    Sampler, percentile, pile_up, poll_down, room_frames, round_trips, round_trips_until,
-    sent_between, start_watched, steady_beat,
-};
+use load::{Phases, Sampler, pile_up, poll_down, room_frames, start_watched, time_drain};
 use std::time::{Duration, Instant};
 
 const EVENTS: usize = 10_000;
+
+/// What the drain is, in the figures' lines.
+const CATCHING_UP: &str = "the graph catches up";
 
 /// Events per graph transaction (`graph_batch_size`); `GRAPH_BATCH` overrides.
 static BATCH: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
@@ -30,16 +30,6 @@ static BATCH: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
         .ok()
         .and_then(|b| b.parse().ok())
         .unwrap_or(2000)
-});
-
-/// Catch-ups measured, their samples pooled; `ROUNDS` overrides. One
-/// catch-up gives about 160 frames, whose p99 is then their second worst:
-/// too few to tell a 10 % change from the machine's noise.
-static ROUNDS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
-    std::env::var("ROUNDS")
-        .ok()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(3)
 });
 
 /// Events the graph has not taken yet.
@@ -85,18 +75,13 @@ fn bolt_server() -> bool {
     true
 }
 
-/// What one catch-up measured: round trips and frame times, each sorted.
+/// What one catch-up measured.
 struct Round {
     total: u64,
     /// Events written after the first batch, and how long they took.
     timed: (u64, Duration),
     caught_up: Duration,
-    quiet: Vec<Duration>,
-    outage: Vec<Duration>,
-    during: Vec<Duration>,
-    after: Vec<Duration>,
-    frames_during: Vec<Duration>,
-    frames_after: Vec<Duration>,
+    phases: Phases,
 }
 
 /// One catch-up on a fresh engine and a fresh graph database.
@@ -120,38 +105,29 @@ fn round(n: usize) -> Round {
     );
     let store = Store::open_read_only(&dir.path().join("bench.sqlite3")).unwrap();
     let room = Sampler::start(move |stop| room_frames(snapshots, stop));
-    let (quiet, outage) = pile_up(&socket, EVENTS, || pending(&store));
+    let piled = pile_up(&socket, EVENTS, || pending(&store));
     let total = pending(&store);
     assert_eq!(behind(&store), total);
     db.make();
     let back = Instant::now();
-    let beats = Sampler::start({
-        let socket = socket.clone();
-        move |stop| round_trips_until(&socket, 1_000, stop, steady_beat)
-    });
     // The writer notices Neo4j is back at its next retry (capped at a
     // minute); the rate is timed from its first write, over the events
-    // written after it.
-    let mut first_write = None;
-    poll_down(
-        || behind(&store),
-        |left| {
-            if left < total && first_write.is_none() {
-                first_write = Some((Instant::now(), left));
-            }
-        },
-    );
-    let caught_up = back.elapsed();
-    let timed = first_write.map_or((total, caught_up), |(t, left)| (left, t.elapsed()));
-    // Timed while the graph catches up: from its first batch to its last.
-    let from = first_write.map_or(back, |(t, _)| t);
-    let (beats, now) = (beats.finish(), Instant::now());
-    let during = sent_between(&beats, from, now);
-    let settled = Instant::now();
-    let after = round_trips(&socket, 1_000, 5, steady_beat);
-    let frames = room.finish();
-    let frames_during = sent_between(&frames, from, now);
-    let frames_after = sent_between(&frames, settled, Instant::now());
+    // written after it, and the figures from its first batch to its last.
+    let (mut first_write, mut last_write) = (None, back);
+    let phases = time_drain(&socket, room, piled, || {
+        poll_down(
+            || behind(&store),
+            |left| {
+                if left < total && first_write.is_none() {
+                    first_write = Some((Instant::now(), left));
+                }
+            },
+        );
+        last_write = Instant::now();
+        (first_write.map_or(back, |(t, _)| t), last_write)
+    });
+    let caught_up = last_write - back;
+    let timed = first_write.map_or((total, caught_up), |(t, left)| (left, last_write - t));
     assert_eq!(pending(&store), 0);
     let decisions = db.count(
         "MATCH (d:AssignDecision) RETURN count(d) AS n",
@@ -166,30 +142,8 @@ fn round(n: usize) -> Round {
         total,
         timed,
         caught_up,
-        quiet,
-        outage,
-        during,
-        after,
-        frames_during,
-        frames_after,
+        phases,
     }
-}
-
-/// The samples of every round, sorted.
-fn pooled(rounds: &[Round], part: impl Fn(&Round) -> &Vec<Duration>) -> Vec<Duration> {
-    let mut all: Vec<Duration> = rounds.iter().flat_map(|r| part(r).clone()).collect();
-    all.sort();
-    all
-}
-
-/// p99 during against after, and the change in percent.
-fn moved(during: &[Duration], after: &[Duration]) -> String {
-    let (d, a) = (percentile(during, 0.99), percentile(after, 0.99));
-    let change = 100.0 * (d.as_secs_f64() / a.as_secs_f64() - 1.0);
-    format!(
-        "{d:?} while the graph catches up ({} samples), {a:?} after it: {change:+.0} %",
-        during.len()
-    )
 }
 
 fn main() {
@@ -198,40 +152,22 @@ fn main() {
     }
     let started_server = bolt_server();
     let batch = *BATCH;
-    let rounds: Vec<Round> = (0..*ROUNDS).map(round).collect();
+    let rounds: Vec<Round> = (0..load::rounds()).map(round).collect();
     for (n, r) in rounds.iter().enumerate() {
         let (timed, writing) = r.timed;
         println!(
             "round {}: drained {} events into the graph, {timed} of them in {:.2} s after the \
              first batch: {:.0} events/s (batches of {batch}); caught up {:.2} s after Neo4j \
-             came back. Heartbeat p99 {:?} before the tasks, {:?} while Neo4j is down",
+             came back",
             n + 1,
             r.total,
             writing.as_secs_f64(),
             timed as f64 / writing.as_secs_f64(),
             r.caught_up.as_secs_f64(),
-            percentile(&r.quiet, 0.99),
-            percentile(&r.outage, 0.99),
         );
-        println!("  heartbeat p99: {}", moved(&r.during, &r.after));
-        println!("  frame p99: {}", moved(&r.frames_during, &r.frames_after));
+        r.phases.print(CATCHING_UP);
     }
-    type Part = fn(&Round) -> &Vec<Duration>;
-    let figures: [(&str, Part, Part); 2] = [
-        ("heartbeat round trip", |r| &r.during, |r| &r.after),
-        (
-            "control room frame at 200x50 (50 a second)",
-            |r| &r.frames_during,
-            |r| &r.frames_after,
-        ),
-    ];
-    for (what, during, after) in figures {
-        println!(
-            "all {} rounds, {what} p99: {}",
-            rounds.len(),
-            moved(&pooled(&rounds, during), &pooled(&rounds, after))
-        );
-    }
+    Phases::print_pooled(rounds.iter().map(|r| &r.phases), CATCHING_UP);
     if started_server {
         let _ = std::process::Command::new("scripts/bolt-server")
             .arg("stop")

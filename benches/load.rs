@@ -307,3 +307,132 @@ pub fn poll_down(mut left: impl FnMut() -> u64, mut seen: impl FnMut(u64)) {
     }
     seen(0);
 }
+
+/// What one drain measured, as the `drain` and `graph` benchmarks time it
+/// (each sorted): a heartbeat's round trips before the tasks, while the
+/// destination is down, while the backlog drains and after it (the same
+/// store, nothing to send); the control room's frames while it drains and
+/// after it. Then both again for as long, with still nothing to send: the
+/// control, which says how far the figures move with no drain at all.
+pub struct Phases {
+    pub quiet: Vec<Duration>,
+    pub outage: Vec<Duration>,
+    pub during: Vec<Duration>,
+    pub after: Vec<Duration>,
+    pub frames_during: Vec<Duration>,
+    pub frames_after: Vec<Duration>,
+    pub again: Vec<Duration>,
+    pub frames_again: Vec<Duration>,
+}
+
+/// Times a drain once [`pile_up`] has given `piled`: heartbeats at 1,000/s
+/// while `drain` runs, kept between the instants it returns (its first and
+/// last event sent); then 5 s of them after it, and 5 s more for the
+/// control; `room`'s frames the same way.
+pub fn time_drain(
+    socket: &Path,
+    room: Sampler,
+    piled: (Vec<Duration>, Vec<Duration>),
+    drain: impl FnOnce() -> (Instant, Instant),
+) -> Phases {
+    let beats = Sampler::start({
+        let socket = socket.to_path_buf();
+        move |stop| round_trips_until(&socket, 1_000, stop, steady_beat)
+    });
+    let (from, to) = drain();
+    let during = sent_between(&beats.finish(), from, to);
+    let settled = Instant::now();
+    let after = round_trips(socket, 1_000, 5, steady_beat);
+    let halfway = Instant::now();
+    let again = round_trips(socket, 1_000, 5, steady_beat);
+    let frames = room.finish();
+    let (quiet, outage) = piled;
+    Phases {
+        quiet,
+        outage,
+        during,
+        after,
+        frames_during: sent_between(&frames, from, to),
+        frames_after: sent_between(&frames, settled, halfway),
+        again,
+        frames_again: sent_between(&frames, halfway, Instant::now()),
+    }
+}
+
+/// Drains measured, their samples pooled: `ROUNDS` in the environment, 3 by
+/// default. One drain of 10,000 events gives a few thousand round trips
+/// and under two hundred frames, whose p99 moves by ±15 % between runs on
+/// these shared cores: too few to tell a 10 % change from the noise.
+pub fn rounds() -> usize {
+    std::env::var("ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3)
+}
+
+/// p99 while the backlog drains against after it, and the change in
+/// percent; `draining` says what the drain is. Then the control: the next
+/// 5 s against the same, with no drain.
+fn moved(during: &[Duration], after: &[Duration], again: &[Duration], draining: &str) -> String {
+    let p99 = |samples| percentile(samples, 0.99);
+    let change = |a: Duration, b: Duration| 100.0 * (a.as_secs_f64() / b.as_secs_f64() - 1.0);
+    let (d, a, c) = (p99(during), p99(after), p99(again));
+    format!(
+        "{d:?} while {draining} ({} samples), {a:?} after it: {:+.0} % (control: {c:?}, {:+.0} %)",
+        during.len(),
+        change(d, a),
+        change(c, a),
+    )
+}
+
+impl Phases {
+    /// One drain's figures, two indented lines.
+    pub fn print(&self, draining: &str) {
+        println!(
+            "  heartbeat p99: {:?} before the tasks, {:?} while down; {}",
+            percentile(&self.quiet, 0.99),
+            percentile(&self.outage, 0.99),
+            moved(&self.during, &self.after, &self.again, draining)
+        );
+        println!(
+            "  frame p99: {}",
+            moved(
+                &self.frames_during,
+                &self.frames_after,
+                &self.frames_again,
+                draining
+            )
+        );
+    }
+
+    /// Every drain's samples pooled: the figures the goal is judged by.
+    pub fn print_pooled<'a>(rounds: impl Iterator<Item = &'a Phases> + Clone, draining: &str) {
+        type Part = fn(&Phases) -> &Vec<Duration>;
+        let figures: [(&str, Part, Part, Part); 2] = [
+            (
+                "heartbeat round trip",
+                |p| &p.during,
+                |p| &p.after,
+                |p| &p.again,
+            ),
+            (
+                "control room frame at 200x50 (50 a second)",
+                |p| &p.frames_during,
+                |p| &p.frames_after,
+                |p| &p.frames_again,
+            ),
+        ];
+        let pooled = |part: Part| {
+            let mut all: Vec<Duration> = rounds.clone().flat_map(|p| part(p).clone()).collect();
+            all.sort();
+            all
+        };
+        for (what, during, after, again) in figures {
+            println!(
+                "all {} rounds, {what} p99: {}",
+                rounds.clone().count(),
+                moved(&pooled(during), &pooled(after), &pooled(again), draining)
+            );
+        }
+    }
+}
