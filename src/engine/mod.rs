@@ -246,12 +246,12 @@ fn run(
                 Some(input) => Ok(Some(input)),
                 None => {
                     core.record_sync();
-                    // This loop now runs for a whole round of verdicts. A
-                    // thread woken meanwhile (the socket's, with a heartbeat
-                    // or a reply to write) gets the core here; in the
-                    // normal class it would otherwise wait behind us for a
-                    // timer tick (docs/benchmarks.md, "Yielding between
-                    // verdicts").
+                    // While verdicts wait, this loop keeps its core for a
+                    // whole round (a few ms). A thread woken meanwhile (the
+                    // socket's, with a heartbeat or a reply to write) gets
+                    // the core here; in the normal class it would otherwise
+                    // wait behind us for a timer tick (docs/benchmarks.md,
+                    // "Yielding between verdicts").
                     std::thread::yield_now();
                     Err(())
                 }
