@@ -38,6 +38,9 @@ pub fn start_host(dir: &Path, env: &[(&str, &str)]) -> (PathBuf, tokio::runtime:
             .or_else(|| {
                 (name == "AUTO_ASSIGN_REALTIME_PRIORITY").then(|| realtime_priority().to_string())
             })
+            // Any other setting from the benchmark's own environment, to
+            // measure it (`AUTO_ASSIGN_DISPATCH_CONCURRENCY=1`, say).
+            .or_else(|| std::env::var(name).ok())
     })
     .unwrap()
     .settings;
