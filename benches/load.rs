@@ -312,20 +312,24 @@ pub fn poll_down(mut left: impl FnMut() -> u64, mut seen: impl FnMut(u64)) {
 }
 
 /// What one drain measured, as the `drain` and `graph` benchmarks time it
-/// (each sorted): a heartbeat's round trips before the tasks, while the
-/// destination is down, while the backlog drains and after it (the same
-/// store, nothing to send); the control room's frames while it drains and
-/// after it. Then both again for as long, with still nothing to send: the
-/// control, which says how far the figures move with no drain at all.
+/// (each sorted): a heartbeat's round trips before the tasks and while the
+/// destination is down; then the round trips and the control room's frames
+/// while the backlog drains, after it and again.
 pub struct Phases {
-    pub quiet: Vec<Duration>,
-    pub outage: Vec<Duration>,
-    pub during: Vec<Duration>,
-    pub after: Vec<Duration>,
-    pub frames_during: Vec<Duration>,
-    pub frames_after: Vec<Duration>,
-    pub again: Vec<Duration>,
-    pub frames_again: Vec<Duration>,
+    quiet: Vec<Duration>,
+    outage: Vec<Duration>,
+    beats: Stretches,
+    frames: Stretches,
+}
+
+/// One figure's samples (each sorted) while the backlog drains, after it
+/// (the same store, nothing to send), and again for as long with still
+/// nothing to send: the control, which says how far the figure moves with
+/// no drain at all.
+struct Stretches {
+    during: Vec<Duration>,
+    after: Vec<Duration>,
+    again: Vec<Duration>,
 }
 
 /// Times a drain once [`pile_up`] has given `piled`: heartbeats at 1,000/s
@@ -353,12 +357,16 @@ pub fn time_drain(
     Phases {
         quiet,
         outage,
-        during,
-        after,
-        frames_during: sent_between(&frames, from, to),
-        frames_after: sent_between(&frames, settled, halfway),
-        again,
-        frames_again: sent_between(&frames, halfway, Instant::now()),
+        beats: Stretches {
+            during,
+            after,
+            again,
+        },
+        frames: Stretches {
+            during: sent_between(&frames, from, to),
+            after: sent_between(&frames, settled, halfway),
+            again: sent_between(&frames, halfway, Instant::now()),
+        },
     }
 }
 
@@ -373,19 +381,35 @@ pub fn rounds() -> usize {
         .unwrap_or(3)
 }
 
-/// p99 while the backlog drains against after it, and the change in
-/// percent; `draining` says what the drain is. Then the control: the next
-/// 5 s against the same, with no drain.
-fn moved(during: &[Duration], after: &[Duration], again: &[Duration], draining: &str) -> String {
-    let p99 = |samples| percentile(samples, 0.99);
-    let change = |a: Duration, b: Duration| 100.0 * (a.as_secs_f64() / b.as_secs_f64() - 1.0);
-    let (d, a, c) = (p99(during), p99(after), p99(again));
-    format!(
-        "{d:?} while {draining} ({} samples), {a:?} after it: {:+.0} % (control: {c:?}, {:+.0} %)",
-        during.len(),
-        change(d, a),
-        change(c, a),
-    )
+impl Stretches {
+    /// Every drain's samples of this figure, each stretch sorted.
+    fn pooled<'a>(all: impl Iterator<Item = &'a Stretches> + Clone) -> Stretches {
+        let pool = |part: fn(&Stretches) -> &Vec<Duration>| {
+            let mut samples: Vec<Duration> = all.clone().flat_map(|s| part(s).clone()).collect();
+            samples.sort();
+            samples
+        };
+        Stretches {
+            during: pool(|s| &s.during),
+            after: pool(|s| &s.after),
+            again: pool(|s| &s.again),
+        }
+    }
+
+    /// p99 while the backlog drains against after it, and the change in
+    /// percent; `draining` says what the drain is. Then the control: the
+    /// next 5 s against the same, with no drain.
+    fn moved(&self, draining: &str) -> String {
+        let p99 = |samples| percentile(samples, 0.99);
+        let change = |a: Duration, b: Duration| 100.0 * (a.as_secs_f64() / b.as_secs_f64() - 1.0);
+        let (d, a, c) = (p99(&self.during), p99(&self.after), p99(&self.again));
+        format!(
+            "{d:?} while {draining} ({} samples), {a:?} after it: {:+.0} % (control: {c:?}, {:+.0} %)",
+            self.during.len(),
+            change(d, a),
+            change(c, a),
+        )
+    }
 }
 
 impl Phases {
@@ -395,47 +419,23 @@ impl Phases {
             "  heartbeat p99: {:?} before the tasks, {:?} while down; {}",
             percentile(&self.quiet, 0.99),
             percentile(&self.outage, 0.99),
-            moved(&self.during, &self.after, &self.again, draining)
+            self.beats.moved(draining)
         );
-        println!(
-            "  frame p99: {}",
-            moved(
-                &self.frames_during,
-                &self.frames_after,
-                &self.frames_again,
-                draining
-            )
-        );
+        println!("  frame p99: {}", self.frames.moved(draining));
     }
 
     /// Every drain's samples pooled: the figures the goal is judged by.
     pub fn print_pooled<'a>(rounds: impl Iterator<Item = &'a Phases> + Clone, draining: &str) {
-        type Part = fn(&Phases) -> &Vec<Duration>;
-        let figures: [(&str, Part, Part, Part); 2] = [
-            (
-                "heartbeat round trip",
-                |p| &p.during,
-                |p| &p.after,
-                |p| &p.again,
-            ),
-            (
-                "control room frame at 200x50 (50 a second)",
-                |p| &p.frames_during,
-                |p| &p.frames_after,
-                |p| &p.frames_again,
-            ),
-        ];
-        let pooled = |part: Part| {
-            let mut all: Vec<Duration> = rounds.clone().flat_map(|p| part(p).clone()).collect();
-            all.sort();
-            all
-        };
-        for (what, during, after, again) in figures {
-            println!(
-                "all {} rounds, {what} p99: {}",
-                rounds.clone().count(),
-                moved(&pooled(during), &pooled(after), &pooled(again), draining)
-            );
-        }
+        let n = rounds.clone().count();
+        let beats = Stretches::pooled(rounds.clone().map(|p| &p.beats));
+        let frames = Stretches::pooled(rounds.map(|p| &p.frames));
+        println!(
+            "all {n} rounds, heartbeat round trip p99: {}",
+            beats.moved(draining)
+        );
+        println!(
+            "all {n} rounds, control room frame at 200x50 (50 a second) p99: {}",
+            frames.moved(draining)
+        );
     }
 }
