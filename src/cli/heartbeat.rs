@@ -12,8 +12,10 @@ use std::time::Duration;
 
 #[derive(Debug, Args)]
 pub struct HeartbeatArgs {
+    /// The worker's node.
     #[arg(long)]
     pub node: String,
+    /// The worker, unique on its node.
     #[arg(long)]
     pub worker: String,
     /// The assignment this worker is working on.
@@ -22,12 +24,16 @@ pub struct HeartbeatArgs {
     /// ready, sleeping, busy, degraded, draining or offline.
     #[arg(long, default_value = "ready")]
     pub status: String,
-    #[arg(long = "lane")]
+    /// A lane the worker serves (repeat for several).
+    #[arg(long = "lane", value_name = "LANE")]
     pub lanes: Vec<String>,
-    #[arg(long = "capability")]
+    /// A capability the worker has (repeat for several).
+    #[arg(long = "capability", value_name = "CAPABILITY")]
     pub capabilities: Vec<String>,
+    /// Whose worker it is (for the owner filter).
     #[arg(long)]
     pub owner: Option<String>,
+    /// How many tasks it runs at once.
     #[arg(long, default_value_t = 1)]
     pub max_concurrent: u32,
     /// Keep sending, every SECONDS, until interrupted.

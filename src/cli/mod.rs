@@ -33,7 +33,10 @@ pub struct Cli {
     pub command: Option<Cmd>,
 }
 
+/// Options every command takes; listed apart so that each command's own
+/// options come first in its help.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Config file (default: $XDG_CONFIG_HOME/auto-assign/config.toml, optional).
     #[arg(long, global = true, value_name = "PATH")]
@@ -107,11 +110,15 @@ pub enum Cmd {
     },
     /// Claim an assignment for a worker.
     Claim {
+        /// The assignment (assign_…).
         id: String,
+        /// The worker taking it.
         #[arg(long)]
         worker: String,
+        /// The worker's node (default: local).
         #[arg(long)]
         node: Option<String>,
+        /// The lease's length (default: default_lease_seconds).
         #[arg(long, value_name = "S")]
         lease_seconds: Option<u64>,
     },
@@ -119,28 +126,38 @@ pub enum Cmd {
     /// run next (by lane, capabilities and effective priority), or says why
     /// there is none.
     Next {
+        /// The worker asking; it must have sent a heartbeat.
         #[arg(long)]
         worker: String,
+        /// The worker's node.
         #[arg(long)]
         node: String,
+        /// The lease's length (default: default_lease_seconds).
         #[arg(long, value_name = "S")]
         lease_seconds: Option<u64>,
     },
     /// Report an assignment finished.
     Complete {
+        /// The assignment (assign_…).
         id: String,
+        /// The worker holding it.
         #[arg(long)]
         worker: String,
+        /// `failure` reports a retryable failure.
         #[arg(long, value_enum, default_value = "success")]
         status: Completion,
+        /// What was done, kept with the completion.
         #[arg(long)]
         summary: Option<String>,
     },
     /// Report an assignment failed.
     Fail {
+        /// The assignment (assign_…).
         id: String,
+        /// The worker holding it.
         #[arg(long)]
         worker: String,
+        /// Why it failed, kept with the failure.
         #[arg(long)]
         reason: Option<String>,
         /// The failure is final: do not retry.
@@ -152,6 +169,7 @@ pub enum Cmd {
     Drain {
         #[arg(value_name = "NODE/WORKER")]
         worker: String,
+        /// Recorded in the audit.
         #[arg(long)]
         reason: Option<String>,
     },
@@ -159,12 +177,15 @@ pub enum Cmd {
     Undrain {
         #[arg(value_name = "NODE/WORKER")]
         worker: String,
+        /// Recorded in the audit.
         #[arg(long)]
         reason: Option<String>,
     },
     /// Set the assignment control mode: enabled, paused, draining, maintenance.
     Control {
+        /// enabled, paused, draining or maintenance.
         mode: String,
+        /// Recorded in the audit and sent with the change.
         #[arg(long)]
         reason: Option<String>,
     },
@@ -181,6 +202,7 @@ pub enum Cmd {
         /// Only events of this status.
         #[arg(long)]
         status: Option<String>,
+        /// At most this many rows.
         #[arg(long, default_value_t = 100)]
         limit: usize,
         /// With `dispatch`: list what would be sent now, send nothing.
@@ -189,13 +211,16 @@ pub enum Cmd {
     },
     /// Assignments, newest change first.
     Assignments {
+        /// Only assignments of this status.
         #[arg(long)]
         status: Option<String>,
+        /// At most this many rows.
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
     /// The audit of transitions and operator actions.
     Audit {
+        /// At most this many rows.
         #[arg(long, default_value_t = 100)]
         limit: usize,
         /// Only operator and worker actions.
@@ -205,6 +230,7 @@ pub enum Cmd {
     /// Run engine commands from JSON lines (one command per line, one reply
     /// per line, each written after its change is committed).
     Batch {
+        /// The commands; `-` reads standard input.
         #[arg(default_value = "-")]
         file: String,
     },
@@ -217,11 +243,15 @@ pub enum Cmd {
     Heartbeat(heartbeat::HeartbeatArgs),
     /// Report progress on an assignment a worker holds.
     Progress {
+        /// The assignment (assign_…).
         id: String,
+        /// The worker holding it.
         #[arg(long)]
         worker: String,
+        /// What the worker is doing now.
         #[arg(long)]
         message: Option<String>,
+        /// How far it is, 0 to 100.
         #[arg(long)]
         percent: Option<f64>,
     },
@@ -235,10 +265,12 @@ pub enum Cmd {
 /// What an operator says of one assignment (approve, reject, release).
 #[derive(Debug, Args)]
 pub struct Verdict {
+    /// The assignment (assign_…).
     pub id: String,
     /// Who the audit names (default: the configured operator).
     #[arg(long)]
     pub by: Option<String>,
+    /// Recorded in the audit and sent with the event.
     #[arg(long)]
     pub reason: Option<String>,
     /// Refuse unless the assignment is still at this version.
@@ -249,12 +281,16 @@ pub struct Verdict {
 #[derive(Debug, Subcommand)]
 pub enum EventsCmd {
     /// Store inbound events (one envelope, a list, or JSON lines) and process them.
-    Ingest { file: String },
+    Ingest {
+        /// The events; `-` reads standard input.
+        file: String,
+    },
     /// Process stored events that were not processed yet.
     Process {
         /// Process every stored event again (an explicit replay).
         #[arg(long)]
         include_processed: bool,
+        /// Process and report, then roll everything back.
         #[arg(long)]
         dry_run: bool,
     },

@@ -21,7 +21,9 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum OutboxView {
+    /// The events, each with its status, attempts and last error.
     List,
+    /// Counts per status, the oldest pending event and the last error.
     Summary,
     /// Deliver what is due now (`--dry-run`: list it).
     Dispatch,
