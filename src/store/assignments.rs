@@ -5,7 +5,7 @@ use super::all_rows;
 use super::to_json;
 use crate::domain::decision::Decision;
 use crate::domain::lifecycle::Status;
-use crate::domain::time::rfc3339;
+use crate::domain::time::{parse_utc, rfc3339};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
@@ -63,13 +63,24 @@ fn status_of(text: String) -> rusqlite::Result<Status> {
 
 fn from_row(row: &Row) -> rusqlite::Result<Assignment> {
     let decision: String = row.get(8)?;
-    let decision: Decision = serde_json::from_str(&decision).map_err(|e| {
+    let mut decision: Decision = serde_json::from_str(&decision).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(8, rusqlite::types::Type::Text, e.into())
     })?;
+    let status = status_of(row.get(2)?)?;
+    let lease_expires_at: Option<String> = row.get(13)?;
+    // A decision names the lease a claim would get when it was made; once
+    // claimed, the lease is the one the claim and its renewals set. The
+    // column is read here rather than copied into the JSON on each renewal,
+    // which would rewrite the decision on every heartbeat.
+    if matches!(status, Status::Claimed | Status::Running) {
+        if let Some(lease) = lease_expires_at.as_deref().and_then(parse_utc) {
+            decision.lease_expires_at = Some(lease);
+        }
+    }
     Ok(Assignment {
         assignment_id: row.get(0)?,
         task_id: row.get(1)?,
-        status: status_of(row.get(2)?)?,
+        status,
         version: row.get(3)?,
         requeue: row.get(4)?,
         retry_count: row.get(5)?,
@@ -80,7 +91,7 @@ fn from_row(row: &Row) -> rusqlite::Result<Assignment> {
         node_id: row.get(10)?,
         correlation_id: row.get(11)?,
         lease_seconds: row.get(12)?,
-        lease_expires_at: row.get(13)?,
+        lease_expires_at,
         claimed_at: row.get(14)?,
         created_at: row.get(15)?,
         updated_at: row.get(16)?,

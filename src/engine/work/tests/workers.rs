@@ -67,8 +67,14 @@ fn a_heartbeat_renews_the_lease_for_its_claimed_length_and_starts_the_work() {
     }
     let a = h.get(&id);
     assert_eq!(a.status, Status::Running);
-    let expected = crate::domain::time::rfc3339(*h.now.lock().unwrap() + Duration::seconds(60));
+    let renewed_until = *h.now.lock().unwrap() + Duration::seconds(60);
+    let expected = crate::domain::time::rfc3339(renewed_until);
     assert_eq!(a.lease_expires_at.as_deref(), Some(expected.as_str()));
+    assert_eq!(
+        (a.decision.status, a.decision.lease_expires_at),
+        (Status::Running, Some(renewed_until)),
+        "the decision shown with the assignment names the lease it holds"
+    );
     h.advance(50);
     h.core.housekeeping().unwrap();
     assert_eq!(
