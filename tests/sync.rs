@@ -421,3 +421,42 @@ fn a_router_snapshot_event_fetches_the_backlog_at_once() {
             .then_some(())
     });
 }
+
+/// The router's badge says what its calls met: down, naming the call and
+/// its answer, while the router has no context to give; ok with its
+/// revision once it has, the lanes it gates open again.
+#[test]
+fn the_router_badge_follows_what_its_calls_meet() {
+    let standin = StandIn::start(None);
+    let sb = Sandbox::new();
+    let daemon = Daemon::start_env(
+        &sb,
+        &[
+            ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
+            ("AUTO_ASSIGN_ROUTER_BASE_URL", standin.url.as_str()),
+            ("AUTO_ASSIGN_SCHEDULER_ENABLED", "true"),
+            ("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "1"),
+        ],
+    );
+    let mut c = daemon.connect();
+    let mut badge_when = |what: &str, state: &str| {
+        eventually(what, WAIT, POLL, || {
+            let snapshot = c.ask(json!({"op": "snapshot"}));
+            let health = snapshot["result"]["health"].as_array()?.clone();
+            let routers: Vec<&Value> = health.iter().filter(|h| h["name"] == "router").collect();
+            assert_eq!(routers.len(), 1, "one router badge: {health:?}");
+            (routers[0]["state"] == state).then(|| routers[0].clone())
+        })
+    };
+    let down = badge_when("the router down", "down");
+    assert_eq!(
+        down["last_error"], "GET /admin/context: answered 503 Service Unavailable",
+        "{down}"
+    );
+    assert_eq!(down["detail"], "router lanes closed");
+    standin.set_router_context(json!({"revision": "rev-9", "nodes": [{"id": "n1"}]}));
+    let ok = badge_when("the router back", "ok");
+    assert_eq!(ok["detail"], "revision rev-9", "{ok}");
+    assert!(ok["last_error"].is_null(), "{ok}");
+    assert!(ok["last_success_at"].is_string(), "{ok}");
+}

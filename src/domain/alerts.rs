@@ -1,6 +1,7 @@
 //! The fleet's alerts (the assigner plan's thresholds): too deep a queue, a
 //! worker stuck on one task, a slow decision pass, a breaker open, a task
-//! starving past the fairness bound. Pure: what the store knows in, the
+//! starving past the fairness bound, and a dependency (AssistX, Neo4j, the
+//! router) down. Pure: what the store knows in, the
 //! alerts that hold now out; [`carry`] tells which began and which ended,
 //! so each is announced once per change of situation, not on every look.
 
@@ -33,21 +34,23 @@ pub struct Facts {
     pub breakers_open: Vec<String>,
     /// How long the last decision pass took.
     pub last_pass_ms: Option<u64>,
+    /// Each dependency that is down, with what its client last met.
+    pub dependencies_down: Vec<(String, String)>,
 }
 
 /// Every kind of alert, in the order they are judged.
-pub const KINDS: [&str; 5] = [
+pub const KINDS: [&str; 6] = [
     "queue_depth",
     "worker_stuck",
     "assignment_latency",
     "breaker_open",
     "task_starving",
+    "dependency_down",
 ];
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
-    /// `queue_depth`, `worker_stuck`, `assignment_latency`, `breaker_open`
-    /// or `task_starving`.
+    /// One of [`KINDS`].
     pub code: String,
     /// What it is about (a worker, an assignment), if anything.
     pub subject: Option<String>,
@@ -119,6 +122,13 @@ pub fn judge(facts: &Facts, limits: &Thresholds, now: DateTime<Utc>) -> Vec<Aler
             raise("task_starving", Some(assignment), text);
         }
     }
+    for (name, why) in &facts.dependencies_down {
+        raise(
+            "dependency_down",
+            Some(name),
+            format!("{name} is down: {why}"),
+        );
+    }
     alerts
 }
 
@@ -173,6 +183,7 @@ mod tests {
             leases: vec![("n1/w1".into(), "a2".into(), at(0))],
             breakers_open: vec![],
             last_pass_ms: Some(1000),
+            dependencies_down: vec![],
         };
         assert_eq!(judge(&calm, &LIMITS, at(60)), vec![]);
         let busy = Facts {
@@ -184,6 +195,7 @@ mod tests {
             ],
             breakers_open: vec!["n2/w2".into()],
             last_pass_ms: Some(1001),
+            dependencies_down: vec![("router".into(), "GET /admin/context: answered 503".into())],
         };
         let alerts = judge(&busy, &LIMITS, at(60));
         assert_eq!(codes(&alerts), KINDS);
@@ -192,13 +204,21 @@ mod tests {
             alerts[4].text.contains("a1 has waited 26 minutes"),
             "{alerts:?}"
         );
+        assert_eq!(
+            alerts[5].text,
+            "router is down: GET /admin/context: answered 503"
+        );
         let off = Thresholds {
             queue_depth: 0,
             stuck_seconds: 0,
             latency_ms: 0,
             starving_seconds: 0,
         };
-        assert_eq!(codes(&judge(&busy, &off, at(60))), ["breaker_open"]);
+        assert_eq!(
+            codes(&judge(&busy, &off, at(60))),
+            ["breaker_open", "dependency_down"],
+            "neither has a threshold"
+        );
     }
 
     #[test]

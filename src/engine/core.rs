@@ -203,6 +203,16 @@ impl Core {
             now - chrono::Duration::seconds(i64::try_from(limits.stuck_seconds).unwrap_or(0));
         let mut facts = crate::store::alerts::facts(self.store.conn(), held_since)?;
         facts.last_pass_ms = self.last_pass_ms;
+        facts.dependencies_down = self
+            .dependencies
+            .iter()
+            .filter(|h| h.state == HealthState::Down)
+            .map(|h| {
+                let why = [h.last_error.as_deref(), h.detail.as_deref()];
+                let why: Vec<&str> = why.into_iter().flatten().collect();
+                (h.name.clone(), why.join("; "))
+            })
+            .collect();
         let judged = alerts::judge(&facts, &limits, now);
         let (current, began, ended) = alerts::carry(&self.alerts, judged);
         if began.is_empty() && ended.is_empty() {
@@ -436,9 +446,12 @@ impl Core {
         snapshot::build(self.store.conn(), &self.inputs())
     }
 
-    /// What a snapshot needs besides the database.
+    /// What a snapshot needs besides the database. The router's badge is
+    /// the intake's report when it runs, else what the last tick's bodies
+    /// said (a tick from the command line or the demo).
     pub fn inputs(&self) -> Inputs {
-        let router = Health {
+        let reported = self.dependencies.iter().any(|h| h.name == "router");
+        let router = (!reported).then(|| Health {
             name: "router".into(),
             state: if self.router.reachable {
                 HealthState::Ok
@@ -452,11 +465,11 @@ impl Core {
                 .revision
                 .as_ref()
                 .map(|r| format!("revision {r}")),
-        };
+        });
         Inputs {
             now: self.now(),
             last_tick_at: self.last_tick_at,
-            health: self.dependencies.iter().cloned().chain([router]).collect(),
+            health: self.dependencies.iter().cloned().chain(router).collect(),
             limits: Limits {
                 stale_heartbeat_seconds: self.settings.stale_heartbeat_seconds,
                 tick_interval_seconds: if self.settings.scheduler_enabled {
@@ -466,6 +479,7 @@ impl Core {
                 },
                 dispatch_enabled: self.settings.dispatch_enabled,
                 breaker_cooldown_seconds: self.settings.breaker.cooldown_seconds,
+                graph_enabled: self.settings.neo4j.is_some(),
             },
             alerts: self.alerts.clone(),
         }
@@ -577,9 +591,15 @@ impl Core {
         Ok(Reply::Recorded)
     }
 
-    pub fn set_health(&mut self, health: Health) {
+    /// Takes a dependency's health as a client last saw it. Several clients
+    /// report on AssistX (intake, dispatcher), each knowing only its own
+    /// successes, so the badge keeps the latest of them.
+    pub fn set_health(&mut self, mut health: Health) {
         match self.dependencies.iter_mut().find(|h| h.name == health.name) {
-            Some(known) => *known = health,
+            Some(known) => {
+                health.last_success_at = health.last_success_at.max(known.last_success_at);
+                *known = health;
+            }
             None => self.dependencies.push(health),
         }
     }

@@ -62,6 +62,6 @@ pub fn facts(conn: &Connection, held_since: DateTime<Utc>) -> Result<Facts> {
         oldest_waiting,
         leases,
         breakers_open,
-        last_pass_ms: None,
+        ..Facts::default()
     })
 }

@@ -72,10 +72,10 @@ fn from_row(row: &Row) -> rusqlite::Result<Assignment> {
     // claimed, the lease is the one the claim and its renewals set. The
     // column is read here rather than copied into the JSON on each renewal,
     // which would rewrite the decision on every heartbeat.
-    if matches!(status, Status::Claimed | Status::Running) {
-        if let Some(lease) = lease_expires_at.as_deref().and_then(parse_utc) {
-            decision.lease_expires_at = Some(lease);
-        }
+    if matches!(status, Status::Claimed | Status::Running)
+        && let Some(lease) = lease_expires_at.as_deref().and_then(parse_utc)
+    {
+        decision.lease_expires_at = Some(lease);
     }
     Ok(Assignment {
         assignment_id: row.get(0)?,

@@ -125,11 +125,5 @@ fn path_segment(id: &str) -> String {
 
 /// A transport error in a line an operator can act on.
 fn transport(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "AssistX did not answer in time".into()
-    } else if e.is_connect() {
-        format!("cannot reach AssistX: {e}")
-    } else {
-        format!("AssistX: {e}")
-    }
+    super::transport("AssistX", e)
 }

@@ -15,6 +15,7 @@ use super::assistx::AssistX;
 use super::graph::Graph;
 use super::router::Router;
 use crate::config::Settings;
+use crate::domain::router::RouterSnapshot;
 use crate::domain::task_node::{FROM_TASK, add_canonical_status, enrich, item_of_task};
 use crate::engine::EngineHandle;
 use crate::engine::snapshot::{Health, HealthState};
@@ -80,29 +81,32 @@ struct Sources {
 }
 
 async fn tick(sources: &Sources, engine: &EngineHandle) -> Result<()> {
-    let bodies = sources.router.snapshot().await;
+    let (bodies, failure) = sources.router.snapshot().await;
+    let router = router_health(&bodies, failure);
     let (candidates, health) = match sources.assistx.backlog(BACKLOG_LIMIT).await {
         Ok(mut items) => {
             complete(sources, &mut items).await;
-            (Some(items), healthy())
+            (Some(items), healthy("assistx", None))
         }
         Err(why) => match &sources.graph {
             Some(graph) => match graph.backlog(BACKLOG_LIMIT as usize).await {
                 Ok(tasks) => {
                     let items = tasks.iter().map(item_of_task).collect();
-                    (Some(items), down(why, "backlog read from Neo4j"))
+                    (Some(items), down("assistx", why, "backlog read from Neo4j"))
                 }
-                Err(e) => (None, down(format!("{why}; Neo4j: {e}"), CACHED)),
+                Err(e) => (None, down("assistx", format!("{why}; Neo4j: {e}"), CACHED)),
             },
-            None => (None, down(why, CACHED)),
+            None => (None, down("assistx", why, CACHED)),
         },
     };
-    engine
-        .report(SyncReport {
-            health: Some(health),
-            ..SyncReport::default()
-        })
-        .await?;
+    for health in [health, router] {
+        engine
+            .report(SyncReport {
+                health: Some(health),
+                ..SyncReport::default()
+            })
+            .await?;
+    }
     let tick = Action::Tick {
         dry_run: false,
         candidates,
@@ -170,22 +174,98 @@ async fn complete_from_task(assistx: &AssistX, item: &mut Value) {
     }
 }
 
-fn healthy() -> Health {
+/// A dependency that just answered; the engine keeps its badge's last
+/// success from this report or an earlier one, whichever is later.
+fn healthy(name: &str, detail: Option<String>) -> Health {
     Health {
-        name: "assistx".into(),
+        name: name.into(),
         state: HealthState::Ok,
         last_success_at: Some(Utc::now()),
         last_error: None,
-        detail: None,
+        detail,
     }
 }
 
-fn down(why: String, detail: &str) -> Health {
+fn down(name: &str, why: String, detail: &str) -> Health {
     Health {
-        name: "assistx".into(),
+        name: name.into(),
         state: HealthState::Down,
         last_success_at: None,
         last_error: Some(why),
         detail: Some(detail.into()),
+    }
+}
+
+/// The router's badge: ok when its context could be read (A6) and every
+/// other call answered; degraded when one of them did not (the lanes open,
+/// but quota or circuits go unseen); else down, while the router lanes stay
+/// closed. Each names what the first failed call met.
+fn router_health(bodies: &Map<String, Value>, failure: Option<String>) -> Health {
+    match RouterSnapshot::parse(bodies) {
+        Ok(snapshot) if snapshot.reachable => Health {
+            state: match failure {
+                None => HealthState::Ok,
+                Some(_) => HealthState::Degraded,
+            },
+            last_error: failure,
+            ..healthy("router", snapshot.revision.map(|r| format!("revision {r}")))
+        },
+        _ => down(
+            "router",
+            failure.unwrap_or_else(|| "its context is not a non-empty object".into()),
+            "router lanes closed",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn bodies(context: Value) -> Map<String, Value> {
+        let mut bodies = Map::new();
+        bodies.insert("context".into(), context);
+        bodies
+    }
+
+    #[test]
+    fn the_router_is_down_without_a_context_and_says_what_its_call_met() {
+        let failed = router_health(
+            &bodies(Value::Null),
+            Some("GET /admin/context: answered 503".into()),
+        );
+        assert_eq!(failed.state, HealthState::Down);
+        assert_eq!(
+            failed.last_error.as_deref(),
+            Some("GET /admin/context: answered 503")
+        );
+        assert_eq!(failed.detail.as_deref(), Some("router lanes closed"));
+        let empty = router_health(&bodies(json!({})), None);
+        assert_eq!(empty.state, HealthState::Down);
+        assert_eq!(
+            empty.last_error.as_deref(),
+            Some("its context is not a non-empty object")
+        );
+    }
+
+    #[test]
+    fn the_router_is_degraded_when_only_a_later_call_failed() {
+        let context = json!({"revision": "rev-3", "nodes": [{"id": "n1"}]});
+        let ok = router_health(&bodies(context.clone()), None);
+        assert_eq!(
+            (ok.state, ok.detail.as_deref(), ok.last_error),
+            (HealthState::Ok, Some("revision rev-3"), None)
+        );
+        assert!(ok.last_success_at.is_some());
+        let partial = router_health(
+            &bodies(context),
+            Some("GET /admin/quota: answered 500".into()),
+        );
+        assert_eq!(partial.state, HealthState::Degraded);
+        assert_eq!(
+            partial.last_error.as_deref(),
+            Some("GET /admin/quota: answered 500")
+        );
     }
 }

@@ -121,3 +121,42 @@ pub(crate) fn http_client(
             source: std::io::Error::other(e),
         })
 }
+
+/// A transport error to `peer` in a line an operator can act on. reqwest's
+/// own text names only the URL; the innermost cause ("Connection refused",
+/// a DNS failure) is what says what to fix.
+pub(crate) fn transport(peer: &str, e: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    let why = if std::ptr::addr_eq(cause, e) {
+        e.to_string()
+    } else {
+        format!("{e}: {cause}")
+    };
+    if e.is_timeout() {
+        format!("{peer} did not answer in time")
+    } else if e.is_connect() {
+        format!("cannot reach {peer}: {why}")
+    } else {
+        format!("{peer}: {why}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transport;
+
+    #[tokio::test]
+    async fn a_refused_connection_says_so_not_only_the_url() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/health", closed.local_addr().unwrap());
+        drop(closed);
+        let client = super::http_client(std::time::Duration::from_secs(5), "test").unwrap();
+        let e = client.get(url).send().await.unwrap_err();
+        let text = transport("AssistX", &e);
+        assert!(text.starts_with("cannot reach AssistX: "), "{text}");
+        assert!(text.to_lowercase().contains("connection refused"), "{text}");
+    }
+}

@@ -127,7 +127,8 @@ pub fn alerts(s: &Snapshot, now: DateTime<Utc>) -> Vec<Alert> {
 /// each in full.
 fn fleet_alerts(s: &Snapshot) -> Vec<Alert> {
     let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for a in &s.alerts {
+    // A dependency down already has its badge (✖ and its name).
+    for a in s.alerts.iter().filter(|a| a.code != "dependency_down") {
         *counts.entry(a.code.as_str()).or_default() += 1;
     }
     counts
@@ -180,6 +181,7 @@ mod tests {
             tick_interval_seconds: 300,
             dispatch_enabled: true,
             breaker_cooldown_seconds: 300,
+            graph_enabled: true,
         };
         s.outbox.oldest_pending_at = Some(now);
         s.oldest_waiting_at = Some(now);
@@ -231,6 +233,21 @@ mod tests {
         s.workers[0].last_seen = now - Duration::seconds(59);
         s.workers[0].stale = false;
         assert_eq!(heard(&s.workers[0], 120, now), Heard::Recently);
+    }
+
+    /// A dependency down has its ✖ badge already; the header does not say
+    /// it twice (the Alerts pane says why).
+    #[test]
+    fn a_dependency_down_is_not_a_second_badge() {
+        let now = fixtures::now();
+        let mut s = quiet(now);
+        s.alerts = vec![crate::engine::snapshot::Alert {
+            code: "dependency_down".into(),
+            subject: Some("assistx".into()),
+            text: "assistx is down: cannot reach AssistX".into(),
+            since: now,
+        }];
+        assert_eq!(alerts(&s, now), vec![]);
     }
 
     #[test]

@@ -136,6 +136,9 @@ pub fn busy() -> Snapshot {
         health("cache", HealthState::Ok, Some(0)),
     ];
     s.last_tick_at = Some(ago(42));
+    // Writing back to AssistX and into the graph, as the badges say.
+    s.limits.dispatch_enabled = true;
+    s.limits.graph_enabled = true;
     s.queue = vec![
         QueueRow {
             status: Status::ApprovalRequired,

@@ -230,6 +230,10 @@ pub struct Limits {
     /// How long an open breaker waits before a trial.
     #[serde(default)]
     pub breaker_cooldown_seconds: u64,
+    /// Whether the provenance graph is written (Neo4j configured; else the
+    /// events it has not had only wait for it).
+    #[serde(default)]
+    pub graph_enabled: bool,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

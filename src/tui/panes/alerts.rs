@@ -29,10 +29,10 @@ fn id(a: &Alert) -> String {
     }
 }
 
-/// How loud an alert is: a worker that cannot work is an error, the rest
-/// are warnings.
+/// How loud an alert is: a worker that cannot work or a dependency down is
+/// an error, the rest are warnings.
 pub fn is_error(a: &Alert) -> bool {
-    a.code == "breaker_open"
+    matches!(a.code.as_str(), "breaker_open" | "dependency_down")
 }
 
 impl PaneView for Alerts {
@@ -69,9 +69,11 @@ impl PaneView for Alerts {
             String::new(),
             a.text.clone(),
             String::new(),
-            "Thresholds: alert_queue_depth, alert_stuck_minutes, alert_latency_ms,".into(),
-            "alert_starving_minutes (docs/configuration.md). Each alert's start and".into(),
-            "end are in the audit (alert_raised, alert_cleared).".into(),
+            "Thresholds: alert_queue_depth, alert_stuck_minutes, alert_latency_ms, \
+             alert_starving_minutes (docs/configuration.md); a breaker or a dependency \
+             down has none. Each alert's start and end are in the audit (alert_raised, \
+             alert_cleared); the text is what held when it began."
+                .into(),
         ]
     }
 

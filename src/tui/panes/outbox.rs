@@ -133,32 +133,49 @@ impl PaneView for Outbox {
                     theme.muted
                 },
             ),
-            Span::styled(format!("   write-back lag {lag}"), theme.title),
+            if app.snapshot().limits.dispatch_enabled {
+                Span::styled(format!("   write-back lag {lag}"), theme.title)
+            } else {
+                Span::styled("   write-back off", theme.muted)
+            },
         ]);
         let error = Line::from(last_error(" ", "assistx", o.last_error.as_deref(), theme));
-        let g = &app.snapshot().graph;
-        let graph_lag = age_of(
-            g.oldest_pending_at
-                .as_deref()
-                .and_then(crate::domain::time::parse_utc),
-            app.now,
-        );
-        let graph = Line::from(vec![
-            Span::styled(
-                format!(
-                    " graph: pending {}  refused {}  lag {graph_lag}",
-                    g.pending, g.refused
-                ),
-                if g.refused > 0 {
-                    theme.warn
-                } else {
-                    theme.text
-                },
-            ),
-            last_error("   ", "neo4j", g.last_error.as_deref(), theme),
-        ]);
+        let graph = graph_line(app, theme);
         frame.render_widget(Paragraph::new(vec![counts, error, graph]), area);
     }
+}
+
+/// The provenance graph's delivery state: pending, refused, lag and last
+/// error; without Neo4j, only that it is off and how much waits for it.
+fn graph_line<'a>(app: &App, theme: &Theme) -> Line<'a> {
+    let g = &app.snapshot().graph;
+    if !app.snapshot().limits.graph_enabled {
+        let off = format!(
+            " graph: off (Neo4j not configured); {} events wait for it",
+            g.pending
+        );
+        return Line::from(Span::styled(off, theme.muted));
+    }
+    let graph_lag = age_of(
+        g.oldest_pending_at
+            .as_deref()
+            .and_then(crate::domain::time::parse_utc),
+        app.now,
+    );
+    Line::from(vec![
+        Span::styled(
+            format!(
+                " graph: pending {}  refused {}  lag {graph_lag}",
+                g.pending, g.refused
+            ),
+            if g.refused > 0 {
+                theme.warn
+            } else {
+                theme.text
+            },
+        ),
+        last_error("   ", "neo4j", g.last_error.as_deref(), theme),
+    ])
 }
 
 /// A destination's last error, in the warning colour when there is one.

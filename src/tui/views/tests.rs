@@ -158,7 +158,7 @@ fn stale_workers_carry_a_word_and_the_warning_colour() {
 
 #[test]
 fn degraded_dependencies_show_in_the_header() {
-    let t = render(&app(fixtures::busy(), Pane::Queue), 120, 30);
+    let t = render(&app(fixtures::busy(), Pane::Queue), 160, 30);
     let header: String = t.backend().to_string().lines().nth(1).unwrap().to_string();
     assert!(header.contains("✖ router 10m00s"), "{header}");
     assert!(header.contains("✔ assistx 4s"), "{header}");

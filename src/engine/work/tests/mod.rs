@@ -500,6 +500,125 @@ fn dependency_health_is_an_input_the_snapshot_reports() {
     assert_eq!(state(&h, "neo4j"), Some(HealthState::Unknown));
 }
 
+/// Two clients report on AssistX, each knowing only its own successes: a
+/// report without one keeps the badge's last success, a later one moves it.
+#[test]
+fn a_dependency_keeps_its_latest_success_whoever_reported_it() {
+    use crate::engine::snapshot::{Health, HealthState};
+    let mut h = Harness::new();
+    let seen = |state, at| Health {
+        name: "assistx".into(),
+        state,
+        last_success_at: at,
+        last_error: None,
+        detail: None,
+    };
+    let last = |h: &Harness| {
+        let s = h.core.snapshot().unwrap();
+        let d = s.health.iter().find(|d| d.name == "assistx").cloned();
+        d.map(|d| (d.state, d.last_success_at))
+    };
+    let early = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+    let late = early + Duration::seconds(30);
+    h.core.set_health(seen(HealthState::Ok, Some(late)));
+    h.core.set_health(seen(HealthState::Down, None));
+    assert_eq!(last(&h), Some((HealthState::Down, Some(late))));
+    h.core.set_health(seen(HealthState::Ok, Some(early)));
+    assert_eq!(
+        last(&h),
+        Some((HealthState::Ok, Some(late))),
+        "not moved back"
+    );
+}
+
+/// A dependency down is an alert, with what its client met, raised and
+/// cleared in the audit once each; a degraded one only has its badge.
+#[test]
+fn a_dependency_down_is_an_alert_until_it_is_back() {
+    use crate::engine::snapshot::{Health, HealthState};
+    let mut h = Harness::new();
+    let router = |state, error: Option<&str>| Health {
+        name: "router".into(),
+        state,
+        last_success_at: None,
+        last_error: error.map(str::to_string),
+        detail: Some("router lanes closed".into()),
+    };
+    let alerts = |h: &Harness| -> Vec<(String, String)> {
+        let s = h.core.snapshot().unwrap();
+        s.alerts.into_iter().map(|a| (a.code, a.text)).collect()
+    };
+    let audited = |h: &Harness| -> Vec<String> {
+        audit::recent(h.core.store().conn(), 100, false)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action.starts_with("alert_"))
+            .map(|e| format!("{} {}", e.action, e.subject.unwrap_or_default()))
+            .collect()
+    };
+    h.core.set_health(router(
+        HealthState::Degraded,
+        Some("GET /admin/quota: answered 500"),
+    ));
+    h.core.housekeeping().unwrap();
+    assert!(alerts(&h).is_empty(), "{:?}", alerts(&h));
+    h.core.set_health(router(
+        HealthState::Down,
+        Some("GET /admin/context: answered 503"),
+    ));
+    h.advance(5);
+    h.core.housekeeping().unwrap();
+    assert_eq!(
+        alerts(&h),
+        [(
+            "dependency_down".to_string(),
+            "router is down: GET /admin/context: answered 503; router lanes closed".to_string()
+        )]
+    );
+    h.advance(5);
+    h.core.housekeeping().unwrap();
+    assert_eq!(audited(&h), ["alert_raised router"], "said once");
+    h.core.set_health(router(HealthState::Ok, None));
+    h.advance(5);
+    h.core.housekeeping().unwrap();
+    assert!(alerts(&h).is_empty());
+    assert_eq!(audited(&h).len(), 2);
+    assert!(audited(&h).contains(&"alert_cleared router".to_string()));
+}
+
+/// The router's badge follows what the last tick's bodies said, until the
+/// intake reports on the router itself (with what its calls met).
+#[test]
+fn the_router_badge_is_the_intakes_report_once_there_is_one() {
+    use crate::engine::snapshot::{Health, HealthState};
+    let mut h = Harness::new();
+    let router = |h: &Harness| {
+        let s = h.core.snapshot().unwrap();
+        let found: Vec<_> = s
+            .health
+            .iter()
+            .filter(|d| d.name == "router")
+            .cloned()
+            .collect();
+        assert_eq!(found.len(), 1, "one router badge: {found:?}");
+        found[0].clone()
+    };
+    assert_eq!(router(&h).state, HealthState::Unknown);
+    h.core.set_health(Health {
+        name: "router".into(),
+        state: HealthState::Down,
+        last_success_at: None,
+        last_error: Some("GET /admin/context: cannot reach the router".into()),
+        detail: Some("router lanes closed".into()),
+    });
+    let badge = router(&h);
+    assert_eq!(badge.state, HealthState::Down);
+    assert_eq!(
+        badge.last_error.as_deref(),
+        Some("GET /admin/context: cannot reach the router")
+    );
+}
+
 /// `older` pages back through the audit and the outbox past any snapshot,
 /// and searches them; a limit out of range is refused, naming it.
 #[test]
