@@ -454,6 +454,21 @@ fn the_router_badge_follows_what_its_calls_meet() {
         "{down}"
     );
     assert_eq!(down["detail"], "router lanes closed");
+    // `status` asks the daemon, so it says why, and raises it as an alert.
+    let status = eventually("the router an alert in status", WAIT, POLL, || {
+        let socket = daemon.socket.to_str().unwrap();
+        let out = ok(&sb.run(&["--socket", socket, "status"]));
+        out.contains("dependency_down").then_some(out)
+    });
+    let router_row = status
+        .lines()
+        .find(|l| l.starts_with("router "))
+        .unwrap_or_else(|| panic!("{status}"));
+    assert!(
+        router_row.contains(" down ")
+            && router_row.contains("GET /admin/context: answered 503 Service Unavailable"),
+        "{status}"
+    );
     standin.set_router_context(json!({"revision": "rev-9", "nodes": [{"id": "n1"}]}));
     let ok = badge_when("the router back", "ok");
     assert_eq!(ok["detail"], "revision rev-9", "{ok}");

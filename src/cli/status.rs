@@ -64,6 +64,7 @@ pub fn show(settings: &Settings, json: bool) -> Result<()> {
         output::at(o.oldest_pending_at)
     );
     println!("inbound events not processed: {}", snap.inbound_unprocessed);
+    dependencies(&snap);
     let rejected: u64 = snap.rejected_lines.values().sum();
     if rejected > 0 {
         let codes: Vec<String> = snap
@@ -115,6 +116,50 @@ pub fn show(settings: &Settings, json: bool) -> Result<()> {
         table(&["WORKER", "STATUS", "LOAD", "LAST SEEN"], &rows);
     }
     Ok(())
+}
+
+/// Each dependency as the engine last saw it, and the alerts holding now:
+/// what an operator checks first when work stops moving.
+fn dependencies(snap: &Snapshot) {
+    println!();
+    let rows: Vec<Vec<String>> = snap
+        .health
+        .iter()
+        .map(|h| {
+            let why: Vec<&str> = [h.last_error.as_deref(), h.detail.as_deref()]
+                .into_iter()
+                .flatten()
+                .collect();
+            vec![
+                h.name.clone(),
+                h.state.as_str().into(),
+                output::at(h.last_success_at),
+                if why.is_empty() {
+                    "-".into()
+                } else {
+                    why.join("; ")
+                },
+            ]
+        })
+        .collect();
+    table(&["DEPENDENCY", "STATE", "LAST SUCCESS", "WHY"], &rows);
+    if snap.alerts.is_empty() {
+        return;
+    }
+    println!();
+    let rows: Vec<Vec<String>> = snap
+        .alerts
+        .iter()
+        .map(|a| {
+            vec![
+                a.code.clone(),
+                or_dash(a.subject.as_deref()).to_string(),
+                output::at(Some(a.since)),
+                a.text.clone(),
+            ]
+        })
+        .collect();
+    table(&["ALERT", "ABOUT", "SINCE", "WHAT"], &rows);
 }
 
 pub fn config_show(loaded: &Loaded, json: bool) -> Result<()> {
