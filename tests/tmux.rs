@@ -139,7 +139,7 @@ fn ctrl_z_suspends_fg_resumes_and_sigint_restores_the_terminal() {
     tmux.wait_for("1:Queue");
     assert!(tmux.alternate_on(), "back in the room");
     tmux.keys(&["5"]);
-    tmux.wait_for("write-back lag");
+    tmux.wait_for("last error (assistx)");
     // A SIGTSTP from outside (`kill -TSTP`) suspends it the same way.
     let pid = pid_of_room(&socket);
     common::send_signal(pid, "TSTP");
