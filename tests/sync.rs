@@ -27,6 +27,24 @@ fn start(sb: &Sandbox, standin: &StandIn, password: &str) -> Daemon {
     )
 }
 
+/// A daemon taking the stand-in's backlog and router snapshot every
+/// `tick_seconds`, with `extra` settings.
+fn scheduled(
+    sb: &Sandbox,
+    standin: &StandIn,
+    tick_seconds: &str,
+    extra: &[(&str, &str)],
+) -> Daemon {
+    let mut env = vec![
+        ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
+        ("AUTO_ASSIGN_ROUTER_BASE_URL", standin.url.as_str()),
+        ("AUTO_ASSIGN_SCHEDULER_ENABLED", "true"),
+        ("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", tick_seconds),
+    ];
+    env.extend_from_slice(extra);
+    Daemon::start_env(sb, &env)
+}
+
 fn ask_ok(c: &mut Conn, request: Value) -> Value {
     let reply = c.ask(request);
     assert_eq!(reply["ok"], true, "{reply}");
@@ -305,17 +323,11 @@ fn the_backlog_arrives_on_scheduled_ticks_completed_from_each_task() {
     standin.set_task("T-plain", json!({"id": "T-plain", "status": "READY"}));
     standin.set_router_context(json!({"revision": "rev-7", "nodes": [{"id": "n1"}]}));
     let sb = Sandbox::new();
-    let daemon = Daemon::start_env(
-        &sb,
-        &[
-            ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
-            ("AUTO_ASSIGN_ROUTER_BASE_URL", standin.url.as_str()),
-            ("AUTO_ASSIGN_ASSISTX_AUTH_USER", "assign"),
-            ("AUTO_ASSIGN_ASSISTX_AUTH_PASS", "s3cret"),
-            ("AUTO_ASSIGN_SCHEDULER_ENABLED", "true"),
-            ("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "1"),
-        ],
-    );
+    let credentials = [
+        ("AUTO_ASSIGN_ASSISTX_AUTH_USER", "assign"),
+        ("AUTO_ASSIGN_ASSISTX_AUTH_PASS", "s3cret"),
+    ];
+    let daemon = scheduled(&sb, &standin, "1", &credentials);
     let mut c = daemon.connect();
     let decided = eventually("both tasks decided", WAIT, POLL, || {
         let snapshot = c.ask(json!({"op": "snapshot"}));
@@ -391,15 +403,7 @@ fn a_daemon_killed_mid_dispatch_resends_the_same_bytes_and_loses_nothing() {
 fn a_router_snapshot_event_fetches_the_backlog_at_once() {
     let standin = StandIn::start(None);
     let sb = Sandbox::new();
-    let daemon = Daemon::start_env(
-        &sb,
-        &[
-            ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
-            ("AUTO_ASSIGN_ROUTER_BASE_URL", standin.url.as_str()),
-            ("AUTO_ASSIGN_SCHEDULER_ENABLED", "true"),
-            ("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "3600"),
-        ],
-    );
+    let daemon = scheduled(&sb, &standin, "3600", &[]);
     let mut c = daemon.connect();
     // The first tick runs at start, on an empty backlog.
     eventually("the first scheduled tick", WAIT, POLL, || {
@@ -429,15 +433,7 @@ fn a_router_snapshot_event_fetches_the_backlog_at_once() {
 fn the_router_badge_follows_what_its_calls_meet() {
     let standin = StandIn::start(None);
     let sb = Sandbox::new();
-    let daemon = Daemon::start_env(
-        &sb,
-        &[
-            ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
-            ("AUTO_ASSIGN_ROUTER_BASE_URL", standin.url.as_str()),
-            ("AUTO_ASSIGN_SCHEDULER_ENABLED", "true"),
-            ("AUTO_ASSIGN_TICK_INTERVAL_SECONDS", "1"),
-        ],
-    );
+    let daemon = scheduled(&sb, &standin, "1", &[]);
     let mut c = daemon.connect();
     let mut badge_when = |what: &str, state: &str| {
         eventually(what, WAIT, POLL, || {

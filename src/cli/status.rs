@@ -126,19 +126,11 @@ fn dependencies(snap: &Snapshot) {
         .health
         .iter()
         .map(|h| {
-            let why: Vec<&str> = [h.last_error.as_deref(), h.detail.as_deref()]
-                .into_iter()
-                .flatten()
-                .collect();
             vec![
                 h.name.clone(),
                 h.state.as_str().into(),
                 output::at(h.last_success_at),
-                if why.is_empty() {
-                    "-".into()
-                } else {
-                    why.join("; ")
-                },
+                h.why().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();

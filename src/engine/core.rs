@@ -207,11 +207,7 @@ impl Core {
             .dependencies
             .iter()
             .filter(|h| h.state == HealthState::Down)
-            .map(|h| {
-                let why = [h.last_error.as_deref(), h.detail.as_deref()];
-                let why: Vec<&str> = why.into_iter().flatten().collect();
-                (h.name.clone(), why.join("; "))
-            })
+            .map(|h| (h.name.clone(), h.why().unwrap_or_default()))
             .collect();
         let judged = alerts::judge(&facts, &limits, now);
         let (current, began, ended) = alerts::carry(&self.alerts, judged);

@@ -421,6 +421,15 @@ impl Health {
         }
     }
 
+    /// What its client last met and what that means here, in one line.
+    pub fn why(&self) -> Option<String> {
+        let parts: Vec<&str> = [self.last_error.as_deref(), self.detail.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+
     /// A dependency nobody has reported on.
     pub fn unknown(name: &str, detail: &str) -> Health {
         Health {
