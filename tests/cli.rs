@@ -183,6 +183,19 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
     bad_input(&sb.run(&["control", "sideways"]), "sideways");
     bad_input(&sb.run(&["approve", "assign_missing"]), "assign_missing");
     bad_input(&sb.run(&["outbox", "list", "--status", "sent"]), "sent");
+    // A flag the view does not take is refused, not ignored.
+    bad_input(
+        &sb.run(&["outbox", "list", "5"]),
+        "SEQ: only `outbox retry`",
+    );
+    bad_input(
+        &sb.run(&["outbox", "retry", "5", "--dry-run"]),
+        "--dry-run: only `outbox dispatch`",
+    );
+    bad_input(
+        &sb.run(&["outbox", "summary", "--status", "pending"]),
+        "--status: only `outbox list`",
+    );
     bad_input(&sb.run(&["assignments", "--status", "stuck"]), "stuck");
     std::fs::create_dir_all(sb.path("config/auto-assign")).unwrap();
     sb.write(

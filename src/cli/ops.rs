@@ -19,7 +19,7 @@ use crate::wire::codec::check;
 use crate::wire::reply::Outcome;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum OutboxView {
     /// The events, each with its status, attempts and last error.
     List,
@@ -334,6 +334,28 @@ pub fn outbox(settings: &Settings, asked: OutboxAsk, json: bool) -> Result<()> {
         limit,
         dry_run,
     } = asked;
+    // A flag a view does not take is refused rather than ignored: `outbox
+    // list 5` must not list everything while its reader expects one event.
+    let refused = [
+        (
+            "SEQ",
+            seq.is_some() && view != OutboxView::Retry,
+            "outbox retry",
+        ),
+        (
+            "--dry-run",
+            dry_run && view != OutboxView::Dispatch,
+            "outbox dispatch",
+        ),
+        (
+            "--status",
+            status.is_some() && view != OutboxView::List,
+            "outbox list",
+        ),
+    ];
+    if let Some((what, _, only)) = refused.into_iter().find(|(_, wrong, _)| *wrong) {
+        return Err(Error::bad_input(what, format!("only `{only}` takes it")));
+    }
     let action = match (view, dry_run, seq) {
         (OutboxView::Dispatch, false, _) => Some(Action::Dispatch {}),
         (OutboxView::Retry, _, Some(seq)) => Some(Action::RetryOutbox { seq }),
