@@ -183,6 +183,20 @@ fn bad_input_exits_2_with_one_line_naming_the_problem() {
     bad_input(&sb.run(&["control", "sideways"]), "sideways");
     bad_input(&sb.run(&["approve", "assign_missing"]), "assign_missing");
     bad_input(&sb.run(&["outbox", "list", "--status", "sent"]), "sent");
+    for every in ["0", "0.01", "nan", "1e30"] {
+        bad_input(
+            &sb.run(&[
+                "heartbeat",
+                "--node",
+                "n1",
+                "--worker",
+                "w1",
+                "--every",
+                every,
+            ]),
+            "--every: must be from 0.1 to 86400 seconds",
+        );
+    }
     // A flag the view does not take is refused, not ignored.
     bad_input(
         &sb.run(&["outbox", "list", "5"]),

@@ -64,13 +64,15 @@ fn heartbeat(args: &HeartbeatArgs) -> Result<Heartbeat> {
 
 pub fn run(settings: Settings, args: &HeartbeatArgs, json: bool) -> Result<()> {
     let hb = heartbeat(args)?;
+    // Below a tenth of a second it is a flood, not a heartbeat; past a day
+    // every engine would have called the worker stale long before.
     let every = match args.every {
         None => None,
-        Some(s) if s.is_finite() && s > 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) if (0.1..=86_400.0).contains(&s) => Some(Duration::from_secs_f64(s)),
         Some(_) => {
             return Err(Error::bad_input(
                 "--every",
-                "must be a number of seconds above 0",
+                "must be from 0.1 to 86400 seconds",
             ));
         }
     };
