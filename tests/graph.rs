@@ -449,7 +449,15 @@ fn the_intake_completes_its_backlog_from_the_graph_and_reads_the_graph_when_assi
     );
     standin.set_task("T2", json!({"status": "CLAIMED", "created_at_ts": 2}));
     standin.set_task("T3", json!({"status": "READY", "created_at_ts": 3}));
-    standin.set_backlog(vec![backlog_item("T1"), backlog_item("T2")]);
+    standin.set_task_outside_the_graph(
+        "T4",
+        json!({"id": "T4", "status": "READY", "risk_level": "critical"}),
+    );
+    standin.set_backlog(vec![
+        backlog_item("T1"),
+        backlog_item("T2"),
+        backlog_item("T4"),
+    ]);
     let sb = Sandbox::new();
     let settings = [
         ("AUTO_ASSIGN_ASSISTX_BASE_URL", standin.url.as_str()),
@@ -461,6 +469,9 @@ fn the_intake_completes_its_backlog_from_the_graph_and_reads_the_graph_when_assi
     // T1's risk is on its :Task only: the approval gate fires anyway.
     let t1 = eventually("T1 decided", WAIT, POLL, || assignment_of(&sb, "T1"));
     assert_eq!(t1["status"], "approval_required", "{t1}");
+    // T4 is not in the graph: AssistX is asked for it, and its risk gates it.
+    let t4 = eventually("T4 decided", WAIT, POLL, || assignment_of(&sb, "T4"));
+    assert_eq!(t4["status"], "approval_required", "{t4}");
     // T2 is listed, but the graph says it is claimed: not recommended.
     let t2 = eventually("T2 decided", WAIT, POLL, || assignment_of(&sb, "T2"));
     assert_eq!(t2["status"], "blocked", "{t2}");

@@ -125,7 +125,8 @@ async fn tick(sources: &Sources, engine: &EngineHandle) -> Result<()> {
 const CACHED: &str = "backlog intake: deciding the cached candidates";
 
 /// Completes every item from its task: one graph read for the page when
-/// Neo4j is configured and answers, else one AssistX call per item.
+/// Neo4j is configured and answers, else (and for a task the graph does
+/// not hold) one AssistX call per item.
 async fn complete(sources: &Sources, items: &mut [Value]) {
     if let Some(graph) = &sources.graph {
         let ids: Vec<String> = items
@@ -134,10 +135,18 @@ async fn complete(sources: &Sources, items: &mut [Value]) {
             .collect();
         match graph.tasks(&ids).await {
             Ok(tasks) => {
-                for fields in items.iter_mut().filter_map(Value::as_object_mut) {
-                    if let Some(task) = item_id(fields).and_then(|id| tasks.get(&id)) {
-                        enrich(fields, task);
-                        add_canonical_status(fields, task);
+                // A task the graph does not hold is asked of AssistX: left
+                // as the backlog gave it, a risky task would pass the gate.
+                for item in items.iter_mut() {
+                    let Some(fields) = item.as_object_mut() else {
+                        continue;
+                    };
+                    match item_id(fields).and_then(|id| tasks.get(&id)) {
+                        Some(task) => {
+                            enrich(fields, task);
+                            add_canonical_status(fields, task);
+                        }
+                        None => complete_from_task(&sources.assistx, item).await,
                     }
                 }
                 return;

@@ -174,6 +174,13 @@ impl StandIn {
         }
     }
 
+    /// A task AssistX answers for (`GET /api/tasks/{id}`) that its graph
+    /// does not hold: a graph written by someone else, or behind.
+    pub fn set_task_outside_the_graph(&self, id: &str, properties: Value) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.task_nodes.insert(id.into(), properties);
+    }
+
     /// The router's context from now on.
     pub fn set_router_context(&self, context: Value) {
         self.inner.lock().unwrap().router_context = Some(context);
