@@ -44,8 +44,8 @@ pub fn rebuild(settings: &Settings, json: bool) -> Result<()> {
         output::json_line(&report);
     } else {
         println!(
-            "rebuilt {}: {} assignments ({} with an approval), {} workers, {} candidates, \
-             control {} (version {}), {} keys AssistX already holds",
+            "rebuilt {}: assignments {} ({} with an approval), workers {}, candidates {}, \
+             control {} (version {}), keys AssistX already holds {}",
             settings.database_path.display(),
             rebuilt.assignments.len(),
             rebuilt.approvals.len(),
