@@ -186,6 +186,12 @@ impl Reader<'_> {
         self.raw(key).0.to_string()
     }
 
+    /// An http:// or https:// URL (`None` when empty), refused at start
+    /// rather than by every call that would use it.
+    pub(super) fn url(&self, key: &str, example: &str) -> Result<Option<String>> {
+        super::http_url(self.raw(key).0, example).or_else(|expected| self.fail(key, &expected))
+    }
+
     pub(super) fn bool(&self, key: &str) -> Result<bool> {
         let (value, _) = self.raw(key);
         // Contract A10: only 1, true, yes, on are true; an unknown word is an error.

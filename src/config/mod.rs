@@ -235,16 +235,25 @@ pub fn load_with(overrides: &Overrides, env: &dyn Fn(&str) -> Option<String>) ->
 
 /// An engine's HTTP API address: empty is none; otherwise an http(s) URL.
 pub fn engine_url(given: &str) -> std::result::Result<Option<String>, String> {
+    http_url(given, ENGINE_URL_EXAMPLE)
+}
+
+const ENGINE_URL_EXAMPLE: &str = "http://homelab:8080";
+
+/// An http:// or https:// URL with a host, without its trailing slash;
+/// `None` when empty. What is expected (with `example`) when it is not one.
+fn http_url(given: &str, example: &str) -> std::result::Result<Option<String>, String> {
     let given = given.trim();
     if given.is_empty() {
         return Ok(None);
     }
+    let expected = || format!("an http:// or https:// URL such as {example}");
     let rest = given
         .strip_prefix("http://")
         .or_else(|| given.strip_prefix("https://"))
-        .ok_or("an http:// or https:// URL such as http://homelab:8080")?;
+        .ok_or_else(expected)?;
     if rest.trim_matches('/').is_empty() || rest.contains(char::is_whitespace) {
-        return Err("an http:// or https:// URL such as http://homelab:8080".into());
+        return Err(expected());
     }
     Ok(Some(given.trim_end_matches('/').to_string()))
 }
@@ -303,10 +312,14 @@ fn build(
         .unwrap_or_else(|| "operator".into());
     Ok(Settings {
         database_path: database_path(&database),
-        assistx_base_url: r.text("assistx_base_url"),
+        assistx_base_url: r
+            .url("assistx_base_url", "http://localhost:8000")?
+            .unwrap_or_default(),
         assistx_auth: (!user.is_empty() && !pass.is_empty()).then_some((user, pass)),
         assistx_timeout: r.seconds("assistx_timeout_seconds", HOUR)?,
-        router_base_url: r.text("router_base_url"),
+        router_base_url: r
+            .url("router_base_url", "http://localhost:8088")?
+            .unwrap_or_default(),
         router_timeout: r.seconds("router_timeout_seconds", HOUR)?,
         scheduler_enabled: r.bool("scheduler_enabled")?,
         tick_interval: r.seconds("tick_interval_seconds", DAY)?,
@@ -323,10 +336,7 @@ fn build(
         http_allow_open: r.bool("http_allow_open")?,
         http_timeout: r.seconds("http_timeout_seconds", HOUR)?,
         http_max_concurrent: r.whole("http_max_concurrent", 1, 65_536)? as usize,
-        url: match engine_url(&r.text("url")) {
-            Ok(url) => url,
-            Err(expected) => r.fail("url", &expected)?,
-        },
+        url: r.url("url", ENGINE_URL_EXAMPLE)?,
         scoring: ScoringPolicy {
             base_scores: r.lane_scores("lane_base_scores")?,
             local_only_boost: r.fraction("local_only_boost")?,

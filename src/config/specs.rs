@@ -41,7 +41,7 @@ pub const SPECS: &[Spec] = &[
     spec(
         "assistx_base_url",
         "http://localhost:8000",
-        "AssistX, the canonical task authority.",
+        "AssistX, the canonical task authority (an http:// or https:// URL, checked at start).",
     ),
     spec(
         "assistx_auth_user",
@@ -57,7 +57,7 @@ pub const SPECS: &[Spec] = &[
     spec(
         "router_base_url",
         "http://localhost:8088",
-        "auto-router's admin API.",
+        "auto-router's admin API (an http:// or https:// URL, checked at start).",
     ),
     spec(
         "router_timeout_seconds",

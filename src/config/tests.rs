@@ -367,6 +367,40 @@ fn neo4j_is_optional_and_its_uri_is_checked_at_start() {
     }
 }
 
+/// A base URL that is not one is refused at start, naming its variable,
+/// rather than failing every call later as a "builder error".
+#[test]
+fn the_peers_base_urls_are_checked_at_start() {
+    let s = load_env(
+        &[
+            ("AUTO_ASSIGN_ASSISTX_BASE_URL", "https://assistx.lan/"),
+            ("AUTO_ASSIGN_ROUTER_BASE_URL", " http://router:8088 "),
+        ],
+        &Overrides::default(),
+    )
+    .unwrap()
+    .settings;
+    assert_eq!(
+        (s.assistx_base_url.as_str(), s.router_base_url.as_str()),
+        ("https://assistx.lan", "http://router:8088")
+    );
+    for (var, bad) in [
+        ("AUTO_ASSIGN_ASSISTX_BASE_URL", "not a url"),
+        ("AUTO_ASSIGN_ASSISTX_BASE_URL", "localhost:8000"),
+        ("AUTO_ASSIGN_ROUTER_BASE_URL", "ftp://router"),
+        ("AUTO_ASSIGN_ROUTER_BASE_URL", "http://"),
+    ] {
+        let refused = load_env(&[(var, bad)], &Overrides::default())
+            .err()
+            .unwrap_or_else(|| panic!("{var}={bad} was accepted"))
+            .to_string();
+        assert!(
+            refused.contains(var) && refused.contains("an http:// or https:// URL"),
+            "{refused}"
+        );
+    }
+}
+
 #[test]
 fn the_ui_section_sets_the_room_time_and_a_bad_value_is_named() {
     let dir = tempfile::tempdir().unwrap();
