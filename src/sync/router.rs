@@ -32,10 +32,10 @@ impl Router {
     }
 
     /// The bodies of the five calls (`null` for a call that failed, none for
-    /// one not made), and
-    /// what the first failed call met. Without a context the snapshot is
-    /// unreachable whatever the others say, so they are not asked: a router
-    /// that does not answer costs one timeout per tick, not five.
+    /// one not made), and what the first failed call met. Without a context
+    /// the snapshot is unreachable whatever the others say, so they are not
+    /// asked: a router that does not answer costs one timeout per tick, not
+    /// five.
     pub async fn snapshot(&self) -> (Map<String, Value>, Option<String>) {
         let mut bodies = Map::new();
         let mut failure = None;
